@@ -1,0 +1,22 @@
+"""Check primitives: small, named tests of real engine state and command history.
+
+A lesson file combines primitives by name (``type = "redis_key_survived"``); each
+primitive returns a :class:`CheckResult` that says *why* it failed. New primitives
+register themselves with :func:`primitive`.
+"""
+
+from __future__ import annotations
+
+from bot.checks.base import (
+    PRIMITIVES,
+    CheckContext,
+    CheckResult,
+    ParamSpec,
+    primitive,
+    run_checks,
+)
+
+# Importing the modules registers their primitives.
+from bot.checks import challenge as _challenge  # noqa: E402,F401  isort: skip
+
+__all__ = ["PRIMITIVES", "CheckContext", "CheckResult", "ParamSpec", "primitive", "run_checks"]

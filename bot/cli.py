@@ -1,0 +1,124 @@
+"""The ``docker-tutor`` command line.
+
+``docker-tutor console`` runs the tutor in a terminal, ``serve`` runs the Slack app,
+``images build`` makes the lesson images, and ``run`` picks ``serve`` or ``console``
+depending on whether Slack tokens are set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.config import Settings
+from bot.errors import TutorError
+
+log = logging.getLogger("docker_tutor")
+
+SLACK_FRONT_END = "handlers.serve"
+"""The Slack front end, named by module path: the core never imports ``slack_bolt``."""
+
+
+def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console import run_console
+    from bot.tutor import Tutor
+
+    tutor = Tutor.from_settings(settings)
+    try:
+        return run_console(tutor, args.user)
+    finally:
+        tutor.close()
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    serve: Callable[[Settings], int] = importlib.import_module(SLACK_FRONT_END).serve
+    return serve(settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.slack_bot_token:
+        return _serve(args, settings)
+    print("No SLACK_BOT_TOKEN set: starting the terminal console "
+          f"(progress in {settings.database_url}).", file=sys.stderr)
+    return _console(args, settings)
+
+
+def _images_build(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.lessons import Catalog
+    from bot.sandbox.engine import Sandbox
+    from bot.sandbox.images import ensure_images
+
+    names = args.only or sorted(Catalog(settings.lessons_dir).images)
+    sandbox = Sandbox(settings)
+    try:
+        reports = ensure_images(
+            sandbox.client, names, pull=not (args.offline or settings.offline),
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    finally:
+        sandbox.close()
+    for report in reports:
+        print(f"{report.name:10} {report.tag:20} {report.action:8} {report.seconds:.2f}s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``docker-tutor``."""
+    parser = argparse.ArgumentParser(
+        prog="docker-tutor", description="A Slack bot that teaches Docker hands-on."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="serve Slack if tokens are set, else the console")
+    run.add_argument("--user", default=None, help="console user name (default: $USER)")
+    run.set_defaults(func=_run)
+
+    console = sub.add_parser("console", help="the tutor in a terminal")
+    console.add_argument("--user", default=None, help="your name (default: $USER)")
+    console.set_defaults(func=_console)
+
+    serve = sub.add_parser("serve", help="run the Slack app (Socket Mode or HTTP)")
+    serve.set_defaults(func=_serve)
+
+    images = sub.add_parser("images", help="lesson images")
+    images_sub = images.add_subparsers(dest="images_command", metavar="ACTION", required=True)
+    build = images_sub.add_parser("build", help="pull or build every image the lessons use")
+    build.add_argument("--offline", action="store_true",
+                       help="never try a registry; build from Debian packages")
+    build.add_argument("--only", action="append", metavar="NAME", help="just this image")
+    build.set_defaults(func=_images_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``docker-tutor`` script."""
+    import getpass
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if getattr(args, "user", "unset") is None:
+        args.user = getpass.getuser()
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings))
+    except TutorError as error:
+        print(f"docker-tutor: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Settings, read once from the environment.
+
+Every setting has a default fit for a class; ``Settings.from_env`` is the one place
+that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import UsageError
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (``~/.local/share/docker-tutor`` on Linux)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("docker-tutor", appauthor=False))
+
+
+def default_lessons_dir() -> Path:
+    """The ``lessons/`` folder that ships beside the ``bot`` package."""
+    return Path(__file__).resolve().parent.parent / "lessons"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-learner sandbox limits.
+
+    Attributes:
+        memory_bytes: Memory limit of each container (swap is capped to the same).
+        pids: Process limit of each container.
+        nano_cpus: CPU limit of each container, in billionths of a core.
+        max_containers: Containers a learner may have at once.
+        max_volumes: Volumes a learner may have at once.
+        foreground_seconds: How long a foreground ``run`` or an ``exec`` may take.
+        output_chars: How much output a learner is shown per command.
+        commands_per_minute: Learner commands accepted per minute.
+    """
+
+    memory_bytes: int = 256 * 1024 * 1024
+    pids: int = 128
+    nano_cpus: int = 500_000_000
+    max_containers: int = 6
+    max_volumes: int = 6
+    foreground_seconds: float = 20.0
+    output_chars: int = 2_500
+    commands_per_minute: int = 30
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be a number, not {raw!r}.") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one tutor process.
+
+    Attributes:
+        database_url: SQLAlchemy URL of the progress store.
+        docker_host: The engine learners' commands run on (``None``: the default socket).
+        lessons_dir: Where lesson folders live.
+        workspaces_dir: Where learners' bind-mount workspaces live on the sandbox host.
+        instructors: Slack user ids (or console names) with access to class data.
+        slack_bot_token: ``SLACK_BOT_TOKEN``.
+        slack_signing_secret: ``SLACK_SIGNING_SECRET``.
+        slack_app_token: ``SLACK_APP_TOKEN`` (Socket Mode).
+        slack_api_url: Optional Web API base URL (staging, tests).
+        port: HTTP port for ``serve`` without Socket Mode.
+        limits: Sandbox limits.
+        offline: Never try to pull images from a registry.
+        namespace: A prefix for every engine object the tutor creates; lets two
+            tutors (or a test run) share one engine without seeing each other.
+    """
+
+    database_url: str
+    docker_host: str | None = None
+    lessons_dir: Path = field(default_factory=default_lessons_dir)
+    workspaces_dir: Path = field(default_factory=lambda: default_data_dir() / "workspaces")
+    instructors: frozenset[str] = frozenset()
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str | None = None
+    port: int = 3000
+    limits: Limits = field(default_factory=Limits)
+    offline: bool = False
+    namespace: str = "dt"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from environment variables (``os.environ`` by default)."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("TUTOR_DATA_DIR") or default_data_dir())
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'tutor.db'}"
+        instructors = frozenset(
+            part.strip() for part in env.get("TUTOR_INSTRUCTORS", "").split(",") if part.strip()
+        )
+        limits = Limits(
+            memory_bytes=_int(env, "TUTOR_MEMORY_MB", Limits.memory_bytes // 2**20) * 2**20,
+            pids=_int(env, "TUTOR_PIDS", Limits.pids),
+            nano_cpus=int(_float(env, "TUTOR_CPUS", Limits.nano_cpus / 1e9) * 1e9),
+            max_containers=_int(env, "TUTOR_MAX_CONTAINERS", Limits.max_containers),
+            max_volumes=_int(env, "TUTOR_MAX_VOLUMES", Limits.max_volumes),
+            foreground_seconds=_float(env, "TUTOR_COMMAND_TIMEOUT", Limits.foreground_seconds),
+            output_chars=_int(env, "TUTOR_OUTPUT_CHARS", Limits.output_chars),
+            commands_per_minute=_int(env, "TUTOR_COMMANDS_PER_MINUTE", Limits.commands_per_minute),
+        )
+        lessons_dir = env.get("TUTOR_LESSONS_DIR")
+        workspaces = env.get("TUTOR_WORKSPACES_DIR")
+        return cls(
+            database_url=database_url,
+            docker_host=env.get("DOCKER_HOST") or None,
+            lessons_dir=Path(lessons_dir) if lessons_dir else default_lessons_dir(),
+            workspaces_dir=Path(workspaces) if workspaces else data_dir / "workspaces",
+            instructors=instructors,
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            slack_api_url=env.get("SLACK_API_URL") or None,
+            port=_int(env, "PORT", 3000),
+            limits=limits,
+            offline=env.get("TUTOR_OFFLINE", "").strip().lower() in {"1", "true", "yes"},
+            namespace=env.get("TUTOR_NAMESPACE") or "dt",
+        )

@@ -1,0 +1,131 @@
+"""SQLAlchemy 2.x models of the progress store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored naive in UTC and always read back timezone-aware.
+
+    SQLite has no time zones; PostgreSQL's ``timestamp`` neither. Storing naive UTC
+    everywhere keeps comparisons and medians identical on both.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Convert an aware datetime to naive UTC before storing it."""
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Attach UTC to a stored naive datetime."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model."""
+
+
+class Learner(Base):
+    """A person known to the tutor (learners and instructors alike)."""
+
+    __tablename__ = "learners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    current_lesson: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LessonProgress(Base):
+    """A learner's position in one lesson."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (
+        UniqueConstraint("learner_id", "lesson_id", name="uq_lesson_progress_learner_lesson"),
+        Index("ix_lesson_progress_lesson_step", "lesson_id", "current_step"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str] = mapped_column(String(100))
+    current_step: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class StepProgress(Base):
+    """A learner's state on one step: completion, hints shown, check attempts."""
+
+    __tablename__ = "step_progress"
+    __table_args__ = (
+        UniqueConstraint("learner_id", "lesson_id", "step_id", name="uq_step_progress"),
+        Index("ix_step_progress_lesson_step", "lesson_id", "step_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str] = mapped_column(String(100))
+    step_id: Mapped[str] = mapped_column(String(100))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hints_shown: Mapped[int] = mapped_column(Integer, default=0)
+    check_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChallengeCompletion(Base):
+    """A verified challenge completion, with what the tutor saw."""
+
+    __tablename__ = "challenge_completions"
+    __table_args__ = (
+        UniqueConstraint("learner_id", "lesson_id", "step_id", name="uq_challenge_completion"),
+        Index("ix_challenge_lesson", "lesson_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str] = mapped_column(String(100))
+    step_id: Mapped[str] = mapped_column(String(100))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CommandLog(Base):
+    """Append-only log of everything a learner typed, with its outcome."""
+
+    __tablename__ = "command_log"
+    __table_args__ = (
+        Index("ix_command_log_learner_at", "learner_id", "at"),
+        Index("ix_command_log_lesson_at", "lesson_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    step_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    exit_status: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    output: Mapped[str] = mapped_column(Text, default="")
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

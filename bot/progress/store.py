@@ -1,0 +1,418 @@
+"""The progress store's public API, on SQLAlchemy 2.x.
+
+Every public method runs in its own transaction: it either happens completely or
+not at all, so a failed command never leaves progress half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import StoreError
+from bot.identity import Person
+from bot.progress.models import (
+    Base,
+    ChallengeCompletion,
+    CommandLog,
+    Learner,
+    LessonProgress,
+    StepProgress,
+    utcnow,
+)
+
+OUTPUT_KEEP = 500
+"""How many characters of a command's output the log keeps."""
+
+
+@dataclass(frozen=True)
+class StepState:
+    """A learner's state on one step."""
+
+    step_id: str
+    completed_at: datetime | None
+    hints_shown: int
+    check_attempts: int
+    failed_checks: int
+
+
+@dataclass(frozen=True)
+class LessonState:
+    """A learner's position in a lesson and the state of each step they touched."""
+
+    lesson_id: str
+    current_step: str
+    started_at: datetime
+    completed_at: datetime | None
+    steps: dict[str, StepState]
+
+    def completed(self, step_id: str) -> bool:
+        """Whether the learner completed the step."""
+        state = self.steps.get(step_id)
+        return state is not None and state.completed_at is not None
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """One row of the command log."""
+
+    id: int
+    at: datetime
+    lesson_id: str | None
+    step_id: str | None
+    kind: str
+    text: str
+    exit_status: int
+    duration_ms: int
+    output: str
+    facts: dict[str, Any] | None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url``; for a SQLite file, create its folder and tune it."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class ProgressStore:
+    """Learners' progress and history, in a relational database.
+
+    Args:
+        url: A SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
+        create: Create missing tables on start (the default; ``db upgrade`` for migrations).
+    """
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+            if create:
+                Base.metadata.create_all(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"Cannot open the progress database: {exc.__class__.__name__}.") from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Release every database connection."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                "The progress database could not save that; nothing was changed. Try again."
+            ) from exc
+
+    # -- learners -------------------------------------------------------------------------
+
+    def _learner(self, session: Session, person: Person, *, touch: bool = True) -> Learner:
+        learner = session.scalars(select(Learner).where(Learner.key == person.key)).one_or_none()
+        if learner is None:
+            learner = Learner(key=person.key, display_name=person.name)
+            session.add(learner)
+            try:
+                with session.begin_nested():
+                    session.flush()
+            except IntegrityError:
+                learner = session.scalars(select(Learner).where(Learner.key == person.key)).one()
+        if touch:
+            learner.last_active_at = utcnow()
+            if person.display_name and learner.display_name != person.display_name:
+                learner.display_name = person.display_name
+        return learner
+
+    def touch(self, person: Person) -> None:
+        """Record that the person was active now (creates them if new)."""
+        with self.session() as session:
+            self._learner(session, person)
+
+    def current_lesson(self, person: Person) -> str | None:
+        """The lesson the person is working on, if any."""
+        with self.session() as session:
+            learner = session.scalars(select(Learner).where(Learner.key == person.key)).one_or_none()
+            return learner.current_lesson if learner else None
+
+    # -- positions ------------------------------------------------------------------------
+
+    def _progress(self, session: Session, learner: Learner, lesson_id: str) -> LessonProgress | None:
+        return session.scalars(
+            select(LessonProgress).where(
+                LessonProgress.learner_id == learner.id, LessonProgress.lesson_id == lesson_id
+            )
+        ).one_or_none()
+
+    def _step(self, session: Session, learner: Learner, lesson_id: str, step_id: str) -> StepProgress:
+        row = session.scalars(
+            select(StepProgress).where(
+                StepProgress.learner_id == learner.id,
+                StepProgress.lesson_id == lesson_id,
+                StepProgress.step_id == step_id,
+            )
+        ).one_or_none()
+        if row is None:
+            row = StepProgress(
+                learner_id=learner.id,
+                lesson_id=lesson_id,
+                step_id=step_id,
+                hints_shown=0,
+                check_attempts=0,
+                failed_checks=0,
+            )
+            session.add(row)
+            session.flush()
+        return row
+
+    def start_lesson(self, person: Person, lesson_id: str, first_step: str) -> LessonState:
+        """Make ``lesson_id`` the person's current lesson; start it if new.
+
+        A lesson already started keeps its position (``reset`` starts over).
+        """
+        with self.session() as session:
+            learner = self._learner(session, person)
+            learner.current_lesson = lesson_id
+            progress = self._progress(session, learner, lesson_id)
+            if progress is None:
+                progress = LessonProgress(
+                    learner_id=learner.id, lesson_id=lesson_id, current_step=first_step
+                )
+                session.add(progress)
+                session.flush()
+            return self._state(session, learner, progress)
+
+    def move_to(self, person: Person, lesson_id: str, step_id: str) -> None:
+        """Set the person's current step in a lesson they started."""
+        with self.session() as session:
+            learner = self._learner(session, person)
+            progress = self._progress(session, learner, lesson_id)
+            if progress is None:
+                raise StoreError("That lesson has not been started.")
+            progress.current_step = step_id
+            progress.updated_at = utcnow()
+
+    def lesson_state(self, person: Person, lesson_id: str) -> LessonState | None:
+        """The person's state in a lesson, or ``None`` if they never started it."""
+        with self.session() as session:
+            learner = session.scalars(select(Learner).where(Learner.key == person.key)).one_or_none()
+            if learner is None:
+                return None
+            progress = self._progress(session, learner, lesson_id)
+            return None if progress is None else self._state(session, learner, progress)
+
+    def all_lesson_states(self, person: Person) -> list[LessonState]:
+        """Every lesson the person started, oldest first."""
+        with self.session() as session:
+            learner = session.scalars(select(Learner).where(Learner.key == person.key)).one_or_none()
+            if learner is None:
+                return []
+            rows = session.scalars(
+                select(LessonProgress)
+                .where(LessonProgress.learner_id == learner.id)
+                .order_by(LessonProgress.started_at)
+            ).all()
+            return [self._state(session, learner, row) for row in rows]
+
+    def _state(self, session: Session, learner: Learner, progress: LessonProgress) -> LessonState:
+        steps = session.scalars(
+            select(StepProgress).where(
+                StepProgress.learner_id == learner.id,
+                StepProgress.lesson_id == progress.lesson_id,
+            )
+        ).all()
+        return LessonState(
+            lesson_id=progress.lesson_id,
+            current_step=progress.current_step,
+            started_at=progress.started_at,
+            completed_at=progress.completed_at,
+            steps={
+                s.step_id: StepState(
+                    s.step_id, s.completed_at, s.hints_shown, s.check_attempts, s.failed_checks
+                )
+                for s in steps
+            },
+        )
+
+    def complete_step(self, person: Person, lesson_id: str, step_id: str) -> bool:
+        """Mark a step completed; return ``True`` only the first time."""
+        with self.session() as session:
+            learner = self._learner(session, person)
+            row = self._step(session, learner, lesson_id, step_id)
+            if row.completed_at is not None:
+                return False
+            row.completed_at = utcnow()
+            return True
+
+    def complete_lesson(self, person: Person, lesson_id: str) -> bool:
+        """Mark a lesson completed; return ``True`` only the first time."""
+        with self.session() as session:
+            learner = self._learner(session, person)
+            progress = self._progress(session, learner, lesson_id)
+            if progress is None or progress.completed_at is not None:
+                return False
+            progress.completed_at = utcnow()
+            return True
+
+    def record_check(self, person: Person, lesson_id: str, step_id: str, *, passed: bool) -> None:
+        """Count a check attempt the learner asked for (and whether it failed)."""
+        with self.session() as session:
+            learner = self._learner(session, person)
+            row = self._step(session, learner, lesson_id, step_id)
+            row.check_attempts += 1
+            if not passed:
+                row.failed_checks += 1
+
+    def next_hint(self, person: Person, lesson_id: str, step_id: str, available: int) -> int:
+        """Advance the step's hint counter (at most ``available``); return the hint index.
+
+        Returns:
+            The 0-based index of the hint to show; ``available - 1`` once all were shown.
+        """
+        with self.session() as session:
+            learner = self._learner(session, person)
+            row = self._step(session, learner, lesson_id, step_id)
+            index = min(row.hints_shown, max(available - 1, 0))
+            row.hints_shown = min(row.hints_shown + 1, available)
+            return index
+
+    def record_challenge(
+        self, person: Person, lesson_id: str, step_id: str, evidence: dict[str, Any]
+    ) -> bool:
+        """Record a verified challenge completion; return ``True`` only the first time."""
+        with self.session() as session:
+            learner = self._learner(session, person)
+            exists = session.scalars(
+                select(ChallengeCompletion).where(
+                    ChallengeCompletion.learner_id == learner.id,
+                    ChallengeCompletion.lesson_id == lesson_id,
+                    ChallengeCompletion.step_id == step_id,
+                )
+            ).one_or_none()
+            if exists is not None:
+                return False
+            session.add(
+                ChallengeCompletion(
+                    learner_id=learner.id, lesson_id=lesson_id, step_id=step_id, evidence=evidence
+                )
+            )
+            return True
+
+    def challenge_completed_at(self, person: Person, lesson_id: str, step_id: str) -> datetime | None:
+        """When the person completed the challenge, or ``None``."""
+        with self.session() as session:
+            row = session.execute(
+                select(ChallengeCompletion.completed_at)
+                .join(Learner, Learner.id == ChallengeCompletion.learner_id)
+                .where(
+                    Learner.key == person.key,
+                    ChallengeCompletion.lesson_id == lesson_id,
+                    ChallengeCompletion.step_id == step_id,
+                )
+            ).one_or_none()
+            return None if row is None else row[0]
+
+    def reset_lesson(self, person: Person, lesson_id: str) -> None:
+        """Forget the person's position and step states in a lesson (the log stays)."""
+        with self.session() as session:
+            learner = self._learner(session, person)
+            session.execute(
+                delete(StepProgress).where(
+                    StepProgress.learner_id == learner.id, StepProgress.lesson_id == lesson_id
+                )
+            )
+            session.execute(
+                delete(ChallengeCompletion).where(
+                    ChallengeCompletion.learner_id == learner.id,
+                    ChallengeCompletion.lesson_id == lesson_id,
+                )
+            )
+            session.execute(
+                delete(LessonProgress).where(
+                    LessonProgress.learner_id == learner.id, LessonProgress.lesson_id == lesson_id
+                )
+            )
+
+    # -- the command log ------------------------------------------------------------------
+
+    def log(
+        self,
+        person: Person,
+        *,
+        kind: str,
+        text: str,
+        exit_status: int,
+        duration_ms: int = 0,
+        output: str = "",
+        lesson_id: str | None = None,
+        step_id: str | None = None,
+        facts: dict[str, Any] | None = None,
+    ) -> int:
+        """Append one entry to the command log and return its id."""
+        with self.session() as session:
+            learner = self._learner(session, person)
+            row = CommandLog(
+                learner_id=learner.id,
+                lesson_id=lesson_id,
+                step_id=step_id,
+                kind=kind,
+                text=text[:2000],
+                exit_status=exit_status,
+                duration_ms=duration_ms,
+                output=output[:OUTPUT_KEEP],
+                facts=facts,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def history(
+        self, person: Person, *, kind: str | None = None, limit: int | None = None
+    ) -> list[CommandEntry]:
+        """The person's command log, oldest first (the last ``limit`` entries if given)."""
+        with self.session() as session:
+            query = (
+                select(CommandLog)
+                .join(Learner, Learner.id == CommandLog.learner_id)
+                .where(Learner.key == person.key)
+            )
+            if kind is not None:
+                query = query.where(CommandLog.kind == kind)
+            query = query.order_by(CommandLog.id.desc())
+            if limit is not None:
+                query = query.limit(limit)
+            rows = list(session.scalars(query).all())
+            rows.reverse()
+            return [
+                CommandEntry(
+                    r.id, r.at, r.lesson_id, r.step_id, r.kind, r.text, r.exit_status,
+                    r.duration_ms, r.output, r.facts,
+                )
+                for r in rows
+            ]

@@ -1,0 +1,3 @@
+"""The sandbox: runs learners' Docker commands safely on the engine."""
+
+from __future__ import annotations

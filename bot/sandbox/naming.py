@@ -1,0 +1,74 @@
+"""How learners' names map to engine names, and the labels that prove ownership.
+
+A learner types ``redis-1``; the engine sees ``dt-3fa9c2d1e0b4-redis-1``. Ownership is
+decided by labels, never by name prefixes, so no name trick can reach another learner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+LABEL_MANAGED = "docker-tutor.managed"
+LABEL_NAMESPACE = "docker-tutor.namespace"
+LABEL_LEARNER = "docker-tutor.learner"
+LABEL_NAME = "docker-tutor.name"
+LABEL_UID = "docker-tutor.uid"
+LABEL_ANONYMOUS = "docker-tutor.anonymous"
+
+_ADJECTIVES = (
+    "brave", "calm", "eager", "fuzzy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+    "nifty", "plucky", "quirky", "sunny", "tidy", "witty", "zesty", "bold", "cosy", "deft",
+)
+_NOUNS = (
+    "turing", "hopper", "lovelace", "ritchie", "thompson", "torvalds", "liskov", "knuth",
+    "dijkstra", "hamilton", "shannon", "babbage", "noether", "curie", "wozniak", "kay",
+)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """One learner's corner of the engine.
+
+    Attributes:
+        prefix: The tutor deployment's prefix (``Settings.namespace``), e.g. ``dt``.
+        learner: A short hash of the learner's key.
+    """
+
+    prefix: str
+    learner: str
+
+    @classmethod
+    def for_key(cls, prefix: str, learner_key: str) -> Namespace:
+        """The namespace of a learner key such as ``slack:U0123``."""
+        digest = hashlib.sha256(learner_key.encode()).hexdigest()[:12]
+        return cls(prefix, digest)
+
+    def engine_name(self, name: str) -> str:
+        """The engine's name for a learner's container or volume name."""
+        return f"{self.prefix}-{self.learner}-{name}"
+
+    def labels(self, name: str, **extra: str) -> dict[str, str]:
+        """Labels that mark an object as this learner's, under the learner's name."""
+        return {
+            LABEL_MANAGED: "1",
+            LABEL_NAMESPACE: self.prefix,
+            LABEL_LEARNER: self.learner,
+            LABEL_NAME: name,
+            **extra,
+        }
+
+    def filters(self) -> dict[str, list[str]]:
+        """Docker API label filters that select exactly this learner's objects."""
+        return {"label": [f"{LABEL_NAMESPACE}={self.prefix}", f"{LABEL_LEARNER}={self.learner}"]}
+
+
+def random_container_name() -> str:
+    """A friendly random name, like the ones docker invents (``jolly_hopper``)."""
+    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}"
+
+
+def new_uid() -> str:
+    """A unique id for a volume, so that a re-created volume is told apart from the old."""
+    return secrets.token_hex(8)

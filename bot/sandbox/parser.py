@@ -1,0 +1,338 @@
+"""Parse a learner's ``docker ...`` line into a checked :class:`Command`.
+
+The text is split with :mod:`shlex` (never given to a shell) and every option is
+matched against a per-verb table. Unknown options, unknown verbs and shell operators
+are refused with a one-line reason before anything reaches the engine.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from bot.errors import CommandRefused
+from bot.sandbox import policy
+
+WORKSPACE = "\x00workspace\x00"
+"""Marker that replaces the workspace shorthand (``$(pwd)``, ``$PWD``, ``${PWD}``)."""
+
+_PWD_FORMS = ("$(pwd)", "${PWD}", "$PWD", "`pwd`")
+_SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+_OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "<", "<<", "2>", "2>&1", "|&", ";;"}
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option a verb accepts.
+
+    Attributes:
+        names: Every spelling, e.g. ``("-d", "--detach")``.
+        key: Where its value goes in :attr:`Command.opts`.
+        value: Whether it takes a value.
+        repeat: Whether it may be given several times (values are collected in a list).
+    """
+
+    names: tuple[str, ...]
+    key: str
+    value: bool = False
+    repeat: bool = False
+
+
+def _o(*names: str, key: str, value: bool = False, repeat: bool = False) -> Opt:
+    return Opt(names, key, value, repeat)
+
+
+_TTY = (_o("-i", "--interactive", key="interactive"), _o("-t", "--tty", key="tty"))
+_ENV = _o("-e", "--env", key="env", value=True, repeat=True)
+
+VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
+    "run": (
+        _o("-d", "--detach", key="detach"),
+        _o("--name", key="name", value=True),
+        _o("-v", "--volume", key="volume", value=True, repeat=True),
+        _o("--mount", key="mount", value=True, repeat=True),
+        _o("--tmpfs", key="tmpfs", value=True, repeat=True),
+        _ENV,
+        _o("--rm", key="rm"),
+        *_TTY,
+        _o("-w", "--workdir", key="workdir", value=True),
+        _o("--entrypoint", key="entrypoint", value=True),
+        _o("-h", "--hostname", key="hostname", value=True),
+        _o("--network", "--net", key="network", value=True),
+        _o("-u", "--user", key="user", value=True),
+    ),
+    "exec": (
+        _o("-d", "--detach", key="detach"),
+        *_TTY,
+        _ENV,
+        _o("-w", "--workdir", key="workdir", value=True),
+        _o("-u", "--user", key="user", value=True),
+    ),
+    "ps": (
+        _o("-a", "--all", key="all"),
+        _o("-q", "--quiet", key="quiet"),
+        _o("--no-trunc", key="no_trunc"),
+    ),
+    "rm": (_o("-f", "--force", key="force"), _o("-v", "--volumes", key="volumes")),
+    "stop": (_o("-t", "--time", key="time", value=True),),
+    "restart": (_o("-t", "--time", key="time", value=True),),
+    "start": (_o("-a", "--attach", key="attach"), _o("-i", "--interactive", key="interactive")),
+    "logs": (
+        _o("-n", "--tail", key="tail", value=True),
+        _o("-t", "--timestamps", key="timestamps"),
+    ),
+    "inspect": (_o("-f", "--format", key="format", value=True),),
+    "images": (_o("-q", "--quiet", key="quiet"), _o("-a", "--all", key="all")),
+    "volume create": (),
+    "volume ls": (_o("-q", "--quiet", key="quiet"),),
+    "volume rm": (_o("-f", "--force", key="force"),),
+    "volume inspect": (_o("-f", "--format", key="format", value=True),),
+    "volume prune": (_o("-f", "--force", key="force"), _o("-a", "--all", key="all")),
+}
+
+_ALIASES: dict[tuple[str, str], str] = {
+    ("container", "ls"): "ps",
+    ("container", "list"): "ps",
+    ("container", "ps"): "ps",
+    ("container", "run"): "run",
+    ("container", "exec"): "exec",
+    ("container", "rm"): "rm",
+    ("container", "remove"): "rm",
+    ("container", "stop"): "stop",
+    ("container", "start"): "start",
+    ("container", "restart"): "restart",
+    ("container", "logs"): "logs",
+    ("container", "inspect"): "inspect",
+    ("image", "ls"): "images",
+    ("image", "list"): "images",
+    ("volume", "list"): "volume ls",
+    ("volume", "remove"): "volume rm",
+}
+
+# How many positional arguments a verb takes: (minimum, maximum or None for "the rest").
+_POSITIONALS: dict[str, tuple[int, int | None]] = {
+    "run": (1, None),
+    "exec": (2, None),
+    "ps": (0, 0),
+    "rm": (1, None),
+    "stop": (1, None),
+    "start": (1, None),
+    "restart": (1, None),
+    "logs": (1, 1),
+    "inspect": (1, None),
+    "images": (0, 1),
+    "volume create": (0, 1),
+    "volume ls": (0, 0),
+    "volume rm": (1, None),
+    "volume inspect": (1, None),
+    "volume prune": (0, 0),
+}
+
+# Verbs whose first positional starts the container's own command line: options after
+# it belong to that command, not to docker.
+_STOP_AT = {"run": 1, "exec": 2}
+
+USAGE: dict[str, str] = {
+    "run": "docker run [-d] [--name NAME] [-v VOLUME:/path] [--tmpfs /path] [-e K=V] [--rm] "
+    "IMAGE [COMMAND...]",
+    "exec": "docker exec [-it] [-e K=V] [-w DIR] CONTAINER COMMAND [ARG...]",
+    "ps": "docker ps [-a] [-q]",
+    "rm": "docker rm [-f] CONTAINER...",
+    "stop": "docker stop CONTAINER...",
+    "start": "docker start CONTAINER...",
+    "restart": "docker restart CONTAINER...",
+    "logs": "docker logs [--tail N] CONTAINER",
+    "inspect": "docker inspect [-f '{{.Path}}'] NAME...",
+    "images": "docker images",
+    "volume create": "docker volume create [NAME]",
+    "volume ls": "docker volume ls [-q]",
+    "volume rm": "docker volume rm VOLUME...",
+    "volume inspect": "docker volume inspect VOLUME...",
+    "volume prune": "docker volume prune [-a]",
+}
+
+
+@dataclass
+class Command:
+    """A parsed learner command, syntactically valid and on the allow-list.
+
+    Attributes:
+        verb: ``run``, ``exec``, ..., or ``volume create`` and friends.
+        opts: Option values by key: ``True`` for flags, a string, or a list for repeats.
+        args: Positional arguments (for ``run``: image then command; for ``exec``:
+            container then command).
+        text: The learner's text as typed (after quote normalisation).
+        notes: Things the learner should know (``-it`` is not interactive here, ...).
+    """
+
+    verb: str
+    opts: dict[str, object] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    text: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def flag(self, key: str) -> bool:
+        """Whether a flag option was given."""
+        return bool(self.opts.get(key))
+
+    def value(self, key: str) -> str | None:
+        """The value of a single-valued option, or ``None``."""
+        raw = self.opts.get(key)
+        return raw if isinstance(raw, str) else None
+
+    def values(self, key: str) -> list[str]:
+        """The values of a repeatable option, in order."""
+        raw = self.opts.get(key)
+        return [str(v) for v in raw] if isinstance(raw, list) else []
+
+
+def tokenize(text: str) -> list[str]:
+    """Split learner text like a POSIX shell would split words, without running anything.
+
+    Raises:
+        CommandRefused: For unbalanced quotes or unquoted shell operators.
+    """
+    text = text.translate(_SMART_QUOTES).strip()
+    for form in _PWD_FORMS:
+        text = text.replace(form, WORKSPACE)
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError as exc:
+        raise CommandRefused(f"Could not read that command: {exc} (check your quotes).") from None
+    for token in tokens:
+        if token in _OPERATORS or (token and set(token) <= set(";&|<>")):
+            raise CommandRefused(
+                f"`{token}` is shell syntax: the tutor runs one docker command at a time and "
+                "never through a shell. Send the commands one by one.",
+                option=token,
+            )
+    return tokens
+
+
+def parse(text: str) -> Command:
+    """Parse a line such as ``docker run -d --name redis-1 redis``.
+
+    The leading ``docker`` is optional (``/docker run ...`` in Slack sends only the rest).
+
+    Raises:
+        CommandRefused: With a one-line reason for anything the sandbox does not accept.
+    """
+    tokens = tokenize(text)
+    if tokens and tokens[0] == "docker":
+        tokens = tokens[1:]
+    if tokens and tokens[0] == "sudo":
+        raise CommandRefused("No `sudo` needed (or possible): just type `docker ...`.", option="sudo")
+    if not tokens:
+        raise CommandRefused(
+            "Type a docker command, for example `docker ps -a`.",
+            hint="Verbs available: " + ", ".join(policy.VERBS_ALLOWED) + ".",
+        )
+    verb, rest = _verb(tokens)
+    command = Command(verb=verb, text=" ".join(shlex.quote(t) for t in tokens).replace(
+        shlex.quote(WORKSPACE), "$(pwd)").replace(WORKSPACE, "$(pwd)"))
+    if rest[:1] in (["--help"], ["-h"]) and not (verb == "run" and rest[:1] == ["-h"]):
+        raise CommandRefused(f"Usage: {USAGE[verb]}", option="--help")
+    _parse_options(command, rest)
+    low, high = _POSITIONALS[verb]
+    if len(command.args) < low or (high is not None and len(command.args) > high):
+        raise CommandRefused(
+            f"`docker {verb}` expects different arguments. Usage: {USAGE[verb]}", option=verb
+        )
+    if command.flag("interactive") or command.flag("tty"):
+        command.notes.append(
+            "Note: `-i`/`-t` are accepted, but the sandbox is not an interactive terminal: "
+            "each command runs to completion and you see its output."
+        )
+    return command
+
+
+def _verb(tokens: list[str]) -> tuple[str, list[str]]:
+    head = tokens[0]
+    if head.startswith("-"):
+        raise policy.refuse_option("", head)
+    if head in {"container", "image", "volume"}:
+        if len(tokens) < 2:
+            raise CommandRefused(
+                f"`docker {head}` needs a subcommand, for example `docker {head} ls`.", option=head
+            )
+        sub = tokens[1]
+        alias = _ALIASES.get((head, sub))
+        if alias is not None:
+            return alias, tokens[2:]
+        if head == "volume" and sub in policy.VOLUME_SUBCOMMANDS:
+            return f"volume {sub}", tokens[2:]
+        if head == "container" and sub in policy.VERBS_ALLOWED:
+            return sub, tokens[2:]
+        raise policy.refuse_verb(f"{head} {sub}")
+    if head not in policy.VERBS_ALLOWED or head == "volume":
+        raise policy.refuse_verb(head)
+    return head, tokens[1:]
+
+
+def _parse_options(command: Command, rest: list[str]) -> None:
+    table = VERB_OPTIONS[command.verb]
+    by_name = {name: opt for opt in table for name in opt.names}
+    stop_after = _STOP_AT.get(command.verb)
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        if stop_after is not None and len(command.args) >= stop_after:
+            command.args.extend(rest[i:])
+            return
+        if token == "--":
+            command.args.extend(rest[i + 1 :])
+            return
+        if token.startswith("--"):
+            name, eq, inline = token.partition("=")
+            opt = by_name.get(name)
+            if opt is None:
+                raise policy.refuse_option(command.verb, name)
+            if opt.value:
+                if eq:
+                    value = inline
+                elif i + 1 < len(rest):
+                    i += 1
+                    value = rest[i]
+                else:
+                    raise CommandRefused(f"`{name}` needs a value.", option=name)
+                _store(command, opt, value)
+            elif eq:
+                raise CommandRefused(f"`{name}` does not take a value.", option=name)
+            else:
+                _store(command, opt, True)
+        elif token.startswith("-") and len(token) > 1:
+            # Short flags, possibly combined (-dit) or with an attached value (-ePATH=x).
+            j = 1
+            while j < len(token):
+                name = "-" + token[j]
+                opt = by_name.get(name)
+                if opt is None:
+                    raise policy.refuse_option(command.verb, name)
+                if opt.value:
+                    value = token[j + 1 :]
+                    if not value:
+                        if i + 1 >= len(rest):
+                            raise CommandRefused(f"`{name}` needs a value.", option=name)
+                        i += 1
+                        value = rest[i]
+                    _store(command, opt, value)
+                    break
+                _store(command, opt, True)
+                j += 1
+        else:
+            command.args.append(token)
+        i += 1
+
+
+def _store(command: Command, opt: Opt, value: str | bool) -> None:
+    if opt.key == "network" and value != "none":
+        raise policy.refuse_option(command.verb, "--network")
+    if opt.repeat:
+        bucket = command.opts.setdefault(opt.key, [])
+        assert isinstance(bucket, list)  # noqa: S101 - internal invariant
+        bucket.append(value)
+    else:
+        command.opts[opt.key] = value

@@ -1,0 +1,97 @@
+"""Plain data about a learner's engine objects, as the checks and the tutor see them.
+
+These classes never expose engine names: everything is in the learner's own names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MountView:
+    """One mount of a container.
+
+    Attributes:
+        kind: ``volume``, ``bind`` or ``tmpfs``.
+        name: The learner's volume name (``""`` for bind and tmpfs).
+        uid: The volume's unique id (tells a re-created volume from the original).
+        target: The path inside the container.
+        anonymous: The volume was created for the container, without a name.
+    """
+
+    kind: str
+    name: str
+    uid: str
+    target: str
+    anonymous: bool = False
+
+    def as_fact(self) -> dict[str, Any]:
+        """A JSON-friendly form, for the command log."""
+        return {
+            "kind": self.kind, "name": self.name, "uid": self.uid, "target": self.target,
+            "anonymous": self.anonymous,
+        }
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    """A learner's container.
+
+    Attributes:
+        id: The engine's full container id.
+        name: The learner's name for it.
+        image: The image the learner asked for (``redis``).
+        running: Whether it runs now.
+        status: The engine's status word (``running``, ``exited``, ...).
+        mounts: Its mounts.
+        command: Its entrypoint and command, as a list.
+    """
+
+    id: str
+    name: str
+    image: str
+    running: bool
+    status: str
+    mounts: tuple[MountView, ...] = ()
+    command: tuple[str, ...] = ()
+
+    def mount_at(self, target: str) -> MountView | None:
+        """The mount at ``target``, if any."""
+        return next((m for m in self.mounts if m.target == target), None)
+
+    def as_fact(self) -> dict[str, Any]:
+        """A JSON-friendly form, for the command log."""
+        return {
+            "id": self.id, "name": self.name, "image": self.image,
+            "mounts": [m.as_fact() for m in self.mounts], "command": list(self.command),
+        }
+
+
+@dataclass(frozen=True)
+class VolumeView:
+    """A learner's volume."""
+
+    name: str
+    uid: str
+    anonymous: bool = False
+
+
+@dataclass
+class Outcome:
+    """What one learner command produced.
+
+    Attributes:
+        exit_code: The status the docker CLI would exit with.
+        output: What the docker CLI would print (stdout and stderr), capped.
+        cut: How many characters of output were cut to stay under the cap.
+        notes: Messages from the tutor about the command (timeouts, tips).
+        facts: Structured record of what happened, for checks and the command log.
+    """
+
+    exit_code: int
+    output: str = ""
+    cut: int = 0
+    notes: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,91 @@
+"""The learner command parser: shlex splitting, the option tables, refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import CommandRefused
+from bot.sandbox.parser import WORKSPACE, parse
+
+
+def test_run_with_volume_and_name_is_parsed() -> None:
+    """A typical `docker run` yields its flags, name, volume and image."""
+    command = parse("docker run -d --name redis-1 -v my-redis-data:/data redis")
+    assert command.verb == "run"
+    assert command.flag("detach")
+    assert command.value("name") == "redis-1"
+    assert command.values("volume") == ["my-redis-data:/data"]
+    assert command.args == ["redis"]
+
+
+def test_exec_keeps_quoted_value_as_one_argument() -> None:
+    """Quotes group words exactly as a shell would, without a shell."""
+    command = parse('docker exec redis-1 redis-cli set mykey "Hello Persistence"')
+    assert command.args == ["redis-1", "redis-cli", "set", "mykey", "Hello Persistence"]
+
+
+def test_options_after_the_image_belong_to_the_container_command() -> None:
+    """`-d` after the image is an argument of the container's command, not docker's."""
+    command = parse("docker run --rm busybox ls -d /")
+    assert not command.flag("detach")
+    assert command.args == ["busybox", "ls", "-d", "/"]
+
+
+def test_combined_short_flags_and_inline_values() -> None:
+    """`-dit` sets three flags; `--name=x` and `-eK=V` carry inline values."""
+    command = parse("docker run -dit --name=box -eA=1 busybox")
+    assert command.flag("detach") and command.flag("interactive") and command.flag("tty")
+    assert command.value("name") == "box"
+    assert command.values("env") == ["A=1"]
+    assert any("not an interactive terminal" in note for note in command.notes)
+
+
+def test_workspace_shorthand_becomes_a_marker() -> None:
+    """`$(pwd)`, `$PWD` and `${PWD}` all name the learner's workspace."""
+    for form in ("$(pwd)", "$PWD", "${PWD}", '"$PWD"'):
+        command = parse(f"docker run -v {form}:/app busybox")
+        assert command.values("volume") == [f"{WORKSPACE}:/app"]
+
+
+def test_smart_quotes_from_slack_are_normalised() -> None:
+    """Curly quotes that Slack substitutes still group words."""
+    command = parse("docker exec r redis-cli set k \u201chello world\u201d")
+    assert command.args[-1] == "hello world"
+
+
+def test_aliases_map_to_verbs() -> None:
+    """`container ls` is `ps`, `image ls` is `images`, `volume list` is `volume ls`."""
+    assert parse("docker container ls -a").verb == "ps"
+    assert parse("docker image ls").verb == "images"
+    assert parse("docker volume list").verb == "volume ls"
+
+
+def test_leading_docker_is_optional() -> None:
+    """`/docker ps` in Slack sends only `ps`."""
+    assert parse("ps -a").flag("all")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("docker ps; rm -rf /", "shell syntax"),
+        ("docker ps && docker ps", "shell syntax"),
+        ("docker ps | grep x", "shell syntax"),
+        ("docker run --privileged redis", "--privileged"),
+        ("docker run -p 6379:6379 redis", "no network"),
+        ("docker run --network host redis", "--network"),
+        ("docker build .", "docker build"),
+        ("docker run --frobnicate redis", "--frobnicate"),
+        ('docker exec r echo "unclosed', "quotes"),
+        ("docker exec r", "Usage"),
+        ("docker", "Type a docker command"),
+        ("sudo docker ps", "sudo"),
+        ("docker ps extra", "Usage"),
+        ("docker run --name", "needs a value"),
+    ],
+)
+def test_refusals_name_the_reason(text: str, fragment: str) -> None:
+    """Each refused line raises CommandRefused whose message names what was wrong."""
+    with pytest.raises(CommandRefused) as caught:
+        parse(text)
+    assert fragment in str(caught.value)

@@ -1,0 +1,98 @@
+"""The progress store on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_mock import MockerFixture
+
+from bot.errors import StoreError
+from bot.identity import Person
+from bot.progress import ProgressStore
+
+
+def test_progress_survives_a_restart(tmp_path: Path) -> None:
+    """Positions, completions, challenge records and the log are still there after reopening."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    person = Person("slack", "U1", "Una")
+    store = ProgressStore(url)
+    store.start_lesson(person, "data-persistence", "intro")
+    store.move_to(person, "data-persistence", "challenge")
+    assert store.complete_step(person, "data-persistence", "intro")
+    assert store.record_challenge(person, "data-persistence", "challenge", {"value": "v"})
+    store.log(person, kind="docker", text="docker ps", exit_status=0, duration_ms=12,
+              output="CONTAINER ID", lesson_id="data-persistence")
+    store.close()
+
+    reopened = ProgressStore(url)
+    state = reopened.lesson_state(person, "data-persistence")
+    assert state is not None
+    assert state.current_step == "challenge"
+    assert state.completed("intro") and not state.completed("challenge")
+    assert reopened.challenge_completed_at(person, "data-persistence", "challenge") is not None
+    [entry] = reopened.history(person)
+    assert (entry.text, entry.exit_status, entry.duration_ms) == ("docker ps", 0, 12)
+    assert reopened.current_lesson(person) == "data-persistence"
+    reopened.close()
+
+
+def test_completions_are_recorded_once(store: ProgressStore) -> None:
+    """A step or a challenge completed twice keeps its first time."""
+    person = Person("console", "c")
+    store.start_lesson(person, "l", "a")
+    assert store.complete_step(person, "l", "a") is True
+    assert store.complete_step(person, "l", "a") is False
+    assert store.record_challenge(person, "l", "ch", {}) is True
+    assert store.record_challenge(person, "l", "ch", {}) is False
+
+
+def test_hints_advance_and_stop_at_the_last(store: ProgressStore) -> None:
+    """Hint indexes go 0, 1, 2 and then stay at the last one."""
+    person = Person("console", "h")
+    assert [store.next_hint(person, "l", "s", 3) for _ in range(5)] == [0, 1, 2, 2, 2]
+
+
+def test_reset_forgets_position_but_keeps_the_log(store: ProgressStore) -> None:
+    """Resetting a lesson removes its progress rows; the command log is append-only."""
+    person = Person("console", "r")
+    store.start_lesson(person, "l", "a")
+    store.complete_step(person, "l", "a")
+    store.log(person, kind="docker", text="docker ps", exit_status=0)
+    store.reset_lesson(person, "l")
+    assert store.lesson_state(person, "l") is None
+    assert len(store.history(person)) == 1
+
+
+def test_output_is_truncated_in_the_log(store: ProgressStore) -> None:
+    """Only a short prefix of a command's output is kept."""
+    person = Person("console", "o")
+    store.log(person, kind="docker", text="x", exit_status=0, output="y" * 10_000)
+    assert len(store.history(person)[0].output) == 500
+
+
+def test_a_failed_write_changes_nothing(store: ProgressStore, mocker: MockerFixture) -> None:
+    """When the database fails mid-transaction the error is a StoreError and nothing is kept."""
+    from sqlalchemy.exc import OperationalError
+
+    person = Person("console", "f")
+    store.start_lesson(person, "l", "a")
+    original = store._step  # noqa: SLF001 - fault injection
+
+    def boom(*args: object, **kwargs: object) -> object:
+        raise OperationalError("UPDATE", {}, Exception("disk I/O error"))
+
+    mocker.patch.object(store, "_step", side_effect=boom)
+    with pytest.raises(StoreError):
+        store.complete_step(person, "l", "a")
+    mocker.patch.object(store, "_step", side_effect=original)
+    state = store.lesson_state(person, "l")
+    assert state is not None and not state.completed("a")
+
+
+def test_store_error_for_unusable_url(tmp_path: Path) -> None:
+    """A database that cannot be opened gives a StoreError, not a driver traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError):
+        ProgressStore(f"sqlite:///{blocker}/sub/p.db")
