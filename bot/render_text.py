@@ -26,11 +26,10 @@ _PREFIX = {Tone.INFO: "", Tone.SUCCESS: "\u2714 ", Tone.WARNING: "! ", Tone.ERRO
 def _markdown(text: str) -> str:
     """Markdown to terminal text: bold markers and fences go, the words stay."""
     lines = []
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
+    for raw in text.splitlines():
+        if raw.strip().startswith("```"):
             continue
-        if line.startswith("#"):
-            line = line.lstrip("#").strip().upper()
+        line = raw.lstrip("#").strip().upper() if raw.startswith("#") else raw
         lines.append(_BOLD.sub(r"\1", line))
     return "\n".join(lines)
 

@@ -8,11 +8,10 @@ knows about Slack.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Union
+from enum import StrEnum
 
 
-class Tone(str, Enum):
+class Tone(StrEnum):
     """How a notice should feel to the reader."""
 
     INFO = "info"
@@ -99,10 +98,10 @@ class File:
     title: str
 
 
-Part = Union[Heading, Markdown, Code, Notice, Context, Actions, Image, File]
+Part = Heading | Markdown | Code | Notice | Context | Actions | Image | File
 
 
-class Event(str, Enum):
+class Event(StrEnum):
     """Things that happened while handling a request, for renderers and tests."""
 
     COMMAND_RAN = "command_ran"

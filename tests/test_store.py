@@ -77,7 +77,7 @@ def test_a_failed_write_changes_nothing(store: ProgressStore, mocker: MockerFixt
 
     person = Person("console", "f")
     store.start_lesson(person, "l", "a")
-    original = store._step  # noqa: SLF001 - fault injection
+    original = store._step
 
     def boom(*args: object, **kwargs: object) -> object:
         raise OperationalError("UPDATE", {}, Exception("disk I/O error"))

@@ -68,7 +68,7 @@ def status_line(state: dict[str, Any], now: datetime | None = None) -> str:
         return f"Exited ({state.get('ExitCode', 0)}) {ago(finished, now)}".strip()
     if status == "created":
         return "Created"
-    return status.capitalize()
+    return str(status).capitalize()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
