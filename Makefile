@@ -41,7 +41,7 @@ serve: images
 	$(BIN)/docker-tutor serve
 
 lint: setup
-	$(BIN)/ruff check bot handlers tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: images

@@ -7,6 +7,7 @@ fixture removes every container and volume carrying that label, even after failu
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import docker
 import pytest
+import sqlalchemy
 
 from bot.config import Limits, Settings
 from bot.identity import Person
@@ -50,11 +52,32 @@ def namespace_prefix(docker_client: docker.DockerClient) -> Iterator[str]:
     _purge(docker_client, prefix)
 
 
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+"""When set (CI does), every test's database is a fresh schema in this PostgreSQL."""
+
+
 @pytest.fixture
-def settings(tmp_path: Path, namespace_prefix: str) -> Settings:
-    """Settings with a fresh SQLite file and workspace folder, on the real engine."""
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema in CI's second pass."""
+    if not POSTGRES_URL:
+        yield f"sqlite:///{tmp_path / 'tutor.db'}"
+        return
+    schema = "t_" + secrets.token_hex(6)
+    admin = sqlalchemy.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, namespace_prefix: str, database_url: str) -> Settings:
+    """Settings with a fresh database and workspace folder, on the real engine."""
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'tutor.db'}",
+        database_url=database_url,
         lessons_dir=ROOT / "lessons",
         workspaces_dir=tmp_path / "workspaces",
         instructors=frozenset({"UINSTRUCTOR", "teacher"}),

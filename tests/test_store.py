@@ -12,9 +12,9 @@ from bot.identity import Person
 from bot.progress import ProgressStore
 
 
-def test_progress_survives_a_restart(tmp_path: Path) -> None:
+def test_progress_survives_a_restart(database_url: str) -> None:
     """Positions, completions, challenge records and the log are still there after reopening."""
-    url = f"sqlite:///{tmp_path / 'p.db'}"
+    url = database_url
     person = Person("slack", "U1", "Una")
     store = ProgressStore(url)
     store.start_lesson(person, "data-persistence", "intro")
