@@ -65,6 +65,21 @@ def _images_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.progress import migrate
+    from bot.progress.store import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        before = migrate.current(engine)
+        migrate.upgrade(engine, args.revision)
+        after = migrate.current(engine)
+    finally:
+        engine.dispose()
+    print(f"database at revision {after} (was {before or 'empty'})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``docker-tutor``."""
     parser = argparse.ArgumentParser(
@@ -91,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="never try a registry; build from Debian packages")
     build.add_argument("--only", action="append", metavar="NAME", help="just this image")
     build.set_defaults(func=_images_build)
+
+    db = sub.add_parser("db", help="the progress database")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply schema migrations (Alembic)")
+    upgrade.add_argument("revision", nargs="?", default="head", help="target (default: head)")
+    upgrade.set_defaults(func=_db_upgrade)
     return parser
 
 
