@@ -39,6 +39,10 @@ class Limits:
         foreground_seconds: How long a foreground ``run`` or an ``exec`` may take.
         output_chars: How much output a learner is shown per command.
         commands_per_minute: Learner commands accepted per minute.
+        idle_containers_minutes: The reaper removes the containers of a learner idle
+            this long.
+        idle_volumes_hours: The reaper removes the volumes of a learner idle this long.
+        reap_interval_seconds: How often ``serve``'s reaper looks for idle learners.
     """
 
     memory_bytes: int = 256 * 1024 * 1024
@@ -49,6 +53,9 @@ class Limits:
     foreground_seconds: float = 20.0
     output_chars: int = 2_500
     commands_per_minute: int = 30
+    idle_containers_minutes: float = 120.0
+    idle_volumes_hours: float = 72.0
+    reap_interval_seconds: float = 300.0
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -124,6 +131,13 @@ class Settings:
             foreground_seconds=_float(env, "TUTOR_COMMAND_TIMEOUT", Limits.foreground_seconds),
             output_chars=_int(env, "TUTOR_OUTPUT_CHARS", Limits.output_chars),
             commands_per_minute=_int(env, "TUTOR_COMMANDS_PER_MINUTE", Limits.commands_per_minute),
+            idle_containers_minutes=_float(
+                env, "TUTOR_IDLE_CONTAINERS_MINUTES", Limits.idle_containers_minutes
+            ),
+            idle_volumes_hours=_float(env, "TUTOR_IDLE_VOLUMES_HOURS", Limits.idle_volumes_hours),
+            reap_interval_seconds=_float(
+                env, "TUTOR_REAP_INTERVAL_SECONDS", Limits.reap_interval_seconds
+            ),
         )
         lessons_dir = env.get("TUTOR_LESSONS_DIR")
         workspaces = env.get("TUTOR_WORKSPACES_DIR")

@@ -155,6 +155,15 @@ class ProgressStore:
         with self.session() as session:
             self._learner(session, person)
 
+    def learner_activity(self) -> dict[str, datetime]:
+        """Every known learner key with the time they were last active (UTC, aware).
+
+        Used by housekeeping to match engine objects to learners and find idle ones.
+        """
+        with self.session() as session:
+            rows = session.execute(select(Learner.key, Learner.last_active_at)).all()
+            return {key: when for key, when in rows}
+
     def current_lesson(self, person: Person) -> str | None:
         """The lesson the person is working on, if any."""
         with self.session() as session:

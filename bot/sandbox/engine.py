@@ -7,14 +7,17 @@ operator sees :class:`~bot.errors.EngineUnavailable`; nothing else escapes.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import docker
 import docker.errors
@@ -22,7 +25,6 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 from docker.types import Mount
-from docker.utils.socket import frames_iter
 
 from bot.config import Settings
 from bot.errors import CommandRefused, EngineUnavailable, QuotaExceeded
@@ -50,8 +52,65 @@ CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "
 READ_LIMIT = 1024 * 1024
 """Stop reading a command's output past this many bytes (the rest is counted as cut)."""
 
+DRAIN_LIMIT = 16 * 1024 * 1024
+"""Count (without keeping) an exec's output up to this many bytes, then stop reading."""
+
+EXEC_GRACE = 3.0
+"""Seconds past the time limit after which the tutor stops waiting for an exec's output,
+even if a process in the container still holds it open."""
+
+OOM_SCORE_ADJ = 500
+"""Learner containers are the first the host kernel kills if the host runs out of memory."""
+
+SHM_BYTES = 64 * 1024 * 1024
+"""Size of each container's ``/dev/shm`` (counted in its memory limit)."""
+
 _HEX = re.compile(r"^[0-9a-f]{1,64}$")
+_ENGINE_PATH = re.compile(r"/[^\s\"']*/[0-9a-f]{64}(?:-init)?(?:/(?:merged|diff|work))?")
+"""A path in the engine's own storage (``/var/lib/docker/overlay2/<64 hex>/merged``)."""
 _NOT_FOUND = "Error response from daemon: No such container: {}\n"
+
+
+@dataclass
+class Plan:
+    """A learner command after vetting: every value checked, nothing sent to the engine.
+
+    Attributes:
+        image_name: For ``run``: the image name the learner knows (``redis``).
+        tag: For ``run``: the local tag to create from (``redis:latest``).
+        name: For ``run``: the learner's container name (given or invented).
+        env: For ``run`` and ``exec``: ``NAME=value`` items.
+        mounts: For ``run``: the mounts asked for.
+        binds: For ``run``: bind targets mapped to real host folders in the workspace.
+        user: ``-u`` for ``run`` and ``exec``.
+        workdir: ``-w`` for ``run`` and ``exec``.
+        hostname: ``-h`` for ``run``.
+        entrypoint: ``--entrypoint`` for ``run``, split into words.
+        seconds: ``-t`` for ``stop`` and ``restart``.
+        tail: ``--tail`` for ``logs``.
+    """
+
+    image_name: str = ""
+    tag: str = ""
+    name: str = ""
+    env: list[str] = field(default_factory=list)
+    mounts: list[MountRequest] = field(default_factory=list)
+    binds: dict[str, Path] = field(default_factory=dict)
+    user: str | None = None
+    workdir: str | None = None
+    hostname: str | None = None
+    entrypoint: list[str] | None = None
+    seconds: int = 10
+    tail: int | str = "all"
+
+
+class ExecResult(NamedTuple):
+    """What one exec produced."""
+
+    code: int
+    output: str
+    cut: int
+    timed_out: bool
 
 
 def cap_output(text: str, limit: int, extra_cut: int = 0) -> tuple[str, int]:
@@ -114,13 +173,13 @@ class Sandbox:
         """Translate connection-level failures into :class:`EngineUnavailable`."""
         try:
             yield
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except docker.errors.APIError:
+            raise  # the engine answered: the caller words its answer for the learner
+        except requests.exceptions.RequestException as exc:
             raise EngineUnavailable(
                 "The Docker engine did not answer; your progress is safe. Try again in a moment."
             ) from exc
         except docker.errors.DockerException as exc:
-            if isinstance(exc, docker.errors.APIError):
-                raise
             raise EngineUnavailable(
                 "The Docker engine is not reachable right now; your progress is safe."
             ) from exc
@@ -136,8 +195,19 @@ class Sandbox:
         return path
 
     def _rewrite(self, ns: Namespace, text: str) -> str:
-        """Replace engine names with learner names in an engine message."""
-        return text.replace(f"{ns.prefix}-{ns.learner}-", "")
+        """Replace engine names and host paths with what the learner knows.
+
+        The learner's own engine names lose their prefix; any other learner's engine
+        name of this deployment is cut the same way (so no learner's hash is ever
+        shown), and workspace folders on the host become ``$(pwd)``.
+        """
+        text = text.replace(f"{ns.prefix}-{ns.learner}-", "")
+        text = re.sub(re.escape(ns.prefix) + r"-[0-9a-f]{12}-", "", text)
+        text = _ENGINE_PATH.sub("<container filesystem>", text)
+        for root in {str(self.settings.workspaces_dir), os.path.realpath(self.settings.workspaces_dir)}:
+            text = re.sub(re.escape(root) + r"/[0-9a-f]{12}", "$(pwd)", text)
+            text = text.replace(root, "$(pwd)")
+        return text
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -251,11 +321,10 @@ class Sandbox:
         if container is None or container.status != "running":
             return None
         try:
-            code, output, _ = self._exec(container, argv, timeout=timeout, tty=False,
-                                         limit=READ_LIMIT)
-        except docker.errors.APIError:
+            result = self._exec(container, argv, timeout=timeout, tty=False, limit=READ_LIMIT)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
             return None
-        return code, output
+        return result.code, result.output
 
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container, as the tutor.
@@ -280,13 +349,14 @@ class Sandbox:
             QuotaExceeded: A quota would be exceeded.
             EngineUnavailable: The engine could not be reached.
         """
+        plan = self.vet(person, command)
         ns = self.namespace(person)
-        handler: Callable[[Person, Namespace, Command], Outcome] = getattr(
+        handler: Callable[[Person, Namespace, Command, Plan], Outcome] = getattr(
             self, "_do_" + command.verb.replace(" ", "_")
         )
         try:
             with self._engine():
-                outcome = handler(person, ns, command)
+                outcome = handler(person, ns, command, plan)
         except docker.errors.APIError as exc:
             message = self._rewrite(ns, str(exc.explanation or exc))
             prefix = "docker: " if command.verb == "run" else ""
@@ -299,30 +369,52 @@ class Sandbox:
         outcome.facts.setdefault("verb", command.verb)
         return outcome
 
+    def vet(self, person: Person, command: Command) -> Plan:
+        """Check every value of a command against the policy, before the engine is asked.
+
+        Nothing here talks to the engine: a refused command never reaches it. A bind
+        mount's folder is resolved (and made if missing) in the person's workspace on
+        the host.
+
+        Raises:
+            CommandRefused: With a one-line reason naming what was refused.
+        """
+        plan = Plan()
+        verb = command.verb
+        if verb == "run":
+            plan.image_name, plan.tag = policy.check_image(command.args[0], self.allowed_images)
+            name = command.value("name")
+            plan.name = (policy.check_name(name, "container") if name
+                         else naming.random_container_name())
+            plan.env = policy.check_env(command.values("env"))
+            plan.mounts = mounts.requested_mounts(
+                command.values("volume"), command.values("mount"), command.values("tmpfs")
+            )
+            plan.user = policy.check_user(command.value("user"))
+            plan.workdir = policy.check_workdir(command.value("workdir"))
+            plan.hostname = policy.check_hostname(command.value("hostname"))
+            plan.entrypoint = policy.check_entrypoint(command.value("entrypoint"))
+            for request in plan.mounts:
+                if request.kind == "bind":
+                    plan.binds[request.target] = mounts.resolve_bind(
+                        self.workspace(person), request.source
+                    )
+        elif verb == "exec":
+            plan.env = policy.check_env(command.values("env"))
+            plan.user = policy.check_user(command.value("user"))
+            plan.workdir = policy.check_workdir(command.value("workdir"))
+        elif verb in ("stop", "restart"):
+            plan.seconds = policy.check_seconds(command.value("time"), 10)
+        elif verb == "logs":
+            plan.tail = policy.check_tail(command.value("tail"))
+        elif verb == "volume create" and command.args:
+            plan.name = policy.check_name(command.args[0], "volume")
+        return plan
+
     # run ---------------------------------------------------------------------------------
 
-    def _image(self, ref: str) -> tuple[str, str]:
-        """Normalise an image reference; return (name the learner knows, local tag)."""
-        ref = ref.removeprefix("docker.io/").removeprefix("library/")
-        name, _, tag = ref.partition(":")
-        if "@" in name or "/" in name:
-            raise CommandRefused(
-                f"Image {ref!r} is not available in this sandbox.",
-                option=ref,
-                hint=self._images_hint(),
-            )
-        if self.allowed_images is not None and name not in self.allowed_images:
-            raise CommandRefused(
-                f"Image {ref!r} is not used by this lesson, so the sandbox does not offer it.",
-                option=ref,
-                hint=self._images_hint(),
-            )
-        return name, f"{name}:{tag or 'latest'}"
-
     def _images_hint(self) -> str:
-        if self.allowed_images is None:
-            return "Type `docker images` to see the images you can use."
-        return "Images you can use: " + ", ".join(sorted(self.allowed_images)) + "."
+        return policy.image_hint(self.allowed_images)
 
     def _check_quota_containers(self, ns: Namespace) -> None:
         if len(self._containers(ns)) >= self.limits.max_containers:
@@ -353,24 +445,81 @@ class Sandbox:
         volume: Volume = self.client.volumes.create(name=ns.engine_name(name), labels=labels)
         return volume
 
-    def _requested_mounts(self, command: Command) -> list[MountRequest]:
-        requests_ = [mounts.parse_volume_flag(v) for v in command.values("volume")]
-        requests_ += [mounts.parse_mount_flag(m) for m in command.values("mount")]
-        requests_ += [mounts.parse_tmpfs_flag(t) for t in command.values("tmpfs")]
-        targets = [r.target for r in requests_]
-        duplicate = next((t for t in targets if targets.count(t) > 1), None)
-        if duplicate:
-            raise CommandRefused(f"Two mounts target {duplicate}; each path may be mounted once.",
-                                 option="-v")
-        return requests_
+    def _workspace_writers(self, person: Person, ns: Namespace) -> list[str]:
+        """Names of the person's running containers that can write in the workspace.
 
-    def _do_run(self, person: Person, ns: Namespace, command: Command) -> Outcome:
-        image_name, tag = self._image(command.args[0])
+        Such a container could swap a folder of the workspace for a symbolic link
+        between the tutor's check of a bind source and the engine's mount of it.
+        """
+        root = os.path.realpath(self.workspace(person))
+        names = []
+        for container in self._containers(ns, all_=False):
+            for mount in container.attrs.get("Mounts", []):
+                source = os.path.realpath(mount.get("Source") or "/")
+                inside = source == root or source.startswith(root + os.sep)
+                if mount.get("Type") == "bind" and mount.get("RW", True) and inside:
+                    names.append(container.labels.get(LABEL_NAME, ""))
+                    break
+        return names
+
+    def _check_sub_folder_binds(self, person: Person, ns: Namespace, sources: list[str]) -> None:
+        """Refuse binds of workspace sub-folders while a running container could race them.
+
+        The workspace itself cannot be swapped (no container sees its parent), so
+        ``-v $(pwd):/app`` is always fine; a sub-folder is re-checked on the host and
+        is refused while another running container of the person can write in the
+        workspace.
+
+        Raises:
+            CommandRefused: For a sub-folder that is (now) outside the workspace, or one
+                that a running container could change.
+        """
+        root = os.path.realpath(self.workspace(person))
+        subs = [s for s in sources if os.path.normpath(s) != root]
+        if not subs:
+            return
+        # Writers first: once none runs, nothing can change the workspace until this
+        # command (the person's commands run one at a time) has started its container.
+        writers = self._workspace_writers(person, ns)
+        if writers:
+            raise CommandRefused(
+                f"Your running container `{writers[0]}` can change your workspace, so a "
+                "sub-folder of it cannot be mounted safely right now. Stop it first, or "
+                "mount the whole workspace with `-v $(pwd):/path`.",
+                option="-v",
+            )
+        for source in subs:
+            real = os.path.realpath(source)
+            if real != source or not real.startswith(root + os.sep):
+                raise CommandRefused(
+                    "A bind-mounted folder of this container is no longer a plain folder in "
+                    "your workspace (a symbolic link replaced it), so the sandbox will not "
+                    "mount it.",
+                    option="-v",
+                )
+
+    def _check_binds_before_start(
+        self, person: Person, ns: Namespace, container: Container
+    ) -> str | None:
+        """Re-check a container's bind mounts before the engine mounts them again.
+
+        Returns:
+            The refusal to show for this container, or ``None`` when it may start.
+        """
+        sources = [m.get("Source", "") for m in container.attrs.get("Mounts", [])
+                   if m.get("Type") == "bind"]
+        try:
+            self._check_sub_folder_binds(person, ns, sources)
+        except CommandRefused as refused:
+            return f"Error: {container.labels.get(LABEL_NAME, '')}: {refused.message}"
+        return None
+
+    def _do_run(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        image_name, tag, name, env, wanted = (
+            plan.image_name, plan.tag, plan.name, plan.env, plan.mounts
+        )
         argv = command.args[1:]
-        name = command.value("name")
-        name = policy.check_name(name, "container") if name else naming.random_container_name()
-        env = _environment(command.values("env"))
-        wanted = self._requested_mounts(command)
+        self._check_sub_folder_binds(person, ns, [str(p) for p in plan.binds.values()])
         existing = self._find_container(ns, name)
         if existing is not None:
             return Outcome(
@@ -403,8 +552,7 @@ class Sandbox:
             if request.kind == "tmpfs":
                 tmpfs[request.target] = f"size={request.tmpfs_size},mode=1777"
             elif request.kind == "bind":
-                host = self.workspace(person) / request.source
-                host.mkdir(parents=True, exist_ok=True)
+                host = plan.binds[request.target]
                 engine_mounts.append(Mount(request.target, str(host), type="bind",
                                            read_only=request.read_only))
             else:
@@ -416,33 +564,32 @@ class Sandbox:
                 engine_mounts.append(Mount(request.target, volume.name, type="volume",
                                            read_only=request.read_only))
         detach = command.flag("detach")
-        entrypoint = command.value("entrypoint")
         container: Container = self.client.containers.create(
             tag,
             command=argv or None,
-            entrypoint=entrypoint.split() if entrypoint else None,
+            entrypoint=plan.entrypoint,
             name=ns.engine_name(name),
             labels=ns.labels(name, **{"docker-tutor.image": image_name}),
             environment=env,
-            working_dir=command.value("workdir"),
-            hostname=command.value("hostname"),
-            user=command.value("user"),
+            working_dir=plan.workdir,
+            hostname=plan.hostname,
+            user=plan.user,
             mounts=engine_mounts,
             tmpfs=tmpfs or None,
             detach=True,
             tty=command.flag("tty") and not detach,
             **self._host_limits(),
         )
-        container.start()
-        container.reload()
         facts: dict[str, Any] = {
             "container": self._view(ns, container).as_fact(),
             "argv": argv,
             "detach": detach,
         }
         if detach:
+            container.start()
             return Outcome(0, container.id + "\n", facts=facts)
-        return self._foreground(ns, container, command.flag("rm"), facts)
+        return self._foreground(ns, container, command.flag("rm"), facts,
+                                tty=command.flag("tty"))
 
     def _host_limits(self) -> dict[str, Any]:
         """Host settings every learner container gets: the heart of the policy."""
@@ -457,31 +604,75 @@ class Sandbox:
             "security_opt": ["no-new-privileges"],
             "init": True,
             "privileged": False,
+            "ipc_mode": "private",
+            "cgroupns": "private",
+            "oom_score_adj": OOM_SCORE_ADJ,
+            "shm_size": SHM_BYTES,
             "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
             "restart_policy": {"Name": "no"},
         }
 
     def _foreground(
-        self, ns: Namespace, container: Container, remove: bool, facts: dict[str, Any]
+        self, ns: Namespace, container: Container, remove: bool, facts: dict[str, Any],
+        *, tty: bool,
     ) -> Outcome:
-        notes = []
+        """Start a created container attached, like ``docker run`` without ``-d``.
+
+        Its output is read as it comes (so the learner is told exactly how much was cut)
+        until it exits or the time limit passes; then it is killed.
+        """
+        api = self.client.api
+        started = time.monotonic()
+        limit = self.limits.foreground_seconds
+        sock = api.attach_socket(
+            container.id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+        )
+        raw = getattr(sock, "_sock", sock)
         try:
-            result = container.wait(timeout=self.limits.foreground_seconds)
-            code = int(result.get("StatusCode", 0))
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            container.kill()
-            container.wait(timeout=10)
-            code = 137
-            notes.append(
-                f"The command was still running after {self.limits.foreground_seconds:g} "
-                "seconds, so the tutor stopped it. For a server, use `docker run -d`."
+            container.start()
+            data, size, timed_out = _read_stream(
+                raw, tty=tty, deadline=started + limit, limit=READ_LIMIT
             )
-        raw = container.logs(stdout=True, stderr=True, tail=2000)
-        output = raw.decode("utf-8", "replace").replace("\r\n", "\n")
+        finally:
+            sock.close()
+            raw.close()
+        notes = []
+        code = 137
+        if not timed_out:
+            try:
+                left = max(1.0, started + limit - time.monotonic())
+                code = int(container.wait(timeout=left).get("StatusCode", 0))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                timed_out = True
+        if timed_out:
+            with suppress(docker.errors.APIError):
+                container.kill()
+            with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                container.wait(timeout=10)
+            facts["timed_out"] = True
+            notes.append(self._timeout_note() + " For a server, use `docker run -d`.")
+        else:
+            container.reload()
+            if (container.attrs.get("State") or {}).get("OOMKilled"):
+                facts["oom_killed"] = True
+                notes.append(self._oom_note())
+        output = data.decode("utf-8", "replace").replace("\r\n", "\n")
         if remove:
             self._remove(ns, container, force=True)
         facts["exit"] = code
-        return Outcome(code, output, notes=notes, facts=facts)
+        return Outcome(code, output, cut=max(0, size - READ_LIMIT), notes=notes, facts=facts)
+
+    def _oom_note(self) -> str:
+        return (
+            f"The container went over its memory limit "
+            f"({self.limits.memory_bytes // 2**20} MiB), so the kernel stopped it."
+        )
+
+    def _timeout_note(self) -> str:
+        return (
+            f"The command was still running after {self.limits.foreground_seconds:g} "
+            "seconds, so the tutor stopped it."
+        )
 
     # exec --------------------------------------------------------------------------------
 
@@ -497,8 +688,13 @@ class Sandbox:
         workdir: str | None = None,
         user: str | None = None,
         detach: bool = False,
-    ) -> tuple[int, str, int]:
-        """Run ``argv`` in ``container`` under a hard time limit; (exit, output, cut)."""
+    ) -> ExecResult:
+        """Run ``argv`` in ``container`` under a hard time limit.
+
+        The command runs under ``timeout -s KILL N`` inside the container; whatever
+        happens there (a process that keeps the output open, a replaced ``timeout``),
+        the tutor stops reading after ``timeout`` + :data:`EXEC_GRACE` seconds.
+        """
         wrapped = ["timeout", "-s", "KILL", str(max(1, round(timeout))), *argv]
         api = self.client.api
         exec_id = api.exec_create(
@@ -507,33 +703,27 @@ class Sandbox:
         )["Id"]
         if detach:
             api.exec_start(exec_id, detach=True)
-            return 0, "", 0
-        chunks: list[bytes] = []
-        size = 0
+            return ExecResult(0, "", 0, timed_out=False)
         sock = api.exec_start(exec_id, socket=True, tty=tty)
         raw = getattr(sock, "_sock", sock)
-        raw.settimeout(timeout + 5)
         try:
-            for _stream, data in frames_iter(sock, tty):
-                size += len(data)
-                if size <= limit:
-                    chunks.append(data)
-                else:
-                    break
-        except OSError:
-            pass  # the read timed out; `timeout` inside the container kills the command
+            data, size, timed_out = _read_stream(
+                raw, tty=tty, deadline=time.monotonic() + timeout + EXEC_GRACE, limit=limit
+            )
         finally:
             sock.close()
             raw.close()
         code = api.exec_inspect(exec_id).get("ExitCode")
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + (0.5 if timed_out or size > DRAIN_LIMIT else 2.0)
         while code is None and time.monotonic() < deadline:
             time.sleep(0.05)
             code = api.exec_inspect(exec_id).get("ExitCode")
-        text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-        return (code if code is not None else -1), text, max(0, size - limit)
+        if code is None:
+            code = 137 if timed_out else -1
+        text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+        return ExecResult(code, text, max(0, size - limit), timed_out)
 
-    def _do_exec(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_exec(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         ref, argv = command.args[0], command.args[1:]
         container = self._find_container(ns, ref)
         if container is None:
@@ -542,19 +732,22 @@ class Sandbox:
             return Outcome(
                 1, f"Error response from daemon: Container {container.id} is not running\n"
             )
-        env = _environment(command.values("env"))
         tty = command.flag("tty") or (argv[:1] == ["redis-cli"])
         started = time.monotonic()
-        code, output, cut = self._exec(
+        code, output, cut, timed_out = self._exec(
             container, argv, timeout=self.limits.foreground_seconds, tty=tty,
-            limit=READ_LIMIT, env=env, workdir=command.value("workdir"),
-            user=command.value("user"), detach=command.flag("detach"),
+            limit=READ_LIMIT, env=plan.env, workdir=plan.workdir,
+            user=plan.user, detach=command.flag("detach"),
         )
+        elapsed = time.monotonic() - started
         notes = []
-        if code == 137 and time.monotonic() - started >= self.limits.foreground_seconds - 0.5:
+        timed_out = timed_out or (code == 137 and elapsed >= self.limits.foreground_seconds - 0.5)
+        if timed_out:
+            notes.append(self._timeout_note())
+        elif code == 137:
             notes.append(
-                f"The command was still running after {self.limits.foreground_seconds:g} "
-                "seconds, so the tutor stopped it."
+                "The process was killed (exit status 137). In the sandbox that usually means "
+                f"it went over the memory limit ({self.limits.memory_bytes // 2**20} MiB)."
             )
         if code == 127 and "can't execute" in output:
             output = (
@@ -567,6 +760,8 @@ class Sandbox:
             "argv": argv,
             "exit": code,
         }
+        if timed_out:
+            facts["timed_out"] = True
         redis = parse_redis_cli(_inner_argv(argv))
         if redis is not None:
             facts["redis"] = redis
@@ -583,10 +778,9 @@ class Sandbox:
         for volume in self._volumes(ns):
             labels = volume.attrs.get("Labels") or {}
             if volume.name in anonymous and labels.get(LABEL_ANONYMOUS) == "1":
-                try:
+                # Still used by another container: the reaper will get it later.
+                with suppress(docker.errors.APIError):
                     volume.remove()
-                except docker.errors.APIError:
-                    pass  # still used by another container; the reaper will get it
 
     def _each_container(
         self,
@@ -613,7 +807,9 @@ class Sandbox:
                 out.append(ref + "\n")
         return code, "".join(out)
 
-    def _do_rm(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_rm(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         force = command.flag("force")
         removed: list[dict[str, Any]] = []
 
@@ -633,8 +829,10 @@ class Sandbox:
         code, output = self._each_container(ns, command.args, act)
         return Outcome(code, output, facts={"removed": removed})
 
-    def _do_stop(self, person: Person, ns: Namespace, command: Command) -> Outcome:
-        seconds = _seconds(command.value("time"), 10)
+    def _do_stop(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        seconds = plan.seconds
         stopped: list[dict[str, Any]] = []
 
         def act(container: Container) -> str | None:
@@ -647,10 +845,15 @@ class Sandbox:
         code, output = self._each_container(ns, command.args, act)
         return Outcome(code, output, facts={"stopped": stopped})
 
-    def _do_start(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_start(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         started: list[dict[str, Any]] = []
 
         def act(container: Container) -> str | None:
+            refused = self._check_binds_before_start(person, ns, container)
+            if refused:
+                return refused
             container.start()
             started.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
             return None
@@ -658,11 +861,16 @@ class Sandbox:
         code, output = self._each_container(ns, command.args, act)
         return Outcome(code, output, facts={"started": started})
 
-    def _do_restart(self, person: Person, ns: Namespace, command: Command) -> Outcome:
-        seconds = _seconds(command.value("time"), 10)
+    def _do_restart(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        seconds = plan.seconds
         restarted: list[dict[str, Any]] = []
 
         def act(container: Container) -> str | None:
+            refused = self._check_binds_before_start(person, ns, container)
+            if refused:
+                return refused
             container.restart(timeout=seconds)
             restarted.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
             return None
@@ -670,16 +878,14 @@ class Sandbox:
         code, output = self._each_container(ns, command.args, act)
         return Outcome(code, output, facts={"restarted": restarted, "stopped": restarted})
 
-    def _do_logs(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_logs(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         ref = command.args[0]
         container = self._find_container(ns, ref)
         if container is None:
             return Outcome(1, _NOT_FOUND.format(ref))
-        tail_raw = command.value("tail")
-        tail: int | str = "all"
-        if tail_raw not in (None, "all"):
-            tail = _seconds(tail_raw, 0)
-        raw = container.logs(stdout=True, stderr=True, tail=tail,
+        raw = container.logs(stdout=True, stderr=True, tail=plan.tail,
                              timestamps=command.flag("timestamps"))
         return Outcome(0, raw[-READ_LIMIT:].decode("utf-8", "replace").replace("\r\n", "\n"),
                        cut=max(0, len(raw) - READ_LIMIT),
@@ -687,7 +893,9 @@ class Sandbox:
 
     # reading -----------------------------------------------------------------------------
 
-    def _do_ps(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_ps(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         containers = self._containers(ns, all_=command.flag("all"))
         containers.sort(key=lambda c: c.attrs.get("Created", ""), reverse=True)
         full = command.flag("no_trunc")
@@ -710,7 +918,9 @@ class Sandbox:
         headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
         return Outcome(0, formatting.table(headers, rows))
 
-    def _do_images(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_images(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         rows = []
         with self._engine():
             images = self.client.images.list()
@@ -741,7 +951,8 @@ class Sandbox:
             "Created": a.get("Created"),
             "Path": a.get("Path"),
             "Args": a.get("Args"),
-            "State": a.get("State"),
+            "State": {k: self._rewrite(ns, v) if k == "Error" and isinstance(v, str) else v
+                      for k, v in (a.get("State") or {}).items()},
             "Image": a.get("Image"),
             "Name": "/" + view.name,
             "RestartCount": a.get("RestartCount", 0),
@@ -800,7 +1011,9 @@ class Sandbox:
         code = 1 if errors else 0
         return Outcome(code, text + "".join(f"Error: No such {what}: {e}\n" for e in errors))
 
-    def _do_inspect(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_inspect(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         objects, errors = [], []
         for ref in command.args:
             container = self._find_container(ns, ref)
@@ -816,13 +1029,17 @@ class Sandbox:
 
     # volumes -----------------------------------------------------------------------------
 
-    def _do_volume_create(self, person: Person, ns: Namespace, command: Command) -> Outcome:
-        name = policy.check_name(command.args[0], "volume") if command.args else _anonymous_name()
+    def _do_volume_create(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        name = plan.name or _anonymous_name()
         volume = self._ensure_volume(ns, name)
         uid = (volume.attrs.get("Labels") or {}).get(LABEL_UID, "")
         return Outcome(0, name + "\n", facts={"volume": {"name": name, "uid": uid}})
 
-    def _do_volume_ls(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_volume_ls(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         names = sorted((v.attrs.get("Labels") or {}).get(LABEL_NAME, "") for v in self._volumes(ns))
         if command.flag("quiet"):
             return Outcome(0, "".join(n + "\n" for n in names))
@@ -834,7 +1051,9 @@ class Sandbox:
             if any(m.get("Name") == volume.name for m in c.attrs.get("Mounts", []))
         ]
 
-    def _do_volume_rm(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_volume_rm(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         out, code = [], 0
         removed: list[dict[str, str]] = []
         for name in command.args:
@@ -858,7 +1077,9 @@ class Sandbox:
             out.append(name + "\n")
         return Outcome(code, "".join(out), facts={"removed_volumes": removed})
 
-    def _do_volume_inspect(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_volume_inspect(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         objects, errors = [], []
         for name in command.args:
             volume = self._find_volume(ns, name)
@@ -868,7 +1089,9 @@ class Sandbox:
                 objects.append(self._inspect_volume(volume))
         return self._render_objects(objects, errors, command.value("format"), "volume")
 
-    def _do_volume_prune(self, person: Person, ns: Namespace, command: Command) -> Outcome:
+    def _do_volume_prune(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
         used = {m.get("Name") for c in self._containers(ns) for m in c.attrs.get("Mounts", [])}
         removed: list[dict[str, str]] = []
         for volume in self._volumes(ns):
@@ -894,16 +1117,12 @@ class Sandbox:
         with self._engine():
             containers = self._containers(ns)
             for container in containers:
-                try:
+                with suppress(docker.errors.NotFound):
                     container.remove(force=True, v=True)
-                except docker.errors.NotFound:
-                    pass
             volumes = self._volumes(ns)
             for volume in volumes:
-                try:
+                with suppress(docker.errors.NotFound):
                     volume.remove(force=True)
-                except docker.errors.NotFound:
-                    pass
         return len(containers), len(volumes)
 
 
@@ -930,27 +1149,57 @@ def _anonymous_name() -> str:
     return naming.new_uid() + naming.new_uid() + naming.new_uid() + naming.new_uid()
 
 
-def _environment(values: list[str]) -> list[str]:
-    env = []
-    for item in values:
-        key, eq, _ = item.partition("=")
-        if not eq or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            raise CommandRefused(
-                f"`-e {item}`: write variables as NAME=value (the sandbox has no host "
-                "environment to copy from).",
-                option="-e",
-            )
-        env.append(item)
-    return env
+def _read_stream(
+    raw: socket.socket, *, tty: bool, deadline: float, limit: int
+) -> tuple[bytes, int, bool]:
+    """Read an exec's output until it ends, :data:`DRAIN_LIMIT` bytes are read, or ``deadline``.
 
+    Past ``limit`` bytes the output is only counted, so that the learner is told how
+    much was cut; past :data:`DRAIN_LIMIT` the tutor stops reading.
 
-def _seconds(raw: str | None, default: int) -> int:
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise CommandRefused(f"{raw!r} is not a whole number.", option=raw) from None
-    if value < 0 or value > 60:
-        raise CommandRefused("Use a number of seconds from 0 to 60.", option=raw)
-    return value
+    Without a TTY the engine multiplexes stdout and stderr in frames (an 8-byte header
+    whose last 4 bytes are the payload length); both streams are kept, in order.
+
+    Returns:
+        The first ``limit`` bytes of output, how many bytes were read in all, and
+        whether the deadline passed first.
+    """
+    kept = bytearray()
+    pending = bytearray()
+    frame_left = 0
+    size = 0
+    while size <= DRAIN_LIMIT:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return bytes(kept), size, True
+        raw.settimeout(left)
+        try:
+            chunk = raw.recv(65536)
+        except TimeoutError:
+            return bytes(kept), size, True
+        except OSError:
+            break
+        if not chunk:
+            break
+        if tty:
+            payload = bytes(chunk)
+        else:
+            pending += chunk
+            parts = []
+            while pending:
+                if frame_left == 0:
+                    if len(pending) < 8:
+                        break
+                    frame_left = int.from_bytes(pending[4:8], "big")
+                    del pending[:8]
+                    continue
+                take = min(frame_left, len(pending))
+                parts.append(bytes(pending[:take]))
+                del pending[:take]
+                frame_left -= take
+            payload = b"".join(parts)
+        size += len(payload)
+        room = limit - len(kept)
+        if room > 0:
+            kept += payload[:room]
+    return bytes(kept), size, False

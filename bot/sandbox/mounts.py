@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.errors import CommandRefused
 from bot.sandbox import policy
 from bot.sandbox.parser import WORKSPACE
 
 TMPFS_MAX_BYTES = 64 * 1024 * 1024
-"""The largest tmpfs a learner may mount; the default size is 16 MiB."""
+"""The largest tmpfs a learner may mount, and the most all tmpfs of one container may
+take together; the default size of one is 16 MiB."""
+
+TMPFS_DEFAULT_BYTES = 16 * 1024 * 1024
+"""The size of a tmpfs mounted without ``size=``."""
+
+MAX_MOUNTS = 8
+"""How many mounts (``-v``, ``--mount``, ``--tmpfs`` together) one ``run`` may ask for."""
+
+SYSTEM_TARGETS = ("/proc", "/sys", "/dev")
+"""Container folders the kernel and runtime own: nothing may be mounted on or under them."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class MountRequest:
     source: str
     target: str
     read_only: bool = False
-    tmpfs_size: int = 16 * 1024 * 1024
+    tmpfs_size: int = TMPFS_DEFAULT_BYTES
 
 
 def _target(path: str, option: str) -> str:
@@ -40,10 +52,21 @@ def _target(path: str, option: str) -> str:
             f"(got {path!r}).",
             option=option,
         )
+    if len(path) > policy.MAX_PATH_CHARS:
+        raise CommandRefused(f"`{option}`: the path inside the container is too long.",
+                             option=option)
     clean = posixpath.normpath(path)
+    if clean.startswith("//"):
+        clean = "/" + clean.lstrip("/")
     if clean == "/":
         raise CommandRefused(f"`{option}`: cannot mount over the container's root `/`.",
                              option=option)
+    if any(clean == top or clean.startswith(top + "/") for top in SYSTEM_TARGETS):
+        raise CommandRefused(
+            f"`{option}`: {clean} belongs to the kernel and the container runtime; mount "
+            "somewhere else, like /data.",
+            option=option,
+        )
     return clean
 
 
@@ -60,9 +83,11 @@ def _workspace_path(source: str, option: str) -> str:
             f"not {shown!r}: other host paths are off limits in the sandbox.",
             option=option,
         )
-    if WORKSPACE in rest:
-        raise CommandRefused(f"`{option}`: use `$(pwd)` once, at the start of the path.",
-                             option=option)
+    if WORKSPACE in rest or (rest and not rest.startswith("/")):
+        raise CommandRefused(
+            f"`{option}`: use `$(pwd)` once, at the start of the path (`$(pwd)/sub`).",
+            option=option,
+        )
     parts = [p for p in rest.split("/") if p not in ("", ".")]
     if ".." in parts or "~" in rest:
         raise CommandRefused(
@@ -97,10 +122,7 @@ def _size(raw: str, option: str) -> int:
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     raw = raw.strip().lower().removesuffix("b")
     try:
-        if raw and raw[-1] in units:
-            size = int(raw[:-1]) * units[raw[-1]]
-        else:
-            size = int(raw)
+        size = int(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else int(raw)
     except ValueError:
         raise CommandRefused(f"`{option}`: size {raw!r} is not a size like 16m.",
                              option=option) from None
@@ -113,7 +135,7 @@ def _size(raw: str, option: str) -> int:
 def parse_tmpfs_flag(spec: str) -> MountRequest:
     """Parse ``--tmpfs /path[:size=16m,...]``; only the size option is honoured."""
     target, _, options = spec.partition(":")
-    size = 16 * 1024 * 1024
+    size = TMPFS_DEFAULT_BYTES
     for option in filter(None, options.split(",")):
         key, _, value = option.partition("=")
         if key == "size":
@@ -148,7 +170,7 @@ def parse_mount_flag(spec: str) -> MountRequest:
     if kind == "tmpfs":
         if source:
             raise CommandRefused("`--mount type=tmpfs` takes no source.", option="--mount")
-        size = _size(size_raw, "--mount") if size_raw else 16 * 1024 * 1024
+        size = _size(size_raw, "--mount") if size_raw else TMPFS_DEFAULT_BYTES
         return MountRequest("tmpfs", "", target, tmpfs_size=size)
     if kind == "bind":
         return MountRequest("bind", _workspace_path(source, "--mount"), target, read_only)
@@ -158,3 +180,75 @@ def parse_mount_flag(spec: str) -> MountRequest:
         return MountRequest("volume", policy.check_name(source, "volume"), target, read_only)
     raise CommandRefused(f"`--mount type={kind}` is not supported; use volume, bind or tmpfs.",
                          option="--mount")
+
+
+def requested_mounts(
+    volume_flags: list[str], mount_flags: list[str], tmpfs_flags: list[str]
+) -> list[MountRequest]:
+    """Parse every mount of a ``run`` and check them together.
+
+    Raises:
+        CommandRefused: For a malformed or forbidden mount, two mounts on one path,
+            more than :data:`MAX_MOUNTS` mounts, or tmpfs larger than
+            :data:`TMPFS_MAX_BYTES` in total.
+    """
+    if len(volume_flags) + len(mount_flags) + len(tmpfs_flags) > MAX_MOUNTS:
+        raise CommandRefused(f"`-v`/`--mount`/`--tmpfs`: at most {MAX_MOUNTS} mounts per container.",
+                             option="-v")
+    wanted = [parse_volume_flag(v) for v in volume_flags]
+    wanted += [parse_mount_flag(m) for m in mount_flags]
+    wanted += [parse_tmpfs_flag(t) for t in tmpfs_flags]
+    targets = [r.target for r in wanted]
+    duplicate = next((t for t in targets if targets.count(t) > 1), None)
+    if duplicate:
+        raise CommandRefused(f"Two mounts target {duplicate}; each path may be mounted once.",
+                             option="-v")
+    tmpfs_total = sum(r.tmpfs_size for r in wanted if r.kind == "tmpfs")
+    if tmpfs_total > TMPFS_MAX_BYTES:
+        raise CommandRefused(
+            f"`--tmpfs`: your tmpfs mounts add up to {tmpfs_total // 2**20} MiB; one container may have "
+            f"at most {TMPFS_MAX_BYTES // 2**20} MiB of tmpfs.",
+            option="--tmpfs",
+        )
+    return wanted
+
+
+def resolve_bind(workspace: Path, relative: str) -> Path:
+    """The real host path of a bind source inside a learner's workspace, or refuse it.
+
+    The path is resolved with :func:`os.path.realpath`, so a symbolic link that a
+    container made in the workspace (``ln -s / /app/escape``) is followed *here*, on the
+    host, and refused when it leads outside. A missing folder is created, as
+    ``docker run -v`` does. The returned path holds no symbolic link.
+
+    Args:
+        workspace: The learner's workspace folder on the host.
+        relative: The path inside it (``""`` for the workspace itself).
+
+    Raises:
+        CommandRefused: When the path leads outside the workspace or cannot be made.
+    """
+    root = os.path.realpath(workspace)
+    shown = "$(pwd)" + (f"/{relative}" if relative else "")
+    real = os.path.realpath(os.path.join(root, relative)) if relative else root
+    if real != root and not real.startswith(root + os.sep):
+        raise CommandRefused(
+            f"`-v {shown}`: that path leads outside your workspace (through a symbolic "
+            "link), so the sandbox does not mount it.",
+            option="-v",
+        )
+    try:
+        if not os.path.lexists(real):
+            os.makedirs(real, mode=0o777, exist_ok=True)
+    except OSError as exc:
+        raise CommandRefused(
+            f"`-v {shown}`: that folder cannot be made in your workspace "
+            f"({exc.strerror or exc.__class__.__name__}).",
+            option="-v",
+        ) from None
+    if os.path.realpath(real) != real or not os.path.exists(real):
+        raise CommandRefused(
+            f"`-v {shown}`: that path changed while it was being checked; try again.",
+            option="-v",
+        )
+    return Path(real)

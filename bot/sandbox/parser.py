@@ -20,6 +20,12 @@ _PWD_FORMS = ("$(pwd)", "${PWD}", "$PWD", "`pwd`")
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 _OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "<", "<<", "2>", "2>&1", "|&", ";;"}
 
+MAX_COMMAND_CHARS = 4000
+"""The longest command line the sandbox reads."""
+
+_MOUNT_KEYS = ("volume", "mount")
+"""Option keys whose values may name the workspace (``-v $(pwd):/app``)."""
+
 
 @dataclass(frozen=True)
 class Opt:
@@ -186,22 +192,109 @@ class Command:
         return [str(v) for v in raw] if isinstance(raw, list) else []
 
 
+def _is_name_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _pwd_form_at(text: str, i: int) -> str | None:
+    """The workspace shorthand that starts at ``text[i]``, if one does."""
+    for form in _PWD_FORMS:
+        if text.startswith(form, i):
+            end = i + len(form)
+            if form == "$PWD" and end < len(text) and _is_name_char(text[end]):
+                return None  # $PWDX is another variable
+            return form
+    return None
+
+
+def _prepare(text: str) -> str:
+    """Check learner text for what a host shell would act on, and mark the workspace.
+
+    Scans the text as a POSIX shell would see its quotes: outside single quotes the
+    workspace shorthand becomes :data:`WORKSPACE`, while any other command
+    substitution (``$(...)``, backticks) is refused, since on a real machine the host
+    shell would run it. A newline outside quotes would start a second command and is
+    refused too; a backslash before a newline continues the line, as in a shell.
+
+    Raises:
+        CommandRefused: For control characters, command substitution or several lines.
+    """
+    bad = next((ch for ch in text if (ord(ch) < 32 and ch not in "\t\n") or ord(ch) == 127),
+               None)
+    if bad is not None:
+        raise CommandRefused(
+            f"The command contains a control character ({ord(bad):#04x}); type it as plain "
+            "text.",
+            option="control-character",
+        )
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote == "'":
+            out.append(ch)
+            quote = "" if ch == "'" else quote
+            i += 1
+            continue
+        if ch == "\\" and i + 1 < len(text):
+            if text[i + 1] != "\n":
+                out.append(text[i : i + 2])
+            i += 2
+            continue
+        if ch == "'" and not quote:
+            quote = "'"
+        elif ch == '"':
+            quote = "" if quote else '"'
+        elif ch == "\n" and not quote:
+            raise CommandRefused(
+                "That is several lines: the tutor runs one docker command at a time. "
+                "Send the commands one by one.",
+                option="newline",
+            )
+        elif ch in "$`":
+            form = _pwd_form_at(text, i)
+            if form is not None:
+                out.append(WORKSPACE)
+                i += len(form)
+                continue
+            if ch == "`" or text.startswith("$(", i):
+                shown = "`...`" if ch == "`" else "$(...)"
+                raise CommandRefused(
+                    f"`{shown}` is shell syntax that your own shell would run on the host: "
+                    "the tutor never runs a host shell. Only `$(pwd)` (your workspace) is "
+                    "understood. To run it inside a container, put it in single quotes: "
+                    "`docker exec NAME sh -c '...'`.",
+                    option=shown,
+                )
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def tokenize(text: str) -> list[str]:
     """Split learner text like a POSIX shell would split words, without running anything.
 
     Raises:
-        CommandRefused: For unbalanced quotes or unquoted shell operators.
+        CommandRefused: For unbalanced quotes, unquoted shell operators, command
+            substitution, control characters, several lines, or an overlong line.
     """
-    text = text.translate(_SMART_QUOTES).strip()
-    for form in _PWD_FORMS:
-        text = text.replace(form, WORKSPACE)
+    text = text.translate(_SMART_QUOTES).replace("\r\n", "\n").strip()
+    if len(text) > MAX_COMMAND_CHARS:
+        raise CommandRefused(
+            f"That command is {len(text)} characters long; the sandbox takes at most "
+            f"{MAX_COMMAND_CHARS}.",
+            option="length",
+        )
+    text = _prepare(text)
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
     lexer.whitespace_split = True
     lexer.commenters = ""
     try:
         tokens = list(lexer)
     except ValueError as exc:
-        raise CommandRefused(f"Could not read that command: {exc} (check your quotes).") from None
+        raise CommandRefused(f"Could not read that command: {exc} (check your quotes).",
+                             option="quotes") from None
     for token in tokens:
         if token in _OPERATORS or (token and set(token) <= set(";&|<>")):
             raise CommandRefused(
@@ -236,6 +329,7 @@ def parse(text: str) -> Command:
     if rest[:1] in (["--help"], ["-h"]) and not (verb == "run" and rest[:1] == ["-h"]):
         raise CommandRefused(f"Usage: {USAGE[verb]}", option="--help")
     _parse_options(command, rest)
+    _literal_workspace(command)
     low, high = _POSITIONALS[verb]
     if len(command.args) < low or (high is not None and len(command.args) > high):
         raise CommandRefused(
@@ -278,15 +372,15 @@ def _parse_options(command: Command, rest: list[str]) -> None:
     stop_after = _STOP_AT.get(command.verb)
     i = 0
     while i < len(rest):
-        token = rest[i]
+        word = rest[i]
         if stop_after is not None and len(command.args) >= stop_after:
             command.args.extend(rest[i:])
             return
-        if token == "--":
+        if word == "--":
             command.args.extend(rest[i + 1 :])
             return
-        if token.startswith("--"):
-            name, eq, inline = token.partition("=")
+        if word.startswith("--"):
+            name, eq, inline = word.partition("=")
             opt = by_name.get(name)
             if opt is None:
                 raise policy.refuse_option(command.verb, name)
@@ -303,16 +397,16 @@ def _parse_options(command: Command, rest: list[str]) -> None:
                 raise CommandRefused(f"`{name}` does not take a value.", option=name)
             else:
                 _store(command, opt, True)
-        elif token.startswith("-") and len(token) > 1:
+        elif word.startswith("-") and len(word) > 1:
             # Short flags, possibly combined (-dit) or with an attached value (-ePATH=x).
             j = 1
-            while j < len(token):
-                name = "-" + token[j]
+            while j < len(word):
+                name = "-" + word[j]
                 opt = by_name.get(name)
                 if opt is None:
                     raise policy.refuse_option(command.verb, name)
                 if opt.value:
-                    value = token[j + 1 :]
+                    value = word[j + 1 :]
                     if not value:
                         if i + 1 >= len(rest):
                             raise CommandRefused(f"`{name}` needs a value.", option=name)
@@ -323,13 +417,32 @@ def _parse_options(command: Command, rest: list[str]) -> None:
                 _store(command, opt, True)
                 j += 1
         else:
-            command.args.append(token)
+            command.args.append(word)
         i += 1
+
+
+def _literal_workspace(command: Command) -> None:
+    """Turn the workspace marker back into the text ``$(pwd)`` outside mount options.
+
+    Only ``-v`` and ``--mount`` sources name a host folder; anywhere else (a container
+    command, ``-e``, ``-w``) the shorthand is plain text for the container.
+    """
+    def plain(value: str) -> str:
+        return value.replace(WORKSPACE, "$(pwd)")
+
+    command.args = [plain(a) for a in command.args]
+    for key, value in command.opts.items():
+        if key in _MOUNT_KEYS:
+            continue
+        if isinstance(value, str):
+            command.opts[key] = plain(value)
+        elif isinstance(value, list):
+            command.opts[key] = [plain(v) if isinstance(v, str) else v for v in value]
 
 
 def _store(command: Command, opt: Opt, value: str | bool) -> None:
     if opt.key == "network" and value != "none":
-        raise policy.refuse_option(command.verb, "--network")
+        raise policy.refuse_option(command.verb, opt.names[0])
     if opt.repeat:
         bucket = command.opts.setdefault(opt.key, [])
         assert isinstance(bucket, list)  # noqa: S101 - internal invariant

@@ -66,6 +66,44 @@ REFUSED_OPTIONS: dict[str, str] = {
     "--sysctl": "`--sysctl` is refused: kernel settings are fixed.",
     "--group-add": "`--group-add` is refused: group membership is fixed.",
     "--init": "`--init` is not needed here: the sandbox handles signals for you.",
+    "--memory": "`--memory` is refused: the sandbox sets the memory limit.",
+    "-m": "`-m` is refused: the sandbox sets the memory limit.",
+    "--memory-reservation": "`--memory-reservation` is refused: the sandbox sets the limits.",
+    "--memory-swappiness": "`--memory-swappiness` is refused: the sandbox sets the limits.",
+    "--kernel-memory": "`--kernel-memory` is refused: the sandbox sets the limits.",
+    "--cpu-shares": "`--cpu-shares` is refused: the sandbox sets the CPU limit.",
+    "-c": "`-c` is refused: the sandbox sets the CPU limit.",
+    "--cpu-period": "`--cpu-period` is refused: the sandbox sets the CPU limit.",
+    "--cpu-quota": "`--cpu-quota` is refused: the sandbox sets the CPU limit.",
+    "--cpuset-cpus": "`--cpuset-cpus` is refused: the sandbox sets the CPU limit.",
+    "--cpuset-mems": "`--cpuset-mems` is refused: the sandbox sets the limits.",
+    "--cpu-rt-period": "`--cpu-rt-period` is refused: the sandbox sets the CPU limit.",
+    "--cpu-rt-runtime": "`--cpu-rt-runtime` is refused: the sandbox sets the CPU limit.",
+    "--blkio-weight": "`--blkio-weight` is refused: the sandbox sets the limits.",
+    "--device-read-bps": f"`--device-read-bps` is refused: {_HOST_ACCESS}'s devices.",
+    "--device-write-bps": f"`--device-write-bps` is refused: {_HOST_ACCESS}'s devices.",
+    "--device-read-iops": f"`--device-read-iops` is refused: {_HOST_ACCESS}'s devices.",
+    "--device-write-iops": f"`--device-write-iops` is refused: {_HOST_ACCESS}'s devices.",
+    "--gpus": f"`--gpus` is refused: {_HOST_ACCESS}'s devices.",
+    "--oom-score-adj": "`--oom-score-adj` is refused: the sandbox sets it.",
+    "--shm-size": "`--shm-size` is refused: the sandbox sets the limits.",
+    "--storage-opt": "`--storage-opt` is refused: the storage settings are fixed.",
+    "--volume-driver": "`--volume-driver` is refused: volumes use the local driver.",
+    "--log-driver": "`--log-driver` is refused: the sandbox keeps the logs itself.",
+    "--log-opt": "`--log-opt` is refused: the sandbox keeps the logs itself.",
+    "--expose": f"`--expose` is refused. {NO_NETWORK}",
+    "--ip": f"`--ip` is refused. {NO_NETWORK}",
+    "--ip6": f"`--ip6` is refused. {NO_NETWORK}",
+    "--mac-address": f"`--mac-address` is refused. {NO_NETWORK}",
+    "--network-alias": f"`--network-alias` is refused. {NO_NETWORK}",
+    "--dns-search": f"`--dns-search` is refused. {NO_NETWORK}",
+    "--dns-option": f"`--dns-option` is refused. {NO_NETWORK}",
+    "--dns-opt": f"`--dns-opt` is refused. {NO_NETWORK}",
+    "--link-local-ip": f"`--link-local-ip` is refused. {NO_NETWORK}",
+    "--platform": "`--platform` is refused: the lesson's images are fixed.",
+    "--pull": "`--pull` is refused: the sandbox has no network; images are already there.",
+    "--disable-content-trust": "`--disable-content-trust` is refused: images are fixed.",
+    "--auto-remove": "`--auto-remove` is not supported; use `--rm`.",
 }
 
 VERB_REASONS: dict[str, str] = {
@@ -115,6 +153,13 @@ VERB_REASONS: dict[str, str] = {
     "search": "`docker search` is not available: the sandbox has no network.",
     "history": "`docker history` is not on the allow-list.",
     "version": "`docker version` is not on the allow-list.",
+    "prune": "`prune` is not available here except `docker volume prune`: it acts on the whole "
+    "engine. Remove your own containers with `docker rm -f NAME`.",
+    "image": "`docker image` offers only `docker image ls` here: images are provided by the "
+    "lesson and shared by the whole class.",
+    "checkpoint": "`docker checkpoint` is not available in the sandbox.",
+    "stack": "`docker stack` is not available in the sandbox.",
+    "scan": "`docker scan` is not available: the sandbox has no network.",
 }
 
 
@@ -131,10 +176,16 @@ def refuse_option(verb: str, option: str) -> CommandRefused:
 
 
 def refuse_verb(verb: str) -> CommandRefused:
-    """The refusal for a verb that is not on the allow-list."""
-    reason = VERB_REASONS.get(verb)
-    if reason is not None:
-        return CommandRefused(reason, option=verb)
+    """The refusal for a verb that is not on the allow-list.
+
+    ``container cp`` is refused for the reason ``cp`` is; ``network ls`` for the
+    reason ``network`` is.
+    """
+    words = verb.split()
+    for candidate in (verb, words[-1] if words else "", words[0] if words else ""):
+        reason = VERB_REASONS.get(candidate)
+        if reason is not None:
+            return CommandRefused(reason, option=verb)
     allowed = ", ".join(VERBS_ALLOWED)
     return CommandRefused(f"`docker {verb}` is not available here. You can use: {allowed}.",
                           option=verb)
@@ -149,3 +200,161 @@ def check_name(name: str, what: str) -> str:
             option=name,
         )
     return name
+
+
+# -- values a learner may give -------------------------------------------------------------
+
+_IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$")
+_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+MAX_ENV = 64
+"""How many ``-e`` variables one command may set."""
+
+MAX_ENV_CHARS = 4096
+"""The longest ``-e NAME=value`` the sandbox accepts."""
+
+MAX_PATH_CHARS = 255
+"""The longest path (``-w``, mount targets) the sandbox accepts."""
+
+MAX_SECONDS = 60
+"""The longest ``-t`` a learner may give ``docker stop`` or ``docker restart``."""
+
+
+def image_hint(allowed: frozenset[str] | None) -> str:
+    """Where to look for the images a learner may use."""
+    if allowed is None:
+        return "Type `docker images` to see the images you can use."
+    return "Images you can use: " + ", ".join(sorted(allowed)) + "."
+
+
+def check_image(ref: str, allowed: frozenset[str] | None) -> tuple[str, str]:
+    """Check an image reference against the lesson's images.
+
+    Args:
+        ref: What the learner typed: ``redis``, ``redis:7``, ``docker.io/library/redis``.
+        allowed: The image names the lesson uses; ``None`` allows any well-formed local
+            name (for tests of the sandbox alone).
+
+    Returns:
+        The image name the learner knows (``redis``) and the local tag (``redis:7``).
+
+    Raises:
+        CommandRefused: For a digest, a registry or user path, a malformed reference, or
+            an image the lesson does not use.
+    """
+    short = ref.removeprefix("docker.io/").removeprefix("index.docker.io/")
+    short = short.removeprefix("library/")
+    name, colon, tag = short.partition(":")
+    if not _IMAGE_NAME_RE.match(name) or (colon and not _IMAGE_TAG_RE.match(tag)):
+        raise CommandRefused(f"Image {ref!r} is not available in this sandbox.", option=ref,
+                             hint=image_hint(allowed))
+    if allowed is not None and name not in allowed:
+        raise CommandRefused(
+            f"Image {ref!r} is not used by this lesson, so the sandbox does not offer it.",
+            option=ref,
+            hint=image_hint(allowed),
+        )
+    return name, f"{name}:{tag or 'latest'}"
+
+
+def check_env(values: list[str]) -> list[str]:
+    """Check ``-e NAME=value`` items; the host environment is never copied."""
+    if len(values) > MAX_ENV:
+        raise CommandRefused(f"`-e`: at most {MAX_ENV} variables per command.", option="-e")
+    for item in values:
+        key, eq, _ = item.partition("=")
+        if not eq or not _ENV_KEY_RE.match(key):
+            raise CommandRefused(
+                f"`-e {item}`: write variables as NAME=value (the sandbox has no host "
+                "environment to copy from).",
+                option="-e",
+            )
+        if len(item) > MAX_ENV_CHARS:
+            raise CommandRefused(f"`-e {key}=...`: at most {MAX_ENV_CHARS} characters.",
+                                 option="-e")
+    return list(values)
+
+
+def check_user(value: str | None) -> str | None:
+    """Check ``-u/--user``: a user (and group) name or number inside the container.
+
+    Any user is confined the same way (fixed capabilities, ``no-new-privileges``), so
+    ``-u root`` is allowed; only the spelling is checked.
+    """
+    if value is None:
+        return None
+    if not _USER_RE.match(value):
+        raise CommandRefused(
+            f"`--user {value}`: give a user name or number, optionally `:group` "
+            "(for example `-u 1000:1000`).",
+            option="--user",
+        )
+    return value
+
+
+def check_workdir(value: str | None) -> str | None:
+    """Check ``-w/--workdir``: an absolute path inside the container."""
+    if value is None:
+        return None
+    if not value.startswith("/") or len(value) > MAX_PATH_CHARS:
+        raise CommandRefused(
+            f"`--workdir`: the working directory must be an absolute path inside the "
+            f"container, like /app (got {value[:60]!r}).",
+            option="--workdir",
+        )
+    return value
+
+
+def check_hostname(value: str | None) -> str | None:
+    """Check ``-h/--hostname``: one DNS label."""
+    if value is None:
+        return None
+    if not _HOSTNAME_RE.match(value):
+        raise CommandRefused(
+            f"`--hostname {value[:60]}`: use letters, digits and `-` (at most 63).",
+            option="--hostname",
+        )
+    return value
+
+
+def check_entrypoint(value: str | None) -> list[str] | None:
+    """Check ``--entrypoint``: a program inside the container, split into words."""
+    if value is None:
+        return None
+    words = value.split()
+    if not words:
+        raise CommandRefused("`--entrypoint` needs a program, like `--entrypoint sh`.",
+                             option="--entrypoint")
+    return words
+
+
+def check_seconds(raw: str | None, default: int, option: str = "-t") -> int:
+    """Check a number of seconds such as ``docker stop -t 5``."""
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CommandRefused(f"`{option}`: {raw[:20]!r} is not a whole number.",
+                             option=option) from None
+    if value < 0 or value > MAX_SECONDS:
+        raise CommandRefused(f"`{option}`: use a number of seconds from 0 to {MAX_SECONDS}.",
+                             option=option)
+    return value
+
+
+def check_tail(raw: str | None) -> int | str:
+    """Check ``docker logs --tail N`` (a number of lines, or ``all``)."""
+    if raw is None or raw == "all":
+        return "all"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CommandRefused(f"`--tail`: {raw[:20]!r} is not a number of lines.",
+                             option="--tail") from None
+    if value < 0:
+        return "all"
+    return value

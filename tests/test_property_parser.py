@@ -1,0 +1,208 @@
+"""Property tests of the parser and the policy (no engine): hostile text never escapes them.
+
+Random and mutated command lines must end in a parsed command or a
+:class:`~bot.errors.TutorError`; nothing else may be raised. Whatever the policy
+accepts must plan a container inside the rules.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.config import Settings
+from bot.errors import CommandRefused, TutorError
+from bot.identity import Person
+from bot.sandbox import mounts, policy
+from bot.sandbox.engine import Sandbox
+from bot.sandbox.parser import VERB_OPTIONS, WORKSPACE, Command, parse
+
+SEEDS = [
+    "docker run -d --name redis-1 -v my-redis-data:/data redis",
+    "docker run --rm -v $(pwd):/app -w /app busybox ls -l",
+    "docker run -d --name c --tmpfs /cache:size=8m busybox sleep 60",
+    "docker run --mount type=bind,source=.,target=/src,readonly busybox cat /src/x",
+    "docker run --mount type=tmpfs,destination=/t,tmpfs-size=4m busybox df",
+    "docker run -it -e A=1 -u 1000:1000 -h box --entrypoint sh busybox -c 'echo $A'",
+    'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
+    "docker exec -it -w /data -u redis redis-1 sh -c 'ls; echo done'",
+    "docker ps -a --no-trunc",
+    "docker stop -t 3 redis-1",
+    "docker logs --tail 5 redis-1",
+    "docker inspect -f '{{.State.Running}}' redis-1",
+    "docker volume create notes",
+    "docker volume rm -f notes other",
+    "docker volume prune -a -f",
+    "docker container ls -q",
+    "docker image ls",
+]
+
+HOSTILE_TOKENS = [
+    "--privileged", "--cap-add=ALL", "--device=/dev/sda", "--security-opt=seccomp=unconfined",
+    "--pid=host", "--ipc=host", "--uts=host", "--userns=host", "--cgroupns=host",
+    "--network=host", "-p", "8080:80", "-P", "--publish-all", "-v", "/:/host", "/etc:/etc",
+    "/var/run/docker.sock:/var/run/docker.sock", "$(pwd)/../..:/x", "~/.ssh:/x", "..:/x",
+    "--mount", "type=bind,source=/etc,target=/x", "type=volume,src=v,dst=/x,volume-opt=o=bind",
+    "--volumes-from=other", "--ulimit=nofile=1000000", "--cgroup-parent=/", "--restart=always",
+    "--tmpfs=/t:size=10g", "-u", "root;id", "-w", "..", "--entrypoint=", "alpine",
+    "evil/redis", "redis@sha256:00", ";", "&&", "|", "`id`", "$(id)", "$((1))", ">", "<",
+    "2>&1", "\n", "\x00", "'", '"', "\\", "$(pwd)", "${PWD}", "$PWD", "-", "--", "=", ":",
+    "--name=../x", "-e", "HOME", "--label=docker-tutor.learner=x", "build", "system", "cp",
+    "container", "volume", "image", "-it", "-dit", "-t", "99999", "--tail=-1", "{{", "}}",
+]
+
+ALLOWED = frozenset({"redis", "busybox"})
+
+token = st.one_of(
+    st.sampled_from(HOSTILE_TOKENS),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> str:
+    """A seed command line with tokens inserted, removed, swapped or characters changed."""
+    words = draw(st.sampled_from(SEEDS)).split(" ")
+    for _ in range(draw(st.integers(1, 4))):
+        action = draw(st.sampled_from(["insert", "delete", "replace", "chars", "join"]))
+        at = draw(st.integers(0, len(words)))
+        if action == "insert" or not words:
+            words.insert(at, draw(token))
+        elif action == "delete":
+            del words[min(at, len(words) - 1)]
+        elif action == "replace":
+            words[min(at, len(words) - 1)] = draw(token)
+        elif action == "chars":
+            i = min(at, len(words) - 1)
+            word = words[i]
+            cut = draw(st.integers(0, len(word)))
+            words[i] = word[:cut] + draw(st.text(max_size=3)) + word[cut:]
+        else:
+            words = [" ".join(words[:at]) + draw(st.sampled_from(["", ";", "|", "'"]))
+                     + " ".join(words[at:])]
+    return " ".join(words)
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+    """A sandbox used for vetting only: it never connects to the engine."""
+    root = tmp_path_factory.mktemp("vet")
+    return Sandbox(Settings(database_url="sqlite://", workspaces_dir=root / "ws",
+                            namespace="prop"), allowed_images=ALLOWED)
+
+
+PERSON = Person("console", "prop")
+
+
+def vet_or_refuse(box: Sandbox, text: str) -> Command | None:
+    """Parse and vet ``text``; ``None`` when refused. Any other exception fails the test."""
+    refusal: TutorError | None = None
+    try:
+        command = parse(text)
+        box.vet(PERSON, command)
+    except TutorError as error:
+        refusal = error
+    if refusal is not None:
+        assert refusal.message.strip(), text
+        assert "\n" not in refusal.message, (text, refusal.message)
+        return None
+    return command
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=200))
+def test_random_text_never_raises_anything_but_a_refusal(box: Sandbox, text: str) -> None:
+    """Arbitrary text, with or without `docker`, parses or is refused in one line."""
+    vet_or_refuse(box, text)
+    vet_or_refuse(box, "docker " + text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(mutated())
+def test_mutated_command_lines_never_raise_anything_but_a_refusal(box: Sandbox, text: str) -> None:
+    """Seed commands with hostile tokens spliced in are parsed or refused, nothing else."""
+    vet_or_refuse(box, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(token, max_size=12), st.sampled_from(sorted(VERB_OPTIONS)))
+def test_random_token_lists_never_raise_anything_but_a_refusal(
+    box: Sandbox, words: list[str], verb: str
+) -> None:
+    """A verb followed by random tokens is parsed or refused."""
+    vet_or_refuse(box, f"docker {verb} " + " ".join(words))
+
+
+REFUSED = sorted(o for o in policy.REFUSED_OPTIONS if o.startswith("--"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(REFUSED),
+    st.lists(st.sampled_from(["-d", "-i", "-it", "-dt", "-e A=1", "--env=B=2"]), max_size=3),
+    st.booleans(),
+    st.sampled_from(["run", "exec", "container run"]),
+)
+def test_a_refused_option_before_the_image_is_always_refused_by_name(
+    box: Sandbox, option: str, before: list[str], inline: bool, verb: str
+) -> None:
+    """Wherever a refused option sits among docker's options, it is refused and named."""
+    spelled = f"{option}=x" if inline else option
+    target = "busybox" if "run" in verb else "box sh"
+    with pytest.raises(CommandRefused) as caught:
+        box.vet(PERSON, parse(f"docker {verb} {' '.join(before)} {spelled} {target}"))
+    assert option in caught.value.message
+
+
+run_option = st.sampled_from([
+    "-d", "--rm", "-it", "-e A=1", "-e B=two", "-u 0", "-u nobody", "-u 1000:1000",
+    "-w /tmp", "-w /", "-h box", "--entrypoint sh", "--network none", "--name n1",
+    "-v $(pwd):/app", "-v $(pwd)/sub:/sub", "-v ./a/b:/ab:ro", "-v vol:/vol", "-v /anon",
+    "--mount type=bind,source=.,target=/b,readonly", "--mount type=volume,source=v2,target=/v2",
+    "--mount type=tmpfs,target=/mt,tmpfs-size=8m", "--tmpfs /t", "--tmpfs /t2:size=32m",
+    "-v $(pwd)/../x:/bad", "-v /etc:/bad", "--tmpfs /big:size=60m",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(run_option, max_size=7), st.sampled_from(["redis", "busybox", "alpine"]))
+def test_whatever_the_policy_accepts_plans_a_container_inside_the_rules(
+    box: Sandbox, options: list[str], image: str
+) -> None:
+    """An accepted `run` plans only lesson images, workspace binds and capped tmpfs."""
+    command = vet_or_refuse(box, f"docker run {' '.join(options)} {image} true")
+    if command is None:
+        return
+    plan = box.vet(PERSON, command)
+    assert plan.image_name in ALLOWED
+    root = os.path.realpath(box.workspace(PERSON))
+    for host in plan.binds.values():
+        assert host == Path(root) or str(host).startswith(root + os.sep)
+        assert os.path.realpath(host) == str(host)
+    targets = [m.target for m in plan.mounts]
+    assert len(targets) == len(set(targets)) <= mounts.MAX_MOUNTS
+    assert all(posixpath.isabs(t) and t != "/" for t in targets)
+    assert all(not t.startswith(("/proc", "/sys", "/dev")) for t in targets)
+    assert sum(m.tmpfs_size for m in plan.mounts if m.kind == "tmpfs") <= mounts.TMPFS_MAX_BYTES
+    assert all(WORKSPACE not in a for a in command.args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab./~$()PWDpwd{}", max_size=30), st.text(alphabet="ab/.", max_size=10))
+def test_bind_sources_never_leave_the_workspace(box: Sandbox, source: str, target: str) -> None:
+    """Any `-v SOURCE:/TARGET` accepted as a bind resolves inside the workspace."""
+    spec = f"{source.replace('$(pwd)', WORKSPACE)}:/{target}"
+    try:
+        request = mounts.parse_volume_flag(spec)
+        if request.kind != "bind":
+            return
+        host = mounts.resolve_bind(box.workspace(PERSON), request.source)
+    except CommandRefused:
+        return
+    root = os.path.realpath(box.workspace(PERSON))
+    assert str(host) == root or str(host).startswith(root + os.sep)
