@@ -16,6 +16,9 @@ from bot.errors import LessonError, UsageError
 
 LESSON_FILE = "lesson.toml"
 
+QUIZ_CHECK = "quiz_answered"
+"""The check the loader adds to every step with a quiz (see :mod:`bot.checks.quiz`)."""
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -39,7 +42,9 @@ class QuizQuestion:
         text: The question.
         choices: The answers, in order (numbered from 1 in the console).
         answer: The 1-based number of the right answer.
-        explanation: Why that answer is right.
+        explanation: Why that answer is right (shown once it is answered right).
+        feedback: Optional, one per choice: what to say when that choice is picked
+            (empty strings, or no list at all, fall back to a plain "not quite").
     """
 
     id: str
@@ -47,6 +52,21 @@ class QuizQuestion:
     choices: tuple[str, ...]
     answer: int
     explanation: str = ""
+    feedback: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateHint:
+    """A hint for one situation a step's check can find the learner in.
+
+    Attributes:
+        state: A failure state a check of the step reports (``CheckResult.state``,
+            e.g. ``writer-alive``); each primitive documents the states it reports.
+        text: The hint, shown by ``hint`` when the check currently fails in that state.
+    """
+
+    state: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -59,9 +79,11 @@ class Step:
         body: The Markdown prose.
         hints: Up to three hints, from gentle to nearly the answer.
         solution: Commands that solve the step (used by ``lessons selftest``).
-        checks: All must pass for the step to be done; empty for a reading step.
+        checks: All must pass for the step to be done; empty for a reading step. A
+            step with a quiz also gets a ``quiz_answered`` check, added by the loader.
         challenge: Whether completing the step is recorded as a challenge completion.
         quiz: Questions to answer (a quiz step is done when all are answered right).
+        state_hints: Hints keyed by the failure state the step's checks report.
     """
 
     id: str
@@ -72,12 +94,16 @@ class Step:
     checks: tuple[CheckSpec, ...] = ()
     challenge: bool = False
     quiz: tuple[QuizQuestion, ...] = ()
-    state_hints: tuple[dict[str, Any], ...] = ()
+    state_hints: tuple[StateHint, ...] = ()
 
     @property
     def hands_on(self) -> bool:
         """Whether the step is done by doing something (not just by reading it)."""
         return bool(self.checks or self.quiz)
+
+    def state_hint(self, state: str) -> StateHint | None:
+        """The state hint for a failure state, if the step has one."""
+        return next((h for h in self.state_hints if state and h.state == state), None)
 
 
 @dataclass(frozen=True)
@@ -167,8 +193,16 @@ def _step(folder: Path, raw: dict[str, Any], index: int) -> Step:
             choices=_tuple_of_str(q.get("choices"), f"{where}: quiz[{n}].choices"),
             answer=int(q["answer"]),
             explanation=str(q.get("explanation", "")),
+            feedback=_tuple_of_str(q.get("feedback"), f"{where}: quiz[{n}].feedback"),
         )
         for n, q in enumerate(raw.get("quiz", []))
+    )
+    if quiz and not any(c.type == QUIZ_CHECK for c in checks):
+        checks += (CheckSpec(QUIZ_CHECK, {"step": str(raw["id"]),
+                                          "questions": [q.id for q in quiz]}),)
+    state_hints = tuple(
+        StateHint(str(h.get("state", "")), str(h.get("text", "")))
+        for h in raw.get("state_hints", []) if isinstance(h, dict)
     )
     return Step(
         id=str(raw["id"]),
@@ -179,7 +213,7 @@ def _step(folder: Path, raw: dict[str, Any], index: int) -> Step:
         checks=checks,
         challenge=bool(raw.get("challenge", False)),
         quiz=quiz,
-        state_hints=tuple(raw.get("state_hints", [])),
+        state_hints=state_hints,
     )
 
 
@@ -197,8 +231,22 @@ class Catalog:
             lessons.append(load_lesson(folder))
         if not lessons:
             raise LessonError(f"No lessons found under {root}.")
+        self._by_id = self._index(lessons)
+
+    @staticmethod
+    def _index(lessons: list[Lesson]) -> dict[str, Lesson]:
         lessons.sort(key=lambda lesson: (lesson.number, lesson.id))
-        self._by_id = {lesson.id: lesson for lesson in lessons}
+        return {lesson.id: lesson for lesson in lessons}
+
+    @classmethod
+    def of(cls, *lessons: Lesson) -> Catalog:
+        """A catalog of just these lessons (``lessons selftest PATH`` uses one)."""
+        if not lessons:
+            raise LessonError("A catalog needs at least one lesson.")
+        catalog = cls.__new__(cls)
+        catalog.root = lessons[0].path.parent
+        catalog._by_id = cls._index(list(lessons))
+        return catalog
 
     def __iter__(self) -> Iterator[Lesson]:
         return iter(self._by_id.values())

@@ -17,6 +17,12 @@ from bot.checks.base import (
 )
 
 # Importing the modules registers their primitives.
-from bot.checks import challenge as _challenge  # noqa: E402,F401  isort: skip
+from bot.checks import challenge as _challenge  # noqa: F401  isort: skip
+from bot.checks import containers as _containers  # noqa: F401  isort: skip
+from bot.checks import files as _files  # noqa: F401  isort: skip
+from bot.checks import history as _history  # noqa: F401  isort: skip
+from bot.checks import quiz as _quiz  # noqa: F401  isort: skip
+from bot.checks import redis_keys as _redis_keys  # noqa: F401  isort: skip
+from bot.checks import volumes as _volumes  # noqa: F401  isort: skip
 
 __all__ = ["PRIMITIVES", "CheckContext", "CheckResult", "ParamSpec", "primitive", "run_checks"]

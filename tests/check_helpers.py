@@ -1,0 +1,24 @@
+"""Helpers for the check-primitive tests: act as a learner, then run one primitive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.checks import CheckContext, CheckResult, run_checks
+from bot.checks.history import HISTORY_LIMIT, checked_history
+from bot.identity import Person
+from bot.lessons import CheckSpec
+from bot.reply import Reply
+from bot.tutor import Tutor
+
+
+def do(tutor: Tutor, person: Person, *lines: str) -> list[Reply]:
+    """Send lines as the learner (no lesson started, so no auto-check runs)."""
+    return [tutor.handle(person, line) for line in lines]
+
+
+def verify(tutor: Tutor, person: Person, check_type: str, /, **params: Any) -> CheckResult:
+    """Run one primitive on the learner's real sandbox and whole logged history."""
+    history = checked_history(tutor.store.history(person, limit=HISTORY_LIMIT), None)
+    ctx = CheckContext(person, tutor.sandbox, history)
+    return run_checks(ctx, [CheckSpec(check_type, params)])

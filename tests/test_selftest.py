@@ -1,0 +1,84 @@
+"""`docker-tutor lessons selftest`: every check fails before its solution and passes after it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import pytest
+
+from bot.cli import main
+from bot.config import Settings
+from bot.lessons import Catalog, load_lesson
+from bot.sandbox.naming import LABEL_LEARNER, LABEL_NAMESPACE, Namespace
+from bot.selftest import SelftestReport, run_selftest
+
+pytestmark = pytest.mark.docker
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def leftovers(client: docker.DockerClient, settings: Settings, report: SelftestReport) -> int:
+    """How many containers and volumes of the self-test's learner are still on the engine."""
+    ns = Namespace.for_key(settings.namespace, report.learner.key)
+    selector = {"label": [f"{LABEL_NAMESPACE}={ns.prefix}", f"{LABEL_LEARNER}={ns.learner}"]}
+    return (len(client.containers.list(all=True, filters=selector))
+            + len(client.volumes.list(filters=selector)))
+
+
+def test_the_data_persistence_lesson_proves_every_check(
+    settings: Settings, catalog: Catalog, docker_client: docker.DockerClient
+) -> None:
+    """The shipped lesson's selftest passes on the real engine, every step, and leaves nothing."""
+    report = run_selftest(settings, catalog.get("data-persistence"))
+    assert report.ok, report.render()
+    hands_on = [s for s in report.steps if s.hands_on]
+    assert [s.step_id for s in hands_on] == [
+        "ephemeral", "named-volumes", "bind-mounts", "tmpfs", "comparison", "challenge", "cleanup"]
+    for step in hands_on:
+        assert step.before is not None and not step.before.passed, step.step_id
+        assert step.after is not None and step.after.passed, step.step_id
+        assert step.completed, step.step_id
+    assert "OK" in report.render().splitlines()[-1]
+    assert leftovers(docker_client, settings, report) == 0
+
+
+def test_weak_checks_are_caught_and_the_sandbox_is_cleaned(
+    settings: Settings, docker_client: docker.DockerClient
+) -> None:
+    """A check that cannot fail and a solution that does not solve both fail the selftest."""
+    report = run_selftest(settings, load_lesson(DATA / "weak-lesson"), settle=0.0)
+    assert not report.ok
+    by_id = {s.step_id: s for s in report.steps}
+    assert "pass BEFORE the solution" in by_id["cannot-fail"].problems[0]
+    assert by_id["works"].ok
+    assert "still fail AFTER the solution [text-missing]" in by_id["never-passes"].problems[0]
+    text = report.render()
+    assert "FAILED" in text and "\u2718 cannot-fail" in text and "\u2714 works" in text
+    assert report.cleaned == (1, 0)
+    assert leftovers(docker_client, settings, report) == 0
+
+
+def test_an_invalid_lesson_is_not_run(settings: Settings) -> None:
+    """The selftest validates first: a broken lesson fails without touching the engine."""
+    folder = DATA / "weak-lesson"
+    lesson = load_lesson(folder)
+    broken = type(lesson)(lesson.id, lesson.title, lesson.number, lesson.summary, lesson.images,
+                          lesson.steps, path=DATA / "broken-lesson")
+    report = run_selftest(settings, broken)
+    assert not report.ok and report.steps == []
+    assert any("invalid lesson" in p and "lesson.toml:27" in p for p in report.problems)
+
+
+def test_the_cli_exits_non_zero_with_a_per_step_report(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`lessons selftest PATH` prints each step's verdict and exits 1 when one fails."""
+    monkeypatch.setenv("TUTOR_NAMESPACE", settings.namespace)
+    monkeypatch.setenv("TUTOR_DATA_DIR", str(tmp_path / "data"))
+    assert main(["lessons", "selftest", str(DATA / "weak-lesson"), "--settle", "0"]) == 1
+    out = capsys.readouterr()
+    assert "selftest weak: 1/3 hands-on steps proven" in out.out
+    assert "PROBLEM:" in out.out and out.out.rstrip().endswith("FAILED")
+    assert "selftest weak: works" in out.err
