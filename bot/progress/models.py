@@ -80,6 +80,10 @@ class StepProgress(Base):
     __table_args__ = (
         UniqueConstraint("learner_id", "lesson_id", "step_id", name="uq_step_progress"),
         Index("ix_step_progress_lesson_step", "lesson_id", "step_id"),
+        # Class reports (bot/progress/reports.py): per-step completion counts read only
+        # this index; per-learner step count and last completion read only the second.
+        Index("ix_step_progress_lesson_done", "lesson_id", "step_id", "completed_at"),
+        Index("ix_step_progress_learner_done", "learner_id", "lesson_id", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -116,6 +120,11 @@ class CommandLog(Base):
     __table_args__ = (
         Index("ix_command_log_learner_at", "learner_id", "at"),
         Index("ix_command_log_lesson_at", "lesson_id", "at"),
+        # Class reports: a learner's failed docker commands on their current step since
+        # the lesson (re)start, counted from this index alone. ``at`` precedes
+        # ``exit_status`` so the ``at >=`` range is an index term (SQLite's planner picks
+        # this index over ix_command_log_learner_at even without ANALYZE statistics).
+        Index("ix_command_log_attempts", "learner_id", "lesson_id", "step_id", "kind", "at", "exit_status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

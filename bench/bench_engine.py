@@ -1,0 +1,103 @@
+"""The tutor's per-command time against the plain ``docker`` CLI doing the same thing.
+
+Each round runs ``run -d``, ``exec redis-cli ping`` and ``rm -f`` once through the tutor
+(parse, policy, engine API, progress log) and once with the ``docker`` CLI given the same
+limits, interleaved so both see the same machine. The ratio is tutor / CLI (aim: <= 1.0:
+the tutor talks to the engine's API without starting a process).
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+
+import docker
+
+import bench
+from bot.config import Limits, Settings
+from bot.identity import Person
+from bot.lessons import Catalog
+from bot.progress import ProgressStore
+from bot.sandbox.engine import Sandbox
+from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.tutor import Tutor
+
+CLI_LIMITS = [
+    "--network", "none", "--memory", "256m", "--memory-swap", "256m", "--pids-limit", "128",
+    "--cpus", "0.5", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init",
+]
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _cli(*args: str) -> None:
+    subprocess.run(["docker", *args], check=True, capture_output=True, timeout=60)
+
+
+def run(session: bench.BenchSession) -> None:
+    """Interleave tutor and CLI rounds and record medians and ratios."""
+    prefix = "dtbench" + secrets.token_hex(2)
+    settings = Settings(
+        database_url=session.database_url or f"sqlite:///{session.scratch / 'engine.db'}",
+        workspaces_dir=session.scratch / "workspaces",
+        namespace=prefix,
+        limits=Limits(commands_per_minute=1_000_000),  # measure the engine path, not the limiter
+    )
+    catalog = Catalog(settings.lessons_dir)
+    tutor = Tutor(settings, ProgressStore(settings.database_url),
+                  Sandbox(settings, allowed_images=catalog.images), catalog)
+    person = Person("bench", "learner")
+    rounds = 3 if session.quick else 15
+    verbs = ("run", "exec", "rm")
+    times: dict[str, dict[str, list[float]]] = {"tutor": {v: [] for v in verbs},
+                                                 "cli": {v: [] for v in verbs}}
+    client = docker.from_env()
+    try:
+        for i in range(rounds + 1):  # the first round is a warm-up
+            name = f"b{i}"
+            cli_name = f"{prefix}-cli-{i}"
+            steps: dict[str, dict[str, Callable[[], object]]] = {
+                "tutor": {
+                    "run": lambda n=name: tutor.handle(person, f"docker run -d --name {n} redis"),
+                    "exec": lambda n=name: tutor.handle(person, f"docker exec {n} redis-cli ping"),
+                    "rm": lambda n=name: tutor.handle(person, f"docker rm -f {n}"),
+                },
+                "cli": {
+                    "run": lambda n=cli_name: _cli("run", "-d", "--name", n, "--label",
+                                                   f"{LABEL_NAMESPACE}={prefix}", *CLI_LIMITS,
+                                                   "redis"),
+                    "exec": lambda n=cli_name: _cli("exec", n, "redis-cli", "ping"),
+                    "rm": lambda n=cli_name: _cli("rm", "-f", "-v", n),
+                },
+            }
+            for verb in verbs:
+                for who in ("tutor", "cli") if i % 2 else ("cli", "tutor"):
+                    seconds = _timed(steps[who][verb])
+                    if i:
+                        times[who][verb].append(seconds)
+    finally:
+        selector = {"label": [f"{LABEL_NAMESPACE}={prefix}"]}
+        for container in client.containers.list(all=True, filters=selector):
+            container.remove(force=True, v=True)
+        for volume in client.volumes.list(filters=selector):
+            volume.remove(force=True)
+        client.close()
+        tutor.close()
+    for verb in verbs:
+        tutor_ms = statistics.median(times["tutor"][verb]) * 1000
+        cli_ms = statistics.median(times["cli"][verb]) * 1000
+        ratio = tutor_ms / cli_ms
+        session.results.append(bench.Measurement(
+            session.suite, f"tutor `docker {verb}`", times["tutor"][verb],
+            notes=f"ratio tutor/CLI {ratio:.2f} (aim <= 1.0)"))
+        session.results.append(bench.Measurement(
+            session.suite, f"CLI `docker {verb}`", times["cli"][verb]))
+        session.note(f"`{verb}`: tutor {tutor_ms:.0f} ms, docker CLI {cli_ms:.0f} ms, "
+                     f"ratio {ratio:.2f}")

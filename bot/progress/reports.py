@@ -1,0 +1,566 @@
+"""Class data for instructors: every SQL query behind the progress reports.
+
+The figures are aggregated in the database (``GROUP BY``, counts on indexes); Python
+only ever receives one row per learner at most, never the command log. Every query is
+plain SQLAlchemy Core and runs unchanged on SQLite and PostgreSQL.
+
+Definitions used throughout (the formatting layer repeats them to the reader):
+
+* A learner *started* a lesson when they have a position in it (``lesson_progress``).
+* A learner *finished* a lesson when they completed its challenge (every challenge
+  step, when a lesson has several); in a lesson without a challenge step, when the
+  lesson itself is marked completed. A completed lesson always counts as finished.
+* *Time to complete* runs from the learner's lesson start to that finish (their last
+  challenge step's completion). The *median* is taken over the learners who finished;
+  with an even count it is the mean of the two middle values.
+* *Failed attempts* on a step are its failed checks (``step_progress.failed_checks``)
+  plus the learner's failed ``docker`` commands (exit status other than 0, refusals
+  included) logged on that step since the learner (re)started the lesson.
+* A learner *looks stuck* when they have not finished and either made no progress
+  (no step completed, and no lesson start) for at least ``StuckRules.idle_after``, or
+  have at least ``StuckRules.failed_attempts`` failed attempts on their current step.
+* The *stuck step* is the most common current step among learners who have not
+  finished (ties go to the earlier step in the lesson).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, Select, Subquery, and_, func, literal, or_, select
+from sqlalchemy.orm import Session, outerjoin
+
+from bot.progress.models import ChallengeCompletion, CommandLog, Learner, LessonProgress, StepProgress, utcnow
+from bot.progress.store import CommandEntry, ProgressStore
+
+FAILED_KIND = "docker"
+"""The command-log kind whose failures count as failed attempts."""
+
+
+@dataclass(frozen=True)
+class LessonOutline:
+    """What the reports need to know about a lesson; no lesson files are read here.
+
+    Attributes:
+        lesson_id: The lesson's id.
+        step_ids: Its step ids, in lesson order.
+        challenge_step_ids: The ids of its challenge steps (may be empty).
+    """
+
+    lesson_id: str
+    step_ids: tuple[str, ...]
+    challenge_step_ids: tuple[str, ...] = ()
+
+    def step_number(self, step_id: str) -> int:
+        """The 1-based position of a step in the lesson; 0 for a step it no longer has."""
+        try:
+            return self.step_ids.index(step_id) + 1
+        except ValueError:
+            return 0
+
+
+@dataclass(frozen=True)
+class StuckRules:
+    """When a learner who has not finished looks stuck.
+
+    Attributes:
+        idle_after: No progress (step completion or lesson start) for at least this long.
+        failed_attempts: At least this many failed attempts on the current step.
+    """
+
+    idle_after: timedelta = timedelta(minutes=30)
+    failed_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class LearnerRow:
+    """One learner's figures in one lesson (one row of the export).
+
+    Attributes:
+        key: The learner's store key (``slack:U0123``, ``console:ada``).
+        name: Their display name.
+        lesson_id: The lesson.
+        started_at: When they (re)started it.
+        current_step: The step they are on.
+        steps_completed: How many steps of the lesson they completed.
+        challenge_completed_at: When they completed the challenge (all its steps), if so.
+        lesson_completed_at: When they completed the whole lesson, if so.
+        finished_at: When they finished (see the module docstring), if so.
+        last_progress_at: Their last step completion, or the lesson start if later.
+        last_active_at: The last time they did anything at all with the tutor.
+        failed_checks: Failed checks on the current step.
+        failed_commands: Failed docker commands on the current step since the start.
+    """
+
+    key: str
+    name: str
+    lesson_id: str
+    started_at: datetime
+    current_step: str
+    steps_completed: int
+    challenge_completed_at: datetime | None
+    lesson_completed_at: datetime | None
+    finished_at: datetime | None
+    last_progress_at: datetime
+    last_active_at: datetime
+    failed_checks: int
+    failed_commands: int
+
+    @property
+    def failed_attempts(self) -> int:
+        """Failed checks plus failed docker commands on the current step."""
+        return self.failed_checks + self.failed_commands
+
+    @property
+    def finished(self) -> bool:
+        """Whether the learner finished the lesson."""
+        return self.finished_at is not None
+
+    @property
+    def minutes_to_complete(self) -> float | None:
+        """Minutes from the lesson start to the finish, or ``None`` if not finished."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds() / 60
+
+    def idle(self, now: datetime) -> timedelta:
+        """How long since the learner's last progress."""
+        return now - self.last_progress_at
+
+    def stuck_reasons(self, now: datetime, rules: StuckRules) -> tuple[str, ...]:
+        """Why the learner looks stuck (empty when they don't, or finished)."""
+        if self.finished:
+            return ()
+        reasons = []
+        idle = self.idle(now)
+        if idle >= rules.idle_after:
+            reasons.append(f"no progress for {int(idle.total_seconds() // 60)} min")
+        if self.failed_attempts >= rules.failed_attempts:
+            reasons.append(f"{self.failed_attempts} failed attempts")
+        return tuple(reasons)
+
+
+@dataclass(frozen=True)
+class LessonSummary:
+    """The class's figures in one lesson.
+
+    Attributes:
+        outline: The lesson.
+        generated_at: The "now" the idle times were measured against.
+        rules: The stuck rules applied.
+        started: Learners who started the lesson.
+        step_completions: Learners who completed each step, in lesson order.
+        challenge_completions: Learners who completed the challenge (``None`` when the
+            lesson has no challenge step).
+        lesson_completions: Learners who completed the whole lesson.
+        finished: Learners who finished (see the module docstring).
+        median_minutes: Median time to complete, in minutes; ``None`` if nobody finished.
+        stuck_step: The most common current step of learners who have not finished.
+        stuck_step_learners: How many unfinished learners are on ``stuck_step``.
+        stuck: The learners who look stuck, most failed attempts first, then longest idle.
+    """
+
+    outline: LessonOutline
+    generated_at: datetime
+    rules: StuckRules
+    started: int
+    step_completions: dict[str, int]
+    challenge_completions: int | None
+    lesson_completions: int
+    finished: int
+    median_minutes: float | None
+    stuck_step: str | None
+    stuck_step_learners: int
+    stuck: tuple[LearnerRow, ...] = field(default=())
+
+    @property
+    def unfinished(self) -> int:
+        """Learners who started and have not finished."""
+        return self.started - self.finished
+
+
+@dataclass(frozen=True)
+class LearnerRef:
+    """A learner found by key or name.
+
+    Attributes:
+        key: The store key.
+        name: The display name.
+        last_active_at: The last time they did anything.
+    """
+
+    key: str
+    name: str
+    last_active_at: datetime
+
+
+@dataclass(frozen=True)
+class StepMark:
+    """A learner's record on one step, for the timeline."""
+
+    step_id: str
+    completed_at: datetime | None
+    check_attempts: int
+    failed_checks: int
+    hints_shown: int
+
+
+@dataclass(frozen=True)
+class LessonTrack:
+    """A learner's record in one lesson, for the timeline.
+
+    Attributes:
+        lesson_id: The lesson.
+        started_at: When they (re)started it.
+        current_step: The step they are on.
+        completed_at: When they completed the whole lesson, if so.
+        steps: Every step they touched, by id.
+        challenges: Completed challenge steps and when, by step id.
+    """
+
+    lesson_id: str
+    started_at: datetime
+    current_step: str
+    completed_at: datetime | None
+    steps: dict[str, StepMark]
+    challenges: dict[str, datetime]
+
+
+@dataclass(frozen=True)
+class LearnerTimeline:
+    """Everything an instructor sees about one learner.
+
+    Attributes:
+        learner: Who.
+        lessons: Every lesson they started, oldest first.
+        commands: Their last commands, oldest first.
+    """
+
+    learner: LearnerRef
+    lessons: tuple[LessonTrack, ...]
+    commands: tuple[CommandEntry, ...]
+
+
+# -- query builders ---------------------------------------------------------------------------
+
+
+def _finishers(outline: LessonOutline) -> Subquery | None:
+    """Learners who completed every challenge step of the lesson, and when the last one was."""
+    if not outline.challenge_step_ids:
+        return None
+    return (
+        select(
+            ChallengeCompletion.learner_id.label("learner_id"),
+            func.max(ChallengeCompletion.completed_at).label("done_at"),
+        )
+        .where(
+            ChallengeCompletion.lesson_id == outline.lesson_id,
+            ChallengeCompletion.step_id.in_(outline.challenge_step_ids),
+        )
+        .group_by(ChallengeCompletion.learner_id)
+        .having(func.count() == len(set(outline.challenge_step_ids)))
+        .subquery("finishers")
+    )
+
+
+def _progress_from(done: Subquery | None) -> FromClause:
+    """``lesson_progress``, left-joined to the finishers when the lesson has a challenge."""
+    if done is None:
+        return LessonProgress.__table__
+    return outerjoin(LessonProgress, done, done.c.learner_id == LessonProgress.learner_id)
+
+
+def _finished_at(done: Subquery | None) -> ColumnElement[Any]:
+    """The finish time: the challenge completion, else the lesson completion."""
+    if done is None:
+        return LessonProgress.completed_at.expression
+    return func.coalesce(done.c.done_at, LessonProgress.completed_at)
+
+
+def _challenge_at(done: Subquery | None) -> ColumnElement[Any]:
+    """When the learner completed the challenge (``NULL`` in a lesson without one)."""
+    if done is None:
+        return literal(None, LessonProgress.completed_at.type)
+    return done.c.done_at
+
+
+def _unfinished(done: Subquery | None) -> ColumnElement[bool]:
+    condition = LessonProgress.completed_at.is_(None)
+    if done is None:
+        return condition
+    return and_(condition, done.c.done_at.is_(None))
+
+
+def _rows_query(outline: LessonOutline, done: Subquery | None) -> Select[*tuple[Any, ...]]:
+    """One row per learner in the lesson, every figure computed in SQL.
+
+    The per-learner figures are correlated subqueries, each a short range of one index:
+    ``ix_step_progress_learner_done`` for the step count and the last completion,
+    ``uq_step_progress`` for the current step's failed checks and
+    ``ix_command_log_attempts`` for the failed commands on the current step (so the
+    command log is never scanned per learner).
+
+    Args:
+        outline: The lesson.
+        done: Its :func:`_finishers` subquery (``None`` for a lesson without a challenge).
+    """
+    mine = and_(
+        StepProgress.learner_id == LessonProgress.learner_id,
+        StepProgress.lesson_id == LessonProgress.lesson_id,
+    )
+    steps_done = select(func.count(StepProgress.completed_at)).where(mine).scalar_subquery()
+    # Completions before the (re)start cannot exist (a reset deletes them), but bounding
+    # the range makes "the later of the two" exact without repeating the subquery.
+    last_step_at = (
+        select(func.max(StepProgress.completed_at))
+        .where(mine, StepProgress.completed_at >= LessonProgress.started_at)
+        .scalar_subquery()
+    )
+    failed_checks = (
+        select(StepProgress.failed_checks)
+        .where(mine, StepProgress.step_id == LessonProgress.current_step)
+        .scalar_subquery()
+    )
+    failed_commands = (
+        select(func.count())
+        .select_from(CommandLog)
+        .where(
+            CommandLog.learner_id == LessonProgress.learner_id,
+            CommandLog.lesson_id == LessonProgress.lesson_id,
+            CommandLog.step_id == LessonProgress.current_step,
+            CommandLog.kind == FAILED_KIND,
+            CommandLog.at >= LessonProgress.started_at,
+            CommandLog.exit_status != 0,
+        )
+        .scalar_subquery()
+    )
+    # The columns are LearnerRow's fields, in order: rows become LearnerRow(*row).
+    return (
+        select(
+            Learner.key.label("key"),
+            func.coalesce(func.nullif(Learner.display_name, ""), Learner.key).label("name"),
+            LessonProgress.lesson_id.label("lesson_id"),
+            LessonProgress.started_at.label("started_at"),
+            LessonProgress.current_step.label("current_step"),
+            func.coalesce(steps_done, 0).label("steps_completed"),
+            _challenge_at(done).label("challenge_completed_at"),
+            LessonProgress.completed_at.label("lesson_completed_at"),
+            _finished_at(done).label("finished_at"),
+            func.coalesce(last_step_at, LessonProgress.started_at).label("last_progress_at"),
+            Learner.last_active_at.label("last_active_at"),
+            func.coalesce(failed_checks, 0).label("failed_checks"),
+            func.coalesce(failed_commands, 0).label("failed_commands"),
+        )
+        .select_from(_progress_from(done))
+        .join(Learner, Learner.id == LessonProgress.learner_id)
+        .where(LessonProgress.lesson_id == outline.lesson_id)
+    )
+
+
+# -- public queries ---------------------------------------------------------------------------
+
+
+def learner_rows(store: ProgressStore, outline: LessonOutline) -> list[LearnerRow]:
+    """Every learner who started the lesson, with their figures, ordered by key."""
+    with store.session() as session:
+        query = _rows_query(outline, _finishers(outline)).order_by(Learner.key)
+        return [LearnerRow(*row) for row in session.connection().execute(query)]
+
+
+def _unfinished_rows(session: Session, outline: LessonOutline) -> list[LearnerRow]:
+    done = _finishers(outline)
+    query = _rows_query(outline, done).where(_unfinished(done))
+    return [LearnerRow(*row) for row in session.connection().execute(query)]
+
+
+def _stuck(rows: Sequence[LearnerRow], now: datetime, rules: StuckRules) -> list[LearnerRow]:
+    """The rows that look stuck, most failed attempts first, then longest idle."""
+    stuck = [row for row in rows if row.stuck_reasons(now, rules)]
+    stuck.sort(key=lambda row: (-row.failed_attempts, row.last_progress_at, row.key))
+    return stuck
+
+
+def stuck_learners(
+    store: ProgressStore, outline: LessonOutline, *, now: datetime, rules: StuckRules
+) -> list[LearnerRow]:
+    """The learners who look stuck, most failed attempts first, then longest idle.
+
+    SQL returns the figures of the learners who have not finished (at most one row
+    each); :meth:`LearnerRow.stuck_reasons` applies the rules, so the summary and the
+    export can never disagree.
+    """
+    with store.session() as session:
+        return _stuck(_unfinished_rows(session, outline), now, rules)
+
+
+def lesson_summary(
+    store: ProgressStore,
+    outline: LessonOutline,
+    *,
+    now: datetime | None = None,
+    rules: StuckRules | None = None,
+) -> LessonSummary:
+    """The class's figures in one lesson (see the module docstring for definitions).
+
+    Four queries aggregate in SQL: the counts, the completions per step (GROUP BY), the
+    finishers' start and finish times (one pair per finisher, for a portable median) and
+    the current steps of those still working (GROUP BY); a fifth returns the unfinished
+    learners' figures (one row each) for the stuck rules.
+
+    Args:
+        store: The progress store.
+        outline: The lesson.
+        now: The time idle periods are measured to (default: now).
+        rules: When a learner looks stuck (default: 30 min idle or 3 failed attempts).
+    """
+    now = now or utcnow()
+    rules = rules or StuckRules()
+    done = _finishers(outline)
+    with store.session() as session:
+        # Core execution on the session's connection: same transaction, no ORM overhead.
+        connection = session.connection()
+        started, lesson_completions, challenge_completions = connection.execute(
+            select(
+                func.count(), func.count(LessonProgress.completed_at), func.count(_challenge_at(done))
+            )
+            .select_from(_progress_from(done))
+            .where(LessonProgress.lesson_id == outline.lesson_id)
+        ).one()
+        per_step = dict(
+            connection.execute(
+                select(StepProgress.step_id, func.count())
+                .where(
+                    StepProgress.lesson_id == outline.lesson_id,
+                    StepProgress.completed_at.is_not(None),
+                )
+                .group_by(StepProgress.step_id)
+            ).all()
+        )
+        finishes = connection.execute(
+            select(LessonProgress.started_at, _finished_at(done))
+            .select_from(_progress_from(done))
+            .where(LessonProgress.lesson_id == outline.lesson_id, _finished_at(done).is_not(None))
+        ).all()
+        positions = connection.execute(
+            select(LessonProgress.current_step, func.count())
+            .select_from(_progress_from(done))
+            .where(LessonProgress.lesson_id == outline.lesson_id, _unfinished(done))
+            .group_by(LessonProgress.current_step)
+        ).all()
+        unfinished = _unfinished_rows(session, outline)
+    minutes = [(end - start).total_seconds() / 60 for start, end in finishes]
+    stuck_step, stuck_count = _mode(outline, positions)
+    return LessonSummary(
+        outline=outline,
+        generated_at=now,
+        rules=rules,
+        started=int(started),
+        step_completions={step: int(per_step.get(step, 0)) for step in outline.step_ids},
+        challenge_completions=None if done is None else int(challenge_completions),
+        lesson_completions=int(lesson_completions),
+        finished=len(minutes),
+        median_minutes=median(minutes) if minutes else None,
+        stuck_step=stuck_step,
+        stuck_step_learners=stuck_count,
+        stuck=tuple(_stuck(unfinished, now, rules)),
+    )
+
+
+def _mode(outline: LessonOutline, positions: Sequence[tuple[str, int]]) -> tuple[str | None, int]:
+    """The most common current step; a tie goes to the earlier step in the lesson."""
+    if not positions:
+        return None, 0
+    order = {step: i for i, step in enumerate(outline.step_ids)}
+    step, count = min(positions, key=lambda p: (-p[1], order.get(p[0], len(order)), p[0]))
+    return step, int(count)
+
+
+def find_learners(
+    store: ProgressStore, *, keys: Sequence[str] = (), name: str | None = None
+) -> list[LearnerRef]:
+    """Learners whose key is one of ``keys`` or whose display name is ``name`` (any case)."""
+    conditions: list[ColumnElement[bool]] = []
+    if keys:
+        conditions.append(Learner.key.in_(list(keys)))
+    if name:
+        conditions.append(func.lower(Learner.display_name) == name.lower())
+    if not conditions:
+        return []
+    with store.session() as session:
+        rows = session.execute(
+            select(Learner.key, Learner.display_name, Learner.last_active_at)
+            .where(or_(*conditions))
+            .order_by(Learner.key)
+        ).all()
+    return [LearnerRef(key, display or key, active) for key, display, active in rows]
+
+
+def learner_timeline(store: ProgressStore, key: str, *, commands: int = 10) -> LearnerTimeline | None:
+    """One learner's lessons, step completions, challenges and last ``commands`` commands."""
+    with store.session() as session:
+        learner = session.scalars(select(Learner).where(Learner.key == key)).one_or_none()
+        if learner is None:
+            return None
+        ref = LearnerRef(learner.key, learner.display_name or learner.key, learner.last_active_at)
+        positions = session.scalars(
+            select(LessonProgress)
+            .where(LessonProgress.learner_id == learner.id)
+            .order_by(LessonProgress.started_at, LessonProgress.id)
+        ).all()
+        steps = session.scalars(select(StepProgress).where(StepProgress.learner_id == learner.id)).all()
+        challenges = session.scalars(
+            select(ChallengeCompletion).where(ChallengeCompletion.learner_id == learner.id)
+        ).all()
+        logged = session.scalars(
+            select(CommandLog)
+            .where(CommandLog.learner_id == learner.id)
+            .order_by(CommandLog.at.desc(), CommandLog.id.desc())
+            .limit(commands)
+        ).all()
+        lessons = tuple(
+            LessonTrack(
+                lesson_id=p.lesson_id,
+                started_at=p.started_at,
+                current_step=p.current_step,
+                completed_at=p.completed_at,
+                steps={
+                    s.step_id: StepMark(
+                        s.step_id, s.completed_at, s.check_attempts, s.failed_checks, s.hints_shown
+                    )
+                    for s in steps
+                    if s.lesson_id == p.lesson_id
+                },
+                challenges={c.step_id: c.completed_at for c in challenges if c.lesson_id == p.lesson_id},
+            )
+            for p in positions
+        )
+        entries = tuple(
+            CommandEntry(
+                r.id, r.at, r.lesson_id, r.step_id, r.kind, r.text, r.exit_status,
+                r.duration_ms, r.output, r.facts,
+            )
+            for r in reversed(logged)
+        )
+    return LearnerTimeline(ref, lessons, entries)
+
+
+__all__ = [
+    "FAILED_KIND",
+    "LearnerRef",
+    "LearnerRow",
+    "LearnerTimeline",
+    "LessonOutline",
+    "LessonSummary",
+    "LessonTrack",
+    "StepMark",
+    "StuckRules",
+    "find_learners",
+    "learner_rows",
+    "learner_timeline",
+    "lesson_summary",
+    "stuck_learners",
+]
