@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import TutorError
@@ -80,6 +81,64 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sandbox_reap(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from bot.housekeeping import reap, reconcile
+    from bot.progress import ProgressStore
+    from bot.sandbox.engine import Sandbox
+
+    store = ProgressStore(settings.database_url)
+    sandbox = Sandbox(settings)
+    grace = timedelta(seconds=args.grace)
+    try:
+        if args.reconcile:
+            print(f"reconcile: {reconcile(sandbox, store, grace=grace, dry_run=args.dry_run).summary()}")
+        print(f"reap: {reap(sandbox, store, grace=grace, dry_run=args.dry_run).summary()}")
+    finally:
+        sandbox.close()
+        store.close()
+    return 0
+
+
+def _progress(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports import progress_cli
+
+    return progress_cli(
+        settings, lesson_id=args.lesson, fmt=args.format, chart=args.chart,
+        idle_minutes=args.stuck_minutes, failed_attempts=args.stuck_failures,
+    )
+
+
+def _lessons_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.lesson_validate import validate_path
+
+    folders, problems = validate_path(Path(args.path) if args.path else settings.lessons_dir)
+    for problem in problems:
+        print(problem)
+    names = ", ".join(folder.name for folder in folders)
+    if problems:
+        print(f"{len(problems)} problem(s) in {len(folders)} lesson(s): {names}", file=sys.stderr)
+        return 1
+    print(f"OK: {len(folders)} lesson(s) valid: {names}")
+    return 0
+
+
+def _lessons_selftest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.lessons import Catalog, load_lesson
+    from bot.selftest import run_selftest
+
+    candidate = Path(args.lesson)
+    if (candidate / "lesson.toml").is_file():
+        lesson = load_lesson(candidate)
+    else:
+        lesson = Catalog(settings.lessons_dir).get(args.lesson)
+    report = run_selftest(settings, lesson, settle=args.settle,
+                          log=lambda line: print(line, file=sys.stderr))
+    print(report.render())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``docker-tutor``."""
     parser = argparse.ArgumentParser(
@@ -112,6 +171,49 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="apply schema migrations (Alembic)")
     upgrade.add_argument("revision", nargs="?", default="head", help="target (default: head)")
     upgrade.set_defaults(func=_db_upgrade)
+
+    sandbox = sub.add_parser("sandbox", help="learners' containers and volumes")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    reap = sandbox_sub.add_parser(
+        "reap", help="remove idle learners' containers (and long-idle learners' volumes)"
+    )
+    reap.add_argument("--reconcile", action="store_true",
+                      help="also remove what the database does not know (start-up cleanup)")
+    reap.add_argument("--dry-run", action="store_true", help="only say what would go")
+    reap.add_argument("--grace", type=float, default=120.0, metavar="SECONDS",
+                      help="spare objects younger than this (default: 120)")
+    reap.set_defaults(func=_sandbox_reap)
+
+    progress = sub.add_parser(
+        "progress", help="class progress: summary, every learner, a funnel chart "
+        "(no instructor check: whoever runs this holds the database)"
+    )
+    progress.add_argument("--lesson", metavar="ID", help="just this lesson")
+    progress.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                          help="table (default: summary and learners), csv (the export) or json")
+    progress.add_argument("--chart", type=Path, metavar="FILE.png",
+                          help="also write the completion funnel as a PNG")
+    progress.add_argument("--stuck-minutes", type=float, default=30.0, metavar="MIN",
+                          help="no progress for this long looks stuck (default: 30)")
+    progress.add_argument("--stuck-failures", type=int, default=3, metavar="N",
+                          help="this many failed attempts on a step looks stuck (default: 3)")
+    progress.set_defaults(func=_progress)
+
+    lessons = sub.add_parser("lessons", help="lesson files: validate them, prove their checks")
+    lessons_sub = lessons.add_subparsers(dest="lessons_command", metavar="ACTION", required=True)
+    validate = lessons_sub.add_parser(
+        "validate", help="report every problem in lesson files, with file and line")
+    validate.add_argument("path", nargs="?", default=None, metavar="PATH",
+                          help="a lesson folder, its lesson.toml, or a folder of lessons "
+                          "(default: the lessons folder)")
+    validate.set_defaults(func=_lessons_validate)
+    selftest = lessons_sub.add_parser(
+        "selftest", help="run each step's solution on the real engine as a throwaway learner: "
+        "checks must fail before it and pass after it")
+    selftest.add_argument("lesson", metavar="LESSON", help="a lesson id, or a lesson folder")
+    selftest.add_argument("--settle", type=float, default=8.0, metavar="SECONDS",
+                          help="keep re-checking a solved step this long (default: 8)")
+    selftest.set_defaults(func=_lessons_selftest)
     return parser
 
 

@@ -14,13 +14,18 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from bot.checks import CheckContext, CheckResult, run_checks
+from bot import workspace
+from bot.checks import CheckContext, CheckResult, quiz, run_checks
+from bot.checks.hints import KIND as HINT_KIND
+from bot.checks.hints import pick_state_hint
+from bot.checks.history import HISTORY_LIMIT, checked_history
 from bot.config import Settings
 from bot.errors import CommandRefused, EngineUnavailable, QuotaExceeded, TutorError, UsageError
 from bot.identity import Person
 from bot.lessons import Catalog, Lesson, Step
-from bot.progress import LessonState, ProgressStore
+from bot.progress import CommandEntry, LessonState, ProgressStore
 from bot.reply import Actions, Code, Context, Event, Heading, Markdown, Notice, Reply, Tone
+from bot.reports import progress_word
 from bot.sandbox.engine import Sandbox
 from bot.sandbox.parser import parse
 
@@ -35,6 +40,8 @@ Tutor words (after `/tutor` in a channel, or on their own in a DM or the console
 • `next` / `back`: move through the lesson
 • `check`: ask whether the current step is done
 • `hint`: a hint for the current step (up to three)
+• `answer N`: answer a quiz question with the number of your choice
+• `edit FILE TEXT`: write TEXT into FILE in your workspace (`$(pwd)`), as an editor would
 • `status`: where you are
 • `reset`: start the lesson over and remove your containers and volumes
 • `help`: this text
@@ -108,6 +115,7 @@ class Tutor:
         """
         text = text.strip()
         with self._serial(person):
+            self.store.touch(person)  # last activity: the reaper spares active learners
             if text == "docker" or text.startswith(("docker ", "docker\t")):
                 return self.docker(person, text)
             word, _, rest = text.partition(" ")
@@ -147,12 +155,12 @@ class Tutor:
         if any(s.completed_at for s in state.steps.values()):
             reply.add(Notice(f"Welcome back to {lesson.title}. Here is where you left off.",
                              Tone.INFO))
-        return reply.extend(self._section(lesson, lesson.step(state.current_step)))
+        return reply.extend(self._section(lesson, lesson.step(state.current_step), person))
 
     def show(self, person: Person, rest: str) -> Reply:
         """Show the current section again."""
         lesson, state = self._current(person)
-        return self._section(lesson, lesson.step(state.current_step))
+        return self._section(lesson, lesson.step(state.current_step), person)
 
     def next(self, person: Person, rest: str) -> Reply:
         """Move to the next section (a reading section counts as done once moved past)."""
@@ -169,7 +177,7 @@ class Tutor:
             return reply.extend(self._finish(person, lesson))
         following = lesson.steps[index + 1]
         self.store.move_to(person, lesson.id, following.id)
-        return reply.extend(self._section(lesson, following))
+        return reply.extend(self._section(lesson, following, person))
 
     def back(self, person: Person, rest: str) -> Reply:
         """Move to the previous section."""
@@ -179,7 +187,7 @@ class Tutor:
             return Reply().add(Notice("This is the first section already.", Tone.INFO))
         previous = lesson.steps[index - 1]
         self.store.move_to(person, lesson.id, previous.id)
-        return self._section(lesson, previous)
+        return self._section(lesson, previous, person)
 
     def check(self, person: Person, rest: str) -> Reply:
         """Verify the current step now and say why it is or is not done."""
@@ -196,13 +204,21 @@ class Tutor:
         self.store.record_check(person, lesson.id, step.id, passed=result.passed)
         if result.passed:
             return self._completed(person, lesson, step, result)
-        return Reply().add(Notice(result.message, Tone.WARNING),
-                           Context("Type `hint` for a hint."))
+        reply = Reply().add(Notice(result.message, Tone.WARNING))
+        if step.quiz:
+            right = quiz.answered_right(self._history(person, lesson), step.id)
+            question = quiz.current(step, right)
+            if question is not None:
+                return reply.add(*quiz.question_parts(step, question))
+        return reply.add(Context("Type `hint` for a hint."))
 
     def hint(self, person: Person, rest: str) -> Reply:
-        """The next hint of the current step (one at a time, up to three)."""
+        """The hint for where the learner is now, else the next of the step's (up to three)."""
         lesson, state = self._current(person)
         step = lesson.step(state.current_step)
+        special = self._state_hint(person, lesson, step, state)
+        if special is not None:
+            return special
         if not step.hints:
             return Reply().add(Notice("No hints here: this section is for reading. "
                                       "Type `next` when you're ready.", Tone.INFO))
@@ -211,6 +227,41 @@ class Tutor:
         more = f"{left} more hint{'s' if left != 1 else ''} left." if left else "That was the last hint."
         return Reply().add(Notice(f"Hint {index + 1}/{len(step.hints)}: {step.hints[index]}",
                                   Tone.INFO), Context(more))
+
+    def answer(self, person: Person, rest: str) -> Reply:
+        """Answer the current quiz question (``answer 2``; a Slack button sends ``answer q1:2``)."""
+        lesson, state = self._current(person)
+        step = lesson.step(state.current_step)
+        graded = quiz.grade(step, rest, self._history(person, lesson))
+        if graded.fresh:
+            self.store.log(person, kind=quiz.KIND, text=graded.text,
+                           exit_status=0 if graded.correct else 1, lesson_id=lesson.id,
+                           step_id=step.id, facts={"quiz": graded.fact})
+        reply = Reply().add(*graded.parts)
+        return reply.extend(self._auto_check(person, lesson, state))
+
+    def edit(self, person: Person, rest: str) -> Reply:
+        """Write a file in the workspace ``$(pwd)`` binds, standing in for an editor on the host."""
+        raw_path, _, text = rest.partition(" ")
+        text = text.strip()
+        if not raw_path or not text:
+            raise UsageError("Usage: `edit FILE TEXT`, e.g. `edit notes.txt hello from the host` "
+                             "(in a channel: `/tutor edit ...`). It writes TEXT into FILE in your "
+                             "workspace, the folder that `-v $(pwd):/app` shows in a container.")
+        self._rate_limit(person)
+        path = workspace.clean_path(raw_path)
+        size = workspace.write_file(self.sandbox.workspace(person), path, text)
+        lesson_id = self.store.current_lesson(person)
+        lesson = self.catalog.get(lesson_id) if lesson_id else None
+        state = self.store.lesson_state(person, lesson.id) if lesson else None
+        self.store.log(person, kind="edit", text=f"edit {path} {text}", exit_status=0,
+                       lesson_id=lesson_id, step_id=state.current_step if state else None,
+                       facts={"edit": {"path": path, "text": text[:500], "bytes": size}})
+        reply = Reply().add(Notice(f"Saved `{path}` in your workspace (`$(pwd)/{path}` on the "
+                                   f"host, {size} bytes).", Tone.INFO))
+        if lesson is not None and state is not None:
+            reply.extend(self._auto_check(person, lesson, state))
+        return reply
 
     def status(self, person: Person, rest: str) -> Reply:
         """Where the person is: lesson, step, what is done."""
@@ -242,7 +293,7 @@ class Tutor:
             reply.add(Notice(
                 f"Start over: removed {containers} container(s) and {volumes} volume(s); "
                 f"{lesson.title} is back at the beginning.", Tone.INFO))
-            return reply.extend(self._section(lesson, lesson.steps[0]))
+            return reply.extend(self._section(lesson, lesson.steps[0], person))
         return reply.add(Notice(
             f"Removed {containers} container(s) and {volumes} volume(s).", Tone.INFO))
 
@@ -298,6 +349,24 @@ class Tutor:
             reply.extend(self._auto_check(person, lesson, state))
         return reply
 
+    def _state_hint(self, person: Person, lesson: Lesson, step: Step,
+                    state: LessonState) -> Reply | None:
+        """The state hint for what the step's checks find now (once per situation)."""
+        if not step.state_hints or state.completed(step.id):
+            return None
+        try:
+            result = self._run_checks(person, lesson, step)
+        except EngineUnavailable:
+            return None
+        hint = pick_state_hint(step, result, self.store.history(person, limit=50))
+        if hint is None:
+            return None
+        self.store.log(person, kind=HINT_KIND, text="hint", exit_status=0, lesson_id=lesson.id,
+                       step_id=step.id, facts={"step": step.id, "state": hint.state})
+        return Reply().add(Notice(f"Hint: {hint.text}", Tone.INFO),
+                           Context("That hint is about where you are right now; type `hint` "
+                                   "again for the step's general hints."))
+
     def _auto_check(self, person: Person, lesson: Lesson, state: LessonState) -> Reply:
         step = lesson.step(state.current_step)
         if not step.checks or state.completed(step.id):
@@ -310,14 +379,15 @@ class Tutor:
         return Reply()
 
     def _run_checks(self, person: Person, lesson: Lesson, step: Step) -> CheckResult:
+        ctx = CheckContext(person=person, sandbox=self.sandbox,
+                           history=self._history(person, lesson))
+        return run_checks(ctx, step.checks)
+
+    def _history(self, person: Person, lesson: Lesson) -> list[CommandEntry]:
+        """What checks see: docker commands, edits and quiz answers since the lesson began."""
         state = self.store.lesson_state(person, lesson.id)
         since = state.started_at if state else None
-        history = [
-            entry for entry in self.store.history(person, kind="docker", limit=2000)
-            if since is None or entry.at >= since
-        ]
-        ctx = CheckContext(person=person, sandbox=self.sandbox, history=history)
-        return run_checks(ctx, step.checks)
+        return checked_history(self.store.history(person, limit=HISTORY_LIMIT), since)
 
     def _completed(self, person: Person, lesson: Lesson, step: Step, result: CheckResult) -> Reply:
         reply = Reply()
@@ -349,13 +419,18 @@ class Tutor:
             state = self.store.start_lesson(person, lesson.id, lesson.steps[0].id)
         return lesson, state
 
-    def _section(self, lesson: Lesson, step: Step) -> Reply:
+    def _section(self, lesson: Lesson, step: Step, person: Person | None = None) -> Reply:
         index = lesson.index(step.id)
         reply = Reply(ephemeral=True).add(
             Heading(step.title),
             Markdown(step.body.strip()),
             Context(f"{lesson.title} \u00b7 step {index + 1} of {len(lesson.steps)}"),
         )
+        if step.quiz and person is not None:
+            right = quiz.answered_right(self._history(person, lesson), step.id)
+            question = quiz.current(step, right)
+            if question is not None:
+                reply.add(*quiz.question_parts(step, question))
         actions = tuple(a for a in STEP_ACTIONS
                         if not (a == "back" and index == 0)
                         and not (a in ("check", "hint") and not step.hands_on and not step.hints))
@@ -391,8 +466,11 @@ _WORDS: dict[str, Callable[[Tutor, Person, str], Reply]] = {
     "back": Tutor.back,
     "check": Tutor.check,
     "hint": Tutor.hint,
+    "answer": Tutor.answer,
+    "edit": Tutor.edit,
     "status": Tutor.status,
     "reset": Tutor.reset,
+    "progress": progress_word,
 }
 """Tutor words and the methods that answer them."""
 
