@@ -1,0 +1,9 @@
+"""The Slack front end of docker-tutor.
+
+Everything here is Slack-specific (Bolt listeners, Block Kit, the HTTP endpoint, a fake
+Slack Web API for tests). The core (:mod:`bot`) never imports from this package.
+Each listener module has one ``register(app, runtime)``; :func:`handlers.app.build_app`
+calls them all.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,56 @@
+"""Slash commands: ``/tutor <words>`` and ``/docker <args>``.
+
+Both acknowledge at once and run the line off the request path; the reply is posted to
+the command's ``response_url``. ``/tutor`` passes its text to the tutor as it is (so
+every word the tutor knows works, today's and tomorrow's; mentions stay ``<@U123|name>``);
+``/docker ps -a`` becomes the line ``docker ps -a`` (links Slack detected are unwrapped,
+curly quotes and em dashes reverted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from handlers.blocks import context
+from handlers.inbound import command_text, docker_line, slack_person, unlink
+from handlers.mrkdwn import escape
+from handlers.runtime import Respond, ResponseUrl, Runtime
+
+ACK_PREVIEW = 200
+"""Characters of a docker command echoed in the immediate acknowledgement."""
+
+
+def _person_and_destination(command: dict[str, Any], respond: Respond) -> tuple[Any, ResponseUrl]:
+    person = slack_person(command["user_id"], command.get("user_name"))
+    return person, ResponseUrl(respond, person.user_id, command.get("channel_id"))
+
+
+def running_note(line: str) -> dict[str, Any]:
+    """The immediate acknowledgement of a docker command: "Running `docker ps`…"."""
+    shown = line if len(line) <= ACK_PREVIEW else line[: ACK_PREVIEW - 1] + "\u2026"
+    shown = escape(shown.replace("`", "\u02cb"))
+    text = f"Running `{shown}`\u2026"
+    return {"response_type": "ephemeral", "text": text, "blocks": [context(text)]}
+
+
+def register(app: App, runtime: Runtime) -> None:
+    """Listen to ``/tutor`` and ``/docker``."""
+
+    @app.command("/tutor")
+    def tutor_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        person, destination = _person_and_destination(command, respond)
+        runtime.run_line(person, command_text(command.get("text", "")), destination)
+        ack()
+
+    @app.command("/docker")
+    def docker_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        person, destination = _person_and_destination(command, respond)
+        args = docker_line(command_text(unlink(command.get("text", ""))))
+        line = f"docker {args}".strip()
+        runtime.run_line(person, line, destination)
+        ack(**running_note(line))
+
+
+__all__ = ["register", "running_note"]

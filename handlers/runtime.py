@@ -1,0 +1,270 @@
+"""Running tutor lines off the request path and delivering the replies to Slack.
+
+Listeners only enqueue: :meth:`Runtime.run_line` puts the work on the
+:class:`~bot.workqueue.KeyedExecutor` under the learner's key (so one learner's lines run
+in the order they were typed, different learners in parallel) and returns at once, so
+the listener can acknowledge Slack well inside its 3-second limit.
+
+A :class:`~bot.errors.TutorError` becomes a friendly ephemeral notice. Anything else is
+a bug: it is logged, handed to ``on_error`` and left on the task's future.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+
+from bot.errors import TutorError
+from bot.identity import Person
+from bot.reply import Context, Notice, Reply, Tone
+from bot.tutor import Tutor
+from bot.workqueue import KeyedExecutor
+from handlers.blocks import MAX_BLOCKS, Rendered, Upload, context, fallback_text, render
+from handlers.mrkdwn import escape
+
+log = logging.getLogger("docker_tutor.slack")
+
+ErrorHook = Callable[[BaseException], None]
+
+BUG_NOTICE = (
+    "Something went wrong on my side; it has been logged for the course team. "
+    "Your progress is safe. Try again in a moment."
+)
+"""What a learner sees when answering failed with a bug (not a TutorError)."""
+
+NO_OUTPUT = "Done (no output)."
+"""What a learner sees when the tutor's reply is empty."""
+
+
+class SlackDeliveryError(RuntimeError):
+    """Slack did not accept a message (for example an expired ``response_url``)."""
+
+
+class Destination(Protocol):
+    """Where the messages of one reply go."""
+
+    user_id: str
+
+    def send(self, message: dict[str, Any], *, ephemeral: bool) -> None:
+        """Post one rendered message."""
+
+    def files_channel(self, *, ephemeral: bool) -> str | None:
+        """The channel files may be uploaded to, or ``None`` for the learner's DM."""
+
+
+class Respond(Protocol):
+    """Bolt's ``respond`` (a poster to a ``response_url``)."""
+
+    def __call__(self, **kwargs: Any) -> Any:
+        """Post a message."""
+
+
+@dataclass
+class ResponseUrl:
+    """Answer through the request's ``response_url`` (slash commands, message buttons).
+
+    Attributes:
+        respond: Bolt's ``respond`` for the request.
+        user_id: Who asked.
+        channel_id: The conversation the request came from, if known.
+        shared: Post replies visible to everyone in the conversation even when the tutor
+            marks them ephemeral (for buttons on a non-ephemeral message in the bot DM).
+    """
+
+    respond: Respond
+    user_id: str
+    channel_id: str | None = None
+    shared: bool = False
+
+    def send(self, message: dict[str, Any], *, ephemeral: bool) -> None:
+        """Post as a new message (never replacing the one the request came from)."""
+        kind = "ephemeral" if ephemeral and not self.shared else "in_channel"
+        response = self.respond(text=message["text"], blocks=message["blocks"],
+                                response_type=kind, replace_original=False)
+        status = getattr(response, "status_code", 200)
+        if status != 200:
+            raise SlackDeliveryError(
+                f"response_url refused the message: HTTP {status} {getattr(response, 'body', '')}"
+            )
+
+    def files_channel(self, *, ephemeral: bool) -> str | None:
+        """Files of a private reply go to the learner's DM, others to the conversation."""
+        if ephemeral and not self.shared:
+            return None
+        return self.channel_id
+
+
+@dataclass
+class Conversation:
+    """Answer with ``chat.postMessage`` in a conversation (a DM with the bot).
+
+    Attributes:
+        client: The Web API client.
+        user_id: Who asked.
+        channel_id: The conversation; ``None`` opens (or finds) the DM with the user.
+    """
+
+    client: WebClient
+    user_id: str
+    channel_id: str | None = None
+
+    def channel(self) -> str:
+        """The conversation id, opening the DM with the user on first use."""
+        if self.channel_id is None:
+            self.channel_id = open_dm(self.client, self.user_id)
+        return self.channel_id
+
+    def send(self, message: dict[str, Any], *, ephemeral: bool) -> None:
+        """Post a normal message (a DM is private anyway)."""
+        self.client.chat_postMessage(channel=self.channel(), text=message["text"],
+                                     blocks=message["blocks"], unfurl_links=False,
+                                     unfurl_media=False)
+
+    def files_channel(self, *, ephemeral: bool) -> str | None:
+        """Files go to the same conversation."""
+        return self.channel()
+
+
+def open_dm(client: WebClient, user_id: str) -> str:
+    """The id of the bot's DM with a user (``conversations.open``)."""
+    response = client.conversations_open(users=user_id)
+    return str(response["channel"]["id"])
+
+
+def error_reply(error: TutorError) -> Reply:
+    """A tutor error as a friendly private notice; never a traceback."""
+    reply = Reply(ephemeral=True).add(Notice(error.message, Tone.ERROR))
+    if error.hint:
+        reply.add(Context(error.hint))
+    return reply
+
+
+@dataclass
+class Runtime:
+    """What every listener shares: the tutor, the Web API client and the work queue.
+
+    Attributes:
+        tutor: The core service.
+        client: The Slack Web API client.
+        executor: Runs slow work; one learner's work in order.
+        on_error: Called with every unexpected exception (after it is logged).
+        owns_executor: Whether :meth:`close` shuts the executor down.
+    """
+
+    tutor: Tutor
+    client: WebClient
+    executor: KeyedExecutor
+    on_error: ErrorHook | None = None
+    owns_executor: bool = False
+
+    def close(self, *, wait: bool = True) -> None:
+        """Shut the executor down if this runtime created it."""
+        if self.owns_executor:
+            self.executor.shutdown(wait=wait)
+
+    # -- queueing -------------------------------------------------------------------------
+
+    def submit(self, key: str, work: Callable[[], None]) -> Future[None]:
+        """Queue work under a key; unexpected errors are logged and reported."""
+        return self.executor.submit(key, self._guarded, work)
+
+    def _guarded(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Exception as exc:
+            log.exception("unexpected error while answering a Slack request")
+            self.report(exc)
+            raise
+
+    def report(self, error: BaseException) -> None:
+        """Hand an unexpected error to ``on_error`` (tests fail on it)."""
+        if self.on_error is not None:
+            self.on_error(error)
+
+    def run_line(self, person: Person, text: str, destination: Destination,
+                 *, after: Callable[[], None] | None = None) -> Future[None]:
+        """Queue one tutor line for a person; the reply goes to ``destination``.
+
+        Args:
+            person: Who typed it.
+            text: The tutor line (``next``, ``docker ps``, ...).
+            destination: Where the reply goes.
+            after: Runs once the reply is delivered (still in the person's queue).
+
+        Returns:
+            The task's future (done when the reply was delivered).
+        """
+        def work() -> None:
+            try:
+                reply = self.answer(person, text)
+            except Exception:
+                # A bug: the learner is told in one line (never a traceback); the error
+                # itself still propagates to the log and to on_error (tests fail on it).
+                self.deliver(Reply(ephemeral=True).add(Notice(BUG_NOTICE, Tone.ERROR)),
+                             destination)
+                raise
+            self.deliver(reply, destination)
+            if after is not None:
+                after()
+
+        return self.submit(person.key, work)
+
+    def answer(self, person: Person, text: str) -> Reply:
+        """The tutor's reply to a line; a tutor error becomes an error notice."""
+        try:
+            return self.tutor.handle(person, text)
+        except TutorError as error:
+            log.info("tutor refused %r for %s: %s", text[:80], person.key, error.message)
+            return error_reply(error)
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def deliver(self, reply: Reply, destination: Destination) -> Rendered:
+        """Render a reply and post it: its messages, then its files.
+
+        Files of a private reply go to the learner's DM with the bot; when that is not
+        where the reply itself appears, the reply says so.
+        """
+        rendered = render(reply)
+        if not rendered.messages:  # e.g. `docker exec box true`: say it ran, as a prompt would
+            done = [context(NO_OUTPUT)]
+            rendered.messages.append({"text": fallback_text(done), "blocks": done})
+        channel: str | None = None
+        if rendered.uploads:
+            channel = destination.files_channel(ephemeral=reply.ephemeral)
+            if channel is None:
+                channel = open_dm(self.client, destination.user_id)
+                titles = ", ".join(f"*{escape(u.title)}*" for u in rendered.uploads)
+                note = context(f":paperclip: Sent to our DM: {titles}")
+                last = rendered.messages[-1]["blocks"]
+                if len(last) < MAX_BLOCKS:
+                    last.append(note)
+                else:
+                    rendered.messages.append({"text": fallback_text([note]), "blocks": [note]})
+        for message in rendered.messages:
+            destination.send(message, ephemeral=reply.ephemeral)
+        for upload in rendered.uploads:
+            self.upload(str(channel), upload)
+        return rendered
+
+    def upload(self, channel: str, upload: Upload) -> None:
+        """Upload one file to a conversation (``files_upload_v2``)."""
+        self.client.files_upload_v2(channel=channel, file=upload.content,
+                                    filename=upload.filename, title=upload.title)
+
+
+__all__ = [
+    "Conversation",
+    "Destination",
+    "ErrorHook",
+    "ResponseUrl",
+    "Runtime",
+    "SlackDeliveryError",
+    "error_reply",
+    "open_dm",
+]
