@@ -93,6 +93,7 @@ class Settings:
         slack_app_token: ``SLACK_APP_TOKEN`` (Socket Mode).
         slack_api_url: Optional Web API base URL (staging, tests).
         port: HTTP port for ``serve`` without Socket Mode.
+        slack_workers: How many learner commands the Slack front end runs at once.
         limits: Sandbox limits.
         offline: Never try to pull images from a registry.
         namespace: A prefix for every engine object the tutor creates; lets two
@@ -109,6 +110,7 @@ class Settings:
     slack_app_token: str | None = None
     slack_api_url: str | None = None
     port: int = 3000
+    slack_workers: int = 32
     limits: Limits = field(default_factory=Limits)
     offline: bool = False
     namespace: str = "dt"
@@ -152,6 +154,7 @@ class Settings:
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
             port=_int(env, "PORT", 3000),
+            slack_workers=_int(env, "TUTOR_SLACK_WORKERS", 32),
             limits=limits,
             offline=env.get("TUTOR_OFFLINE", "").strip().lower() in {"1", "true", "yes"},
             namespace=env.get("TUTOR_NAMESPACE") or "dt",

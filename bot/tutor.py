@@ -98,10 +98,10 @@ class Tutor:
 
     @contextmanager
     def _serial(self, person: Person) -> Iterator[None]:
-        """Run one person's requests one at a time, in arrival order."""
+        """Run one person's requests one at a time, in this process and across replicas."""
         with self._guard:
             lock = self._locks.setdefault(person.key, threading.Lock())
-        with lock:
+        with lock, self.store.learner_lock(person):  # the store's lock spans replicas
             yield
 
     # -- entry point ----------------------------------------------------------------------

@@ -35,7 +35,7 @@ _runtimes: weakref.WeakKeyDictionary[App, Runtime] = weakref.WeakKeyDictionary()
 
 def workers(settings: Settings) -> int:
     """How many learner commands may run at once (``TUTOR_SLACK_WORKERS``, default 32)."""
-    return int(getattr(settings, "slack_workers", DEFAULT_WORKERS) or DEFAULT_WORKERS)
+    return settings.slack_workers or DEFAULT_WORKERS
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -80,7 +80,8 @@ def build_app(
             shut down by :func:`close_app`.
         on_error: Called with every unexpected exception after it is logged (tests fail
             on it; in production logging is enough).
-        seen: The dedupe cache (default: a new one).
+        seen: The dedupe cache (default: a new one that also claims each request in the
+            progress store, so replicas never run a retried request twice).
 
     Raises:
         UsageError: Without a bot token.
@@ -107,7 +108,8 @@ def build_app(
                   body.get("type") or body.get("command"), exc_info=error)
         runtime.report(error)
 
-    dedupe.register(app, seen)
+    dedupe.register(app, seen if seen is not None else
+                    dedupe.SeenCache(claim=tutor.store.claim_request))
     commands.register(app, runtime)
     actions.register(app, runtime)
     messages.register(app, runtime)

@@ -15,6 +15,9 @@ Dedupe keys (documented in ``docs/slack-setup.md`` too):
 * block actions (buttons): ``action:<user_id>:<trigger_id>``, or
   ``action:<user_id>:<action_id>:<action_ts>`` when there is no trigger id.
 
+With replicas, a key new to this process is also claimed in the progress database, so a
+retry that Slack sends to another replica is not run there either.
+
 A key is remembered when the request arrives (after its signature was verified, so a
 forged request cannot poison the cache), which covers both "the original is still in
 flight" and "the original is done". A retry whose original never reached us runs.
@@ -45,13 +48,17 @@ class SeenCache:
         size: Keys kept at most (the oldest go first).
         ttl: Seconds a key is remembered.
         clock: Monotonic clock (for tests).
+        claim: Asked for every key new to this process: ``False`` when another replica
+            claimed it already (the progress store's ``claim_request``).
     """
 
     def __init__(self, size: int = DEFAULT_SIZE, ttl: float = DEFAULT_TTL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 claim: Callable[[str], bool] | None = None) -> None:
         self.size = size
         self.ttl = ttl
         self._clock = clock
+        self._claim = claim
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -69,7 +76,7 @@ class SeenCache:
             self._seen[key] = now
             if len(self._seen) > self.size:
                 self._seen.popitem(last=False)
-            return True
+        return self._claim is None or self._claim(key)
 
     def __len__(self) -> int:
         with self._lock:

@@ -28,7 +28,7 @@ from bot.errors import CommandRefused, QuotaExceeded, TutorError
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
-from bot.reply import Reply
+from bot.reply import Event, Reply
 from bot.sandbox.engine import CAPABILITIES, Sandbox
 from bot.sandbox.naming import LABEL_NAMESPACE
 from bot.tutor import Tutor
@@ -421,7 +421,8 @@ def test_symlinks_planted_by_a_container_do_not_reach_the_host(
     assert made == 0
     assert not (Path("/etc") / "x").exists()
     # A link that stays inside is followed on the host and mounted as the real folder.
-    say(world, eve, "docker run -d --name c -v $(pwd)/link:/x busybox sleep 600")
+    started = say(world, eve, "docker run -d --name c -v $(pwd)/link:/x busybox sleep 600")
+    assert Event.COMMAND_RAN in started.events and len(started.text().strip()) == 64, started.text()
     inspected = world.sandbox.client.api.inspect_container(
         world.sandbox.namespace(eve).engine_name("c"))
     binds = [m["Source"] for m in inspected["Mounts"] if m["Type"] == "bind"]

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_ID = 0x646F636B  # "dock": the advisory lock key of schema upgrades
@@ -44,6 +44,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         config.attributes["connection"] = connection
+        if (MigrationContext.configure(connection).get_current_revision() is None
+                and inspect(connection).has_table("learners")):
+            # A database made by create_all before migrations existed holds the schema
+            # of the code that made it: adopt it rather than fail on existing tables.
+            command.stamp(config, "head")
         command.upgrade(config, revision)
 
 

@@ -138,3 +138,16 @@ class CommandLog(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     output: Mapped[str] = mapped_column(Text, default="")
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ClaimedRequest(Base):
+    """A Slack request some replica has taken on (dedupe across processes).
+
+    Slack retries a request it did not see acknowledged in time, possibly to another
+    replica; the first replica to insert the request's key runs it, any other skips it.
+    """
+
+    __tablename__ = "claimed_requests"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -6,22 +6,25 @@ not at all, so a failed command never leaves progress half-written.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Engine, create_engine, delete, event, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StoreError
 from bot.identity import Person
+from bot.progress import migrate
 from bot.progress.models import (
-    Base,
     ChallengeCompletion,
+    ClaimedRequest,
     CommandLog,
     Learner,
     LessonProgress,
@@ -96,7 +99,7 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
 
 
 class ProgressStore:
@@ -104,7 +107,7 @@ class ProgressStore:
 
     Args:
         url: A SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
-        create: Create missing tables on start (the default; ``db upgrade`` for migrations).
+        create: Bring the schema up to date on start (Alembic migrations; the default).
     """
 
     def __init__(self, url: str, *, create: bool = True) -> None:
@@ -112,7 +115,7 @@ class ProgressStore:
         try:
             self.engine = make_engine(url)
             if create:
-                Base.metadata.create_all(self.engine)
+                migrate.upgrade(self.engine)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"Cannot open the progress database: {exc.__class__.__name__}.") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -154,6 +157,53 @@ class ProgressStore:
         """Record that the person was active now (creates them if new)."""
         with self.session() as session:
             self._learner(session, person)
+
+    # -- coordination between replicas ---------------------------------------------------
+
+    @contextmanager
+    def learner_lock(self, person: Person) -> Iterator[None]:
+        """Hold a database-wide lock on one learner while their request runs.
+
+        On PostgreSQL this is a session advisory lock, so two ``serve`` replicas never
+        run the same learner's commands at once. SQLite serves one process: a no-op.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        lock_id = int.from_bytes(hashlib.sha256(person.key.encode()).digest()[:8], "big",
+                                 signed=True)
+        try:
+            connection = self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError("The progress database is not answering; try again.") from exc
+        try:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+            connection.commit()
+            yield
+        finally:
+            try:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                connection.commit()
+            finally:
+                connection.close()
+
+    def claim_request(self, key: str, *, keep: timedelta = timedelta(days=1)) -> bool:
+        """Claim a request key for this process; ``False`` if any process claimed it before.
+
+        Keys older than ``keep`` are forgotten now and then, so the table stays small.
+        """
+        now = utcnow()
+        try:
+            with self._sessions.begin() as session:
+                session.add(ClaimedRequest(key=key[:200], claimed_at=now))
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError("The progress database could not record that request.") from exc
+        if secrets.randbelow(500) == 0:
+            with self.session() as session:
+                session.execute(delete(ClaimedRequest).where(ClaimedRequest.claimed_at < now - keep))
+        return True
 
     def learner_activity(self) -> dict[str, datetime]:
         """Every known learner key with the time they were last active (UTC, aware).

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -144,12 +145,14 @@ class Sandbox:
         with self._client_lock:
             if self._client is None:
                 try:
+                    # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, which
+                    # the course deployment uses to reach its sandbox engine over TLS.
+                    environment = dict(os.environ)
                     if self.settings.docker_host:
-                        self._client = docker.DockerClient(
-                            base_url=self.settings.docker_host, timeout=120, max_pool_size=64
-                        )
-                    else:
-                        self._client = docker.from_env(timeout=120, max_pool_size=64)
+                        environment["DOCKER_HOST"] = self.settings.docker_host
+                    self._client = docker.from_env(
+                        timeout=120, max_pool_size=64, environment=environment
+                    )
                 except docker.errors.DockerException as exc:
                     raise EngineUnavailable(
                         "The Docker engine is not reachable right now; your progress is safe. "
@@ -723,6 +726,28 @@ class Sandbox:
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         return ExecResult(code, text, max(0, size - limit), timed_out)
 
+    def _await_redis(self, container: Container, *, within: float = 5.0) -> None:
+        """Give a Redis that started moments ago the time to accept connections.
+
+        A learner who types ``docker exec redis-1 redis-cli set ...`` right after
+        ``docker run -d`` would otherwise meet "Connection refused" while the server is
+        still starting: a race of the machine, not a lesson. Only containers started in
+        the last few seconds are waited for, at most ``within`` seconds.
+        """
+        started = formatting.parse_time((container.attrs.get("State") or {}).get("StartedAt", ""))
+        if started is None or (datetime.now(UTC) - started).total_seconds() > 10:
+            return
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                code, output, _, _ = self._exec(container, ["redis-cli", "ping"], timeout=2,
+                                                tty=False, limit=1024)
+            except docker.errors.APIError:
+                return
+            if code == 0 and "PONG" in output:
+                return
+            time.sleep(0.05)
+
     def _do_exec(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         ref, argv = command.args[0], command.args[1:]
         container = self._find_container(ns, ref)
@@ -733,6 +758,8 @@ class Sandbox:
                 1, f"Error response from daemon: Container {container.id} is not running\n"
             )
         tty = command.flag("tty") or (argv[:1] == ["redis-cli"])
+        if argv[:1] == ["redis-cli"]:
+            self._await_redis(container)
         started = time.monotonic()
         code, output, cut, timed_out = self._exec(
             container, argv, timeout=self.limits.foreground_seconds, tty=tty,
