@@ -80,8 +80,8 @@ def build_app(
             shut down by :func:`close_app`.
         on_error: Called with every unexpected exception after it is logged (tests fail
             on it; in production logging is enough).
-        seen: The dedupe cache (default: a new one that also claims each request in the
-            progress store, so replicas never run a retried request twice).
+        seen: The dedupe cache of this process (default: a new one). Across replicas the
+            queued work claims each request in the progress store before running.
 
     Raises:
         UsageError: Without a bot token.
@@ -108,8 +108,7 @@ def build_app(
                   body.get("type") or body.get("command"), exc_info=error)
         runtime.report(error)
 
-    dedupe.register(app, seen if seen is not None else
-                    dedupe.SeenCache(claim=tutor.store.claim_request))
+    dedupe.register(app, seen)
     commands.register(app, runtime)
     actions.register(app, runtime)
     messages.register(app, runtime)

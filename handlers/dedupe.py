@@ -15,8 +15,10 @@ Dedupe keys (documented in ``docs/slack-setup.md`` too):
 * block actions (buttons): ``action:<user_id>:<trigger_id>``, or
   ``action:<user_id>:<action_id>:<action_ts>`` when there is no trigger id.
 
-With replicas, a key new to this process is also claimed in the progress database, so a
-retry that Slack sends to another replica is not run there either.
+With replicas, the queued work of a key new to this process first claims the key in the
+progress database (``claimed_requests``), so a retry that Slack sends to another replica
+is not run there either; the claim happens in the worker, keeping database writes off
+the acknowledgement path.
 
 A key is remembered when the request arrives (after its signature was verified, so a
 forged request cannot poison the cache), which covers both "the original is still in
@@ -30,11 +32,19 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
 log = logging.getLogger("docker_tutor.slack")
+
+current_key: ContextVar[str | None] = ContextVar("dedupe_key", default=None)
+"""The dedupe key of the request being dispatched (set before its listeners run).
+
+:meth:`handlers.runtime.Runtime.run_line` reads it so the queued work can claim the key
+in the progress store before running: across replicas, off the acknowledgement path.
+"""
 
 DEFAULT_SIZE = 20_000
 DEFAULT_TTL = 2 * 3600.0
@@ -115,6 +125,9 @@ def register(app: App, cache: SeenCache | None = None) -> SeenCache:
 
     def deduplicate(request: BoltRequest, next_: Callable[[], None]) -> BoltResponse | None:
         key = dedupe_key(request.body)
+        # Bolt runs the listeners after the middleware chain returns, in this same thread
+        # (process_before_response): set the key for them; every request sets it afresh.
+        current_key.set(key)
         if key is None or seen.first_time(key):
             next_()
             return None
@@ -126,4 +139,4 @@ def register(app: App, cache: SeenCache | None = None) -> SeenCache:
     return seen
 
 
-__all__ = ["SeenCache", "dedupe_key", "register"]
+__all__ = ["SeenCache", "current_key", "dedupe_key", "register"]

@@ -24,6 +24,7 @@ from bot.identity import Person
 from bot.reply import Context, Notice, Reply, Tone
 from bot.tutor import Tutor
 from bot.workqueue import KeyedExecutor
+from handlers import dedupe
 from handlers.blocks import MAX_BLOCKS, Rendered, Upload, context, fallback_text, render
 from handlers.mrkdwn import escape
 
@@ -199,7 +200,12 @@ class Runtime:
         Returns:
             The task's future (done when the reply was delivered).
         """
+        claim = dedupe.current_key.get()
+
         def work() -> None:
+            if claim is not None and not self.tutor.store.claim_request(claim):
+                log.info("request %s was taken by another replica: not run here", claim)
+                return
             try:
                 reply = self.answer(person, text)
             except Exception:
