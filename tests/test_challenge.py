@@ -159,3 +159,12 @@ def test_two_learners_with_the_same_names_do_not_touch(
     assert "redis-1" not in ps_bob
     engine_names = {c.name for c in docker_client.containers.list(all=True)}
     assert tutor.sandbox.namespace(alice).engine_name("redis-1") in engine_names
+
+
+def test_redis_cli_right_after_run_meets_a_ready_server(tutor: Tutor, alice: Person) -> None:
+    """`redis-cli` typed the moment `docker run -d` returns reaches Redis, not 'Connection refused'."""
+    for n in range(3):
+        tutor.handle(alice, f"docker run -d --name fast-{n} redis")
+        reply = tutor.handle(alice, f"docker exec fast-{n} redis-cli set k{n} v")
+        assert reply.text() == "OK"
+        tutor.handle(alice, f"docker rm -f fast-{n}")

@@ -66,6 +66,7 @@ OOM_SCORE_ADJ = 500
 SHM_BYTES = 64 * 1024 * 1024
 """Size of each container's ``/dev/shm`` (counted in its memory limit)."""
 
+_REDIS_NOT_READY = re.compile(r"Could not connect to Redis|Connection refused|^LOADING", re.M)
 _HEX = re.compile(r"^[0-9a-f]{1,64}$")
 _ENGINE_PATH = re.compile(r"/[^\s\"']*/[0-9a-f]{64}(?:-init)?(?:/(?:merged|diff|work))?")
 """A path in the engine's own storage (``/var/lib/docker/overlay2/<64 hex>/merged``)."""
@@ -223,11 +224,19 @@ class Sandbox:
 
     def _find_container(self, ns: Namespace, ref: str) -> Container | None:
         """The learner's container named ``ref``, or whose id starts with ``ref``."""
-        mine = self._containers(ns)
-        for container in mine:
-            if container.labels.get(LABEL_NAME) == ref:
-                return container
+        if policy.NAME_RE.match(ref):
+            # Ask the engine for exactly this name: one list and one inspect, however many
+            # containers the learner has. Ownership is still checked on the labels.
+            selector = {"label": [*ns.filters()["label"], f"{LABEL_NAME}={ref}"]}
+            with self._engine():
+                named: list[Container] = self.client.containers.list(
+                    all=True, filters=selector, sparse=False
+                )
+            for container in named:
+                if _owned(container.labels, ns) and container.labels.get(LABEL_NAME) == ref:
+                    return container
         if _HEX.match(ref):
+            mine = self._containers(ns)
             matches = [c for c in mine if c.id.startswith(ref)]
             if len(matches) == 1:
                 return matches[0]
@@ -726,27 +735,31 @@ class Sandbox:
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         return ExecResult(code, text, max(0, size - limit), timed_out)
 
-    def _await_redis(self, container: Container, *, within: float = 5.0) -> None:
+    def _await_redis(self, container: Container, *, within: float = 5.0) -> bool:
         """Give a Redis that started moments ago the time to accept connections.
 
         A learner who types ``docker exec redis-1 redis-cli set ...`` right after
         ``docker run -d`` would otherwise meet "Connection refused" while the server is
         still starting: a race of the machine, not a lesson. Only containers started in
         the last few seconds are waited for, at most ``within`` seconds.
+
+        Returns:
+            Whether Redis answers now (so the learner's command may be run again).
         """
         started = formatting.parse_time((container.attrs.get("State") or {}).get("StartedAt", ""))
         if started is None or (datetime.now(UTC) - started).total_seconds() > 10:
-            return
+            return False
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             try:
                 code, output, _, _ = self._exec(container, ["redis-cli", "ping"], timeout=2,
                                                 tty=False, limit=1024)
             except docker.errors.APIError:
-                return
+                return False
             if code == 0 and "PONG" in output:
-                return
+                return True
             time.sleep(0.05)
+        return False
 
     def _do_exec(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         ref, argv = command.args[0], command.args[1:]
@@ -758,14 +771,20 @@ class Sandbox:
                 1, f"Error response from daemon: Container {container.id} is not running\n"
             )
         tty = command.flag("tty") or (argv[:1] == ["redis-cli"])
-        if argv[:1] == ["redis-cli"]:
-            self._await_redis(container)
         started = time.monotonic()
-        code, output, cut, timed_out = self._exec(
-            container, argv, timeout=self.limits.foreground_seconds, tty=tty,
-            limit=READ_LIMIT, env=plan.env, workdir=plan.workdir,
-            user=plan.user, detach=command.flag("detach"),
-        )
+
+        def run() -> tuple[int, str, int, bool]:
+            return self._exec(
+                container, argv, timeout=self.limits.foreground_seconds, tty=tty,
+                limit=READ_LIMIT, env=plan.env, workdir=plan.workdir,
+                user=plan.user, detach=command.flag("detach"),
+            )
+
+        code, output, cut, timed_out = run()
+        if (argv[:1] == ["redis-cli"] and code != 0 and _REDIS_NOT_READY.search(output)
+                and self._await_redis(container)):
+            # The server was still starting (the command never reached it): run it again.
+            code, output, cut, timed_out = run()
         elapsed = time.monotonic() - started
         notes = []
         timed_out = timed_out or (code == 137 and elapsed >= self.limits.foreground_seconds - 0.5)
