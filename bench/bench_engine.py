@@ -23,6 +23,7 @@ from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox.engine import Sandbox
 from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.reaper import purge_prefix
 from bot.tutor import Tutor
 
 CLI_LIMITS = [
@@ -83,11 +84,7 @@ def run(session: bench.BenchSession) -> None:
                     if i:
                         times[who][verb].append(seconds)
     finally:
-        selector = {"label": [f"{LABEL_NAMESPACE}={prefix}"]}
-        for container in client.containers.list(all=True, filters=selector):
-            container.remove(force=True, v=True)
-        for volume in client.volumes.list(filters=selector):
-            volume.remove(force=True)
+        purge_prefix(client, prefix)
         client.close()
         tutor.close()
     for verb in verbs:

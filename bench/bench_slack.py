@@ -28,7 +28,7 @@ from pathlib import Path
 import docker
 
 import bench
-from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.reaper import purge_prefix
 from handlers.fake_slack import FakeSlack, sign
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 
@@ -197,9 +197,5 @@ def run(session: bench.BenchSession) -> None:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
-            selector = {"label": [f"{LABEL_NAMESPACE}={namespace}"]}
-            for container in client.containers.list(all=True, filters=selector):
-                container.remove(force=True, v=True)
-            for volume in client.volumes.list(filters=selector):
-                volume.remove(force=True)
+            purge_prefix(client, namespace)
             client.close()

@@ -121,6 +121,27 @@ def _orphaned_anonymous(
     ]
 
 
+def _carry_out(
+    what: str,
+    janitor: Janitor,
+    objects: list[EngineObject],
+    plan: list[tuple[EngineObject, str]],
+    *,
+    now: datetime,
+    grace: timedelta,
+    dry_run: bool,
+) -> Report:
+    """Add the anonymous volumes the plan leaves unused, remove everything, log it."""
+    removed = {obj.ref for obj, _ in plan if obj.kind == "container"}
+    planned = {obj.ref for obj, _ in plan}
+    plan = plan + [(obj, "anonymous-unused")
+                   for obj in _orphaned_anonymous(objects, removed, now, grace)
+                   if obj.ref not in planned]
+    report = _remove(janitor, plan, dry_run=dry_run)
+    log.info("%s: %s", what, report.summary())
+    return report
+
+
 def reap(
     sandbox: Sandbox,
     store: ProgressStore,
@@ -180,14 +201,7 @@ def reap(
         if obj.learner not in fresh
         or now - fresh[obj.learner] > (idle_v if reason == "idle-volumes" else idle_c)
     ]
-    removed = {obj.ref for obj, _ in plan if obj.kind == "container"}
-    planned = {obj.ref for obj, _ in plan}
-    plan += [(obj, "anonymous-unused")
-             for obj in _orphaned_anonymous(objects, removed, now, grace)
-             if obj.ref not in planned]
-    report = _remove(janitor, plan, dry_run=dry_run)
-    log.info("reap: %s", report.summary())
-    return report
+    return _carry_out("reap", janitor, objects, plan, now=now, grace=grace, dry_run=dry_run)
 
 
 def reconcile(
@@ -229,14 +243,8 @@ def reconcile(
             plan.append((obj, "unknown-learner"))
         elif obj.kind == "container" and obj.unstarted:
             plan.append((obj, "unstarted"))
-    removed = {obj.ref for obj, _ in plan if obj.kind == "container"}
-    planned = {obj.ref for obj, _ in plan}
-    plan += [(obj, "anonymous-unused")
-             for obj in _orphaned_anonymous(objects, removed, now, grace)
-             if obj.ref not in planned]
-    report = _remove(janitor, plan, dry_run=dry_run)
-    log.info("reconcile: %s", report.summary())
-    return report
+    return _carry_out("reconcile", janitor, objects, plan, now=now, grace=grace,
+                      dry_run=dry_run)
 
 
 class Reaper:

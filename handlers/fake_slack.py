@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from handlers.background import BackgroundServer
+
 API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"
 UPLOAD_PREFIX = "/upload/"
@@ -126,7 +128,7 @@ class _State:
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class FakeSlack:
+class FakeSlack(BackgroundServer):
     """A fake Slack Web API on ``127.0.0.1``.
 
     Args:
@@ -137,6 +139,10 @@ class FakeSlack:
         bot_id: The bot id (``auth.test``).
         token: When set, API calls must carry this token (else ``invalid_auth``).
     """
+
+    _server: ThreadingHTTPServer
+    thread_name = "fake-slack"
+    poll_interval = 0.1
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, team_id: str = "T0FAKE",
                  bot_user_id: str = "U0BOT", bot_id: str = "B0BOT",
@@ -151,7 +157,6 @@ class FakeSlack:
         handler = type("FakeSlackHandler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -165,28 +170,6 @@ class FakeSlack:
     def url(self) -> str:
         """The Web API base URL, for ``SLACK_API_URL`` (ends in ``/api/``)."""
         return self.base + API_PREFIX
-
-    def start(self) -> FakeSlack:
-        """Serve in a background thread; returns ``self``."""
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, name="fake-slack",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- set-up ---------------------------------------------------------------------------
 

@@ -10,13 +10,14 @@ connections under load). Put a TLS-terminating reverse proxy in front of it.
 from __future__ import annotations
 
 import logging
-import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest, BoltResponse
+
+from handlers.background import BackgroundServer
 
 log = logging.getLogger("docker_tutor.slack.http")
 
@@ -102,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
                     response.first_headers_without_set_cookie())
 
 
-class SlackHTTPServer:
+class SlackHTTPServer(BackgroundServer):
     """Serve a Bolt app over HTTP on a thread per connection.
 
     Args:
@@ -112,11 +113,13 @@ class SlackHTTPServer:
         path: The events path Slack posts to.
     """
 
+    _server: _Server
+    thread_name = "slack-http"
+
     def __init__(self, app: App, *, host: str = "0.0.0.0", port: int = 3000,  # noqa: S104
                  path: str = EVENTS_PATH) -> None:
         handler = type("SlackHandler", (_Handler,), {"app": app, "path_prefix": path})
         self._server = _Server((host, port), handler)
-        self._thread: threading.Thread | None = None
         self.path = path
 
     @property
@@ -129,31 +132,11 @@ class SlackHTTPServer:
         """The events URL on loopback, e.g. ``http://127.0.0.1:3000/slack/events``."""
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`stop` is called from another one."""
-        self._server.serve_forever(poll_interval=0.25)
-
     def start(self) -> SlackHTTPServer:
         """Serve in a background thread; returns ``self``."""
-        self._thread = threading.Thread(target=self.serve_forever, name="slack-http",
-                                        daemon=True)
-        self._thread.start()
+        super().start()
         log.info("listening on port %d, events at %s", self.port, self.path)
         return self
-
-    def stop(self) -> None:
-        """Stop accepting, wait for requests in progress, close the socket."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> SlackHTTPServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 __all__ = ["EVENTS_PATH", "HEALTH_PATH", "SlackHTTPServer"]

@@ -22,18 +22,14 @@ from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox.engine import Sandbox
-from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.reaper import purge_prefix
 from bot.tutor import Tutor
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _purge(client: docker.DockerClient, prefix: str) -> None:
-    selector = {"label": [f"{LABEL_NAMESPACE}={prefix}"]}
-    for container in client.containers.list(all=True, filters=selector):
-        container.remove(force=True, v=True)
-    for volume in client.volumes.list(filters=selector):
-        volume.remove(force=True)
+    purge_prefix(client, prefix)
 
 
 @pytest.fixture(scope="session")

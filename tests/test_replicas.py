@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.identity import Person
 from bot.progress import ProgressStore
 from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.reaper import purge_prefix
 from handlers.fake_slack import FakeSlack
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 
@@ -114,11 +115,7 @@ def replicas(settings: Settings, tmp_path: Path,
                     replica.process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     replica.process.kill()
-            selector = {"label": [f"{LABEL_NAMESPACE}={namespace}"]}
-            for container in docker_client.containers.list(all=True, filters=selector):
-                container.remove(force=True, v=True)
-            for volume in docker_client.volumes.list(filters=selector):
-                volume.remove(force=True)
+            purge_prefix(docker_client, namespace)
 
 
 def history(database_url: str) -> list[str]:

@@ -9,12 +9,14 @@ deployment or anything else on the engine is never listed, let alone removed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import docker
 import docker.errors
 import requests.exceptions
 
@@ -177,3 +179,24 @@ class Janitor:
         except docker.errors.NotFound:
             return False
         return True
+
+
+def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
+    """Remove every container and volume labelled with a deployment prefix.
+
+    For throw-away deployments (tests, benchmarks) that must leave the engine as they
+    found it; a real deployment uses :class:`Janitor` through housekeeping instead.
+
+    Returns:
+        How many containers and volumes were removed.
+    """
+    selector = {"label": [f"{LABEL_NAMESPACE}={prefix}"]}
+    containers = client.containers.list(all=True, filters=selector)
+    for container in containers:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+    volumes = client.volumes.list(filters=selector)
+    for volume in volumes:
+        with contextlib.suppress(docker.errors.NotFound):
+            volume.remove(force=True)
+    return len(containers), len(volumes)
