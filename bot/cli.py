@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Settings
@@ -27,6 +29,10 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import run_console
     from bot.tutor import Tutor
 
+    if "TUTOR_COMMANDS_PER_MINUTE" not in os.environ:
+        # One person on their own engine: the class-wide flood limit would only get in the
+        # way of a scripted lesson. Set the variable to keep a limit in the console too.
+        settings = replace(settings, limits=replace(settings.limits, commands_per_minute=0))
     tutor = Tutor.from_settings(settings)
     try:
         return run_console(tutor, args.user)

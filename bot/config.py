@@ -38,7 +38,8 @@ class Limits:
         max_volumes: Volumes a learner may have at once.
         foreground_seconds: How long a foreground ``run`` or an ``exec`` may take.
         output_chars: How much output a learner is shown per command.
-        commands_per_minute: Learner commands accepted per minute.
+        commands_per_minute: Learner commands accepted per minute (0: no limit; the
+            console's default).
         idle_containers_minutes: The reaper removes the containers of a learner idle
             this long.
         idle_volumes_hours: The reaper removes the volumes of a learner idle this long.

@@ -91,3 +91,31 @@ def test_the_installed_command_runs_a_piped_session(settings: Settings, tmp_path
     assert "The ephemeral writable layer" in result.stdout
     assert "DRIVER" in result.stdout
     assert (tmp_path / "data" / "tutor.db").is_file()
+
+
+def test_the_console_has_no_flood_limit_by_default(settings: Settings, tmp_path: Path) -> None:
+    """A scripted console lesson may send more than the class-wide 30 commands a minute."""
+    env = {**os.environ, "TUTOR_DATA_DIR": str(tmp_path / "data"),
+           "TUTOR_NAMESPACE": settings.namespace}
+    env.pop("TUTOR_COMMANDS_PER_MINUTE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "--user", "gina"],
+        input="docker volume ls\n" * 35, capture_output=True, text=True, env=env, timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("DRIVER") == 35
+    assert "commands in a minute" not in result.stdout
+
+
+def test_the_console_keeps_a_limit_when_one_is_set(settings: Settings, tmp_path: Path) -> None:
+    """TUTOR_COMMANDS_PER_MINUTE set explicitly applies to the console too."""
+    env = {**os.environ, "TUTOR_DATA_DIR": str(tmp_path / "data"),
+           "TUTOR_NAMESPACE": settings.namespace, "TUTOR_COMMANDS_PER_MINUTE": "3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "--user", "hal"],
+        input="docker volume ls\n" * 5, capture_output=True, text=True, env=env, timeout=120,
+        check=False,
+    )
+    assert result.stdout.count("DRIVER") == 3
+    assert result.stdout.count("more than 3 commands in a minute") == 2
