@@ -211,6 +211,18 @@ def progress_word(tutor: Tutor, person: Person, rest: str) -> Reply:
     return summary_reply([(info, lesson_summary(store, info.outline)) for info in _infos(catalog)])
 
 
+def class_summary(tutor: Tutor, person: Person) -> Reply:
+    """The class summary without charts or usage lines, for an instructor's App Home.
+
+    Raises:
+        NotAllowed: When the person is not an instructor.
+    """
+    if not tutor.is_instructor(person):
+        raise NotAllowed(REFUSAL)
+    items = [(info, lesson_summary(tutor.store, info.outline)) for info in _infos(tutor.catalog)]
+    return summary_reply(items, chart=False, usage=False)
+
+
 # -- finding a learner --------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from bot import workspace
+from bot import reports, workspace
 from bot.checks import CheckContext, CheckResult, quiz, run_checks
 from bot.checks.hints import KIND as HINT_KIND
 from bot.checks.hints import pick_state_hint
@@ -95,6 +95,14 @@ class Tutor:
     def is_instructor(self, person: Person) -> bool:
         """Whether the person may see class data."""
         return person.user_id in self.settings.instructors
+
+    def class_summary(self, person: Person) -> Reply:
+        """The class summary for an instructor's App Home (no charts).
+
+        Raises:
+            NotAllowed: When the person is not an instructor.
+        """
+        return reports.class_summary(self, person)
 
     @contextmanager
     def _serial(self, person: Person) -> Iterator[None]:

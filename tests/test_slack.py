@@ -286,12 +286,14 @@ def test_app_home_shows_progress_bars(stack: Stack) -> None:
 
 
 def test_an_instructor_home_has_a_class_summary(stack: Stack) -> None:
-    """An instructor's Home tab has a class section (the report or its placeholder)."""
+    """An instructor's Home tab summarises the class: the lesson and how many started it."""
+    stack.tutor_line(f"start {LESSON}")
     stack.sender.event({"type": "app_home_opened", "user": "UINSTRUCTOR", "tab": "home"})
     call = stack.fake.wait_for("views.publish", lambda c: c.body.get("user_id") == "UINSTRUCTOR")
-    assert "Your class" in call.texts()
-    if not hasattr(stack.tutor, "class_summary"):
-        assert "Class summary: `/tutor progress`" in call.texts()
+    text = call.texts()
+    assert "Your class" in text
+    assert "Class progress: Data Persistence" in text
+    assert "*1* started" in text
 
 
 def test_the_home_resume_button_answers_in_the_dm(stack: Stack) -> None:
