@@ -222,8 +222,12 @@ class Sandbox:
             )
         return [c for c in found if _owned(c.labels, ns)]
 
-    def _find_container(self, ns: Namespace, ref: str) -> Container | None:
-        """The learner's container named ``ref``, or whose id starts with ``ref``."""
+    def _find_container(self, ns: Namespace, ref: str, *, by_id: bool = True) -> Container | None:
+        """The learner's container named ``ref``, or (``by_id``) whose id starts with ``ref``.
+
+        A name like ``c2`` is also a hex id prefix: looking up a *name* (the conflict check
+        of ``run --name``) must not fall back to ids, or it finds an unrelated container.
+        """
         if policy.NAME_RE.match(ref):
             # Ask the engine for exactly this name: one list and one inspect, however many
             # containers the learner has. Ownership is still checked on the labels.
@@ -235,7 +239,7 @@ class Sandbox:
             for container in named:
                 if _owned(container.labels, ns) and container.labels.get(LABEL_NAME) == ref:
                     return container
-        if _HEX.match(ref):
+        if by_id and _HEX.match(ref):
             mine = self._containers(ns)
             matches = [c for c in mine if c.id.startswith(ref)]
             if len(matches) == 1:
@@ -293,7 +297,7 @@ class Sandbox:
     def container(self, person: Person, name: str) -> ContainerView | None:
         """The person's container called ``name``, or ``None``."""
         ns = self.namespace(person)
-        found = self._find_container(ns, name)
+        found = self._find_container(ns, name, by_id=False)
         return None if found is None else self._view(ns, found)
 
     def containers(self, person: Person) -> list[ContainerView]:
@@ -329,7 +333,7 @@ class Sandbox:
         ``None`` when the container does not exist or is not running.
         """
         ns = self.namespace(person)
-        container = self._find_container(ns, name)
+        container = self._find_container(ns, name, by_id=False)
         if container is None or container.status != "running":
             return None
         try:
@@ -532,7 +536,7 @@ class Sandbox:
         )
         argv = command.args[1:]
         self._check_sub_folder_binds(person, ns, [str(p) for p in plan.binds.values()])
-        existing = self._find_container(ns, name)
+        existing = self._find_container(ns, name, by_id=False)
         if existing is not None:
             return Outcome(
                 125,
