@@ -229,11 +229,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A learner's terminal shows only problems; a server logs what it does.
+    quiet = args.command in ("console", "run") and not args.verbose
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if getattr(args, "user", "unset") is None:
         args.user = getpass.getuser()
     if not getattr(args, "func", None):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select, text
+from sqlalchemy import Engine, create_engine, delete, event, make_url, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,7 +117,9 @@ class ProgressStore:
             if create:
                 migrate.upgrade(self.engine)
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(f"Cannot open the progress database: {exc.__class__.__name__}.") from exc
+            where = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+            raise StoreError(f"Cannot open the progress database {where}: {reason}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
