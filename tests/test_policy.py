@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 
 import pytest
+from pytest_mock import MockerFixture
 
 from bot.config import Limits, Settings
 from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.sandbox import mounts, policy
-from bot.sandbox.engine import CAPABILITIES, Sandbox
-from bot.sandbox.parser import WORKSPACE, parse, tokenize
+from bot.sandbox.engine import VERBS, Sandbox, check_verbs
+from bot.sandbox.parser import VERB_OPTIONS, WORKSPACE, parse, tokenize
+from bot.sandbox.run import CAPABILITIES
 
 ALLOWED = frozenset({"redis", "busybox"})
 
@@ -171,6 +173,24 @@ def test_verbs_off_the_allow_list_are_refused(text: str, verb: str) -> None:
     """Every verb not on the allow-list is refused with a reason naming it."""
     refused = refusal(text)
     assert f"docker {verb}" in refused.message or f"`{verb}`" in refused.message
+
+
+def test_every_allowed_verb_has_exactly_one_handler(mocker: MockerFixture) -> None:
+    """The verb table covers the parser's allow-list exactly, and a gap fails loudly."""
+    assert set(VERBS) == set(VERB_OPTIONS)
+    for verb, handler in VERBS.items():
+        assert callable(handler), verb
+        assert handler.__name__ == "_do_" + verb.replace(" ", "_")
+    mocker.patch.dict(VERB_OPTIONS, {"volume frob": ()})
+    with pytest.raises(ImportError, match="volume frob"):
+        check_verbs()
+
+
+def test_sandbox_is_exported_by_the_package() -> None:
+    """``from bot.sandbox import Sandbox`` gives the composed sandbox."""
+    from bot.sandbox import Sandbox as Exported
+
+    assert Exported is Sandbox
 
 
 @pytest.mark.parametrize("text", ["docker -H tcp://10.0.0.1 ps", "docker --host unix:///x ps",

@@ -29,8 +29,9 @@ from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.reply import Event, Reply
-from bot.sandbox.engine import CAPABILITIES, Sandbox
+from bot.sandbox.engine import Sandbox
 from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.run import CAPABILITIES
 from bot.tutor import Tutor
 from tests.conftest import ROOT, _purge
 

@@ -16,7 +16,8 @@ from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.render_text import render
-from bot.sandbox.engine import EXEC_GRACE, Sandbox
+from bot.sandbox.engine import Sandbox
+from bot.sandbox.execs import EXEC_GRACE
 from bot.tutor import Tutor
 from tests.conftest import _purge, with_limits
 

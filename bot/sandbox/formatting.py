@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.sandbox.views import Outcome
+
 
 def parse_time(raw: str) -> datetime | None:
     """Parse a Docker API timestamp (RFC 3339 with nanoseconds) into an aware datetime."""
@@ -129,3 +131,25 @@ def template(fmt: str, obj: Any) -> str:
             out.append(str(value).lower() if isinstance(value, bool) else str(value))
     out.append(rest)
     return "".join(out).replace("\\n", "\n") + "\n"
+
+
+def render_objects(
+    objects: list[dict[str, Any]], errors: list[str], fmt: str | None, what: str
+) -> Outcome:
+    """``docker inspect``'s answer: the objects (as JSON or through ``-f``), then misses.
+
+    Args:
+        objects: What was found, already in the learner's names.
+        errors: The references that matched nothing.
+        fmt: The ``-f`` template, if one was given.
+        what: ``object`` or ``volume``, for the CLI's "No such ..." line.
+    """
+    if fmt:
+        try:
+            text = "".join(template(fmt, obj) for obj in objects)
+        except ValueError as exc:
+            return Outcome(1, f"template parsing error: {exc}\n")
+    else:
+        text = to_json(objects)
+    code = 1 if errors else 0
+    return Outcome(code, text + "".join(f"Error: No such {what}: {e}\n" for e in errors))

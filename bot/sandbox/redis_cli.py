@@ -6,6 +6,8 @@ it saved) so that checks can reason about history, not only about current state.
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +27,23 @@ WRITE_COMMANDS: dict[str, str] = {
 }
 
 SAVE_COMMANDS = {"save", "bgsave", "shutdown"}
+
+_NOT_READY = re.compile(r"Could not connect to Redis|Connection refused|^LOADING", re.M)
+
+
+def not_ready(output: str) -> bool:
+    """Whether ``redis-cli`` printed that the server is not (yet) accepting commands."""
+    return _NOT_READY.search(output) is not None
+
+
+def inner_argv(argv: list[str]) -> list[str]:
+    """The command a ``sh -c '...'`` wrapper runs, split into words (else ``argv``)."""
+    if len(argv) >= 3 and argv[0] in ("sh", "bash", "/bin/sh") and argv[1] == "-c":
+        try:
+            return shlex.split(argv[2])
+        except ValueError:
+            return argv
+    return argv
 
 
 def parse_redis_cli(argv: list[str]) -> dict[str, Any] | None:

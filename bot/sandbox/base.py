@@ -1,0 +1,309 @@
+"""The sandbox's base: the engine client, the learner's own objects, and vetting a command.
+
+Every verb family (:mod:`~bot.sandbox.containers`, :mod:`~bot.sandbox.run`,
+:mod:`~bot.sandbox.execs`, :mod:`~bot.sandbox.volumes`, :mod:`~bot.sandbox.inspection`)
+builds on :class:`SandboxBase`; :mod:`bot.sandbox.engine` composes them into
+:class:`~bot.sandbox.engine.Sandbox`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.models.volumes import Volume
+
+from bot.config import Settings
+from bot.errors import EngineUnavailable
+from bot.identity import Person
+from bot.sandbox import mounts, naming, policy
+from bot.sandbox.mounts import MountRequest
+from bot.sandbox.naming import (
+    LABEL_ANONYMOUS,
+    LABEL_LEARNER,
+    LABEL_MANAGED,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    LABEL_UID,
+    Namespace,
+)
+from bot.sandbox.parser import Command
+from bot.sandbox.translate import UNREACHABLE, engine_calls
+from bot.sandbox.views import ContainerView, MountView
+
+NOT_FOUND = "Error response from daemon: No such container: {}\n"
+"""The docker CLI's answer for a container reference that matches nothing of the learner's."""
+
+_HEX = re.compile(r"^[0-9a-f]{1,64}$")
+_ENGINE_PATH = re.compile(r"/[^\s\"']*/[0-9a-f]{64}(?:-init)?(?:/(?:merged|diff|work))?")
+"""A path in the engine's own storage (``/var/lib/docker/overlay2/<64 hex>/merged``)."""
+
+
+@dataclass
+class Plan:
+    """A learner command after vetting: every value checked, nothing sent to the engine.
+
+    Attributes:
+        image_name: For ``run``: the image name the learner knows (``redis``).
+        tag: For ``run``: the local tag to create from (``redis:latest``).
+        name: For ``run`` and ``volume create``: the learner's name (given or invented).
+        env: For ``run`` and ``exec``: ``NAME=value`` items.
+        mounts: For ``run``: the mounts asked for.
+        binds: For ``run``: bind targets mapped to real host folders in the workspace.
+        user: ``-u`` for ``run`` and ``exec``.
+        workdir: ``-w`` for ``run`` and ``exec``.
+        hostname: ``-h`` for ``run``.
+        entrypoint: ``--entrypoint`` for ``run``, split into words.
+        seconds: ``-t`` for ``stop`` and ``restart``.
+        tail: ``--tail`` for ``logs``.
+    """
+
+    image_name: str = ""
+    tag: str = ""
+    name: str = ""
+    env: list[str] = field(default_factory=list)
+    mounts: list[MountRequest] = field(default_factory=list)
+    binds: dict[str, Path] = field(default_factory=dict)
+    user: str | None = None
+    workdir: str | None = None
+    hostname: str | None = None
+    entrypoint: list[str] | None = None
+    seconds: int = 10
+    tail: int | str = "all"
+
+
+def owned(labels: dict[str, str], ns: Namespace) -> bool:
+    """Whether labels mark an object as belonging to exactly this namespace."""
+    return (
+        labels.get(LABEL_MANAGED) == "1"
+        and labels.get(LABEL_NAMESPACE) == ns.prefix
+        and labels.get(LABEL_LEARNER) == ns.learner
+    )
+
+
+def anonymous_name() -> str:
+    """A name for a volume the learner did not name (64 hex digits, as docker makes)."""
+    return naming.new_uid() + naming.new_uid() + naming.new_uid() + naming.new_uid()
+
+
+class SandboxBase:
+    """The engine connection, the learner's namespace, and lookups confined to it.
+
+    Args:
+        settings: Limits, the engine address, the workspaces folder, the name prefix.
+        allowed_images: Image names learners may run (``redis``, ``busybox``); ``None``
+            allows every image that exists locally (for tests of the sandbox alone).
+    """
+
+    def __init__(self, settings: Settings, allowed_images: Iterable[str] | None = None) -> None:
+        self.settings = settings
+        self.limits = settings.limits
+        self.allowed_images = frozenset(allowed_images) if allowed_images is not None else None
+        self._client: docker.DockerClient | None = None
+        self._client_lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The docker-py client, created on first use.
+
+        Raises:
+            EngineUnavailable: The engine's address or TLS settings are unusable.
+        """
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, which
+                    # the course deployment uses to reach its sandbox engine over TLS.
+                    environment = dict(os.environ)
+                    if self.settings.docker_host:
+                        environment["DOCKER_HOST"] = self.settings.docker_host
+                    self._client = docker.from_env(
+                        timeout=120, max_pool_size=64, environment=environment
+                    )
+                except docker.errors.DockerException as exc:
+                    raise EngineUnavailable(f"{UNREACHABLE} Try again in a moment.") from exc
+            return self._client
+
+    def close(self) -> None:
+        """Close the engine connection."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def ping(self) -> bool:
+        """Whether the engine answers.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached.
+        """
+        with engine_calls():
+            return bool(self.client.ping())
+
+    def namespace(self, person: Person) -> Namespace:
+        """The person's namespace on the engine."""
+        return Namespace.for_key(self.settings.namespace, person.key)
+
+    def workspace(self, person: Person) -> Path:
+        """The person's workspace folder on the sandbox host (created if missing)."""
+        path = self.settings.workspaces_dir / self.namespace(person).learner
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _rewrite(self, ns: Namespace, text: str) -> str:
+        """Replace engine names and host paths with what the learner knows.
+
+        The learner's own engine names lose their prefix; any other learner's engine
+        name of this deployment is cut the same way (so no learner's hash is ever
+        shown), and workspace folders on the host become ``$(pwd)``.
+        """
+        text = text.replace(f"{ns.prefix}-{ns.learner}-", "")
+        text = re.sub(re.escape(ns.prefix) + r"-[0-9a-f]{12}-", "", text)
+        text = _ENGINE_PATH.sub("<container filesystem>", text)
+        for root in {str(self.settings.workspaces_dir), os.path.realpath(self.settings.workspaces_dir)}:
+            text = re.sub(re.escape(root) + r"/[0-9a-f]{12}", "$(pwd)", text)
+            text = text.replace(root, "$(pwd)")
+        return text
+
+    def _timeout_note(self) -> str:
+        return (
+            f"The command was still running after {self.limits.foreground_seconds:g} "
+            "seconds, so the tutor stopped it."
+        )
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def _containers(self, ns: Namespace, *, all_: bool = True) -> list[Container]:
+        """The learner's containers (``all_``: stopped ones too), inspected."""
+        with engine_calls():
+            found: list[Container] = self.client.containers.list(
+                all=all_, filters=ns.filters(), sparse=False
+            )
+        return [c for c in found if owned(c.labels, ns)]
+
+    def _find_container(self, ns: Namespace, ref: str, *, by_id: bool = True) -> Container | None:
+        """The learner's container named ``ref``, or (``by_id``) whose id starts with ``ref``.
+
+        A name like ``c2`` is also a hex id prefix: looking up a *name* (the conflict check
+        of ``run --name``) must not fall back to ids, or it finds an unrelated container.
+        """
+        if policy.NAME_RE.match(ref):
+            # Ask the engine for exactly this name: one list and one inspect, however many
+            # containers the learner has. Ownership is still checked on the labels.
+            selector = {"label": [*ns.filters()["label"], f"{LABEL_NAME}={ref}"]}
+            with engine_calls():
+                named: list[Container] = self.client.containers.list(
+                    all=True, filters=selector, sparse=False
+                )
+            for container in named:
+                if owned(container.labels, ns) and container.labels.get(LABEL_NAME) == ref:
+                    return container
+        if by_id and _HEX.match(ref):
+            mine = self._containers(ns)
+            matches = [c for c in mine if c.id.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+        return None
+
+    def _volumes(self, ns: Namespace) -> list[Volume]:
+        """The learner's volumes."""
+        with engine_calls():
+            found: list[Volume] = self.client.volumes.list(filters=ns.filters())
+        return [v for v in found if owned(v.attrs.get("Labels") or {}, ns)]
+
+    def _find_volume(self, ns: Namespace, name: str) -> Volume | None:
+        """The learner's volume called ``name``, or ``None``."""
+        for volume in self._volumes(ns):
+            if (volume.attrs.get("Labels") or {}).get(LABEL_NAME) == name:
+                return volume
+        return None
+
+    def _mount_views(self, ns: Namespace, container: Container) -> tuple[MountView, ...]:
+        volumes = {v.name: v for v in self._volumes(ns)}
+        views = []
+        for mount in container.attrs.get("Mounts", []):
+            kind = mount.get("Type", "")
+            target = mount.get("Destination", "")
+            if kind == "volume":
+                volume = volumes.get(mount.get("Name", ""))
+                labels = (volume.attrs.get("Labels") or {}) if volume else {}
+                views.append(
+                    MountView(
+                        "volume",
+                        labels.get(LABEL_NAME, ""),
+                        labels.get(LABEL_UID, ""),
+                        target,
+                        anonymous=labels.get(LABEL_ANONYMOUS) == "1",
+                    )
+                )
+            else:
+                views.append(MountView(kind, "", "", target))
+        tmpfs = (container.attrs.get("HostConfig") or {}).get("Tmpfs") or {}
+        views.extend(MountView("tmpfs", "", "", path) for path in tmpfs)
+        return tuple(views)
+
+    def _view(self, ns: Namespace, container: Container) -> ContainerView:
+        """The learner's view of one of their containers (no engine names)."""
+        config = container.attrs.get("Config") or {}
+        command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        return ContainerView(
+            id=container.id,
+            name=container.labels.get(LABEL_NAME, ""),
+            image=container.labels.get("docker-tutor.image", config.get("Image", "")),
+            running=container.status == "running",
+            status=container.status,
+            mounts=self._mount_views(ns, container),
+            command=tuple(command),
+        )
+
+    # -- vetting --------------------------------------------------------------------------
+
+    def vet(self, person: Person, command: Command) -> Plan:
+        """Check every value of a command against the policy, before the engine is asked.
+
+        Nothing here talks to the engine: a refused command never reaches it. A bind
+        mount's folder is resolved (and made if missing) in the person's workspace on
+        the host.
+
+        Raises:
+            CommandRefused: With a one-line reason naming what was refused.
+        """
+        plan = Plan()
+        verb = command.verb
+        if verb == "run":
+            plan.image_name, plan.tag = policy.check_image(command.args[0], self.allowed_images)
+            name = command.value("name")
+            plan.name = (policy.check_name(name, "container") if name
+                         else naming.random_container_name())
+            plan.env = policy.check_env(command.values("env"))
+            plan.mounts = mounts.requested_mounts(
+                command.values("volume"), command.values("mount"), command.values("tmpfs")
+            )
+            plan.user = policy.check_user(command.value("user"))
+            plan.workdir = policy.check_workdir(command.value("workdir"))
+            plan.hostname = policy.check_hostname(command.value("hostname"))
+            plan.entrypoint = policy.check_entrypoint(command.value("entrypoint"))
+            for request in plan.mounts:
+                if request.kind == "bind":
+                    plan.binds[request.target] = mounts.resolve_bind(
+                        self.workspace(person), request.source
+                    )
+        elif verb == "exec":
+            plan.env = policy.check_env(command.values("env"))
+            plan.user = policy.check_user(command.value("user"))
+            plan.workdir = policy.check_workdir(command.value("workdir"))
+        elif verb in ("stop", "restart"):
+            plan.seconds = policy.check_seconds(command.value("time"), 10)
+        elif verb == "logs":
+            plan.tail = policy.check_tail(command.value("tail"))
+        elif verb == "volume create" and command.args:
+            plan.name = policy.check_name(command.args[0], "volume")
+        return plan

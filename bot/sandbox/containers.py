@@ -1,0 +1,183 @@
+"""The container lifecycle verbs (``rm``, ``stop``, ``start``, ``restart``, ``ps``) and reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+import docker.errors
+from docker.models.containers import Container
+
+from bot.identity import Person
+from bot.sandbox import formatting
+from bot.sandbox.base import NOT_FOUND, Plan
+from bot.sandbox.binds import BindsMixin
+from bot.sandbox.naming import LABEL_ANONYMOUS, LABEL_NAME, Namespace
+from bot.sandbox.parser import Command
+from bot.sandbox.translate import engine_calls
+from bot.sandbox.views import ContainerView, Outcome
+
+
+class ContainersMixin(BindsMixin):
+    """The learner's containers: reading them, and the verbs that act on existing ones."""
+
+    def container(self, person: Person, name: str) -> ContainerView | None:
+        """The person's container called ``name``, or ``None``."""
+        ns = self.namespace(person)
+        found = self._find_container(ns, name, by_id=False)
+        return None if found is None else self._view(ns, found)
+
+    def containers(self, person: Person) -> list[ContainerView]:
+        """Every container of the person, running or not."""
+        ns = self.namespace(person)
+        return [self._view(ns, c) for c in self._containers(ns)]
+
+    def remove_all(self, person: Person) -> tuple[int, int]:
+        """Remove every container and volume of the person; (containers, volumes) removed."""
+        ns = self.namespace(person)
+        with engine_calls():
+            containers = self._containers(ns)
+            for container in containers:
+                with suppress(docker.errors.NotFound):
+                    container.remove(force=True, v=True)
+            volumes = self._volumes(ns)
+            for volume in volumes:
+                with suppress(docker.errors.NotFound):
+                    volume.remove(force=True)
+        return len(containers), len(volumes)
+
+    def _remove(self, ns: Namespace, container: Container, *, force: bool) -> None:
+        """Remove a container, and the anonymous volumes no other container uses."""
+        anonymous = [
+            m.get("Name", "") for m in container.attrs.get("Mounts", [])
+            if m.get("Type") == "volume"
+        ]
+        container.remove(force=force, v=True)
+        for volume in self._volumes(ns):
+            labels = volume.attrs.get("Labels") or {}
+            if volume.name in anonymous and labels.get(LABEL_ANONYMOUS) == "1":
+                # Still used by another container: housekeeping will get it later.
+                with suppress(docker.errors.APIError):
+                    volume.remove()
+
+    def _each_container(
+        self,
+        ns: Namespace,
+        refs: list[str],
+        act: Callable[[Container], str | None],
+    ) -> tuple[int, str]:
+        """Apply ``act`` to each referenced container; the CLI's output and exit code."""
+        out, code = [], 0
+        for ref in refs:
+            container = self._find_container(ns, ref)
+            if container is None:
+                out.append(NOT_FOUND.format(ref))
+                code = 1
+                continue
+            try:
+                error = act(container)
+            except docker.errors.APIError as exc:
+                error = f"Error response from daemon: {self._rewrite(ns, str(exc.explanation))}"
+            if error:
+                out.append(error + "\n")
+                code = 1
+            else:
+                out.append(ref + "\n")
+        return code, "".join(out)
+
+    def _do_rm(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        force = command.flag("force")
+        removed: list[dict[str, Any]] = []
+
+        def act(container: Container) -> str | None:
+            running = container.status == "running"
+            if running and not force:
+                return (
+                    f"Error response from daemon: You cannot remove a running container "
+                    f"{container.id}. Stop the container before attempting removal or force "
+                    "remove"
+                )
+            fact = self._view(ns, container).as_fact()
+            self._remove(ns, container, force=force)
+            removed.append({**fact, "was_running": running, "force": force})
+            return None
+
+        code, output = self._each_container(ns, command.args, act)
+        return Outcome(code, output, facts={"removed": removed})
+
+    def _do_stop(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        seconds = plan.seconds
+        stopped: list[dict[str, Any]] = []
+
+        def act(container: Container) -> str | None:
+            was_running = container.status == "running"
+            container.stop(timeout=seconds)
+            stopped.append({"id": container.id, "name": container.labels.get(LABEL_NAME, ""),
+                            "was_running": was_running})
+            return None
+
+        code, output = self._each_container(ns, command.args, act)
+        return Outcome(code, output, facts={"stopped": stopped})
+
+    def _do_start(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        started: list[dict[str, Any]] = []
+
+        def act(container: Container) -> str | None:
+            refused = self._check_binds_before_start(person, ns, container)
+            if refused:
+                return refused
+            container.start()
+            started.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
+            return None
+
+        code, output = self._each_container(ns, command.args, act)
+        return Outcome(code, output, facts={"started": started})
+
+    def _do_restart(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        seconds = plan.seconds
+        restarted: list[dict[str, Any]] = []
+
+        def act(container: Container) -> str | None:
+            refused = self._check_binds_before_start(person, ns, container)
+            if refused:
+                return refused
+            container.restart(timeout=seconds)
+            restarted.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
+            return None
+
+        code, output = self._each_container(ns, command.args, act)
+        return Outcome(code, output, facts={"restarted": restarted, "stopped": restarted})
+
+    def _do_ps(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        containers = self._containers(ns, all_=command.flag("all"))
+        containers.sort(key=lambda c: c.attrs.get("Created", ""), reverse=True)
+        full = command.flag("no_trunc")
+        if command.flag("quiet"):
+            ids = [c.id if full else c.id[:12] for c in containers]
+            return Outcome(0, "".join(i + "\n" for i in ids))
+        rows = []
+        for c in containers:
+            config = c.attrs.get("Config") or {}
+            cmd = " ".join([*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])])
+            rows.append([
+                c.id if full else c.id[:12],
+                c.labels.get("docker-tutor.image", config.get("Image", "")),
+                f'"{cmd}"' if full else formatting.truncate_command(cmd),
+                formatting.ago(c.attrs.get("Created", "")),
+                formatting.status_line(c.attrs.get("State") or {}),
+                "",
+                c.labels.get(LABEL_NAME, ""),
+            ])
+        headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+        return Outcome(0, formatting.table(headers, rows))

@@ -1,0 +1,160 @@
+"""``docker exec``: a command in a running container, under a hard time limit.
+
+Knowledge of particular programs (Redis) plugs in through three hooks that
+:class:`ExecMixin` leaves empty; :class:`bot.sandbox.redis.RedisMixin` fills them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+from bot.identity import Person
+from bot.sandbox.base import NOT_FOUND, Plan, SandboxBase
+from bot.sandbox.naming import Namespace
+from bot.sandbox.parser import Command
+from bot.sandbox.streams import DRAIN_LIMIT, READ_LIMIT, ExecResult, read_stream
+from bot.sandbox.views import Outcome
+
+EXEC_GRACE = 3.0
+"""Seconds past the time limit after which the tutor stops waiting for an exec's output,
+even if a process in the container still holds it open."""
+
+
+class ExecMixin(SandboxBase):
+    """Runs commands in the learner's running containers, for the learner or the tutor."""
+
+    # -- hooks for program-specific knowledge ----------------------------------------------
+
+    def _exec_tty(self, argv: list[str]) -> bool:
+        """Whether ``argv`` runs with a TTY even without ``-t`` (as the learner expects)."""
+        return False
+
+    def _exec_retry(self, container: Container, argv: list[str], result: ExecResult) -> bool:
+        """Whether a failed ``argv`` met a server still starting, and now may run again."""
+        return False
+
+    def _exec_facts(self, argv: list[str]) -> dict[str, Any]:
+        """Facts about what ``argv`` did, for checks and the command log."""
+        return {}
+
+    # -- exec ----------------------------------------------------------------------------
+
+    def exec_capture(
+        self, person: Person, name: str, argv: list[str], *, timeout: float = 10.0
+    ) -> tuple[int, str] | None:
+        """Run ``argv`` in the person's running container and return (exit code, output).
+
+        Used by the tutor's own checks; nothing is logged as the learner's. Returns
+        ``None`` when the container does not exist or is not running.
+        """
+        ns = self.namespace(person)
+        container = self._find_container(ns, name, by_id=False)
+        if container is None or container.status != "running":
+            return None
+        try:
+            result = self._exec(container, argv, timeout=timeout, tty=False, limit=READ_LIMIT)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return None
+        return result.code, result.output
+
+    def _exec(
+        self,
+        container: Container,
+        argv: list[str],
+        *,
+        timeout: float,
+        tty: bool,
+        limit: int,
+        env: list[str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+        detach: bool = False,
+    ) -> ExecResult:
+        """Run ``argv`` in ``container`` under a hard time limit.
+
+        The command runs under ``timeout -s KILL N`` inside the container; whatever
+        happens there (a process that keeps the output open, a replaced ``timeout``),
+        the tutor stops reading after ``timeout`` + :data:`EXEC_GRACE` seconds.
+        """
+        wrapped = ["timeout", "-s", "KILL", str(max(1, round(timeout))), *argv]
+        api = self.client.api
+        exec_id = api.exec_create(
+            container.id, wrapped, stdout=True, stderr=True, tty=tty, environment=env,
+            workdir=workdir, user=user or "",
+        )["Id"]
+        if detach:
+            api.exec_start(exec_id, detach=True)
+            return ExecResult(0, "", 0, timed_out=False)
+        sock = api.exec_start(exec_id, socket=True, tty=tty)
+        raw = getattr(sock, "_sock", sock)
+        try:
+            data, size, timed_out = read_stream(
+                raw, tty=tty, deadline=time.monotonic() + timeout + EXEC_GRACE, limit=limit
+            )
+        finally:
+            sock.close()
+            raw.close()
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        deadline = time.monotonic() + (0.5 if timed_out or size > DRAIN_LIMIT else 2.0)
+        while code is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            code = api.exec_inspect(exec_id).get("ExitCode")
+        if code is None:
+            code = 137 if timed_out else -1
+        text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+        return ExecResult(code, text, max(0, size - limit), timed_out)
+
+    def _do_exec(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        ref, argv = command.args[0], command.args[1:]
+        container = self._find_container(ns, ref)
+        if container is None:
+            return Outcome(1, NOT_FOUND.format(ref))
+        if container.status != "running":
+            return Outcome(
+                1, f"Error response from daemon: Container {container.id} is not running\n"
+            )
+        tty = command.flag("tty") or self._exec_tty(argv)
+        started = time.monotonic()
+
+        def run() -> ExecResult:
+            return self._exec(
+                container, argv, timeout=self.limits.foreground_seconds, tty=tty,
+                limit=READ_LIMIT, env=plan.env, workdir=plan.workdir,
+                user=plan.user, detach=command.flag("detach"),
+            )
+
+        result = run()
+        if result.code != 0 and self._exec_retry(container, argv, result):
+            # The server was still starting (the command never reached it): run it again.
+            result = run()
+        code, output, cut, timed_out = result
+        elapsed = time.monotonic() - started
+        notes = []
+        timed_out = timed_out or (code == 137 and elapsed >= self.limits.foreground_seconds - 0.5)
+        if timed_out:
+            notes.append(self._timeout_note())
+        elif code == 137:
+            notes.append(
+                "The process was killed (exit status 137). In the sandbox that usually means "
+                f"it went over the memory limit ({self.limits.memory_bytes // 2**20} MiB)."
+            )
+        if code == 127 and "can't execute" in output:
+            output = (
+                "OCI runtime exec failed: exec failed: unable to start container process: "
+                f'exec: "{argv[0]}": executable file not found in $PATH: unknown\n'
+            )
+            code = 126
+        facts: dict[str, Any] = {
+            "container": self._view(ns, container).as_fact(),
+            "argv": argv,
+            "exit": code,
+        }
+        if timed_out:
+            facts["timed_out"] = True
+        facts.update(self._exec_facts(argv))
+        return Outcome(code, output, cut=cut, notes=notes, facts=facts)

@@ -1,0 +1,197 @@
+"""``docker run``: a new container under the sandbox's limits, detached or in the foreground."""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+from typing import Any
+
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+from docker.types import Mount
+
+from bot.errors import QuotaExceeded
+from bot.identity import Person
+from bot.sandbox import policy
+from bot.sandbox.base import Plan, anonymous_name
+from bot.sandbox.containers import ContainersMixin
+from bot.sandbox.mounts import MountRequest
+from bot.sandbox.naming import Namespace
+from bot.sandbox.parser import Command
+from bot.sandbox.streams import READ_LIMIT, read_stream
+from bot.sandbox.views import Outcome
+from bot.sandbox.volumes import VolumesMixin
+
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
+"""The only kernel capabilities a learner container keeps (all others are dropped)."""
+
+OOM_SCORE_ADJ = 500
+"""Learner containers are the first the host kernel kills if the host runs out of memory."""
+
+SHM_BYTES = 64 * 1024 * 1024
+"""Size of each container's ``/dev/shm`` (counted in its memory limit)."""
+
+
+class RunMixin(ContainersMixin, VolumesMixin):
+    """``docker run``: image and quota checks, mounts, the host limits, the foreground."""
+
+    def _check_quota_containers(self, ns: Namespace) -> None:
+        if len(self._containers(ns)) >= self.limits.max_containers:
+            raise QuotaExceeded(
+                f"You already have {self.limits.max_containers} containers, the most the "
+                "sandbox allows.",
+                option="quota:containers",
+                hint="Remove one you no longer need: `docker ps -a`, then `docker rm -f NAME`.",
+            )
+
+    def _do_run(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        image_name, tag, name, env, wanted = (
+            plan.image_name, plan.tag, plan.name, plan.env, plan.mounts
+        )
+        argv = command.args[1:]
+        self._check_sub_folder_binds(person, ns, [str(p) for p in plan.binds.values()])
+        existing = self._find_container(ns, name, by_id=False)
+        if existing is not None:
+            return Outcome(
+                125,
+                f'docker: Error response from daemon: Conflict. The container name "/{name}" is '
+                f'already in use by container "{existing.id}". You have to remove (or rename) '
+                "that container to be able to reuse that name.\n",
+            )
+        try:
+            image = self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return Outcome(
+                125,
+                f"Unable to find image '{tag}' locally\ndocker: the sandbox has no network, so "
+                f"it cannot be pulled. {policy.image_hint(self.allowed_images)}\n",
+            )
+        self._check_quota_containers(ns)
+        engine_mounts: list[Mount] = []
+        tmpfs: dict[str, str] = {}
+        new_volumes = sum(
+            1 for r in wanted if r.kind == "volume" and self._find_volume(ns, r.source) is None
+        )
+        declared = list(((image.attrs.get("Config") or {}).get("Volumes") or {}).keys())
+        covered = {r.target for r in wanted}
+        anonymous = [MountRequest("anonymous", "", p) for p in declared if p not in covered]
+        anon_needed = new_volumes + sum(1 for r in wanted if r.kind == "anonymous") + len(anonymous)
+        if anon_needed:
+            self._check_quota_volumes(ns, anon_needed)
+        for request in [*wanted, *anonymous]:
+            if request.kind == "tmpfs":
+                tmpfs[request.target] = f"size={request.tmpfs_size},mode=1777"
+            elif request.kind == "bind":
+                host = plan.binds[request.target]
+                engine_mounts.append(Mount(request.target, str(host), type="bind",
+                                           read_only=request.read_only))
+            else:
+                volume = self._ensure_volume(
+                    ns,
+                    request.source or anonymous_name(),
+                    anonymous=request.kind == "anonymous",
+                )
+                engine_mounts.append(Mount(request.target, volume.name, type="volume",
+                                           read_only=request.read_only))
+        detach = command.flag("detach")
+        container: Container = self.client.containers.create(
+            tag,
+            command=argv or None,
+            entrypoint=plan.entrypoint,
+            name=ns.engine_name(name),
+            labels=ns.labels(name, **{"docker-tutor.image": image_name}),
+            environment=env,
+            working_dir=plan.workdir,
+            hostname=plan.hostname,
+            user=plan.user,
+            mounts=engine_mounts,
+            tmpfs=tmpfs or None,
+            detach=True,
+            tty=command.flag("tty") and not detach,
+            **self._host_limits(),
+        )
+        facts: dict[str, Any] = {
+            "container": self._view(ns, container).as_fact(),
+            "argv": argv,
+            "detach": detach,
+        }
+        if detach:
+            container.start()
+            return Outcome(0, container.id + "\n", facts=facts)
+        return self._foreground(ns, container, command.flag("rm"), facts,
+                                tty=command.flag("tty"))
+
+    def _host_limits(self) -> dict[str, Any]:
+        """Host settings every learner container gets: the heart of the policy."""
+        return {
+            "network_mode": "none",
+            "mem_limit": self.limits.memory_bytes,
+            "memswap_limit": self.limits.memory_bytes,
+            "pids_limit": self.limits.pids,
+            "nano_cpus": self.limits.nano_cpus,
+            "cap_drop": ["ALL"],
+            "cap_add": CAPABILITIES,
+            "security_opt": ["no-new-privileges"],
+            "init": True,
+            "privileged": False,
+            "ipc_mode": "private",
+            "cgroupns": "private",
+            "oom_score_adj": OOM_SCORE_ADJ,
+            "shm_size": SHM_BYTES,
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+            "restart_policy": {"Name": "no"},
+        }
+
+    def _foreground(
+        self, ns: Namespace, container: Container, remove: bool, facts: dict[str, Any],
+        *, tty: bool,
+    ) -> Outcome:
+        """Start a created container attached, like ``docker run`` without ``-d``.
+
+        Its output is read as it comes (so the learner is told exactly how much was cut)
+        until it exits or the time limit passes; then it is killed.
+        """
+        api = self.client.api
+        started = time.monotonic()
+        limit = self.limits.foreground_seconds
+        sock = api.attach_socket(
+            container.id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+        )
+        raw = getattr(sock, "_sock", sock)
+        try:
+            container.start()
+            data, size, timed_out = read_stream(
+                raw, tty=tty, deadline=started + limit, limit=READ_LIMIT
+            )
+        finally:
+            sock.close()
+            raw.close()
+        notes = []
+        code = 137
+        if not timed_out:
+            try:
+                left = max(1.0, started + limit - time.monotonic())
+                code = int(container.wait(timeout=left).get("StatusCode", 0))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                timed_out = True
+        if timed_out:
+            with suppress(docker.errors.APIError):
+                container.kill()
+            with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                container.wait(timeout=10)
+            facts["timed_out"] = True
+            notes.append(self._timeout_note() + " For a server, use `docker run -d`.")
+        else:
+            container.reload()
+            if (container.attrs.get("State") or {}).get("OOMKilled"):
+                facts["oom_killed"] = True
+                notes.append(
+                    f"The container went over its memory limit "
+                    f"({self.limits.memory_bytes // 2**20} MiB), so the kernel stopped it."
+                )
+        output = data.decode("utf-8", "replace").replace("\r\n", "\n")
+        if remove:
+            self._remove(ns, container, force=True)
+        facts["exit"] = code
+        return Outcome(code, output, cut=max(0, size - READ_LIMIT), notes=notes, facts=facts)
