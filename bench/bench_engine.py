@@ -22,8 +22,8 @@ from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox.engine import Sandbox
+from bot.sandbox.janitor import purge_prefix
 from bot.sandbox.naming import LABEL_NAMESPACE
-from bot.sandbox.reaper import purge_prefix
 from bot.tutor import Tutor
 
 CLI_LIMITS = [

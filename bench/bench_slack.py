@@ -28,7 +28,7 @@ from pathlib import Path
 import docker
 
 import bench
-from bot.sandbox.reaper import purge_prefix
+from bot.sandbox.janitor import purge_prefix
 from handlers.fake_slack import FakeSlack, sign
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 

@@ -1,6 +1,6 @@
 """Cleanup of learners' engine objects: the idle reaper and the start-up reconciliation.
 
-Two passes, both reading the engine (through :mod:`bot.sandbox.reaper`) and the
+Two passes, both reading the engine (through :mod:`bot.sandbox.janitor`) and the
 progress store (:meth:`~bot.progress.ProgressStore.learner_activity`):
 
 * :func:`reap` removes the containers of learners idle longer than
@@ -28,7 +28,7 @@ from types import TracebackType
 from bot.errors import TutorError
 from bot.progress import ProgressStore
 from bot.sandbox.engine import Sandbox
-from bot.sandbox.reaper import EngineObject, Janitor, learner_hash
+from bot.sandbox.janitor import EngineObject, Janitor, learner_hash
 
 log = logging.getLogger("docker_tutor.housekeeping")
 

@@ -22,7 +22,7 @@ from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox.engine import Sandbox
-from bot.sandbox.reaper import purge_prefix
+from bot.sandbox.janitor import purge_prefix
 from bot.tutor import Tutor
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,9 @@ from bot.config import Settings
 from bot.housekeeping import Reaper, Report, reap, reconcile
 from bot.identity import Person
 from bot.sandbox.engine import Sandbox
+from bot.sandbox.janitor import Janitor
 from bot.sandbox.naming import LABEL_NAMESPACE, Namespace
 from bot.sandbox.parser import parse
-from bot.sandbox.reaper import Janitor
 from bot.tutor import Tutor
 
 pytestmark = pytest.mark.docker
