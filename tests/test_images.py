@@ -21,7 +21,7 @@ import docker.errors
 import pytest
 
 from bot.errors import EngineUnavailable, ImageUnavailable
-from bot.sandbox import images
+from bot.sandbox import host_files, images, rootfs
 from bot.sandbox.images import IMAGES, ImageReport, ensure_images
 
 TEST_LABEL = {"docker-tutor.test": "1"}
@@ -276,8 +276,8 @@ def fake_client(mocker: Any) -> Any:
 def test_unavailable_when_pull_fails_and_apt_cannot_help(mocker: Any) -> None:
     """No registry, no binaries and no apt-get: ImageUnavailable says what and how."""
     client = fake_client(mocker)
-    mocker.patch.object(images, "_find_binary", return_value=None)
-    mocker.patch.object(images, "_apt_get", return_value=None)
+    mocker.patch.object(host_files, "_find_binary", return_value=None)
+    mocker.patch.object(host_files, "_apt_get", return_value=None)
     lines: list[str] = []
     with pytest.raises(ImageUnavailable) as caught:
         ensure_images(client, ["redis"], pull=True, log=lines.append)
@@ -308,8 +308,8 @@ def test_failed_build_becomes_image_unavailable(mocker: Any) -> None:
     client.images.build.side_effect = docker.errors.BuildError(
         "COPY failed", [{"stream": "Step 2/9 : COPY rootfs/ /"}, {"error": "COPY failed"}]
     )
-    mocker.patch.object(images, "_provide_files", return_value={})
-    mocker.patch.object(images, "_assemble")
+    mocker.patch.object(host_files, "provide_files", return_value={})
+    mocker.patch.object(rootfs, "assemble")
     with pytest.raises(ImageUnavailable, match="offline build of busybox:latest failed") as caught:
         ensure_images(client, ["busybox"], pull=False, log=lambda line: None)
     assert caught.value.hint is not None
@@ -336,9 +336,9 @@ def test_missing_binaries_are_installed_with_apt_get(mocker: Any) -> None:
     """As root with apt-get, missing packages are installed, after `apt-get update` if needed."""
     found: dict[str, Path] = {}
     mocker.patch.object(
-        images, "_find_binary", side_effect=lambda candidates: found.get(candidates[0])
+        host_files, "_find_binary", side_effect=lambda candidates: found.get(candidates[0])
     )
-    mocker.patch.object(images, "_apt_get", return_value="/usr/bin/apt-get")
+    mocker.patch.object(host_files, "_apt_get", return_value="/usr/bin/apt-get")
     failed = mocker.MagicMock(returncode=100, stderr="E: Unable to locate package busybox-static")
     done = mocker.MagicMock(returncode=0, stderr="")
 
@@ -348,8 +348,8 @@ def test_missing_binaries_are_installed_with_apt_get(mocker: Any) -> None:
             return done
         return done if found else failed
 
-    runner = mocker.patch.object(images, "_run", side_effect=run)
-    host = images._provide_files([IMAGES["busybox"]], {}, log=lambda line: None)
+    runner = mocker.patch.object(host_files, "_run", side_effect=run)
+    host = host_files.provide_files([IMAGES["busybox"]], {}, log=lambda line: None)
     assert host == {"/usr/bin/busybox": Path("/bin/busybox")}
     assert [call.args[0][1] for call in runner.call_args_list] == ["install", "update", "install"]
     install = runner.call_args_list[0].args[0]
