@@ -35,7 +35,7 @@ from bot.sandbox.naming import (
     Namespace,
 )
 from bot.sandbox.parser import Command
-from bot.sandbox.translate import UNREACHABLE, engine_calls
+from bot.sandbox.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.views import ContainerView, MountView
 
 NOT_FOUND = "Error response from daemon: No such container: {}\n"
@@ -139,14 +139,14 @@ class SandboxBase:
             self._client.close()
             self._client = None
 
+    @boundary
     def ping(self) -> bool:
         """Whether the engine answers.
 
         Raises:
-            EngineUnavailable: The engine could not be reached.
+            EngineUnavailable: The engine could not be reached or failed.
         """
-        with engine_calls():
-            return bool(self.client.ping())
+        return bool(self.client.ping())
 
     def namespace(self, person: Person) -> Namespace:
         """The person's namespace on the engine."""
@@ -185,7 +185,7 @@ class SandboxBase:
         """The learner's containers (``all_``: stopped ones too), inspected."""
         with engine_calls():
             found: list[Container] = self.client.containers.list(
-                all=all_, filters=ns.filters(), sparse=False
+                all=all_, filters=ns.filters(), sparse=False, ignore_removed=True
             )
         return [c for c in found if owned(c.labels, ns)]
 
@@ -201,7 +201,7 @@ class SandboxBase:
             selector = {"label": [*ns.filters()["label"], f"{LABEL_NAME}={ref}"]}
             with engine_calls():
                 named: list[Container] = self.client.containers.list(
-                    all=True, filters=selector, sparse=False
+                    all=True, filters=selector, sparse=False, ignore_removed=True
                 )
             for container in named:
                 if owned(container.labels, ns) and container.labels.get(LABEL_NAME) == ref:

@@ -15,26 +15,41 @@ from bot.sandbox.base import NOT_FOUND, Plan
 from bot.sandbox.binds import BindsMixin
 from bot.sandbox.naming import LABEL_ANONYMOUS, LABEL_NAME, Namespace
 from bot.sandbox.parser import Command
-from bot.sandbox.translate import engine_calls
+from bot.sandbox.translate import boundary, engine_calls
 from bot.sandbox.views import ContainerView, Outcome
 
 
 class ContainersMixin(BindsMixin):
     """The learner's containers: reading them, and the verbs that act on existing ones."""
 
+    @boundary
     def container(self, person: Person, name: str) -> ContainerView | None:
-        """The person's container called ``name``, or ``None``."""
+        """The person's container called ``name``, or ``None``.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
         ns = self.namespace(person)
         found = self._find_container(ns, name, by_id=False)
         return None if found is None else self._view(ns, found)
 
+    @boundary
     def containers(self, person: Person) -> list[ContainerView]:
-        """Every container of the person, running or not."""
+        """Every container of the person, running or not.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
         ns = self.namespace(person)
         return [self._view(ns, c) for c in self._containers(ns)]
 
+    @boundary
     def remove_all(self, person: Person) -> tuple[int, int]:
-        """Remove every container and volume of the person; (containers, volumes) removed."""
+        """Remove every container and volume of the person; (containers, volumes) removed.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
         ns = self.namespace(person)
         with engine_calls():
             containers = self._containers(ns)

@@ -28,7 +28,7 @@ from bot.sandbox.parser import VERB_OPTIONS, Command
 from bot.sandbox.redis import RedisMixin
 from bot.sandbox.run import RunMixin
 from bot.sandbox.streams import cap_output
-from bot.sandbox.translate import engine_calls
+from bot.sandbox.translate import boundary, engine_calls
 from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
 
@@ -42,6 +42,7 @@ class Sandbox(RunMixin, RedisMixin, InspectionMixin):
             allows every image that exists locally (for tests of the sandbox alone).
     """
 
+    @boundary
     def run_command(self, person: Person, command: Command) -> Outcome:
         """Execute a parsed learner command and return what the docker CLI would show.
 

@@ -18,6 +18,7 @@ from bot.sandbox.base import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import Command
 from bot.sandbox.streams import DRAIN_LIMIT, READ_LIMIT, ExecResult, read_stream
+from bot.sandbox.translate import boundary
 from bot.sandbox.views import Outcome
 
 EXEC_GRACE = 3.0
@@ -44,13 +45,17 @@ class ExecMixin(SandboxBase):
 
     # -- exec ----------------------------------------------------------------------------
 
+    @boundary
     def exec_capture(
         self, person: Person, name: str, argv: list[str], *, timeout: float = 10.0
     ) -> tuple[int, str] | None:
         """Run ``argv`` in the person's running container and return (exit code, output).
 
         Used by the tutor's own checks; nothing is logged as the learner's. Returns
-        ``None`` when the container does not exist or is not running.
+        ``None`` when the container does not exist, is not running, or the exec fails.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
         """
         ns = self.namespace(person)
         container = self._find_container(ns, name, by_id=False)

@@ -82,10 +82,9 @@ class Janitor:
 
     @contextmanager
     def _engine(self) -> Iterator[None]:
+        """Every docker-py or ``requests`` error becomes :class:`EngineUnavailable`."""
         try:
             yield
-        except docker.errors.NotFound:
-            raise
         except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
             raise EngineUnavailable(
                 f"Housekeeping could not talk to the Docker engine ({exc.__class__.__name__})."
@@ -165,19 +164,18 @@ class Janitor:
             EngineUnavailable: The engine could not be reached.
         """
         api = self.sandbox.client.api
-        try:
-            with self._engine():
-                try:
-                    if obj.kind == "container":
-                        api.remove_container(obj.ref, force=True, v=True)
-                    else:
-                        api.remove_volume(obj.ref, force=False)
-                except docker.errors.APIError as exc:
-                    if exc.status_code == 409:
-                        return False  # a volume in use, or a removal already in progress
-                    raise
-        except docker.errors.NotFound:
-            return False
+        with self._engine():
+            try:
+                if obj.kind == "container":
+                    api.remove_container(obj.ref, force=True, v=True)
+                else:
+                    api.remove_volume(obj.ref, force=False)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:
+                    return False  # a volume in use, or a removal already in progress
+                raise
         return True
 
 

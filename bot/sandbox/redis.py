@@ -18,6 +18,7 @@ from bot.sandbox import formatting
 from bot.sandbox.execs import ExecMixin
 from bot.sandbox.redis_cli import inner_argv, not_ready, parse_redis_cli, redis_call
 from bot.sandbox.streams import ExecResult
+from bot.sandbox.translate import boundary
 
 STARTING_SECONDS = 10.0
 """A container started at most this long ago may still have a Redis that is starting."""
@@ -26,6 +27,7 @@ STARTING_SECONDS = 10.0
 class RedisMixin(ExecMixin):
     """Redis-aware ``docker exec`` and key reads for the tutor's checks."""
 
+    @boundary
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container, as the tutor.
 
@@ -33,6 +35,9 @@ class RedisMixin(ExecMixin):
             ``(reachable, value)``: ``reachable`` is ``False`` when Redis did not answer
             (no container, not running, still loading); ``value`` is ``None`` for a
             missing key.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
         """
         def run(argv: list[str]) -> tuple[int, str] | None:
             return self.exec_capture(person, name, argv)

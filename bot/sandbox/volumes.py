@@ -13,6 +13,7 @@ from bot.sandbox import formatting, naming
 from bot.sandbox.base import Plan, SandboxBase, anonymous_name
 from bot.sandbox.naming import LABEL_ANONYMOUS, LABEL_NAME, LABEL_UID, Namespace
 from bot.sandbox.parser import Command
+from bot.sandbox.translate import boundary
 from bot.sandbox.views import Outcome, VolumeView
 
 
@@ -40,13 +41,23 @@ def _volume_view(volume: Volume) -> VolumeView:
 class VolumesMixin(SandboxBase):
     """The learner's volumes: reading them, the ``docker volume`` verbs, the quota."""
 
+    @boundary
     def volume(self, person: Person, name: str) -> VolumeView | None:
-        """The person's volume called ``name``, or ``None``."""
+        """The person's volume called ``name``, or ``None``.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
         found = self._find_volume(self.namespace(person), name)
         return None if found is None else _volume_view(found)
 
+    @boundary
     def volumes(self, person: Person) -> list[VolumeView]:
-        """Every volume of the person."""
+        """Every volume of the person.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
         return [_volume_view(volume) for volume in self._volumes(self.namespace(person))]
 
     def _check_quota_volumes(self, ns: Namespace, extra: int = 1) -> None:
