@@ -8,12 +8,14 @@ builds on :class:`SandboxBase`; :mod:`bot.sandbox.engine` composes them into
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -32,6 +34,7 @@ from bot.sandbox.naming import (
     LABEL_NAME,
     LABEL_NAMESPACE,
     LABEL_UID,
+    LABEL_VOLUMES,
     Namespace,
 )
 from bot.sandbox.parser import Command
@@ -86,6 +89,36 @@ def owned(labels: dict[str, str], ns: Namespace) -> bool:
         and labels.get(LABEL_NAMESPACE) == ns.prefix
         and labels.get(LABEL_LEARNER) == ns.learner
     )
+
+
+def volume_records(labels: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The volumes recorded in a container's :data:`LABEL_VOLUMES`, by engine name.
+
+    Each record is the part of the volume's labels that views need (its learner name,
+    uid and anonymous mark). A missing or malformed label records nothing.
+    """
+    try:
+        raw = json.loads(labels.get(LABEL_VOLUMES) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    records: dict[str, dict[str, str]] = {}
+    for engine_name, record in raw.items():
+        if isinstance(record, list) and len(record) == 3 and all(isinstance(v, str) for v in record):
+            name, uid, anonymous = record
+            records[str(engine_name)] = {LABEL_NAME: name, LABEL_UID: uid, LABEL_ANONYMOUS: anonymous}
+    return records
+
+
+def record_volumes(volumes: Iterable[Volume]) -> str:
+    """The :data:`LABEL_VOLUMES` value for a container that mounts ``volumes``."""
+    records = {}
+    for volume in volumes:
+        labels = volume.attrs.get("Labels") or {}
+        records[volume.name] = [labels.get(LABEL_NAME, ""), labels.get(LABEL_UID, ""),
+                                "1" if labels.get(LABEL_ANONYMOUS) == "1" else ""]
+    return json.dumps(records, separators=(",", ":"), sort_keys=True)
 
 
 def anonymous_name() -> str:
@@ -182,35 +215,55 @@ class SandboxBase:
     # -- lookups --------------------------------------------------------------------------
 
     def _containers(self, ns: Namespace, *, all_: bool = True) -> list[Container]:
-        """The learner's containers (``all_``: stopped ones too), inspected."""
+        """The learner's containers (``all_``: stopped ones too), each inspected.
+
+        One list and one inspect per container: for views that need a container's whole
+        configuration. Counting and scanning use :meth:`_summaries` (one request).
+        """
         with engine_calls():
             found: list[Container] = self.client.containers.list(
                 all=all_, filters=ns.filters(), sparse=False, ignore_removed=True
             )
         return [c for c in found if owned(c.labels, ns)]
 
+    def _summaries(self, ns: Namespace, *, all_: bool = True) -> list[dict[str, Any]]:
+        """The learner's containers as the engine lists them, in one request.
+
+        Each is the engine's summary (``Id``, ``Labels``, ``State``, ``Mounts``...), not
+        an inspected container: enough to count, to match an id, or to see mounts.
+        """
+        with engine_calls():
+            found: list[dict[str, Any]] = self.client.api.containers(
+                all=all_, filters=ns.filters()
+            )
+        return [c for c in found if owned(c.get("Labels") or {}, ns)]
+
+    def _inspect_owned(self, ns: Namespace, ref: str) -> Container | None:
+        """The container the engine knows as ``ref``, if its labels say it is the learner's."""
+        try:
+            with engine_calls():
+                container: Container = self.client.containers.get(ref)
+        except docker.errors.NotFound:
+            return None
+        return container if owned(container.labels, ns) else None
+
     def _find_container(self, ns: Namespace, ref: str, *, by_id: bool = True) -> Container | None:
         """The learner's container named ``ref``, or (``by_id``) whose id starts with ``ref``.
 
-        A name like ``c2`` is also a hex id prefix: looking up a *name* (the conflict check
-        of ``run --name``) must not fall back to ids, or it finds an unrelated container.
+        A name costs one request: the engine's name for it is inspected and kept only if
+        its labels say it is this learner's container of that name. An id prefix costs a
+        list and an inspect. A name like ``c2`` is also a hex id prefix: looking up a
+        *name* (the conflict check of ``run --name``) must not fall back to ids, or it
+        finds an unrelated container.
         """
         if policy.NAME_RE.match(ref):
-            # Ask the engine for exactly this name: one list and one inspect, however many
-            # containers the learner has. Ownership is still checked on the labels.
-            selector = {"label": [*ns.filters()["label"], f"{LABEL_NAME}={ref}"]}
-            with engine_calls():
-                named: list[Container] = self.client.containers.list(
-                    all=True, filters=selector, sparse=False, ignore_removed=True
-                )
-            for container in named:
-                if owned(container.labels, ns) and container.labels.get(LABEL_NAME) == ref:
-                    return container
+            named = self._inspect_owned(ns, ns.engine_name(ref))
+            if named is not None and named.labels.get(LABEL_NAME) == ref:
+                return named
         if by_id and _HEX.match(ref):
-            mine = self._containers(ns)
-            matches = [c for c in mine if c.id.startswith(ref)]
+            matches = [c["Id"] for c in self._summaries(ns) if str(c.get("Id", "")).startswith(ref)]
             if len(matches) == 1:
-                return matches[0]
+                return self._inspect_owned(ns, matches[0])
         return None
 
     def _volumes(self, ns: Namespace) -> list[Volume]:
@@ -226,15 +279,30 @@ class SandboxBase:
                 return volume
         return None
 
+    def _volume_labels(self, ns: Namespace, container: Container) -> dict[str, dict[str, str]]:
+        """The labels of the learner's volumes that ``container`` mounts, by engine name.
+
+        They come from the container's own :data:`LABEL_VOLUMES` (written by the tutor
+        when it created the container; a volume's labels never change and a mounted
+        volume cannot be removed), else from one list of the learner's volumes.
+        """
+        mounted = {m.get("Name", "") for m in container.attrs.get("Mounts", [])
+                   if m.get("Type") == "volume"}
+        if not mounted:
+            return {}
+        recorded = volume_records(container.labels)
+        if mounted <= recorded.keys():
+            return {name: recorded[name] for name in mounted}
+        return {v.name: v.attrs.get("Labels") or {} for v in self._volumes(ns)}
+
     def _mount_views(self, ns: Namespace, container: Container) -> tuple[MountView, ...]:
-        volumes = {v.name: v for v in self._volumes(ns)}
+        volumes = self._volume_labels(ns, container)
         views = []
         for mount in container.attrs.get("Mounts", []):
             kind = mount.get("Type", "")
             target = mount.get("Destination", "")
             if kind == "volume":
-                volume = volumes.get(mount.get("Name", ""))
-                labels = (volume.attrs.get("Labels") or {}) if volume else {}
+                labels = volumes.get(mount.get("Name", ""), {})
                 views.append(
                     MountView(
                         "volume",

@@ -23,12 +23,12 @@ class BindsMixin(SandboxBase):
         """
         root = os.path.realpath(self.workspace(person))
         names = []
-        for container in self._containers(ns, all_=False):
-            for mount in container.attrs.get("Mounts", []):
+        for container in self._summaries(ns, all_=False):
+            for mount in container.get("Mounts") or []:
                 source = os.path.realpath(mount.get("Source") or "/")
                 inside = source == root or source.startswith(root + os.sep)
                 if mount.get("Type") == "bind" and mount.get("RW", True) and inside:
-                    names.append(container.labels.get(LABEL_NAME, ""))
+                    names.append((container.get("Labels") or {}).get(LABEL_NAME, ""))
                     break
         return names
 

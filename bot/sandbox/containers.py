@@ -52,10 +52,10 @@ class ContainersMixin(BindsMixin):
         """
         ns = self.namespace(person)
         with engine_calls():
-            containers = self._containers(ns)
+            containers = self._summaries(ns)
             for container in containers:
                 with suppress(docker.errors.NotFound):
-                    container.remove(force=True, v=True)
+                    self.client.api.remove_container(container["Id"], force=True, v=True)
             volumes = self._volumes(ns)
             for volume in volumes:
                 with suppress(docker.errors.NotFound):

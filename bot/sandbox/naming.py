@@ -16,6 +16,9 @@ LABEL_LEARNER = "docker-tutor.learner"
 LABEL_NAME = "docker-tutor.name"
 LABEL_UID = "docker-tutor.uid"
 LABEL_ANONYMOUS = "docker-tutor.anonymous"
+LABEL_VOLUMES = "docker-tutor.volumes"
+"""On a container: the learner's names and uids of the volumes it mounts (JSON), recorded
+at creation, so that reading the container needs no list of volumes."""
 
 _ADJECTIVES = (
     "brave", "calm", "eager", "fuzzy", "gentle", "happy", "jolly", "keen", "lucid", "merry",

@@ -9,15 +9,16 @@ from typing import Any
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
+from docker.models.volumes import Volume
 from docker.types import Mount
 
 from bot.errors import QuotaExceeded
 from bot.identity import Person
 from bot.sandbox import policy
-from bot.sandbox.base import Plan, anonymous_name
+from bot.sandbox.base import Plan, anonymous_name, record_volumes
 from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.mounts import MountRequest
-from bot.sandbox.naming import Namespace
+from bot.sandbox.naming import LABEL_NAME, LABEL_VOLUMES, Namespace
 from bot.sandbox.parser import Command
 from bot.sandbox.streams import READ_LIMIT, read_stream
 from bot.sandbox.views import Outcome
@@ -37,7 +38,7 @@ class RunMixin(ContainersMixin, VolumesMixin):
     """``docker run``: image and quota checks, mounts, the host limits, the foreground."""
 
     def _check_quota_containers(self, ns: Namespace) -> None:
-        if len(self._containers(ns)) >= self.limits.max_containers:
+        if len(self._summaries(ns)) >= self.limits.max_containers:
             raise QuotaExceeded(
                 f"You already have {self.limits.max_containers} containers, the most the "
                 "sandbox allows.",
@@ -70,15 +71,10 @@ class RunMixin(ContainersMixin, VolumesMixin):
         self._check_quota_containers(ns)
         engine_mounts: list[Mount] = []
         tmpfs: dict[str, str] = {}
-        new_volumes = sum(
-            1 for r in wanted if r.kind == "volume" and self._find_volume(ns, r.source) is None
-        )
         declared = list(((image.attrs.get("Config") or {}).get("Volumes") or {}).keys())
         covered = {r.target for r in wanted}
         anonymous = [MountRequest("anonymous", "", p) for p in declared if p not in covered]
-        anon_needed = new_volumes + sum(1 for r in wanted if r.kind == "anonymous") + len(anonymous)
-        if anon_needed:
-            self._check_quota_volumes(ns, anon_needed)
+        volumes = self._provide_volumes(ns, [*wanted, *anonymous])
         for request in [*wanted, *anonymous]:
             if request.kind == "tmpfs":
                 tmpfs[request.target] = f"size={request.tmpfs_size},mode=1777"
@@ -87,20 +83,18 @@ class RunMixin(ContainersMixin, VolumesMixin):
                 engine_mounts.append(Mount(request.target, str(host), type="bind",
                                            read_only=request.read_only))
             else:
-                volume = self._ensure_volume(
-                    ns,
-                    request.source or anonymous_name(),
-                    anonymous=request.kind == "anonymous",
-                )
-                engine_mounts.append(Mount(request.target, volume.name, type="volume",
-                                           read_only=request.read_only))
+                engine_mounts.append(Mount(request.target, volumes[request.target].name,
+                                           type="volume", read_only=request.read_only))
+        labels = ns.labels(name, **{"docker-tutor.image": image_name})
+        if volumes:
+            labels[LABEL_VOLUMES] = record_volumes(volumes.values())
         detach = command.flag("detach")
         container: Container = self.client.containers.create(
             tag,
             command=argv or None,
             entrypoint=plan.entrypoint,
             name=ns.engine_name(name),
-            labels=ns.labels(name, **{"docker-tutor.image": image_name}),
+            labels=labels,
             environment=env,
             working_dir=plan.workdir,
             hostname=plan.hostname,
@@ -121,6 +115,40 @@ class RunMixin(ContainersMixin, VolumesMixin):
             return Outcome(0, container.id + "\n", facts=facts)
         return self._foreground(ns, container, command.flag("rm"), facts,
                                 tty=command.flag("tty"))
+
+    def _provide_volumes(self, ns: Namespace, requests: list[MountRequest]) -> dict[str, Volume]:
+        """The volume for each volume request, by target: the learner's, or new ones.
+
+        The learner's volumes are listed once; the quota is checked for everything this
+        ``run`` creates before the first is created, and again before each one.
+
+        Raises:
+            QuotaExceeded: The new volumes would exceed the learner's quota.
+        """
+        wanted = [r for r in requests if r.kind in ("volume", "anonymous")]
+        if not wanted:
+            return {}
+        mine = {
+            (v.attrs.get("Labels") or {}).get(LABEL_NAME, ""): v for v in self._volumes(ns)
+        }
+        have = len(mine)
+        needed = sum(1 for r in wanted if r.kind == "anonymous" or r.source not in mine)
+        if needed:
+            self._check_quota_volumes(ns, needed, have=have)
+        provided: dict[str, Volume] = {}
+        for request in wanted:
+            named = request.kind == "volume" and request.source in mine
+            if named:
+                provided[request.target] = mine[request.source]
+                continue
+            self._check_quota_volumes(ns, have=have)
+            volume = self._create_volume(ns, request.source or anonymous_name(),
+                                         anonymous=request.kind == "anonymous")
+            have += 1
+            if request.kind == "volume":
+                mine[request.source] = volume
+            provided[request.target] = volume
+        return provided
 
     def _host_limits(self) -> dict[str, Any]:
         """Host settings every learner container gets: the heart of the policy."""

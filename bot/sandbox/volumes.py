@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from docker.models.containers import Container
 from docker.models.volumes import Volume
 
 from bot.errors import QuotaExceeded
@@ -60,8 +59,20 @@ class VolumesMixin(SandboxBase):
         """
         return [_volume_view(volume) for volume in self._volumes(self.namespace(person))]
 
-    def _check_quota_volumes(self, ns: Namespace, extra: int = 1) -> None:
-        if len(self._volumes(ns)) + extra > self.limits.max_volumes:
+    def _check_quota_volumes(self, ns: Namespace, extra: int = 1, *, have: int | None = None) -> None:
+        """Refuse when ``extra`` more volumes would exceed the quota.
+
+        Args:
+            ns: The learner's namespace.
+            extra: How many volumes are about to be created.
+            have: How many the learner has, if the caller listed them in this command.
+
+        Raises:
+            QuotaExceeded: With the quota and what to do.
+        """
+        if have is None:
+            have = len(self._volumes(ns))
+        if have + extra > self.limits.max_volumes:
             raise QuotaExceeded(
                 f"That would give you more than {self.limits.max_volumes} volumes, the most "
                 "the sandbox allows.",
@@ -75,16 +86,21 @@ class VolumesMixin(SandboxBase):
         if existing is not None:
             return existing
         self._check_quota_volumes(ns)
+        return self._create_volume(ns, name, anonymous=anonymous)
+
+    def _create_volume(self, ns: Namespace, name: str, *, anonymous: bool) -> Volume:
+        """Create the learner's volume ``name`` (the caller checked the quota)."""
         labels = ns.labels(name, **{LABEL_UID: naming.new_uid()})
         if anonymous:
             labels[LABEL_ANONYMOUS] = "1"
         volume: Volume = self.client.volumes.create(name=ns.engine_name(name), labels=labels)
         return volume
 
-    def _volume_users(self, ns: Namespace, volume: Volume) -> list[Container]:
+    def _volume_users(self, ns: Namespace, volume: Volume) -> list[str]:
+        """The ids of the learner's containers (running or not) that mount ``volume``."""
         return [
-            c for c in self._containers(ns)
-            if any(m.get("Name") == volume.name for m in c.attrs.get("Mounts", []))
+            str(c.get("Id", "")) for c in self._summaries(ns)
+            if any(m.get("Name") == volume.name for m in c.get("Mounts") or [])
         ]
 
     def _do_volume_create(
@@ -117,7 +133,7 @@ class VolumesMixin(SandboxBase):
                 continue
             users = self._volume_users(ns, volume)
             if users:
-                ids = ", ".join(c.id for c in users)
+                ids = ", ".join(users)
                 out.append(
                     f"Error response from daemon: remove {name}: volume is in use - [{ids}]\n"
                 )
@@ -144,7 +160,7 @@ class VolumesMixin(SandboxBase):
     def _do_volume_prune(
         self, person: Person, ns: Namespace, command: Command, plan: Plan
     ) -> Outcome:
-        used = {m.get("Name") for c in self._containers(ns) for m in c.attrs.get("Mounts", [])}
+        used = {m.get("Name") for c in self._summaries(ns) for m in c.get("Mounts") or []}
         removed: list[dict[str, str]] = []
         for volume in self._volumes(ns):
             labels = volume.attrs.get("Labels") or {}
