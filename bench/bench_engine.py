@@ -4,6 +4,11 @@ Each round runs ``run -d``, ``exec redis-cli ping`` and ``rm -f`` once through t
 (parse, policy, engine API, progress log) and once with the ``docker`` CLI given the same
 limits, interleaved so both see the same machine. The ratio is tutor / CLI (aim: <= 1.0:
 the tutor talks to the engine's API without starting a process).
+
+Then one container serves 60 ``docker exec ... redis-cli get k`` through the sandbox
+(parse, policy, ownership, engine API), 60 through the whole tutor (plus the progress
+log), and 60 with the ``docker`` CLI, interleaved, with the engine requests of one such
+command counted (aim: sandbox <= 0.85x the CLI, at most 4 requests).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import docker
+from docker.api.client import APIClient
 
 import bench
 from bot.config import Limits, Settings
@@ -24,6 +30,7 @@ from bot.progress import ProgressStore
 from bot.sandbox.engine import Sandbox
 from bot.sandbox.janitor import purge_prefix
 from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.parser import parse
 from bot.tutor import Tutor
 
 CLI_LIMITS = [
@@ -83,6 +90,7 @@ def run(session: bench.BenchSession) -> None:
                     seconds = _timed(steps[who][verb])
                     if i:
                         times[who][verb].append(seconds)
+        _exec_side_by_side(session, tutor, person)
     finally:
         purge_prefix(client, prefix)
         client.close()
@@ -98,3 +106,64 @@ def run(session: bench.BenchSession) -> None:
             session.suite, f"CLI `docker {verb}`", times["cli"][verb]))
         session.note(f"`{verb}`: tutor {tutor_ms:.0f} ms, docker CLI {cli_ms:.0f} ms, "
                      f"ratio {ratio:.2f}")
+
+
+def _requests_of(fn: Callable[[], object]) -> int:
+    """How many engine HTTP requests ``fn`` makes."""
+    names = ("_get", "_post", "_put", "_delete")
+    originals = {name: getattr(APIClient, name) for name in names}
+    count = 0
+
+    def counted(original: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
+            nonlocal count
+            count += 1
+            return original(*args, **kwargs)
+        return call
+
+    try:
+        for name, original in originals.items():
+            setattr(APIClient, name, counted(original))
+        fn()
+    finally:
+        for name, original in originals.items():
+            setattr(APIClient, name, original)
+    return count
+
+
+def _exec_side_by_side(session: bench.BenchSession, tutor: Tutor, person: Person) -> None:
+    """60 `docker exec c redis-cli get k` through the sandbox, the tutor and the CLI."""
+    rounds = 10 if session.quick else 60
+    tutor.handle(person, "docker run -d --name getter redis")
+    tutor.handle(person, "docker exec getter redis-cli set k v")
+    engine_name = tutor.sandbox.namespace(person).engine_name("getter")
+    text = "docker exec getter redis-cli get k"
+    command = parse(text)
+    requests = _requests_of(lambda: tutor.sandbox.run_command(person, command))
+    steps: dict[str, Callable[[], object]] = {
+        "sandbox": lambda: tutor.sandbox.run_command(person, parse(text)),
+        "tutor": lambda: tutor.handle(person, text),
+        "cli": lambda: _cli("exec", engine_name, "redis-cli", "get", "k"),
+    }
+    times: dict[str, list[float]] = {who: [] for who in steps}
+    for i in range(rounds + 1):  # the first round is a warm-up
+        order = list(steps) if i % 2 else list(reversed(steps))
+        for who in order:
+            seconds = _timed(steps[who])
+            if i:
+                times[who].append(seconds)
+    cli_total = sum(times["cli"])
+    cli_ms = statistics.median(times["cli"]) * 1000
+    for who in ("sandbox", "tutor"):
+        ratio = sum(times[who]) / cli_total
+        median_ms = statistics.median(times[who]) * 1000
+        session.results.append(bench.Measurement(
+            session.suite, f"{who} `docker exec c redis-cli get k` x{rounds}", times[who],
+            notes=f"ratio {who}/CLI {ratio:.2f} over {rounds}"
+                  + (" (aim <= 0.85)" if who == "sandbox" else "")))
+        session.note(f"`exec redis-cli get` x{rounds}: {who} {median_ms:.0f} ms (median), "
+                     f"docker CLI {cli_ms:.0f} ms, total ratio {ratio:.2f}")
+    session.results.append(bench.Measurement(
+        session.suite, f"CLI `docker exec c redis-cli get k` x{rounds}", times["cli"]))
+    session.note(f"engine requests of one `docker exec ... redis-cli get` through the sandbox: "
+                 f"{requests} (aim <= 4)")
