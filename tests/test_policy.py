@@ -17,8 +17,9 @@ from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.sandbox import mounts, policy
 from bot.sandbox.engine import VERBS, Sandbox, check_verbs
-from bot.sandbox.parser import VERB_OPTIONS, WORKSPACE, parse, tokenize
+from bot.sandbox.parser import WORKSPACE, parse, tokenize
 from bot.sandbox.run import CAPABILITIES
+from bot.sandbox.verbs import VERB_OPTIONS
 
 ALLOWED = frozenset({"redis", "busybox"})
 

@@ -20,7 +20,8 @@ from bot.errors import CommandRefused, TutorError
 from bot.identity import Person
 from bot.sandbox import mounts, policy
 from bot.sandbox.engine import Sandbox
-from bot.sandbox.parser import VERB_OPTIONS, WORKSPACE, Command, parse
+from bot.sandbox.parser import WORKSPACE, Command, parse
+from bot.sandbox.verbs import VERB_OPTIONS
 
 SEEDS = [
     "docker run -d --name redis-1 -v my-redis-data:/data redis",

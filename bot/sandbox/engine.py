@@ -24,11 +24,12 @@ from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.execs import ExecMixin
 from bot.sandbox.inspection import InspectionMixin
 from bot.sandbox.naming import Namespace
-from bot.sandbox.parser import VERB_OPTIONS, Command
+from bot.sandbox.parser import Command
 from bot.sandbox.redis import RedisMixin
 from bot.sandbox.run import RunMixin
 from bot.sandbox.streams import cap_output
 from bot.sandbox.translate import boundary, engine_calls
+from bot.sandbox.verbs import VERB_OPTIONS
 from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
 

@@ -1,4 +1,4 @@
-"""Output that reads like the docker CLI's: tables, relative times, JSON."""
+"""Output that reads like the docker CLI's: tables, relative times, JSON, ``inspect -f``."""
 
 from __future__ import annotations
 

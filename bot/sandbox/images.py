@@ -11,7 +11,9 @@ library they link (found with ``ldd``, dynamic loader included) into a ``rootfs/
 with a merged-``/usr`` layout, adds the busybox applet links, ``/tmp``, ``/data`` and
 the files under ``images/<name>/rootfs/`` (``/etc/passwd``, the redis entrypoint),
 then builds ``images/<name>/Dockerfile``. It takes about a second once the packages
-are on the host.
+are on the host. :mod:`~bot.sandbox.image_specs` describes the images,
+:mod:`~bot.sandbox.host_files` finds (or installs) the binaries and
+:mod:`~bot.sandbox.rootfs` assembles the build context; this module talks to the engine.
 
 Debian's ``redis-server`` package holds only a host service, its configuration and
 the link ``/usr/bin/redis-server -> redis-check-rdb``; the server itself is the

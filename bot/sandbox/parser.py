@@ -1,8 +1,9 @@
 """Parse a learner's ``docker ...`` line into a checked :class:`Command`.
 
 The text is split with :mod:`shlex` (never given to a shell) and every option is
-matched against a per-verb table. Unknown options, unknown verbs and shell operators
-are refused with a one-line reason before anything reaches the engine.
+matched against its verb's table (:mod:`bot.sandbox.verbs`). Unknown options, unknown
+verbs and shell operators are refused with a one-line reason before anything reaches
+the engine.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from bot.errors import CommandRefused
 from bot.sandbox import policy
+from bot.sandbox.verbs import ALIASES, POSITIONALS, STOP_AT, USAGE, VERB_OPTIONS, Opt
 
 WORKSPACE = "\x00workspace\x00"
 """Marker that replaces the workspace shorthand (``$(pwd)``, ``$PWD``, ``${PWD}``)."""
@@ -25,137 +27,6 @@ MAX_COMMAND_CHARS = 4000
 
 _MOUNT_KEYS = ("volume", "mount")
 """Option keys whose values may name the workspace (``-v $(pwd):/app``)."""
-
-
-@dataclass(frozen=True)
-class Opt:
-    """One option a verb accepts.
-
-    Attributes:
-        names: Every spelling, e.g. ``("-d", "--detach")``.
-        key: Where its value goes in :attr:`Command.opts`.
-        value: Whether it takes a value.
-        repeat: Whether it may be given several times (values are collected in a list).
-    """
-
-    names: tuple[str, ...]
-    key: str
-    value: bool = False
-    repeat: bool = False
-
-
-def _o(*names: str, key: str, value: bool = False, repeat: bool = False) -> Opt:
-    return Opt(names, key, value, repeat)
-
-
-_TTY = (_o("-i", "--interactive", key="interactive"), _o("-t", "--tty", key="tty"))
-_ENV = _o("-e", "--env", key="env", value=True, repeat=True)
-
-VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
-    "run": (
-        _o("-d", "--detach", key="detach"),
-        _o("--name", key="name", value=True),
-        _o("-v", "--volume", key="volume", value=True, repeat=True),
-        _o("--mount", key="mount", value=True, repeat=True),
-        _o("--tmpfs", key="tmpfs", value=True, repeat=True),
-        _ENV,
-        _o("--rm", key="rm"),
-        *_TTY,
-        _o("-w", "--workdir", key="workdir", value=True),
-        _o("--entrypoint", key="entrypoint", value=True),
-        _o("-h", "--hostname", key="hostname", value=True),
-        _o("--network", "--net", key="network", value=True),
-        _o("-u", "--user", key="user", value=True),
-    ),
-    "exec": (
-        _o("-d", "--detach", key="detach"),
-        *_TTY,
-        _ENV,
-        _o("-w", "--workdir", key="workdir", value=True),
-        _o("-u", "--user", key="user", value=True),
-    ),
-    "ps": (
-        _o("-a", "--all", key="all"),
-        _o("-q", "--quiet", key="quiet"),
-        _o("--no-trunc", key="no_trunc"),
-    ),
-    "rm": (_o("-f", "--force", key="force"), _o("-v", "--volumes", key="volumes")),
-    "stop": (_o("-t", "--time", key="time", value=True),),
-    "restart": (_o("-t", "--time", key="time", value=True),),
-    "start": (_o("-a", "--attach", key="attach"), _o("-i", "--interactive", key="interactive")),
-    "logs": (
-        _o("-n", "--tail", key="tail", value=True),
-        _o("-t", "--timestamps", key="timestamps"),
-    ),
-    "inspect": (_o("-f", "--format", key="format", value=True),),
-    "images": (_o("-q", "--quiet", key="quiet"), _o("-a", "--all", key="all")),
-    "volume create": (),
-    "volume ls": (_o("-q", "--quiet", key="quiet"),),
-    "volume rm": (_o("-f", "--force", key="force"),),
-    "volume inspect": (_o("-f", "--format", key="format", value=True),),
-    "volume prune": (_o("-f", "--force", key="force"), _o("-a", "--all", key="all")),
-}
-
-_ALIASES: dict[tuple[str, str], str] = {
-    ("container", "ls"): "ps",
-    ("container", "list"): "ps",
-    ("container", "ps"): "ps",
-    ("container", "run"): "run",
-    ("container", "exec"): "exec",
-    ("container", "rm"): "rm",
-    ("container", "remove"): "rm",
-    ("container", "stop"): "stop",
-    ("container", "start"): "start",
-    ("container", "restart"): "restart",
-    ("container", "logs"): "logs",
-    ("container", "inspect"): "inspect",
-    ("image", "ls"): "images",
-    ("image", "list"): "images",
-    ("volume", "list"): "volume ls",
-    ("volume", "remove"): "volume rm",
-}
-
-# How many positional arguments a verb takes: (minimum, maximum or None for "the rest").
-_POSITIONALS: dict[str, tuple[int, int | None]] = {
-    "run": (1, None),
-    "exec": (2, None),
-    "ps": (0, 0),
-    "rm": (1, None),
-    "stop": (1, None),
-    "start": (1, None),
-    "restart": (1, None),
-    "logs": (1, 1),
-    "inspect": (1, None),
-    "images": (0, 1),
-    "volume create": (0, 1),
-    "volume ls": (0, 0),
-    "volume rm": (1, None),
-    "volume inspect": (1, None),
-    "volume prune": (0, 0),
-}
-
-# Verbs whose first positional starts the container's own command line: options after
-# it belong to that command, not to docker.
-_STOP_AT = {"run": 1, "exec": 2}
-
-USAGE: dict[str, str] = {
-    "run": "docker run [-d] [--name NAME] [-v VOLUME:/path] [--tmpfs /path] [-e K=V] [--rm] "
-    "IMAGE [COMMAND...]",
-    "exec": "docker exec [-it] [-e K=V] [-w DIR] CONTAINER COMMAND [ARG...]",
-    "ps": "docker ps [-a] [-q]",
-    "rm": "docker rm [-f] CONTAINER...",
-    "stop": "docker stop CONTAINER...",
-    "start": "docker start CONTAINER...",
-    "restart": "docker restart CONTAINER...",
-    "logs": "docker logs [--tail N] CONTAINER",
-    "inspect": "docker inspect [-f '{{.Path}}'] NAME...",
-    "images": "docker images",
-    "volume create": "docker volume create [NAME]",
-    "volume ls": "docker volume ls [-q]",
-    "volume rm": "docker volume rm VOLUME...",
-    "volume inspect": "docker volume inspect VOLUME...",
-    "volume prune": "docker volume prune [-a]",
-}
 
 
 @dataclass
@@ -330,7 +201,7 @@ def parse(text: str) -> Command:
         raise CommandRefused(f"Usage: {USAGE[verb]}", option="--help")
     _parse_options(command, rest)
     _literal_workspace(command)
-    low, high = _POSITIONALS[verb]
+    low, high = POSITIONALS[verb]
     if len(command.args) < low or (high is not None and len(command.args) > high):
         raise CommandRefused(
             f"`docker {verb}` expects different arguments. Usage: {USAGE[verb]}", option=verb
@@ -353,7 +224,7 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
                 f"`docker {head}` needs a subcommand, for example `docker {head} ls`.", option=head
             )
         sub = tokens[1]
-        alias = _ALIASES.get((head, sub))
+        alias = ALIASES.get((head, sub))
         if alias is not None:
             return alias, tokens[2:]
         if head == "volume" and sub in policy.VOLUME_SUBCOMMANDS:
@@ -369,7 +240,7 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
 def _parse_options(command: Command, rest: list[str]) -> None:
     table = VERB_OPTIONS[command.verb]
     by_name = {name: opt for opt in table for name in opt.names}
-    stop_after = _STOP_AT.get(command.verb)
+    stop_after = STOP_AT.get(command.verb)
     i = 0
     while i < len(rest):
         word = rest[i]

@@ -1,7 +1,8 @@
-"""Understanding ``redis-cli`` command lines, and reading a key as the tutor.
+"""Understanding ``redis-cli`` command lines and answers, and reading a key as the tutor.
 
 The tutor records what a learner's ``redis-cli`` call did (which key it wrote, whether
-it saved) so that checks can reason about history, not only about current state.
+it saved) so that checks can reason about history, not only about current state. Nothing
+here talks to the engine: :mod:`bot.sandbox.redis` runs the commands.
 """
 
 from __future__ import annotations
