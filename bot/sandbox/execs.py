@@ -57,10 +57,18 @@ class ExecMixin(SandboxBase):
         Raises:
             EngineUnavailable: The engine could not be reached or failed.
         """
-        ns = self.namespace(person)
-        container = self._find_container(ns, name, by_id=False)
-        if container is None or container.status != "running":
-            return None
+        container = self._running(person, name)
+        return None if container is None else self._capture(container, argv, timeout=timeout)
+
+    def _running(self, person: Person, name: str) -> Container | None:
+        """The person's container called ``name`` if it runs now, else ``None``."""
+        container = self._find_container(self.namespace(person), name, by_id=False)
+        return container if container is not None and container.status == "running" else None
+
+    def _capture(
+        self, container: Container, argv: list[str], *, timeout: float = 10.0
+    ) -> tuple[int, str] | None:
+        """Run ``argv`` as the tutor in a running container: (exit code, output), or ``None``."""
         try:
             result = self._exec(container, argv, timeout=timeout, tty=False, limit=READ_LIMIT)
         except (docker.errors.APIError, requests.exceptions.RequestException):

@@ -39,8 +39,13 @@ class RedisMixin(ExecMixin):
         Raises:
             EngineUnavailable: The engine could not be reached or failed.
         """
+        container = self._running(person, name)
+        if container is None:
+            return False, None
+        found = container  # one look-up for the whole read
+
         def run(argv: list[str]) -> tuple[int, str] | None:
-            return self.exec_capture(person, name, argv)
+            return self._capture(found, argv)
 
         return redis_call(run, key)
 
