@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.errors import CommandRefused
 from bot.sandbox import policy
 from bot.sandbox.parser import WORKSPACE
+from bot.text import one_line, unsafe_char
 
 TMPFS_MAX_BYTES = 64 * 1024 * 1024
 """The largest tmpfs a learner may mount, and the most all tmpfs of one container may
@@ -49,12 +50,15 @@ def _target(path: str, option: str) -> str:
     if not path.startswith("/"):
         raise CommandRefused(
             f"`{option}`: the path inside the container must be absolute, like /data "
-            f"(got {path!r}).",
+            f"(got {one_line(path)!r}).",
             option=option,
         )
     if len(path) > policy.MAX_PATH_CHARS:
         raise CommandRefused(f"`{option}`: the path inside the container is too long.",
                              option=option)
+    if any(unsafe_char(ch) or ch in "\n\t" for ch in path):
+        raise CommandRefused(f"`{option}`: the path inside the container holds a control "
+                             "character; use plain text, like /data.", option=option)
     clean = posixpath.normpath(path)
     if clean.startswith("//"):
         clean = "/" + clean.lstrip("/")
@@ -80,7 +84,7 @@ def _workspace_path(source: str, option: str) -> str:
         shown = source.replace(WORKSPACE, "$(pwd)")
         raise CommandRefused(
             f"`{option}`: bind mounts may only use your workspace (`$(pwd)` or `.`), "
-            f"not {shown!r}: other host paths are off limits in the sandbox.",
+            f"not {one_line(shown)!r}: other host paths are off limits in the sandbox.",
             option=option,
         )
     if WORKSPACE in rest or (rest and not rest.startswith("/")):
@@ -107,9 +111,9 @@ def parse_volume_flag(spec: str) -> MountRequest:
     elif len(pieces) == 1:
         return MountRequest("anonymous", "", _target(pieces[0], "-v"))
     else:
-        raise CommandRefused(f"`-v {spec}` is not a volume spec; use `-v NAME:/path`.", option="-v")
+        raise CommandRefused(f"`-v {one_line(spec)}` is not a volume spec; use `-v NAME:/path`.", option="-v")
     if mode not in ("", "ro", "rw"):
-        raise CommandRefused(f"`-v`: mode must be `ro` or `rw`, not {mode!r}.", option="-v")
+        raise CommandRefused(f"`-v`: mode must be `ro` or `rw`, not {one_line(mode)!r}.", option="-v")
     target = _target(target, "-v")
     if not source:
         raise CommandRefused("`-v`: the volume name is missing before `:`.", option="-v")
@@ -124,7 +128,7 @@ def _size(raw: str, option: str) -> int:
     try:
         size = int(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else int(raw)
     except ValueError:
-        raise CommandRefused(f"`{option}`: size {raw!r} is not a size like 16m.",
+        raise CommandRefused(f"`{option}`: size {one_line(raw)!r} is not a size like 16m.",
                              option=option) from None
     if size <= 0 or size > TMPFS_MAX_BYTES:
         raise CommandRefused(f"`{option}`: tmpfs size must be between 1 byte and 64m.",
@@ -141,7 +145,7 @@ def parse_tmpfs_flag(spec: str) -> MountRequest:
         if key == "size":
             size = _size(value, "--tmpfs")
         elif key not in ("rw", "ro", "noexec", "nosuid", "nodev", "exec", "mode"):
-            raise CommandRefused(f"`--tmpfs`: option {key!r} is not supported.", option="--tmpfs")
+            raise CommandRefused(f"`--tmpfs`: option {one_line(key)!r} is not supported.", option="--tmpfs")
     return MountRequest("tmpfs", "", _target(target, "--tmpfs"), tmpfs_size=size)
 
 
@@ -162,7 +166,7 @@ def parse_mount_flag(spec: str) -> MountRequest:
     size_raw = fields.pop("tmpfs-size", "")
     if fields:
         unknown = ", ".join(sorted(fields))
-        raise CommandRefused(f"`--mount`: option(s) {unknown} are not supported here.",
+        raise CommandRefused(f"`--mount`: option(s) {one_line(unknown)} are not supported here.",
                              option="--mount")
     if not target:
         raise CommandRefused("`--mount` needs `target=/path`.", option="--mount")
@@ -178,7 +182,7 @@ def parse_mount_flag(spec: str) -> MountRequest:
         if not source:
             return MountRequest("anonymous", "", target, read_only)
         return MountRequest("volume", policy.check_name(source, "volume"), target, read_only)
-    raise CommandRefused(f"`--mount type={kind}` is not supported; use volume, bind or tmpfs.",
+    raise CommandRefused(f"`--mount type={one_line(kind)}` is not supported; use volume, bind or tmpfs.",
                          option="--mount")
 
 
