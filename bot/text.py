@@ -35,7 +35,7 @@ def unsafe_char(ch: str) -> bool:
 
 
 def describe_char(ch: str) -> str:
-    """A printable name for one character: ``0x1b``, ``U+202E``, or the byte ``\\xff``."""
+    """A printable name for one character: ``0x1b``, ``U+202E``, or a byte that was not UTF-8."""
     code = ord(ch)
     if 0xDC80 <= code <= 0xDCFF:
         return f"the byte \\x{code - 0xDC00:02x} (not UTF-8)"
@@ -54,11 +54,11 @@ def _escape(ch: str) -> str:
 
 
 def printable(text: str, limit: int | None = None) -> str:
-    """``text`` with every unsafe character written as an escape, always valid UTF-8.
+    r"""``text`` with every unsafe character written as an escape, always valid UTF-8.
 
-    Newlines and tabs stay; ``ESC`` becomes ``\\x1b``, a byte read with
-    ``surrogateescape`` becomes ``\\xff``, any other lone surrogate ``\\udXXX``, a
-    bidirectional override ``\\u202e``. Safe for a log line, a database column and an
+    Newlines and tabs stay; ``ESC`` becomes ``\x1b``, a byte read with
+    ``surrogateescape`` becomes ``\xff``, any other lone surrogate ``\udXXX``, a
+    bidirectional override ``\u202e``. Safe for a log line, a database column and an
     instructor's terminal.
 
     Args:
@@ -84,6 +84,8 @@ def first_unsafe(text: str) -> str | None:
 
 
 def one_line(text: str, limit: int = 60) -> str:
-    """``text`` for quoting inside a one-line message: :func:`printable`, newlines and
-    tabs escaped too, cut to ``limit`` characters."""
+    """``text`` for quoting inside a one-line message, cut to ``limit`` characters.
+
+    As :func:`printable`, with newlines and tabs escaped too.
+    """
     return printable(text.replace("\n", "\\n").replace("\t", "\\t"), limit)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import posixpath
-from shlex import quote as shlex_quote
 from pathlib import Path
+from shlex import quote as shlex_quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
