@@ -168,6 +168,8 @@ run_option = st.sampled_from([
     "--mount type=bind,source=.,target=/b,readonly", "--mount type=volume,source=v2,target=/v2",
     "--mount type=tmpfs,target=/mt,tmpfs-size=8m", "--tmpfs /t", "--tmpfs /t2:size=32m",
     "-v $(pwd)/../x:/bad", "-v /etc:/bad", "--tmpfs /big:size=60m",
+    "--tmpfs /app/psys/kernel", "-v vol:/app/pdev/shm", "-v /sub/anon", "--tmpfs /vol/x",
+    "--mount type=tmpfs,target=/app/x", "-v $(pwd):/t/ws", "-w /app/psys", "-w /proc/sys",
 ])
 
 
@@ -190,6 +192,7 @@ def test_whatever_the_policy_accepts_plans_a_container_inside_the_rules(
     assert len(targets) == len(set(targets)) <= mounts.MAX_MOUNTS
     assert all(posixpath.isabs(t) and t != "/" for t in targets)
     assert all(not t.startswith(("/proc", "/sys", "/dev")) for t in targets)
+    assert not any(mounts.inside(t, o) for t in targets for o in targets if t != o)
     assert sum(m.tmpfs_size for m in plan.mounts if m.kind == "tmpfs") <= mounts.TMPFS_MAX_BYTES
     assert all(WORKSPACE not in a for a in command.args)
 

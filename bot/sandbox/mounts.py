@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ TMPFS_DEFAULT_BYTES = 16 * 1024 * 1024
 MAX_MOUNTS = 8
 """How many mounts (``-v``, ``--mount``, ``--tmpfs`` together) one ``run`` may ask for."""
 
-SYSTEM_TARGETS = ("/proc", "/sys", "/dev")
+SYSTEM_TARGETS = policy.SYSTEM_PATHS
 """Container folders the kernel and runtime own: nothing may be mounted on or under them."""
 
 
@@ -207,6 +208,7 @@ def requested_mounts(
     if duplicate:
         raise CommandRefused(f"Two mounts target {duplicate}; each path may be mounted once.",
                              option="-v")
+    check_nesting(wanted)
     tmpfs_total = sum(r.tmpfs_size for r in wanted if r.kind == "tmpfs")
     if tmpfs_total > TMPFS_MAX_BYTES:
         raise CommandRefused(
@@ -215,6 +217,57 @@ def requested_mounts(
             option="--tmpfs",
         )
     return wanted
+
+
+def _flag(request: MountRequest) -> str:
+    """How the learner asked for a mount, for a message: ``--tmpfs /t``, ``-v NAME:/p``."""
+    if request.kind == "tmpfs":
+        return f"--tmpfs {request.target}"
+    if request.kind == "bind":
+        return f"-v $(pwd){'/' + request.source if request.source else ''}:{request.target}"
+    if request.kind == "volume":
+        return f"-v {request.source}:{request.target}"
+    return f"-v {request.target}"
+
+
+def inside(path: str, root: str) -> bool:
+    """Whether the clean absolute ``path`` is ``root`` or under it (``/a/b`` is in ``/a``)."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def check_nesting(requests: Sequence[MountRequest], declared: Iterable[str] = ()) -> None:
+    """Refuse a mount whose target is at or under another mount's target.
+
+    Every mount of a learner's container is a tree the learner can write: the
+    workspace, a volume, an anonymous volume, a tmpfs (and ``declared``, the anonymous
+    volumes the image declares, which the engine adds). A symbolic link planted in one
+    (``ln -s /proc/sys /app/psys``) is followed by the runtime when it mounts another
+    mount *inside* it (``--tmpfs /app/psys/kernel``), inside the container's root: the
+    mount would land on ``/proc/sys``, ``/dev/shm`` or ``/sys/fs/cgroup``. With no mount
+    inside another, every target's parent folders are the image's (trusted) and, after
+    a first start, the container's own layer (checked at start by
+    :func:`bot.sandbox.targets.linked_targets`).
+
+    Args:
+        requests: The mounts the learner asked for (targets already clean).
+        declared: Mount points the image declares as volumes, not covered by a request.
+
+    Raises:
+        CommandRefused: Naming the two mounts.
+    """
+    covered = {r.target for r in requests}
+    pairs: list[tuple[str, str]] = [(r.target, _flag(r)) for r in requests]
+    pairs += [(posixpath.normpath(d), f"the image's volume {posixpath.normpath(d)}")
+              for d in declared if posixpath.normpath(d) not in covered]
+    for target, flag in pairs:
+        for other, other_flag in pairs:
+            if other_flag != flag and inside(target, other):
+                raise CommandRefused(
+                    f"`{one_line(flag)}` would be inside `{one_line(other_flag)}`: the sandbox "
+                    "does not mount one thing inside another (a link planted in the outer "
+                    "one could move it elsewhere). Mount it beside it, like /cache.",
+                    option="-v",
+                )
 
 
 def resolve_bind(workspace: Path, relative: str) -> Path:

@@ -7,10 +7,11 @@ documented in SECURITY.md next to the test that proves it.
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from bot.errors import CommandRefused
-from bot.text import one_line
+from bot.text import one_line, unsafe_char
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 """Container and volume names a learner may use (docker's own rule, at most 63 chars)."""
@@ -221,6 +222,9 @@ MAX_ENV_CHARS = 4096
 MAX_PATH_CHARS = 255
 """The longest path (``-w``, mount targets) the sandbox accepts."""
 
+SYSTEM_PATHS = ("/proc", "/sys", "/dev")
+"""Container folders the kernel and runtime own: no mount and no working directory there."""
+
 MAX_SECONDS = 60
 """The longest ``-t`` a learner may give ``docker stop`` or ``docker restart``."""
 
@@ -304,7 +308,17 @@ def check_workdir(value: str | None) -> str | None:
     if not value.startswith("/") or len(value) > MAX_PATH_CHARS:
         raise CommandRefused(
             f"`--workdir`: the working directory must be an absolute path inside the "
-            f"container, like /app (got {value[:60]!r}).",
+            f"container, like /app (got {one_line(value)!r}).",
+            option="--workdir",
+        )
+    if any(unsafe_char(ch) or ch in "\n\t" for ch in value):
+        raise CommandRefused("`--workdir`: the path holds a control character; use plain "
+                             "text, like /app.", option="--workdir")
+    clean = "/" + posixpath.normpath(value).lstrip("/")
+    if any(clean == top or clean.startswith(top + "/") for top in SYSTEM_PATHS):
+        raise CommandRefused(
+            f"`--workdir`: {one_line(clean)} belongs to the kernel and the container runtime; "
+            "work somewhere else, like /app.",
             option="--workdir",
         )
     return value
