@@ -17,6 +17,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from bot.errors import UsageError
+from bot.text import describe_char, first_unsafe
 
 MAX_EDIT_CHARS = 4000
 """The most text one ``edit`` may write."""
@@ -68,6 +69,25 @@ def clean_path(raw: str) -> str:
     return "/".join(parts)
 
 
+def check_text(text: str) -> str:
+    """The text of an ``edit``, or refuse it: at most :data:`MAX_EDIT_CHARS`, plain text.
+
+    Control characters other than newline and tab (``ESC``, ``NUL``), bytes that were
+    not UTF-8 and bidirectional overrides are refused: such text could not be written
+    as UTF-8, and would later reach an instructor's terminal raw.
+
+    Raises:
+        UsageError: With the reason, for the learner.
+    """
+    if len(text) > MAX_EDIT_CHARS:
+        raise UsageError(f"`edit` takes at most {MAX_EDIT_CHARS} characters of text.")
+    bad = first_unsafe(text)
+    if bad is not None:
+        raise UsageError(f"`edit` writes plain text; the text holds a control character "
+                         f"({describe_char(bad)}).")
+    return text
+
+
 def _open_folder(root: Path, parts: list[str], *, create: bool) -> int:
     """A descriptor of ``root/parts...``, following no links; create folders if asked."""
     fd = os.open(root, _DIR_FLAGS)
@@ -97,8 +117,7 @@ def write_file(root: Path, path: str, text: str) -> int:
         UsageError: The text is too long, or the path runs into a link, a folder where
             a file should be, or another file-system obstacle.
     """
-    if len(text) > MAX_EDIT_CHARS:
-        raise UsageError(f"`edit` takes at most {MAX_EDIT_CHARS} characters of text.")
+    check_text(text)
     data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
     *folders, name = path.split("/")
     root.mkdir(parents=True, exist_ok=True)

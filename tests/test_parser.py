@@ -89,3 +89,75 @@ def test_refusals_name_the_reason(text: str, fragment: str) -> None:
     with pytest.raises(CommandRefused) as caught:
         parse(text)
     assert fragment in str(caught.value)
+
+
+# -- bounded input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "docker container volume ls", "docker container images", "docker container container ls",
+    "docker container volume", "docker image volume ls", "docker volume container ls",
+    "docker container build .", "docker image rm busybox", "docker volume volume ls",
+])
+def test_any_verb_and_sub_verb_pair_is_refused_in_one_line(text: str) -> None:
+    """A sub-verb that belongs to another verb is refused by name, never a KeyError."""
+    with pytest.raises(CommandRefused) as caught:
+        parse(text)
+    assert "\n" not in caught.value.message
+
+
+def test_too_many_words_are_refused() -> None:
+    """A line of more than 64 words is refused before its options are read."""
+    assert len(parse("docker run busybox echo " + "a " * 61).args) == 63  # run + 63 words
+    with pytest.raises(CommandRefused, match="at most 64"):
+        parse("docker run busybox echo " + "a " * 62)
+
+
+@pytest.mark.parametrize("verb", ["rm -f", "stop", "start", "restart -t 60", "inspect",
+                                  "volume rm", "volume inspect", "container rm"])
+def test_verbs_over_many_names_are_capped(verb: str) -> None:
+    """One line names at most eight containers or volumes, so its cost stays bounded."""
+    assert len(parse(f"docker {verb} " + " ".join(f"c{i}" for i in range(8))).args) == 8
+    with pytest.raises(CommandRefused, match="at most 8 names"):
+        parse(f"docker {verb} " + " ".join(f"c{i}" for i in range(9)))
+
+
+def test_format_templates_are_capped() -> None:
+    """A `--format` longer than 256 characters or with more than 8 actions is refused."""
+    assert parse("docker inspect -f '" + "{{json .}}" * 8 + "' x").value("format")
+    with pytest.raises(CommandRefused, match="--format"):
+        parse("docker inspect -f '" + "{{json .}}" * 9 + "' x")
+    with pytest.raises(CommandRefused, match="--format"):
+        parse("docker volume inspect --format '{{.Name}}" + "x" * 250 + "' v")
+
+
+@pytest.mark.parametrize("text", [
+    "docker ps \udcff", "docker ps \udcff\udcfe", "edit a.txt \udcff", "docker ps \x1b[2J",
+    "docker run busybox echo '\x1b]0;owned\x07'", "docker ps \x9b31m", "docker ps \u202e",
+    "docker exec r echo '\ud800'", "docker run busybox echo \x00", "docker ps a\rb",
+])
+def test_invalid_utf8_and_control_characters_are_refused_in_one_printable_line(text: str) -> None:
+    """Bytes that were not UTF-8, ESC, C1 controls, NUL and bidi overrides are refused."""
+    with pytest.raises(CommandRefused) as caught:
+        parse(text)
+    message = caught.value.message
+    assert "control character" in message and "\n" not in message
+    message.encode("utf-8")  # no lone surrogate in the refusal itself
+
+
+@pytest.mark.parametrize("text", [
+    "docker 'a\nb'", "docker ps '-\n'", "docker run -e 'A\nB' busybox",
+    "docker run --name 'x\ny' busybox", "docker run -v 'a\nb:/x' busybox",
+    "docker run --tmpfs '/t\nx' busybox", "docker run -u 'a\nb' busybox",
+    "docker run --mount 'type=x\ny,target=/t' busybox",
+])
+def test_refusals_quote_learner_text_on_one_line(text: str) -> None:
+    """A newline inside quotes never breaks a refusal over two lines."""
+    from bot.config import Settings
+    from bot.identity import Person
+    from bot.sandbox.engine import Sandbox
+
+    box = Sandbox(Settings(database_url="sqlite://", namespace="p"), allowed_images=["busybox"])
+    with pytest.raises(CommandRefused) as caught:
+        box.vet(Person("console", "p"), parse(text))
+    assert "\n" not in caught.value.message

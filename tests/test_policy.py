@@ -466,3 +466,40 @@ def test_settings_read_the_housekeeping_limits_from_the_environment() -> None:
                                  "TUTOR_REAP_INTERVAL_SECONDS": "60"}).limits
     assert (changed.idle_containers_minutes, changed.idle_volumes_hours,
             changed.reap_interval_seconds) == (30.0, 1.5, 60.0)
+
+
+# -- nested mounts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags", [
+    "-v $(pwd):/app --tmpfs /app/psys/kernel",
+    "-v $(pwd):/app -v vol:/app/pdev/shm",
+    "-v $(pwd):/app -v /app/anon",
+    "--mount type=bind,src=.,dst=/app --mount type=tmpfs,dst=/app/x",
+    "--mount type=volume,src=v,dst=/v --mount type=bind,src=.,dst=/v/ws",
+    "--tmpfs /t -v $(pwd):/t/ws:ro",
+    "-v vol:/data -v other:/data/sub",
+    "-v vol:/data/ -v other://data//sub/",
+    "--tmpfs /a --tmpfs /a/b/c",
+])
+def test_a_mount_inside_another_mount_is_refused(flags: str) -> None:
+    """No mount target is at or under another's: a link planted in one cannot move the other."""
+    command = parse(f"docker run {flags} busybox true")
+    with pytest.raises(CommandRefused, match="would be inside") as caught:
+        mounts.requested_mounts(command.values("volume"), command.values("mount"),
+                                command.values("tmpfs"))
+    assert "\n" not in caught.value.message
+
+
+def test_mounts_side_by_side_and_image_volumes_are_checked_together() -> None:
+    """Siblings and lookalike prefixes are fine; a mount inside an image's volume is not."""
+    command = parse("docker run -v $(pwd):/app --tmpfs /app2 -v vol:/data-x -v /a/b busybox")
+    wanted = mounts.requested_mounts(command.values("volume"), [], command.values("tmpfs"))
+    assert [w.target for w in wanted] == ["/app", "/data-x", "/a/b", "/app2"]
+    mounts.check_nesting(wanted, declared=["/data"])
+    mounts.check_nesting(wanted, declared=["/app"])  # covered by the learner's own mount
+    with pytest.raises(CommandRefused, match="the image's volume /a"):
+        mounts.check_nesting(wanted, declared=["/a"])
+    inner = mounts.requested_mounts(["vol:/data/x"], [], [])
+    with pytest.raises(CommandRefused, match="image's volume /data"):
+        mounts.check_nesting(inner, declared=["/data/"])

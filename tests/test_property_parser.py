@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
+from shlex import quote as shlex_quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,10 +19,11 @@ from hypothesis import strategies as st
 from bot.config import Settings
 from bot.errors import CommandRefused, TutorError
 from bot.identity import Person
-from bot.sandbox import mounts, policy
+from bot.sandbox import mounts, parser, policy
 from bot.sandbox.engine import Sandbox
 from bot.sandbox.parser import WORKSPACE, Command, parse
-from bot.sandbox.verbs import VERB_OPTIONS
+from bot.sandbox.verbs import ALIASES, VERB_OPTIONS
+from bot.text import one_line, printable, unsafe_char
 
 SEEDS = [
     "docker run -d --name redis-1 -v my-redis-data:/data redis",
@@ -167,6 +169,8 @@ run_option = st.sampled_from([
     "--mount type=bind,source=.,target=/b,readonly", "--mount type=volume,source=v2,target=/v2",
     "--mount type=tmpfs,target=/mt,tmpfs-size=8m", "--tmpfs /t", "--tmpfs /t2:size=32m",
     "-v $(pwd)/../x:/bad", "-v /etc:/bad", "--tmpfs /big:size=60m",
+    "--tmpfs /app/psys/kernel", "-v vol:/app/pdev/shm", "-v /sub/anon", "--tmpfs /vol/x",
+    "--mount type=tmpfs,target=/app/x", "-v $(pwd):/t/ws", "-w /app/psys", "-w /proc/sys",
 ])
 
 
@@ -189,6 +193,7 @@ def test_whatever_the_policy_accepts_plans_a_container_inside_the_rules(
     assert len(targets) == len(set(targets)) <= mounts.MAX_MOUNTS
     assert all(posixpath.isabs(t) and t != "/" for t in targets)
     assert all(not t.startswith(("/proc", "/sys", "/dev")) for t in targets)
+    assert not any(mounts.inside(t, o) for t in targets for o in targets if t != o)
     assert sum(m.tmpfs_size for m in plan.mounts if m.kind == "tmpfs") <= mounts.TMPFS_MAX_BYTES
     assert all(WORKSPACE not in a for a in command.args)
 
@@ -207,3 +212,127 @@ def test_bind_sources_never_leave_the_workspace(box: Sandbox, source: str, targe
         return
     root = os.path.realpath(box.workspace(PERSON))
     assert str(host) == root or str(host).startswith(root + os.sep)
+
+
+# -- any characters, any bytes, any verb ------------------------------------------------------
+
+any_char = st.characters(codec=None, exclude_categories=())
+"""Every code point, lone surrogates (invalid UTF-8 read with surrogateescape) included."""
+
+CONTROLS = ["\x00", "\x1b", "\x1b[2J", "\x07", "\r", "\x7f", "\x85", "\x9b", "\ud800", "\udcff",
+            "\udc80", "\u202e", "\u2066", "\ufeff", "\uffff", "\t", "\n", "\x0b", "\x0c"]
+
+wild_token = st.one_of(
+    st.sampled_from(HOSTILE_TOKENS + CONTROLS),
+    st.text(alphabet=any_char, max_size=12),
+    st.binary(max_size=12).map(lambda b: b.decode("utf-8", "surrogateescape")),
+)
+
+WORDS = sorted({
+    *policy.VERBS_ALLOWED, *policy.VOLUME_SUBCOMMANDS, *policy.VERB_REASONS,
+    *(w for pair in ALIASES for w in pair), *parser.CONTAINER_SUBCOMMANDS,
+    "container", "image", "volume", "docker", "sudo", "ls", "list", "--help", "-h",
+})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=any_char, max_size=200))
+def test_any_code_points_never_raise_anything_but_a_refusal(box: Sandbox, text: str) -> None:
+    """Text with lone surrogates, controls and any code point parses or is refused in one line."""
+    vet_or_refuse(box, text)
+    vet_or_refuse(box, "docker ps " + text)
+    vet_or_refuse(box, "docker run busybox echo " + text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_read_as_the_console_reads_them_are_refused_or_parsed(
+    box: Sandbox, raw: bytes
+) -> None:
+    """Arbitrary bytes decoded with surrogateescape (invalid UTF-8 included) never crash."""
+    text = raw.decode("utf-8", "surrogateescape")
+    vet_or_refuse(box, text)
+    vet_or_refuse(box, "docker " + text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(CONTROLS), min_size=1, max_size=3),
+       st.sampled_from(SEEDS), st.data())
+def test_a_control_character_anywhere_is_refused(
+    box: Sandbox, controls: list[str], seed: str, data: st.DataObject
+) -> None:
+    """A control character, lone surrogate or bidi override (not tab/newline) is refused.
+
+    Whitespace controls at either end are stripped like spaces, and CR LF is a newline.
+    """
+    text = seed
+    for ch in controls:
+        at = data.draw(st.integers(0, len(text)))
+        text = text[:at] + ch + text[at:]
+    if not any(unsafe_char(ch) for ch in text.replace("\r\n", "\n").strip()):
+        return  # only tabs and newlines were drawn, or whitespace at the ends
+    with pytest.raises(CommandRefused) as caught:
+        parse(text)
+    assert "\n" not in caught.value.message
+    caught.value.message.encode("utf-8")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3),
+       st.lists(wild_token, max_size=6))
+def test_any_verb_and_sub_verb_combination_is_parsed_or_refused(
+    box: Sandbox, verbs: list[str], rest: list[str]
+) -> None:
+    """Every combination of verbs and sub-verbs from the tables, then anything, is answered."""
+    vet_or_refuse(box, "docker " + " ".join([*verbs, *(shlex_quote(w) for w in rest)]))
+    vet_or_refuse(box, " ".join(verbs))
+
+
+def test_every_pair_of_table_words_is_parsed_or_refused(box: Sandbox) -> None:
+    """All pairs (and pairs plus `ls`) of verb words, exhaustively: no KeyError anywhere."""
+    for first in WORDS:
+        for second in WORDS:
+            for tail in ("", " ls", " x", " -q", " --help"):
+                vet_or_refuse(box, f"docker {first} {second}{tail}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 200_000), st.sampled_from(["a", " a", "\u00e9", "\udcff", "'", "$(pwd)"]))
+def test_huge_lines_are_refused_in_one_line(box: Sandbox, repeat: int, unit: str) -> None:
+    """Lines of any length are refused past the cap, cheaply, with a one-line reason."""
+    line = "docker ps " + unit * repeat
+    vet_or_refuse(box, line)
+    if len(line.strip()) > parser.MAX_COMMAND_CHARS:
+        with pytest.raises(CommandRefused):
+            parse(line)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["rm", "rm -f", "stop", "start", "restart", "inspect", "volume rm",
+                        "volume inspect", "container rm", "container stop", "volume remove"]),
+       st.integers(1, 40))
+def test_verbs_that_take_names_take_at_most_the_cap(verb: str, count: int) -> None:
+    """`rm`, `stop`, `restart`, `inspect`, `volume rm` ... accept at most MAX_NAMES names."""
+    text = f"docker {verb} " + " ".join(f"n{i}" for i in range(count))
+    if count <= parser.MAX_NAMES:
+        assert len(parse(text).args) == count
+    else:
+        with pytest.raises(CommandRefused, match=f"at most {parser.MAX_NAMES} names"):
+            parse(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=any_char, max_size=300), st.one_of(st.none(), st.integers(1, 80)))
+def test_printable_text_is_always_encodable_and_free_of_controls(
+    text: str, limit: int | None
+) -> None:
+    """`printable` turns any string into valid UTF-8 with no control but newline and tab."""
+    out = printable(text, limit)
+    out.encode("utf-8")
+    assert not any(unsafe_char(ch) for ch in out)
+    if limit is not None:
+        assert len(out) <= limit
+    line = one_line(text)
+    assert "\n" not in line and "\t" not in line and len(line) <= 60
+    if not any(unsafe_char(ch) for ch in text) and limit is None:
+        assert out == text

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import CommandRefused
 from bot.sandbox import policy
 from bot.sandbox.parser import WORKSPACE
+from bot.text import one_line, unsafe_char
 
 TMPFS_MAX_BYTES = 64 * 1024 * 1024
 """The largest tmpfs a learner may mount, and the most all tmpfs of one container may
@@ -21,7 +23,7 @@ TMPFS_DEFAULT_BYTES = 16 * 1024 * 1024
 MAX_MOUNTS = 8
 """How many mounts (``-v``, ``--mount``, ``--tmpfs`` together) one ``run`` may ask for."""
 
-SYSTEM_TARGETS = ("/proc", "/sys", "/dev")
+SYSTEM_TARGETS = policy.SYSTEM_PATHS
 """Container folders the kernel and runtime own: nothing may be mounted on or under them."""
 
 
@@ -49,12 +51,15 @@ def _target(path: str, option: str) -> str:
     if not path.startswith("/"):
         raise CommandRefused(
             f"`{option}`: the path inside the container must be absolute, like /data "
-            f"(got {path!r}).",
+            f"(got {one_line(path)!r}).",
             option=option,
         )
     if len(path) > policy.MAX_PATH_CHARS:
         raise CommandRefused(f"`{option}`: the path inside the container is too long.",
                              option=option)
+    if any(unsafe_char(ch) or ch in "\n\t" for ch in path):
+        raise CommandRefused(f"`{option}`: the path inside the container holds a control "
+                             "character; use plain text, like /data.", option=option)
     clean = posixpath.normpath(path)
     if clean.startswith("//"):
         clean = "/" + clean.lstrip("/")
@@ -80,7 +85,7 @@ def _workspace_path(source: str, option: str) -> str:
         shown = source.replace(WORKSPACE, "$(pwd)")
         raise CommandRefused(
             f"`{option}`: bind mounts may only use your workspace (`$(pwd)` or `.`), "
-            f"not {shown!r}: other host paths are off limits in the sandbox.",
+            f"not {one_line(shown)!r}: other host paths are off limits in the sandbox.",
             option=option,
         )
     if WORKSPACE in rest or (rest and not rest.startswith("/")):
@@ -107,9 +112,9 @@ def parse_volume_flag(spec: str) -> MountRequest:
     elif len(pieces) == 1:
         return MountRequest("anonymous", "", _target(pieces[0], "-v"))
     else:
-        raise CommandRefused(f"`-v {spec}` is not a volume spec; use `-v NAME:/path`.", option="-v")
+        raise CommandRefused(f"`-v {one_line(spec)}` is not a volume spec; use `-v NAME:/path`.", option="-v")
     if mode not in ("", "ro", "rw"):
-        raise CommandRefused(f"`-v`: mode must be `ro` or `rw`, not {mode!r}.", option="-v")
+        raise CommandRefused(f"`-v`: mode must be `ro` or `rw`, not {one_line(mode)!r}.", option="-v")
     target = _target(target, "-v")
     if not source:
         raise CommandRefused("`-v`: the volume name is missing before `:`.", option="-v")
@@ -124,7 +129,7 @@ def _size(raw: str, option: str) -> int:
     try:
         size = int(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else int(raw)
     except ValueError:
-        raise CommandRefused(f"`{option}`: size {raw!r} is not a size like 16m.",
+        raise CommandRefused(f"`{option}`: size {one_line(raw)!r} is not a size like 16m.",
                              option=option) from None
     if size <= 0 or size > TMPFS_MAX_BYTES:
         raise CommandRefused(f"`{option}`: tmpfs size must be between 1 byte and 64m.",
@@ -141,7 +146,7 @@ def parse_tmpfs_flag(spec: str) -> MountRequest:
         if key == "size":
             size = _size(value, "--tmpfs")
         elif key not in ("rw", "ro", "noexec", "nosuid", "nodev", "exec", "mode"):
-            raise CommandRefused(f"`--tmpfs`: option {key!r} is not supported.", option="--tmpfs")
+            raise CommandRefused(f"`--tmpfs`: option {one_line(key)!r} is not supported.", option="--tmpfs")
     return MountRequest("tmpfs", "", _target(target, "--tmpfs"), tmpfs_size=size)
 
 
@@ -162,7 +167,7 @@ def parse_mount_flag(spec: str) -> MountRequest:
     size_raw = fields.pop("tmpfs-size", "")
     if fields:
         unknown = ", ".join(sorted(fields))
-        raise CommandRefused(f"`--mount`: option(s) {unknown} are not supported here.",
+        raise CommandRefused(f"`--mount`: option(s) {one_line(unknown)} are not supported here.",
                              option="--mount")
     if not target:
         raise CommandRefused("`--mount` needs `target=/path`.", option="--mount")
@@ -178,7 +183,7 @@ def parse_mount_flag(spec: str) -> MountRequest:
         if not source:
             return MountRequest("anonymous", "", target, read_only)
         return MountRequest("volume", policy.check_name(source, "volume"), target, read_only)
-    raise CommandRefused(f"`--mount type={kind}` is not supported; use volume, bind or tmpfs.",
+    raise CommandRefused(f"`--mount type={one_line(kind)}` is not supported; use volume, bind or tmpfs.",
                          option="--mount")
 
 
@@ -203,6 +208,7 @@ def requested_mounts(
     if duplicate:
         raise CommandRefused(f"Two mounts target {duplicate}; each path may be mounted once.",
                              option="-v")
+    check_nesting(wanted)
     tmpfs_total = sum(r.tmpfs_size for r in wanted if r.kind == "tmpfs")
     if tmpfs_total > TMPFS_MAX_BYTES:
         raise CommandRefused(
@@ -211,6 +217,57 @@ def requested_mounts(
             option="--tmpfs",
         )
     return wanted
+
+
+def _flag(request: MountRequest) -> str:
+    """How the learner asked for a mount, for a message: ``--tmpfs /t``, ``-v NAME:/p``."""
+    if request.kind == "tmpfs":
+        return f"--tmpfs {request.target}"
+    if request.kind == "bind":
+        return f"-v $(pwd){'/' + request.source if request.source else ''}:{request.target}"
+    if request.kind == "volume":
+        return f"-v {request.source}:{request.target}"
+    return f"-v {request.target}"
+
+
+def inside(path: str, root: str) -> bool:
+    """Whether the clean absolute ``path`` is ``root`` or under it (``/a/b`` is in ``/a``)."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def check_nesting(requests: Sequence[MountRequest], declared: Iterable[str] = ()) -> None:
+    """Refuse a mount whose target is at or under another mount's target.
+
+    Every mount of a learner's container is a tree the learner can write: the
+    workspace, a volume, an anonymous volume, a tmpfs (and ``declared``, the anonymous
+    volumes the image declares, which the engine adds). A symbolic link planted in one
+    (``ln -s /proc/sys /app/psys``) is followed by the runtime when it mounts another
+    mount *inside* it (``--tmpfs /app/psys/kernel``), inside the container's root: the
+    mount would land on ``/proc/sys``, ``/dev/shm`` or ``/sys/fs/cgroup``. With no mount
+    inside another, every target's parent folders are the image's (trusted) and, after
+    a first start, the container's own layer (checked at start by
+    :func:`bot.sandbox.targets.linked_targets`).
+
+    Args:
+        requests: The mounts the learner asked for (targets already clean).
+        declared: Mount points the image declares as volumes, not covered by a request.
+
+    Raises:
+        CommandRefused: Naming the two mounts.
+    """
+    covered = {r.target for r in requests}
+    pairs: list[tuple[str, str]] = [(r.target, _flag(r)) for r in requests]
+    pairs += [(posixpath.normpath(d), f"the image's volume {posixpath.normpath(d)}")
+              for d in declared if posixpath.normpath(d) not in covered]
+    for target, flag in pairs:
+        for other, other_flag in pairs:
+            if other_flag != flag and inside(target, other):
+                raise CommandRefused(
+                    f"`{one_line(flag)}` would be inside `{one_line(other_flag)}`: the sandbox "
+                    "does not mount one thing inside another (a link planted in the outer "
+                    "one could move it elsewhere). Mount it beside it, like /cache.",
+                    option="-v",
+                )
 
 
 def resolve_bind(workspace: Path, relative: str) -> Path:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from bot.errors import CommandRefused
 from bot.sandbox import policy
-from bot.sandbox.verbs import ALIASES, POSITIONALS, STOP_AT, USAGE, VERB_OPTIONS, Opt
+from bot.sandbox.verbs import ALIASES, MAX_NAMES, POSITIONALS, STOP_AT, USAGE, VERB_OPTIONS, Opt
+from bot.text import describe_char, first_unsafe
 
 WORKSPACE = "\x00workspace\x00"
 """Marker that replaces the workspace shorthand (``$(pwd)``, ``$PWD``, ``${PWD}``)."""
@@ -24,6 +25,23 @@ _OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "<", "<<", "2>", "2>&1", "|&
 
 MAX_COMMAND_CHARS = 4000
 """The longest command line the sandbox reads."""
+
+MAX_ARGS = 64
+"""The most words (after ``docker``) one command line may have."""
+
+MAX_FORMAT_CHARS = 256
+"""The longest ``-f/--format`` template of ``inspect`` and ``volume inspect``."""
+
+MAX_FORMAT_ACTIONS = 8
+"""The most ``{{...}}`` actions one ``--format`` template may hold."""
+
+_MANY_NAMES = ("rm", "stop", "start", "restart", "inspect", "volume rm", "volume inspect")
+"""Verbs that act on a list of names, capped at :data:`MAX_NAMES`."""
+
+CONTAINER_SUBCOMMANDS = ("run", "exec", "ps", "rm", "stop", "start", "restart", "logs",
+                         "inspect")
+"""What ``docker container X`` accepts as ``X`` (besides the aliases ``ls``, ``list``,
+``remove``)."""
 
 _MOUNT_KEYS = ("volume", "mount")
 """Option keys whose values may name the workspace (``-v $(pwd):/app``)."""
@@ -90,12 +108,11 @@ def _prepare(text: str) -> str:
     Raises:
         CommandRefused: For control characters, command substitution or several lines.
     """
-    bad = next((ch for ch in text if (ord(ch) < 32 and ch not in "\t\n") or ord(ch) == 127),
-               None)
+    bad = first_unsafe(text)
     if bad is not None:
         raise CommandRefused(
-            f"The command contains a control character ({ord(bad):#04x}); type it as plain "
-            "text.",
+            f"The command contains a control character ({describe_char(bad)}); type it as "
+            "plain text.",
             option="control-character",
         )
     out: list[str] = []
@@ -150,6 +167,12 @@ def tokenize(text: str) -> list[str]:
         CommandRefused: For unbalanced quotes, unquoted shell operators, command
             substitution, control characters, several lines, or an overlong line.
     """
+    if len(text) > 2 * MAX_COMMAND_CHARS:  # cheap refusal before any copy of a huge line
+        raise CommandRefused(
+            f"That command is {len(text)} characters long; the sandbox takes at most "
+            f"{MAX_COMMAND_CHARS}.",
+            option="length",
+        )
     text = text.translate(_SMART_QUOTES).replace("\r\n", "\n").strip()
     if len(text) > MAX_COMMAND_CHARS:
         raise CommandRefused(
@@ -173,6 +196,12 @@ def tokenize(text: str) -> list[str]:
                 "never through a shell. Send the commands one by one.",
                 option=token,
             )
+    words = len(tokens) - (tokens[:1] == ["docker"])
+    if words > MAX_ARGS:
+        raise CommandRefused(
+            f"That command has {words} words; the sandbox takes at most {MAX_ARGS}.",
+            option="arguments",
+        )
     return tokens
 
 
@@ -202,6 +231,13 @@ def parse(text: str) -> Command:
     _parse_options(command, rest)
     _literal_workspace(command)
     low, high = POSITIONALS[verb]
+    if verb in _MANY_NAMES and len(command.args) > MAX_NAMES:
+        raise CommandRefused(
+            f"`docker {verb}` takes at most {MAX_NAMES} names at a time here; "
+            "send the rest in another command.",
+            option="names",
+        )
+    _check_format(command)
     if len(command.args) < low or (high is not None and len(command.args) > high):
         raise CommandRefused(
             f"`docker {verb}` expects different arguments. Usage: {USAGE[verb]}", option=verb
@@ -212,6 +248,19 @@ def parse(text: str) -> Command:
             "each command runs to completion and you see its output."
         )
     return command
+
+
+def _check_format(command: Command) -> None:
+    """Refuse a ``--format`` template long enough to multiply the output of one line."""
+    fmt = command.value("format")
+    if fmt is None:
+        return
+    if len(fmt) > MAX_FORMAT_CHARS or fmt.count("{{") > MAX_FORMAT_ACTIONS:
+        raise CommandRefused(
+            f"`--format`: at most {MAX_FORMAT_CHARS} characters and {MAX_FORMAT_ACTIONS} "
+            "`{{...}}` in a template.",
+            option="--format",
+        )
 
 
 def _verb(tokens: list[str]) -> tuple[str, list[str]]:
@@ -229,7 +278,7 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
             return alias, tokens[2:]
         if head == "volume" and sub in policy.VOLUME_SUBCOMMANDS:
             return f"volume {sub}", tokens[2:]
-        if head == "container" and sub in policy.VERBS_ALLOWED:
+        if head == "container" and sub in CONTAINER_SUBCOMMANDS:
             return sub, tokens[2:]
         raise policy.refuse_verb(f"{head} {sub}")
     if head not in policy.VERBS_ALLOWED or head == "volume":

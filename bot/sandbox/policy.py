@@ -7,9 +7,11 @@ documented in SECURITY.md next to the test that proves it.
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from bot.errors import CommandRefused
+from bot.text import one_line, unsafe_char
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 """Container and volume names a learner may use (docker's own rule, at most 63 chars)."""
@@ -169,7 +171,7 @@ def refuse_option(verb: str, option: str) -> CommandRefused:
     if reason is not None:
         return CommandRefused(reason, option=option)
     return CommandRefused(
-        f"`{option}` is not supported by `docker {verb}` in this sandbox.",
+        f"`{one_line(option)}` is not supported by `docker {verb}` in this sandbox.",
         option=option,
         hint=f"Type `docker {verb} --help` to see the options the sandbox supports.",
     )
@@ -187,7 +189,8 @@ def refuse_verb(verb: str) -> CommandRefused:
         if reason is not None:
             return CommandRefused(reason, option=verb)
     allowed = ", ".join(VERBS_ALLOWED)
-    return CommandRefused(f"`docker {verb}` is not available here. You can use: {allowed}.",
+    return CommandRefused(f"`docker {one_line(verb)}` is not available here. You can use: "
+                          f"{allowed}.",
                           option=verb)
 
 
@@ -195,7 +198,7 @@ def check_name(name: str, what: str) -> str:
     """Validate a learner-chosen container or volume name and return it."""
     if not NAME_RE.match(name):
         raise CommandRefused(
-            f"Invalid {what} name {name!r}: use letters, digits, `_`, `.` or `-` "
+            f"Invalid {what} name {one_line(name)!r}: use letters, digits, `_`, `.` or `-` "
             "(starting with a letter or digit, at most 63 characters).",
             option=name,
         )
@@ -218,6 +221,9 @@ MAX_ENV_CHARS = 4096
 
 MAX_PATH_CHARS = 255
 """The longest path (``-w``, mount targets) the sandbox accepts."""
+
+SYSTEM_PATHS = ("/proc", "/sys", "/dev")
+"""Container folders the kernel and runtime own: no mount and no working directory there."""
 
 MAX_SECONDS = 60
 """The longest ``-t`` a learner may give ``docker stop`` or ``docker restart``."""
@@ -249,11 +255,11 @@ def check_image(ref: str, allowed: frozenset[str] | None) -> tuple[str, str]:
     short = short.removeprefix("library/")
     name, colon, tag = short.partition(":")
     if not _IMAGE_NAME_RE.match(name) or (colon and not _IMAGE_TAG_RE.match(tag)):
-        raise CommandRefused(f"Image {ref!r} is not available in this sandbox.", option=ref,
+        raise CommandRefused(f"Image {one_line(ref)!r} is not available in this sandbox.", option=ref,
                              hint=image_hint(allowed))
     if allowed is not None and name not in allowed:
         raise CommandRefused(
-            f"Image {ref!r} is not used by this lesson, so the sandbox does not offer it.",
+            f"Image {one_line(ref)!r} is not used by this lesson, so the sandbox does not offer it.",
             option=ref,
             hint=image_hint(allowed),
         )
@@ -268,12 +274,12 @@ def check_env(values: list[str]) -> list[str]:
         key, eq, _ = item.partition("=")
         if not eq or not _ENV_KEY_RE.match(key):
             raise CommandRefused(
-                f"`-e {item}`: write variables as NAME=value (the sandbox has no host "
+                f"`-e {one_line(item)}`: write variables as NAME=value (the sandbox has no host "
                 "environment to copy from).",
                 option="-e",
             )
         if len(item) > MAX_ENV_CHARS:
-            raise CommandRefused(f"`-e {key}=...`: at most {MAX_ENV_CHARS} characters.",
+            raise CommandRefused(f"`-e {one_line(key)}=...`: at most {MAX_ENV_CHARS} characters.",
                                  option="-e")
     return list(values)
 
@@ -288,7 +294,7 @@ def check_user(value: str | None) -> str | None:
         return None
     if not _USER_RE.match(value):
         raise CommandRefused(
-            f"`--user {value}`: give a user name or number, optionally `:group` "
+            f"`--user {one_line(value)}`: give a user name or number, optionally `:group` "
             "(for example `-u 1000:1000`).",
             option="--user",
         )
@@ -302,7 +308,17 @@ def check_workdir(value: str | None) -> str | None:
     if not value.startswith("/") or len(value) > MAX_PATH_CHARS:
         raise CommandRefused(
             f"`--workdir`: the working directory must be an absolute path inside the "
-            f"container, like /app (got {value[:60]!r}).",
+            f"container, like /app (got {one_line(value)!r}).",
+            option="--workdir",
+        )
+    if any(unsafe_char(ch) or ch in "\n\t" for ch in value):
+        raise CommandRefused("`--workdir`: the path holds a control character; use plain "
+                             "text, like /app.", option="--workdir")
+    clean = "/" + posixpath.normpath(value).lstrip("/")
+    if any(clean == top or clean.startswith(top + "/") for top in SYSTEM_PATHS):
+        raise CommandRefused(
+            f"`--workdir`: {one_line(clean)} belongs to the kernel and the container runtime; "
+            "work somewhere else, like /app.",
             option="--workdir",
         )
     return value
@@ -314,7 +330,7 @@ def check_hostname(value: str | None) -> str | None:
         return None
     if not _HOSTNAME_RE.match(value):
         raise CommandRefused(
-            f"`--hostname {value[:60]}`: use letters, digits and `-` (at most 63).",
+            f"`--hostname {one_line(value)}`: use letters, digits and `-` (at most 63).",
             option="--hostname",
         )
     return value

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_NAMES = 8
+"""The most containers or volumes one ``rm``, ``stop``, ``start``, ``restart``,
+``inspect``, ``volume rm`` or ``volume inspect`` may name: each name costs engine
+requests (and ``stop -t 60`` a minute), so one line's cost stays bounded."""
+
 
 @dataclass(frozen=True)
 class Opt:
@@ -103,17 +108,17 @@ POSITIONALS: dict[str, tuple[int, int | None]] = {
     "run": (1, None),
     "exec": (2, None),
     "ps": (0, 0),
-    "rm": (1, None),
-    "stop": (1, None),
-    "start": (1, None),
-    "restart": (1, None),
+    "rm": (1, MAX_NAMES),
+    "stop": (1, MAX_NAMES),
+    "start": (1, MAX_NAMES),
+    "restart": (1, MAX_NAMES),
     "logs": (1, 1),
-    "inspect": (1, None),
+    "inspect": (1, MAX_NAMES),
     "images": (0, 1),
     "volume create": (0, 1),
     "volume ls": (0, 0),
-    "volume rm": (1, None),
-    "volume inspect": (1, None),
+    "volume rm": (1, MAX_NAMES),
+    "volume inspect": (1, MAX_NAMES),
     "volume prune": (0, 0),
 }
 """How many positional arguments a verb takes: (minimum, maximum or ``None`` for the rest)."""
