@@ -201,7 +201,7 @@ def code_blocks(code: Code, *, max_sections: int = MAX_CODE_SECTIONS) -> list[Bl
     section is cut where the section is full). After ``max_sections`` the rest is not
     shown and a context line says how much (plus what the sandbox cut, ``code.cut``).
     """
-    lines = clean(code.text).split("\n")
+    lines = clean(code.text).rstrip("\n").split("\n")  # a final newline shows nothing
     shown: list[list[str]] = []
     current: list[str] = []
     size = 0
@@ -324,13 +324,24 @@ def _filename(title: str, suffix: str) -> str:
     return (stem.strip("-") or "picture")[:60] + suffix
 
 
+def _clip_name(name: str) -> str:
+    """A file name of at most :data:`UPLOAD_NAME_LIMIT`, keeping a short extension."""
+    name = name.strip()
+    if slack_len(name) <= UPLOAD_NAME_LIMIT:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not 0 < len(suffix) <= 10:
+        return clip_plain(name, UPLOAD_NAME_LIMIT)
+    return clip_plain(stem, UPLOAD_NAME_LIMIT - len(suffix) - 1) + "." + suffix
+
+
 def _upload(part: Image | File) -> Upload:
     """An upload with a bounded, path-free file name and a one-line title."""
     if isinstance(part, Image):
         content, name = part.png, _filename(part.title, ".png")
     else:
         content, name = part.content, part.filename
-    name = clip_plain(name.replace("/", "-").replace("\\", "-"), UPLOAD_NAME_LIMIT).strip()
+    name = _clip_name(clip_plain(name, len(name) + 1).replace("/", "-").replace("\\", "-"))
     title = clip_plain(part.title, UPLOAD_NAME_LIMIT).strip()
     return Upload(content, name or "file", title or name or "file")
 

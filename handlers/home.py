@@ -36,6 +36,8 @@ CLASS_SUMMARY_PLACEHOLDER = "Class summary: `/tutor progress`"
 
 HOME_CUT_NOTE = ("\u2026 more lessons than fit here: `/tutor lessons` lists them all "
                  "(`lessons` in the Messages tab).")
+HOME_CUT_NOTE_INSTRUCTOR = ("\u2026 more than fits here: `/tutor lessons` lists every lesson, "
+                            "`/tutor progress` the whole class.")
 
 
 def progress_bar(done: int, total: int, width: int | None = None) -> str:
@@ -105,13 +107,15 @@ def home_view(tutor: Tutor, person: Person) -> dict[str, Any]:
     except TutorError as error:
         blocks.extend(reply_blocks(error_reply(error))[0])
         states = {}
-    if tutor.is_instructor(person):  # first: what an instructor needs is never cut
+    instructor = tutor.is_instructor(person)
+    if instructor:  # first, so the 100-block cut takes lessons, not the class
         blocks.append({"type": "divider"})
         blocks.extend(_class_summary(tutor, person))
     blocks.append({"type": "divider"})
     for lesson in tutor.catalog:
         blocks.extend(_lesson_blocks(lesson, states.get(lesson.id)))
-    return {"type": "home", "blocks": cap_blocks(blocks, context(HOME_CUT_NOTE), HOME_BLOCK_LIMIT)}
+    note = context(HOME_CUT_NOTE_INSTRUCTOR if instructor else HOME_CUT_NOTE)
+    return {"type": "home", "blocks": cap_blocks(blocks, note, HOME_BLOCK_LIMIT)}
 
 
 def publish_home(runtime: Runtime, person: Person) -> None:

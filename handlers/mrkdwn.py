@@ -298,7 +298,8 @@ def to_mrkdwn(markdown: str) -> str:
         elif bullet := _BULLET.match(line):
             out.append(f"{bullet.group(1)}\u2022 {_inline(bullet.group(2), links=True)}")
         elif quote := _QUOTE.match(line):
-            out.append(f">{_inline(quote.group(1), links=True)}" if quote.group(1) else ">")
+            # Slack reads an escaped ">" at a line start as a quote (as its own API gives them)
+            out.append(f"&gt;{_inline(quote.group(1), links=True)}")
         else:
             out.append(_inline(line, links=True))
         i += 1

@@ -37,7 +37,7 @@ def test_commonmark_becomes_slack_mrkdwn() -> None:
               "and *think*.\n- one\n* two\n> quoted\n~~old~~")
     assert to_mrkdwn(source) == (
         "*A _big_ heading*\n*Goal:* read <https://docs.docker.com|the docs> and _think_.\n"
-        "\u2022 one\n\u2022 two\n>quoted\n~old~"
+        "\u2022 one\n\u2022 two\n&gt;quoted\n~old~"
     )
 
 
