@@ -137,11 +137,15 @@ def check_block(block: dict[str, Any]) -> None:
         TALLY.longest_section = max(TALLY.longest_section, slack_len(block["text"]["text"]))
 
 
-def _action_ids(blocks: list[dict[str, Any]]) -> list[str]:
-    ids = [e["action_id"] for b in blocks for e in b.get("elements", ()) if "action_id" in e]
-    ids += [b["accessory"]["action_id"] for b in blocks
-            if isinstance(b.get("accessory"), dict) and "action_id" in b["accessory"]]
-    return ids
+def _repeated_action_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    """action_ids repeated inside one block (Slack requires them unique per block)."""
+    repeated = []
+    for block in blocks:
+        ids = [e["action_id"] for e in block.get("elements", ()) if "action_id" in e]
+        if isinstance(block.get("accessory"), dict) and "action_id" in block["accessory"]:
+            ids.append(block["accessory"]["action_id"])
+        repeated += sorted({i for i in ids if ids.count(i) > 1})
+    return repeated
 
 
 def check_message(message: dict[str, Any], *, max_blocks: int = MAX_BLOCKS) -> None:
@@ -151,9 +155,8 @@ def check_message(message: dict[str, Any], *, max_blocks: int = MAX_BLOCKS) -> N
         raise PayloadError(f"{len(blocks)} blocks (1..{max_blocks})")
     text = message.get("text") or ""
     _fail("fallback text", mrkdwn_problems(text, FALLBACK_LIMIT))
-    ids = _action_ids(blocks)
-    if len(ids) != len(set(ids)):
-        raise PayloadError(f"repeated action_id in {ids}")
+    if repeated := _repeated_action_ids(blocks):
+        raise PayloadError(f"action_id repeated in a block: {repeated}")
     for block in blocks:
         check_block(block)
     TALLY.payloads += 1
@@ -168,9 +171,8 @@ def check_view(view: dict[str, Any]) -> None:
     blocks = view.get("blocks") or []
     if not 0 < len(blocks) <= VIEW_BLOCK_LIMIT:
         raise PayloadError(f"view with {len(blocks)} blocks (1..{VIEW_BLOCK_LIMIT})")
-    ids = _action_ids(blocks)
-    if len(ids) != len(set(ids)):
-        raise PayloadError(f"repeated action_id in {ids}")
+    if repeated := _repeated_action_ids(blocks):
+        raise PayloadError(f"action_id repeated in a block: {repeated}")
     for block in blocks:
         check_block(block)
     TALLY.payloads += 1
