@@ -58,6 +58,9 @@ _EMOJI = re.compile(r":(?=[A-Za-z0-9_+\-']+:)")
 _BACKTICK_PAIR = re.compile("`(?=`)")
 _ATOM = re.compile(r"&(?:amp|lt|gt);|<[^<>\n]{1,2000}>|.", re.S)
 _ASCII_PUNCT = frozenset(string.punctuation)
+_SPECIAL = re.compile(r"[\\`]")
+_SPECIAL_LINKS = re.compile(r"[\\`!\[<]")
+_DELIMITER = re.compile(r"[*_~]")
 
 # Placeholders of the inline renderer (private-use characters; learner text cannot
 # contain them because :func:`_inline` replaces them first).
@@ -137,9 +140,8 @@ def literal(text: str) -> str:
     (no emoji), control characters become pictures.
     """
     text = clean(text)
-    if any(c in text for c in "*_~"):
-        text = "".join(_LOOKALIKE[c] if c in _LOOKALIKE and _can_delimit(text, i) else c
-                       for i, c in enumerate(text))
+    text = _DELIMITER.sub(
+        lambda m: _LOOKALIKE[m.group()] if _can_delimit(text, m.start()) else m.group(), text)
     text = _EMOJI.sub(":" + ZWSP, text.replace("`", GRAVE))
     return escape(text)
 
@@ -219,8 +221,10 @@ def _inline(text: str, *, links: bool) -> str:
             hole(f"<{escape(match.group(1))}>")
             i = match.end()
         else:
-            out.append(char)
-            i += 1
+            special = (_SPECIAL_LINKS if links else _SPECIAL).search(text, i + 1)
+            end = special.start() if special else len(text)
+            out.append(text[i:end])
+            i = end
     line = "".join(out)
     line = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(1) or m.group(2)}{_BOLD_MARK}", line)
     line = _STRIKE.sub(rf"{_STRIKE_MARK}\1{_STRIKE_MARK}", line)
@@ -339,7 +343,7 @@ def safe_cut(text: str, budget: int, *, at_space: bool = True) -> int:
     space = 0
     for match in _ATOM.finditer(text):
         atom = match.group()
-        cost = slack_len(atom)
+        cost = (2 if ord(atom) > 0xFFFF else 1) if len(atom) == 1 else slack_len(atom)
         if used + cost > budget:
             break
         used += cost
