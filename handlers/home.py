@@ -19,7 +19,7 @@ from bot.lessons import Lesson
 from bot.progress import LessonState
 from bot.reply import Reply
 from bot.tutor import Tutor
-from handlers.blocks import Block, context, header, reply_blocks, section
+from handlers.blocks import Block, cap_blocks, context, header, reply_blocks, section
 from handlers.inbound import slack_person
 from handlers.mrkdwn import escape, to_mrkdwn
 from handlers.runtime import Conversation, Runtime, error_reply
@@ -33,6 +33,11 @@ HOME_BLOCK_LIMIT = 100
 FILLED, EMPTY = "\u25b0", "\u25b1"
 
 CLASS_SUMMARY_PLACEHOLDER = "Class summary: `/tutor progress`"
+
+HOME_CUT_NOTE = ("\u2026 more lessons than fit here: `/tutor lessons` lists them all "
+                 "(`lessons` in the Messages tab).")
+HOME_CUT_NOTE_INSTRUCTOR = ("\u2026 more than fits here: `/tutor lessons` lists every lesson, "
+                            "`/tutor progress` the whole class.")
 
 
 def progress_bar(done: int, total: int, width: int | None = None) -> str:
@@ -102,16 +107,15 @@ def home_view(tutor: Tutor, person: Person) -> dict[str, Any]:
     except TutorError as error:
         blocks.extend(reply_blocks(error_reply(error))[0])
         states = {}
+    instructor = tutor.is_instructor(person)
+    if instructor:  # first, so the 100-block cut takes lessons, not the class
+        blocks.append({"type": "divider"})
+        blocks.extend(_class_summary(tutor, person))
     blocks.append({"type": "divider"})
     for lesson in tutor.catalog:
         blocks.extend(_lesson_blocks(lesson, states.get(lesson.id)))
-    if tutor.is_instructor(person):
-        blocks.append({"type": "divider"})
-        blocks.extend(_class_summary(tutor, person))
-    if len(blocks) > HOME_BLOCK_LIMIT:
-        blocks = blocks[: HOME_BLOCK_LIMIT - 1]
-        blocks.append(context("\u2026 more in `/tutor lessons`."))
-    return {"type": "home", "blocks": blocks}
+    note = context(HOME_CUT_NOTE_INSTRUCTOR if instructor else HOME_CUT_NOTE)
+    return {"type": "home", "blocks": cap_blocks(blocks, note, HOME_BLOCK_LIMIT)}
 
 
 def publish_home(runtime: Runtime, person: Person) -> None:

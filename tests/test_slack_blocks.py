@@ -37,7 +37,7 @@ def test_commonmark_becomes_slack_mrkdwn() -> None:
               "and *think*.\n- one\n* two\n> quoted\n~~old~~")
     assert to_mrkdwn(source) == (
         "*A _big_ heading*\n*Goal:* read <https://docs.docker.com|the docs> and _think_.\n"
-        "\u2022 one\n\u2022 two\n>quoted\n~old~"
+        "\u2022 one\n\u2022 two\n&gt;quoted\n~old~"
     )
 
 
@@ -146,15 +146,16 @@ def test_headers_are_capped_at_150_characters() -> None:
     assert len(block["text"]["text"]) == 150
 
 
-def test_long_output_is_capped_with_a_note_of_what_was_cut() -> None:
-    """5,000 characters of output: one capped code section and a "more characters" note."""
+def test_long_output_fills_sections_and_notes_what_the_sandbox_cut() -> None:
+    """5,000 characters of output: one section filled to 3,000, the rest in a second, a note."""
     blocks, _ = reply_blocks(Reply().add(Code("o" * 5000, cut=100)))
-    assert [b["type"] for b in blocks] == ["section", "context"]
-    code = blocks[0]["text"]["text"]
-    assert code.startswith("```\n") and code.endswith("\n```") and len(code) <= 3000
-    shown = len(code) - 8
-    note = blocks[1]["elements"][0]["text"]
-    assert note == f"\u2026 {5100 - shown:,} more characters not shown"
+    assert [b["type"] for b in blocks] == ["section", "section", "context"]
+    first, second = (b["text"]["text"] for b in blocks[:2])
+    assert len(first) == SECTION_LIMIT
+    for code in (first, second):
+        assert code.startswith("```\n") and code.endswith("\n```")
+    assert len(first) - 8 + len(second) - 8 == 5000
+    assert blocks[2]["elements"][0]["text"] == "\u2026 100 more characters not shown"
 
 
 def test_output_with_backticks_cannot_break_out_of_its_fence() -> None:
