@@ -1,0 +1,710 @@
+"""Extra Docker engines for tests: a private ``dockerd`` started beside the system engine.
+
+An engine gets its own folder (``/tmp/dte-<label>-XXXX``) holding its data root, exec root,
+pid file, unix socket, log and a ``daemon.json`` that carries *every* setting (the command
+line is only ``dockerd --config-file <it>``, so nothing is given twice and the system
+daemon's ``/etc/docker/daemon.json`` is never read). The hardened profile:
+
+* ``storage-driver: vfs`` (works in any folder, leaves nothing mounted), no bridge, no
+  iptables, no IP forwarding or masquerading: learner containers only use ``--network none``;
+* ``userns-remap`` (``default``: Docker creates the ``dockremap`` user and its
+  ``/etc/subuid``/``/etc/subgid`` ranges on first use): root in a container is an unprivileged
+  uid on the host;
+* gVisor registered as the runtime ``runsc`` with ``--platform=ptrace --network=none`` when
+  the binary is installed (``.ci/engine.sh install`` installs Debian's package);
+* its own cgroup parent, so its containers never mix with the system engine's.
+
+The lesson images are copied from the system engine (``docker save | docker load``).
+Stopping ends the daemon by its pid (checked against ``/proc/<pid>/cmdline`` first), then
+any process still naming the engine's folder (containerd, shims, gVisor sandboxes), unmounts
+what is left under the folder, removes its cgroups and the folder.
+
+From pytest::
+
+    engine = engine_or_skip(EngineOptions(label="hardened"))   # skips with the reason
+    ...  DOCKER_HOST=engine.docker_host ...
+    engine.stop()
+
+From a shell (as root)::
+
+    python -m tests.engines start [--no-userns] [--no-runsc] [--label NAME]  # prints JSON
+    python -m tests.engines stop /tmp/dte-NAME-XXXX
+    python -m tests.engines run [start options] -- COMMAND ...   # DOCKER_HOST set for it
+    python -m tests.engines sweep        # stop every engine left by a killed test run
+    python -m tests.engines measure      # start-up, image copy, exec latency runc vs runsc
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import docker
+
+PARENT = Path(os.environ.get("TEST_ENGINES_DIR", "/tmp"))
+"""Where engine folders are made. Every folder on the way must let the remapped root
+through (``o+x``), and socket paths must stay short: not pytest's ``tmp_path``."""
+
+PREFIX = "dte-"
+STATE = "engine.json"
+LOCK = Path(tempfile.gettempdir()) / "docker-tutor-engines.lock"
+LESSON_IMAGES = ("redis", "busybox")
+RUNSC_ARGS = ("--platform=ptrace", "--network=none")
+_ENV_TO_DROP = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
+
+
+class EngineSkip(RuntimeError):
+    """This machine cannot run an extra engine (not root, a binary missing): skip, not fail."""
+
+
+class EngineError(RuntimeError):
+    """The engine did not start, or did not stop cleanly; the message holds its log's tail."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to start an engine.
+
+    Attributes:
+        label: A short word in the folder's name (``hardened``, ``pool1``...).
+        userns_remap: ``dockerd --userns-remap`` value (``default`` or ``user[:group]``);
+            ``None`` for no remapping.
+        runsc: ``True`` requires gVisor (skip without it), ``False`` never registers it,
+            ``None`` registers it when the binary is installed.
+        default_runtime: The engine's default runtime (``runsc`` puts every container in
+            gVisor without the client asking); ``None`` leaves Docker's (``runc``).
+        images: Image repositories copied from the source engine (every tag of each).
+        source_host: The engine images come from; ``None``: the caller's ``DOCKER_HOST``
+            (or the default socket) at start time.
+        timeout: Seconds to wait for the daemon to answer.
+        extra: More ``daemon.json`` settings (they override the profile's).
+    """
+
+    label: str = "engine"
+    userns_remap: str | None = "default"
+    runsc: bool | None = None
+    default_runtime: str | None = None
+    images: tuple[str, ...] = LESSON_IMAGES
+    source_host: str | None = None
+    timeout: float = 60.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Engine:
+    """A running extra engine.
+
+    Attributes:
+        root: Its folder (everything it owns is inside).
+        pid: The ``dockerd`` process id.
+        docker_host: ``unix://<root>/docker.sock``, for ``DOCKER_HOST``.
+        cgroup_parent: The cgroup its containers live under.
+        runtimes: Runtimes the engine reports (``runc``, ``runsc``...).
+        remap: Host ``(uid, gid)`` that container root maps to; ``None`` without remapping.
+        startup_seconds: From launching ``dockerd`` to its first answer.
+        load_seconds: Copying the images into it.
+    """
+
+    root: Path
+    pid: int
+    docker_host: str
+    cgroup_parent: str
+    runtimes: tuple[str, ...] = ()
+    remap: tuple[int, int] | None = None
+    startup_seconds: float = 0.0
+    load_seconds: float = 0.0
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def socket(self) -> Path:
+        """The engine's unix socket."""
+        return self.root / "docker.sock"
+
+    @property
+    def log(self) -> Path:
+        """The daemon's log (stdout and stderr)."""
+        return self.root / "dockerd.log"
+
+    def client(self, timeout: int = 120) -> docker.DockerClient:
+        """A docker-py client for this engine (the caller closes it)."""
+        return docker.DockerClient(base_url=self.docker_host, timeout=timeout)
+
+    def env(self) -> dict[str, str]:
+        """``os.environ`` with ``DOCKER_HOST`` pointing here (and no TLS or context)."""
+        environment = {k: v for k, v in os.environ.items() if k not in _ENV_TO_DROP}
+        environment["DOCKER_HOST"] = self.docker_host
+        return environment
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the daemon's log."""
+        return _tail(self.log, lines)
+
+    def save(self) -> None:
+        """Write ``engine.json`` so ``python -m tests.engines stop`` can find the engine."""
+        state = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        state["root"] = str(self.root)
+        (self.root / STATE).write_text(json.dumps(state, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, root: Path) -> Engine:
+        """The engine described by ``root/engine.json``."""
+        state = json.loads((root / STATE).read_text())
+        remap = state.get("remap")
+        return cls(
+            root=Path(state["root"]), pid=int(state["pid"]), docker_host=state["docker_host"],
+            cgroup_parent=state["cgroup_parent"], runtimes=tuple(state.get("runtimes", ())),
+            remap=(int(remap[0]), int(remap[1])) if remap else None,
+            startup_seconds=float(state.get("startup_seconds", 0.0)),
+            load_seconds=float(state.get("load_seconds", 0.0)),
+        )
+
+    def alive(self) -> bool:
+        """Whether the ``dockerd`` process of this engine still runs."""
+        if self._process is not None:
+            return self._process.poll() is None
+        return _is_ours(self.pid, self.root)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the daemon by its pid and remove everything it left.
+
+        Raises:
+            EngineError: When something could not be cleaned (after trying everything).
+        """
+        problems: list[str] = []
+        if self.alive():
+            self._kill_containers()  # else dockerd waits each one's stop timeout (10 s)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            if not self._wait_gone(timeout):
+                problems.append(f"dockerd {self.pid} ignored SIGTERM for {timeout:.0f} s; killed")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                self._wait_gone(10.0)
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=1)
+        # What a killed daemon leaves: containerd, shims and gVisor's sandbox and gofer name
+        # the folder; the containers' own processes sit in the engine's cgroups.
+        left = self._leftover_processes()
+        deadline = time.monotonic() + 10
+        while left and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+            left = self._leftover_processes()
+        if left:
+            problems.append(f"processes of {self.root} still running: {left}")
+        for mountpoint in mounts_under(self.root):
+            result = subprocess.run(["umount", "-l", mountpoint], capture_output=True, text=True,
+                                    check=False)
+            if result.returncode != 0:
+                problems.append(f"umount {mountpoint}: {result.stderr.strip()}")
+        if not _remove_cgroups(self.cgroup_parent):
+            problems.append(f"cgroup {self.cgroup_parent} could not be removed")
+        if self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        if self.root.exists():
+            problems.append(f"{self.root} could not be removed")
+        if problems:
+            raise EngineError("; ".join(problems))
+
+    def _leftover_processes(self) -> list[int]:
+        """Processes naming the engine's folder or living in its cgroups."""
+        return sorted(set(_processes_naming(self.root)) | set(_cgroup_processes(self.cgroup_parent)))
+
+    def _kill_containers(self) -> None:
+        """SIGKILL every running container of this engine (the engine is going away)."""
+        with contextlib.suppress(Exception):
+            client = docker.APIClient(base_url=self.docker_host, timeout=10)
+            try:
+                for container in client.containers():
+                    with contextlib.suppress(Exception):
+                        client.kill(container["Id"])
+            finally:
+                client.close()
+
+    def _wait_gone(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return True
+            time.sleep(0.1)
+        return not self.alive()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- requirements ---------------------------------------------------------------------------
+
+
+def runsc_path() -> str | None:
+    """Where gVisor's ``runsc`` is installed, if it is."""
+    return shutil.which("runsc") or next(
+        (p for p in ("/usr/bin/runsc", "/usr/local/bin/runsc") if os.access(p, os.X_OK)), None
+    )
+
+
+def missing(options: EngineOptions) -> str | None:
+    """Why an engine with these options cannot start here, or ``None`` when it can."""
+    if sys.platform != "linux":
+        return "extra Docker engines need Linux"
+    if os.geteuid() != 0:
+        return "starting an extra dockerd needs root (run the suite as root, as CI does)"
+    if shutil.which("dockerd") is None:
+        return "dockerd is not installed (Debian: apt-get install docker.io)"
+    if options.images and shutil.which("docker") is None:
+        return "the docker CLI is needed to copy images (docker save | docker load)"
+    wants_runsc = options.runsc is True or options.default_runtime == "runsc"
+    if wants_runsc and runsc_path() is None:
+        return "gVisor's runsc is not installed (.ci/engine.sh install, or apt-get install runsc)"
+    if options.userns_remap and shutil.which("useradd") is None and not _has_subid("dockremap"):
+        return "userns-remap needs useradd (or a dockremap user with /etc/subuid ranges)"
+    return None
+
+
+def _has_subid(user: str) -> bool:
+    try:
+        return any(line.split(":")[0] == user for line in Path("/etc/subuid").read_text().splitlines())
+    except OSError:
+        return False
+
+
+# -- start ----------------------------------------------------------------------------------
+
+
+def daemon_config(root: Path, options: EngineOptions) -> dict[str, Any]:
+    """The whole ``daemon.json`` of an engine in ``root`` (no command-line flag repeats it)."""
+    config: dict[str, Any] = {
+        "data-root": str(root / "data"),
+        "exec-root": str(root / "exec"),
+        "pidfile": str(root / "docker.pid"),
+        "hosts": [f"unix://{root / 'docker.sock'}"],
+        "storage-driver": "vfs",
+        "bridge": "none",
+        "iptables": False,
+        "ip-forward": False,
+        "ip-masq": False,
+        "userland-proxy": False,
+        "no-new-privileges": True,
+        "live-restore": False,
+        "shutdown-timeout": 5,
+        "cgroup-parent": cgroup_name(root),
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "1m", "max-file": "1"},
+    }
+    if options.userns_remap:
+        config["userns-remap"] = options.userns_remap
+    runsc = runsc_path() if options.runsc is not False else None
+    if runsc:
+        config["runtimes"] = {"runsc": {"path": runsc, "runtimeArgs": list(RUNSC_ARGS)}}
+    if options.default_runtime:
+        config["default-runtime"] = options.default_runtime
+    config.update(options.extra)
+    return config
+
+
+def cgroup_name(root: Path) -> str:
+    """The cgroup parent of the engine in ``root`` (``dte-hardened-ab12cd``)."""
+    return root.name
+
+
+def start_engine(options: EngineOptions | None = None) -> Engine:
+    """Start an extra engine, wait until it answers, copy the images into it.
+
+    Raises:
+        EngineSkip: When this machine cannot run it (see :func:`missing`).
+        EngineError: When it did not start or the images could not be copied; everything
+            started is stopped and removed first.
+    """
+    options = options or EngineOptions()
+    reason = missing(options)
+    if reason:
+        raise EngineSkip(reason)
+    source_host = options.source_host or os.environ.get("DOCKER_HOST") or None
+    PARENT.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{options.label}-", dir=PARENT))
+    root.chmod(0o711)  # the remapped root must get through to its data root
+    config = root / "daemon.json"
+    config.write_text(json.dumps(daemon_config(root, options), indent=2) + "\n")
+    engine = Engine(root=root, pid=0, docker_host=f"unix://{root / 'docker.sock'}",
+                    cgroup_parent=cgroup_name(root))
+    try:
+        # One start at a time: the first --userns-remap=default creates the dockremap user,
+        # and two daemons creating it at once would race in useradd.
+        with _lock(), (root / "dockerd.log").open("wb") as log:
+            began = time.monotonic()
+            engine._process = subprocess.Popen(
+                [shutil.which("dockerd") or "dockerd", "--config-file", str(config)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, not it
+            )
+            engine.pid = engine._process.pid
+            engine.save()
+            info = _wait_ready(engine, options.timeout)
+            engine.startup_seconds = time.monotonic() - began
+        engine.runtimes = tuple(sorted(info.get("Runtimes") or {}))
+        if options.userns_remap:
+            if not any("userns" in opt for opt in info.get("SecurityOptions") or ()):
+                raise EngineError("the engine does not report user-namespace remapping")
+            engine.remap = _remap_ids(str(info.get("DockerRootDir", "")))
+        if options.runsc and "runsc" not in engine.runtimes:
+            raise EngineError(f"runsc is not among the engine's runtimes {engine.runtimes}")
+        engine.save()
+        if options.images:
+            began = time.monotonic()
+            copy_images(options.images, source_host, engine)
+            engine.load_seconds = time.monotonic() - began
+            engine.save()
+    except BaseException as exc:
+        tail = engine.log_tail()
+        with contextlib.suppress(EngineError):
+            engine.stop()
+        if isinstance(exc, EngineError):
+            raise EngineError(f"{exc}\n--- dockerd log ({root}) ---\n{tail}") from exc
+        raise
+    return engine
+
+
+def _wait_ready(engine: Engine, timeout: float) -> dict[str, Any]:
+    """Poll the socket until the daemon answers ``/info``; fail fast when it exits."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if engine._process is not None and engine._process.poll() is not None:
+            raise EngineError(f"dockerd exited with status {engine._process.returncode}")
+        if engine.socket.exists():
+            try:
+                client = docker.APIClient(base_url=engine.docker_host, timeout=5)
+                try:
+                    if client.ping():
+                        return dict(client.info())
+                finally:
+                    client.close()
+            except Exception as exc:  # any failure means "not yet"
+                last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.05)
+    raise EngineError(f"dockerd did not answer within {timeout:.0f} s ({last})")
+
+
+def _remap_ids(docker_root: str) -> tuple[int, int]:
+    """``(uid, gid)`` from a remapped data root's name (``.../data/100000.100000``)."""
+    try:
+        uid, gid = Path(docker_root).name.split(".")
+        return int(uid), int(gid)
+    except ValueError as exc:
+        raise EngineError(f"cannot tell the remapped ids from {docker_root!r}") from exc
+
+
+def image_tags(repositories: Sequence[str], source_host: str | None) -> list[str]:
+    """Every ``name:tag`` of these repositories on the source engine.
+
+    Raises:
+        EngineError: When one repository has no image there (build them: ``make images``).
+    """
+    client = (docker.DockerClient(base_url=source_host) if source_host else docker.from_env(
+        environment={k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}))
+    try:
+        tags: list[str] = []
+        for name in repositories:
+            found = sorted({t for image in client.images.list(name=name) for t in image.tags})
+            if not found:
+                raise EngineError(f"image {name!r} is not on the source engine (run `make images`)")
+            tags.extend(found)
+        return tags
+    finally:
+        client.close()
+
+
+def copy_images(repositories: Sequence[str], source_host: str | None, engine: Engine,
+                timeout: float = 300.0) -> list[str]:
+    """``docker save`` the repositories' tags from the source | ``docker load`` into ``engine``.
+
+    With user-namespace remapping the engine loads them into its remapped data root itself.
+
+    Returns:
+        The tags copied.
+    """
+    tags = image_tags(repositories, source_host)
+    source_env = {k: v for k, v in os.environ.items() if k not in _ENV_TO_DROP}
+    if source_host:
+        source_env["DOCKER_HOST"] = source_host
+    else:  # the caller's own engine settings (TLS, context) stay as they are
+        source_env = dict(os.environ)
+    with tempfile.TemporaryFile() as save_errors:
+        save = subprocess.Popen(["docker", "save", *tags], stdout=subprocess.PIPE,
+                                stderr=save_errors, env=source_env)
+        assert save.stdout is not None
+        try:
+            load = subprocess.run(["docker", "load", "-q"], stdin=save.stdout, capture_output=True,
+                                  text=True, env=engine.env(), timeout=timeout, check=False)
+        finally:
+            save.stdout.close()
+            save.wait(timeout=timeout)
+        save_errors.seek(0)
+        if save.returncode != 0 or load.returncode != 0:
+            raise EngineError(f"copying {tags} failed: save: "
+                              f"{save_errors.read().decode(errors='replace').strip()} "
+                              f"load: {load.stderr.strip()}")
+    return tags
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _lock() -> Iterator[None]:
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _is_ours(pid: int, root: Path) -> bool:
+    """Whether ``pid`` is a live (not zombie) ``dockerd`` started with ``root``'s config."""
+    if pid <= 0:
+        return False
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return status != "Z" and str(root / "daemon.json") in _cmdline(pid)
+
+
+def _processes_naming(root: Path) -> list[int]:
+    """Live processes whose command line names ``root`` (containerd, shims, runsc)."""
+    needle = str(root) + "/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid() and needle in _cmdline(int(entry.name)):
+            try:
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points at or below ``root`` in this mount namespace, deepest first."""
+    prefix = str(root)
+    points = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == prefix or point.startswith(prefix + "/"):
+                points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+def _cgroup_dirs(name: str) -> list[Path]:
+    """The cgroup folders called ``name`` (one per v1 hierarchy, or the v2 one)."""
+    base = Path("/sys/fs/cgroup")
+    if not name or not base.is_dir():
+        return []
+    candidates = [base / name, *(p / name for p in base.iterdir() if p.is_dir())]
+    return [c for c in candidates if c.is_dir()]
+
+
+def _cgroup_processes(name: str) -> list[int]:
+    """Processes in the cgroups called ``name`` and below."""
+    pids: set[int] = set()
+    for top in _cgroup_dirs(name):
+        for procs in top.rglob("cgroup.procs"):
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(line) for line in procs.read_text().split())
+    return sorted(pids)
+
+
+def _remove_cgroups(name: str) -> bool:
+    """Remove the (empty) cgroup folders called ``name``, deepest first; whether all went."""
+    for top in _cgroup_dirs(name):
+        for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                             reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+    return not _cgroup_dirs(name)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def engine_or_skip(options: EngineOptions | None = None) -> Engine:
+    """:func:`start_engine` for pytest fixtures: ``pytest.skip`` with the reason when it cannot."""
+    import pytest
+
+    try:
+        return start_engine(options)
+    except EngineSkip as exc:
+        pytest.skip(str(exc))
+
+
+def sweep(parent: Path = PARENT) -> list[Path]:
+    """Stop every engine whose folder is in ``parent`` (left by a killed test run)."""
+    stopped = []
+    for root in sorted(parent.glob(f"{PREFIX}*")):
+        if (root / STATE).is_file():
+            Engine.load(root).stop()
+            stopped.append(root)
+    return stopped
+
+
+# -- measurements ---------------------------------------------------------------------------
+
+
+def exec_latency(engine: Engine, runtime: str, rounds: int = 20) -> float:
+    """Median seconds of ``exec true`` in a running busybox container of ``runtime``."""
+    client = engine.client()
+    container = client.containers.run("busybox", ["sleep", "300"], detach=True,
+                                      network_mode="none", runtime=runtime,
+                                      labels={"dte.measure": "1"})
+    try:
+        times = []
+        for _ in range(rounds + 2):
+            began = time.perf_counter()
+            result = container.exec_run(["true"])
+            times.append(time.perf_counter() - began)
+            if result.exit_code != 0:
+                raise EngineError(f"exec in a {runtime} container failed: {result.output!r}")
+        return statistics.median(times[2:])
+    finally:
+        container.remove(force=True)
+        client.close()
+
+
+def run_latency(engine: Engine, runtime: str, rounds: int = 5) -> float:
+    """Median seconds of ``docker run --rm busybox true`` with ``runtime``."""
+    client = engine.client()
+    try:
+        times = []
+        for _ in range(rounds):
+            began = time.perf_counter()
+            client.containers.run("busybox", ["true"], remove=True, network_mode="none",
+                                  runtime=runtime)
+            times.append(time.perf_counter() - began)
+        return statistics.median(times)
+    finally:
+        client.close()
+
+
+def measure(options: EngineOptions) -> dict[str, float]:
+    """Start an engine, time what the hardened profile costs, stop it."""
+    engine = start_engine(options)
+    try:
+        figures = {"dockerd start-up (s)": engine.startup_seconds,
+                   "image copy (s)": engine.load_seconds}
+        for runtime in ("runc", "runsc"):
+            if runtime in engine.runtimes:
+                figures[f"exec true, {runtime} (ms)"] = exec_latency(engine, runtime) * 1000
+                figures[f"run --rm true, {runtime} (ms)"] = run_latency(engine, runtime) * 1000
+    finally:
+        began = time.monotonic()
+        engine.stop()
+    figures["stop and clean-up (s)"] = time.monotonic() - began
+    return figures
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def _options(args: argparse.Namespace) -> EngineOptions:
+    return EngineOptions(
+        label=args.label,
+        userns_remap=None if args.no_userns else args.userns_remap,
+        runsc=False if args.no_runsc else (True if args.require_runsc else None),
+        default_runtime=args.default_runtime,
+        images=tuple(args.image) if args.image is not None else LESSON_IMAGES,
+        timeout=args.timeout,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tests.engines start|stop|run|sweep|measure``."""
+    parser = argparse.ArgumentParser(prog="python -m tests.engines", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    starters = []
+    for name in ("start", "run", "measure"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--label", default="engine" if name != "measure" else "measure")
+        sub.add_argument("--userns-remap", default="default", metavar="USER")
+        sub.add_argument("--no-userns", action="store_true", help="no user-namespace remapping")
+        sub.add_argument("--no-runsc", action="store_true", help="do not register gVisor")
+        sub.add_argument("--require-runsc", action="store_true", help="fail without gVisor")
+        sub.add_argument("--default-runtime", help="e.g. runsc: every container in gVisor")
+        sub.add_argument("--image", action="append", help="repository to copy (repeatable)")
+        sub.add_argument("--timeout", type=float, default=60.0)
+        starters.append(sub)
+    commands.choices["run"].add_argument("command_line", nargs=argparse.REMAINDER)
+    stop = commands.add_parser("stop")
+    stop.add_argument("root", type=Path)
+    commands.add_parser("sweep")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "start":
+            engine = start_engine(_options(args))
+            print((engine.root / STATE).read_text(), end="")
+        elif args.command == "stop":
+            Engine.load(args.root).stop()
+        elif args.command == "sweep":
+            for root in sweep():
+                print(f"stopped {root}")
+        elif args.command == "measure":
+            for name, value in measure(_options(args)).items():
+                print(f"{name:32} {value:10.1f}")
+        else:  # run
+            command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+            if not command:
+                parser.error("run needs a command after --")
+            engine = start_engine(_options(args))
+            print(f"engine {engine.docker_host} up in {engine.startup_seconds:.1f} s", file=sys.stderr)
+            try:
+                return subprocess.run(command, env=engine.env(), check=False).returncode
+            finally:
+                engine.stop()
+    except EngineSkip as exc:
+        print(f"skipped: {exc}", file=sys.stderr)
+        return 77
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
