@@ -3,16 +3,19 @@
 An engine gets its own folder (``/tmp/dte-<label>-XXXX``) holding its data root, exec root,
 pid file, unix socket, log and a ``daemon.json`` that carries *every* setting (the command
 line is only ``dockerd --config-file <it>``, so nothing is given twice and the system
-daemon's ``/etc/docker/daemon.json`` is never read). The hardened profile:
+daemon's ``/etc/docker/daemon.json`` is never read). Its base is the documented hardened
+profile, ``deploy/sandbox/daemon.json`` (what the sandbox engine of a deployment runs):
 
-* ``storage-driver: vfs`` (works in any folder, leaves nothing mounted), no bridge, no
-  iptables, no IP forwarding or masquerading: learner containers only use ``--network none``;
-* ``userns-remap`` (``default``: Docker creates the ``dockremap`` user and its
-  ``/etc/subuid``/``/etc/subgid`` ranges on first use): root in a container is an unprivileged
-  uid on the host;
-* gVisor registered as the runtime ``runsc`` with ``--platform=ptrace --network=none`` when
-  the binary is installed (``.ci/engine.sh install`` installs Debian's package);
-* its own cgroup parent, so its containers never mix with the system engine's.
+* from the profile: ``userns-remap: default`` (Docker creates the ``dockremap`` user and its
+  ``/etc/subuid``/``/etc/subgid`` ranges on first use: root in a container is an
+  unprivileged uid on the host); gVisor registered as the runtime ``runsc`` with
+  ``--platform=ptrace --network=none`` (the path is where it is installed here; left out
+  when it is not: ``.ci/engine.sh install`` installs Debian's package); no bridge, no
+  iptables, no IP forwarding or masquerading (learner containers use ``--network none``);
+  ``no-new-privileges``;
+* per instance: its own paths and socket, ``storage-driver: vfs`` (works in any folder,
+  stacks on nothing) and its own cgroup parent, so its containers never mix with the
+  system engine's.
 
 The lesson images are copied from the system engine (``docker save | docker load``).
 Stopping ends the daemon by its pid (checked against ``/proc/<pid>/cmdline`` first), then
@@ -64,6 +67,7 @@ STATE = "engine.json"
 LOCK = Path(tempfile.gettempdir()) / "docker-tutor-engines.lock"
 LESSON_IMAGES = ("redis", "busybox")
 RUNSC_ARGS = ("--platform=ptrace", "--network=none")
+PROFILE = Path(__file__).resolve().parent.parent / "deploy" / "sandbox" / "daemon.json"
 _ENV_TO_DROP = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 
 
@@ -291,31 +295,40 @@ def _has_subid(user: str) -> bool:
 # -- start ----------------------------------------------------------------------------------
 
 
+def profile() -> dict[str, Any]:
+    """The documented hardened profile: ``deploy/sandbox/daemon.json`` (also the dind image's)."""
+    return dict(json.loads(PROFILE.read_text()))
+
+
 def daemon_config(root: Path, options: EngineOptions) -> dict[str, Any]:
-    """The whole ``daemon.json`` of an engine in ``root`` (no command-line flag repeats it)."""
-    config: dict[str, Any] = {
+    """The whole ``daemon.json`` of an engine in ``root`` (no command-line flag repeats it).
+
+    The documented profile, plus what one more daemon beside the system engine needs: its
+    own paths, socket and cgroup parent, and vfs (works in any folder, mounts nothing).
+    """
+    config = profile()
+    config.update({
         "data-root": str(root / "data"),
         "exec-root": str(root / "exec"),
         "pidfile": str(root / "docker.pid"),
         "hosts": [f"unix://{root / 'docker.sock'}"],
         "storage-driver": "vfs",
-        "bridge": "none",
-        "iptables": False,
-        "ip-forward": False,
-        "ip-masq": False,
-        "userland-proxy": False,
-        "no-new-privileges": True,
-        "live-restore": False,
-        "shutdown-timeout": 5,
         "cgroup-parent": cgroup_name(root),
-        "log-driver": "json-file",
-        "log-opts": {"max-size": "1m", "max-file": "1"},
-    }
+        "shutdown-timeout": 5,
+    })
     if options.userns_remap:
         config["userns-remap"] = options.userns_remap
+    else:
+        config.pop("userns-remap", None)
+    runtimes = dict(config.pop("runtimes", {}))
     runsc = runsc_path() if options.runsc is not False else None
     if runsc:
-        config["runtimes"] = {"runsc": {"path": runsc, "runtimeArgs": list(RUNSC_ARGS)}}
+        runtimes["runsc"] = {**runtimes.get("runsc", {"runtimeArgs": list(RUNSC_ARGS)}),
+                             "path": runsc}
+    else:
+        runtimes.pop("runsc", None)
+    if runtimes:
+        config["runtimes"] = runtimes
     if options.default_runtime:
         config["default-runtime"] = options.default_runtime
     config.update(options.extra)

@@ -11,6 +11,7 @@ the suite is not root or ``dockerd`` is missing; the gVisor tests also where ``r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -34,6 +35,7 @@ from tests.engines import (
     engine_or_skip,
     missing,
     mounts_under,
+    profile,
     start_engine,
 )
 
@@ -114,6 +116,22 @@ def test_the_engine_remaps_root_and_has_no_bridge_network(
         assert system.info()["DockerRootDir"] != info["DockerRootDir"]
     finally:
         system.close()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_engine_runs_the_documented_profile(hardened: Engine, client: docker.DockerClient) -> None:
+    """Every setting of deploy/sandbox/daemon.json is in the engine's config and takes effect."""
+    documented = profile()
+    running = json.loads((hardened.root / "daemon.json").read_text())
+    for key, value in documented.items():
+        if key != "runtimes":
+            assert running[key] == value, key
+    if "runsc" in hardened.runtimes:
+        assert running["runtimes"]["runsc"]["runtimeArgs"] == \
+            documented["runtimes"]["runsc"]["runtimeArgs"] == ["--platform=ptrace", "--network=none"]
+    # no-new-privileges is the engine's default: a container that did not ask has it.
+    assert re.search(r"NoNewPrivs:\s*1", run(client, "runc", ["cat", "/proc/self/status"]))
 
 
 @pytest.mark.docker
