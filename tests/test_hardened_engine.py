@@ -24,6 +24,7 @@ from pathlib import Path
 
 import docker
 import pytest
+import yaml
 from pytest_mock import MockerFixture
 
 from tests import engines
@@ -299,3 +300,28 @@ def test_requirements_are_named_when_missing(mocker: MockerFixture) -> None:
     absent.add("docker")
     assert "docker CLI" in (missing(EngineOptions()) or "")
     assert missing(EngineOptions(images=())) is None
+
+
+# -- the deployment uses the profile ----------------------------------------------------------
+
+
+def test_the_compose_sandbox_engine_is_built_with_the_hardened_profile() -> None:
+    """docker-compose's sandbox builds deploy/sandbox: dind + runsc + the profile as daemon.json."""
+    root = Path(__file__).resolve().parent.parent
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    sandbox = compose["services"]["sandbox"]
+    assert sandbox["build"] == "./deploy/sandbox"
+    assert sandbox.get("privileged") is True  # Docker-in-Docker needs it; learners never get it
+    dockerfile = (root / "deploy" / "sandbox" / "Dockerfile").read_text()
+    assert re.search(r"^FROM docker:\d+-dind$", dockerfile, re.M)
+    assert "COPY daemon.json /etc/docker/daemon.json" in dockerfile
+    assert "install -m 0755 runsc /usr/bin/runsc" in dockerfile
+    assert "sha512sum -c" in dockerfile
+    documented = profile()
+    assert documented["userns-remap"] == "default"
+    assert documented["runtimes"]["runsc"]["path"] == "/usr/bin/runsc"
+    assert documented["no-new-privileges"] is True
+    assert documented["bridge"] == "none" and documented["iptables"] is False
+    # dind's entrypoint passes --host and the TLS flags: the same settings in daemon.json
+    # would make dockerd refuse to start.
+    assert not {"hosts", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey"} & set(documented)
