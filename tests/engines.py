@@ -33,7 +33,7 @@ From a shell (as root)::
     python -m tests.engines start [--no-userns] [--no-runsc] [--label NAME]  # prints JSON
     python -m tests.engines stop /tmp/dte-NAME-XXXX
     python -m tests.engines run [start options] -- COMMAND ...   # DOCKER_HOST set for it
-    python -m tests.engines sweep        # stop every engine left by a killed test run
+    python -m tests.engines sweep [--all] # stop engines a killed test run left behind
     python -m tests.engines measure      # start-up, image copy, exec latency runc vs runsc
 """
 
@@ -120,6 +120,8 @@ class Engine:
         runtimes: Runtimes the engine reports (``runc``, ``runsc``...).
         remap: Host ``(uid, gid)`` that container root maps to; ``None`` without remapping.
         startup_seconds: From launching ``dockerd`` to its first answer.
+        owner: The process that started it and stops it (``0``: started from the command
+            line, stopped by ``stop``): ``sweep`` leaves engines of live owners alone.
         load_seconds: Copying the images into it.
     """
 
@@ -131,6 +133,7 @@ class Engine:
     remap: tuple[int, int] | None = None
     startup_seconds: float = 0.0
     load_seconds: float = 0.0
+    owner: int = 0
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -174,6 +177,7 @@ class Engine:
             remap=(int(remap[0]), int(remap[1])) if remap else None,
             startup_seconds=float(state.get("startup_seconds", 0.0)),
             load_seconds=float(state.get("load_seconds", 0.0)),
+            owner=int(state.get("owner", 0)),
         )
 
     def alive(self) -> bool:
@@ -340,8 +344,11 @@ def cgroup_name(root: Path) -> str:
     return root.name
 
 
-def start_engine(options: EngineOptions | None = None) -> Engine:
+def start_engine(options: EngineOptions | None = None, *, detached: bool = False) -> Engine:
     """Start an extra engine, wait until it answers, copy the images into it.
+
+    ``detached``: the engine outlives this process (the command line's ``start``); else
+    ``sweep`` may stop it once this process is gone.
 
     Raises:
         EngineSkip: When this machine cannot run it (see :func:`missing`).
@@ -359,7 +366,7 @@ def start_engine(options: EngineOptions | None = None) -> Engine:
     config = root / "daemon.json"
     config.write_text(json.dumps(daemon_config(root, options), indent=2) + "\n")
     engine = Engine(root=root, pid=0, docker_host=f"unix://{root / 'docker.sock'}",
-                    cgroup_parent=cgroup_name(root))
+                    cgroup_parent=cgroup_name(root), owner=0 if detached else os.getpid())
     try:
         # One start at a time: the first --userns-remap=default creates the dockremap user,
         # and two daemons creating it at once would race in useradd.
@@ -586,12 +593,20 @@ def engine_or_skip(options: EngineOptions | None = None) -> Engine:
         pytest.skip(str(exc))
 
 
-def sweep(parent: Path = PARENT) -> list[Path]:
-    """Stop every engine whose folder is in ``parent`` (left by a killed test run)."""
+def sweep(parent: Path = PARENT, everything: bool = False) -> list[Path]:
+    """Stop the engines a killed run left in ``parent``: their owner or their daemon is gone.
+
+    Engines of a live owner (another test session running now) are left alone; so are
+    engines started from the command line while their daemon runs, unless ``everything``.
+    """
     stopped = []
     for root in sorted(parent.glob(f"{PREFIX}*")):
-        if (root / STATE).is_file():
-            Engine.load(root).stop()
+        if not (root / STATE).is_file():
+            continue
+        engine = Engine.load(root)
+        orphaned = engine.owner != 0 and not Path(f"/proc/{engine.owner}").exists()
+        if everything or orphaned or not engine.alive():
+            engine.stop()
             stopped.append(root)
     return stopped
 
@@ -685,17 +700,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.choices["run"].add_argument("command_line", nargs=argparse.REMAINDER)
     stop = commands.add_parser("stop")
     stop.add_argument("root", type=Path)
-    commands.add_parser("sweep")
+    commands.add_parser("sweep").add_argument(
+        "--all", action="store_true", help="also engines started from the command line")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "start":
-            engine = start_engine(_options(args))
+            engine = start_engine(_options(args), detached=True)
             print((engine.root / STATE).read_text(), end="")
         elif args.command == "stop":
             Engine.load(args.root).stop()
         elif args.command == "sweep":
-            for root in sweep():
+            for root in sweep(everything=args.all):
                 print(f"stopped {root}")
         elif args.command == "measure":
             for name, value in measure(_options(args)).items():

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from tests.engines import (
     mounts_under,
     profile,
     start_engine,
+    sweep,
 )
 
 LABEL = "dte.test"
@@ -264,6 +266,37 @@ def test_stopping_an_engine_leaves_no_process_mount_cgroup_or_folder(how: str) -
     assert mounts_under(engine.root) == []
     assert engine._leftover_processes() == []
     assert not list(Path("/sys/fs/cgroup").glob(f"*/{engine.cgroup_parent}"))
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_sweep_stops_the_engine_of_a_killed_run_and_spares_a_live_ones() -> None:
+    """An engine whose starting process was SIGKILLed is swept; this session's own is not."""
+    try:
+        mine = start_engine(EngineOptions(label="sweepmine", images=(), runsc=False))
+    except EngineSkip as exc:
+        pytest.skip(str(exc))
+    orphan: Engine | None = None
+    try:
+        starter = subprocess.Popen(
+            [sys.executable, "-c", "import time\nfrom tests.engines import EngineOptions, start_engine\n"
+             "e = start_engine(EngineOptions(label='sweeporphan', images=(), runsc=False))\n"
+             "print(e.root, flush=True)\ntime.sleep(600)\n"],
+            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+        assert starter.stdout is not None
+        orphan = Engine.load(Path(starter.stdout.readline().strip()))
+        starter.kill()
+        starter.wait()
+        starter.stdout.close()
+        assert orphan.alive()  # the daemon outlives the process that started it
+        stopped = sweep()
+        assert orphan.root in stopped and mine.root not in stopped
+        assert not orphan.alive() and not orphan.root.exists()
+        assert mine.alive()
+    finally:
+        mine.stop()
+        if orphan is not None and orphan.root.exists():  # the test failed before the sweep
+            orphan.stop()
 
 
 @pytest.mark.docker
