@@ -46,9 +46,9 @@ LABEL = "dte.test"
 RUNTIMES = ["runc", "runsc"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hardened() -> Iterator[Engine]:
-    """One hardened engine for the session, with the lesson images; stopped at the end."""
+    """One hardened engine, with the lesson images, started once; stopped after this module."""
     engine = engine_or_skip(EngineOptions(label="hardened"))
     yield engine
     engine.stop()
