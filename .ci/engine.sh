@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Extra Docker engines for CI (the launcher is tests/engines.py; see docs/deployment.md).
+# Extra Docker engines for CI (the launcher is tests/engines/; see docs/deployment.md).
 #
 #   .ci/engine.sh install            install gVisor's runsc from Debian when missing (root;
 #                                    idempotent, quiet: one line on stderr when it installs)

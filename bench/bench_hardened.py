@@ -1,4 +1,4 @@
-"""What the hardened engine profile costs (``tests/engines.py``, ``deploy/sandbox/daemon.json``).
+"""What the hardened engine profile costs (``tests/engines/``, ``deploy/sandbox/daemon.json``).
 
 Starts a private ``dockerd`` with user-namespace remapping and gVisor registered as ``runsc``
 (needs root; skipped with a note otherwise), then times: the daemon's start-up, copying the

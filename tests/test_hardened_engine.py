@@ -1,6 +1,6 @@
 """The hardened engine profile: user-namespace remapping and gVisor, on a private dockerd.
 
-A session fixture starts one extra ``dockerd`` (``tests/engines.py``) beside the system
+A module fixture starts one extra ``dockerd`` (``tests/engines/``) beside the system
 engine, with ``userns-remap=default``, vfs, no bridge or iptables, and gVisor registered as
 ``runsc`` when it is installed (CI installs it: ``.ci/engine.sh install``). The tests prove
 on that real engine what the profile is for: root in a container is not root on the host
@@ -311,6 +311,20 @@ def test_a_daemon_that_fails_to_start_shows_its_log_and_leaves_nothing() -> None
     assert "ICC=false uses iptables" in str(caught.value)
     assert "dockerd exited" in str(caught.value)
     assert set(engines.PARENT.glob("dte-badconfig-*")) == before
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_an_image_missing_on_the_source_is_named_and_the_engine_removed() -> None:
+    """Copying an image the system engine lacks fails with its name; nothing is left behind."""
+    before = set(engines.PARENT.glob("dte-noimage-*"))
+    with pytest.raises((EngineError, EngineSkip)) as caught:
+        start_engine(EngineOptions(label="noimage", images=("no-such-image-dtt",), runsc=False))
+    if caught.type is EngineSkip:
+        pytest.skip(str(caught.value))
+    assert "'no-such-image-dtt' is not on the source engine" in str(caught.value)
+    assert set(engines.PARENT.glob("dte-noimage-*")) == before
+    assert not list(Path("/sys/fs/cgroup").glob("*/dte-noimage-*"))
 
 
 def test_requirements_are_named_when_missing(mocker: MockerFixture) -> None:

@@ -39,24 +39,37 @@ From a shell (as root)::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import docker
+
+from tests.engines.host import (
+    cgroup_dirs,
+    cgroup_processes,
+    is_dockerd_of,
+    mounts_under,
+    processes_naming,
+    remove_cgroups,
+    start_lock,
+    tail,
+)
+from tests.engines.images import ImageCopyError, copy_images
+
+__all__ = [
+    "Engine", "EngineError", "EngineOptions", "EngineSkip", "cgroup_dirs", "daemon_config",
+    "engine_or_skip", "missing", "mounts_under", "profile", "start_engine", "sweep",
+]
 
 PARENT = Path(os.environ.get("TEST_ENGINES_DIR", "/tmp"))
 """Where engine folders are made. Every folder on the way must let the remapped root
@@ -64,10 +77,9 @@ through (``o+x``), and socket paths must stay short: not pytest's ``tmp_path``."
 
 PREFIX = "dte-"
 STATE = "engine.json"
-LOCK = Path(tempfile.gettempdir()) / "docker-tutor-engines.lock"
 LESSON_IMAGES = ("redis", "busybox")
 RUNSC_ARGS = ("--platform=ptrace", "--network=none")
-PROFILE = Path(__file__).resolve().parent.parent / "deploy" / "sandbox" / "daemon.json"
+PROFILE = Path(__file__).resolve().parents[2] / "deploy" / "sandbox" / "daemon.json"
 _ENV_TO_DROP = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 
 
@@ -156,9 +168,9 @@ class Engine:
         environment["DOCKER_HOST"] = self.docker_host
         return environment
 
-    def log_tail(self, lines: int = 40) -> str:
+    def logtail(self, lines: int = 40) -> str:
         """The last lines of the daemon's log."""
-        return _tail(self.log, lines)
+        return tail(self.log, lines)
 
     def save(self) -> None:
         """Write ``engine.json`` so ``python -m tests.engines stop`` can find the engine."""
@@ -184,7 +196,7 @@ class Engine:
         """Whether the ``dockerd`` process of this engine still runs."""
         if self._process is not None:
             return self._process.poll() is None
-        return _is_ours(self.pid, self.root)
+        return is_dockerd_of(self.pid, self.root)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the daemon by its pid and remove everything it left.
@@ -222,7 +234,7 @@ class Engine:
                                     check=False)
             if result.returncode != 0:
                 problems.append(f"umount {mountpoint}: {result.stderr.strip()}")
-        if not _remove_cgroups(self.cgroup_parent):
+        if not remove_cgroups(self.cgroup_parent):
             problems.append(f"cgroup {self.cgroup_parent} could not be removed")
         if self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
@@ -233,7 +245,7 @@ class Engine:
 
     def _leftover_processes(self) -> list[int]:
         """Processes naming the engine's folder or living in its cgroups."""
-        return sorted(set(_processes_naming(self.root)) | set(_cgroup_processes(self.cgroup_parent)))
+        return sorted(set(processes_naming(self.root)) | set(cgroup_processes(self.cgroup_parent)))
 
     def _kill_containers(self) -> None:
         """SIGKILL every running container of this engine (the engine is going away)."""
@@ -370,7 +382,7 @@ def start_engine(options: EngineOptions | None = None, *, detached: bool = False
     try:
         # One start at a time: the first --userns-remap=default creates the dockremap user,
         # and two daemons creating it at once would race in useradd.
-        with _lock(), (root / "dockerd.log").open("wb") as log:
+        with start_lock(), (root / "dockerd.log").open("wb") as log:
             began = time.monotonic()
             engine._process = subprocess.Popen(
                 [shutil.which("dockerd") or "dockerd", "--config-file", str(config)],
@@ -391,11 +403,14 @@ def start_engine(options: EngineOptions | None = None, *, detached: bool = False
         engine.save()
         if options.images:
             began = time.monotonic()
-            copy_images(options.images, source_host, engine)
+            try:
+                copy_images(options.images, source_host, engine.env())
+            except ImageCopyError as exc:
+                raise EngineError(str(exc)) from exc
             engine.load_seconds = time.monotonic() - began
             engine.save()
     except BaseException as exc:
-        tail = engine.log_tail()
+        tail = engine.logtail()
         with contextlib.suppress(EngineError):
             engine.stop()
         if isinstance(exc, EngineError):
@@ -434,155 +449,6 @@ def _remap_ids(docker_root: str) -> tuple[int, int]:
         raise EngineError(f"cannot tell the remapped ids from {docker_root!r}") from exc
 
 
-def image_tags(repositories: Sequence[str], source_host: str | None) -> list[str]:
-    """Every ``name:tag`` of these repositories on the source engine.
-
-    Raises:
-        EngineError: When one repository has no image there (build them: ``make images``).
-    """
-    client = (docker.DockerClient(base_url=source_host) if source_host else docker.from_env(
-        environment={k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}))
-    try:
-        tags: list[str] = []
-        for name in repositories:
-            found = sorted({t for image in client.images.list(name=name) for t in image.tags})
-            if not found:
-                raise EngineError(f"image {name!r} is not on the source engine (run `make images`)")
-            tags.extend(found)
-        return tags
-    finally:
-        client.close()
-
-
-def copy_images(repositories: Sequence[str], source_host: str | None, engine: Engine,
-                timeout: float = 300.0) -> list[str]:
-    """``docker save`` the repositories' tags from the source | ``docker load`` into ``engine``.
-
-    With user-namespace remapping the engine loads them into its remapped data root itself.
-
-    Returns:
-        The tags copied.
-    """
-    tags = image_tags(repositories, source_host)
-    source_env = {k: v for k, v in os.environ.items() if k not in _ENV_TO_DROP}
-    if source_host:
-        source_env["DOCKER_HOST"] = source_host
-    else:  # the caller's own engine settings (TLS, context) stay as they are
-        source_env = dict(os.environ)
-    with tempfile.TemporaryFile() as save_errors:
-        save = subprocess.Popen(["docker", "save", *tags], stdout=subprocess.PIPE,
-                                stderr=save_errors, env=source_env)
-        assert save.stdout is not None
-        try:
-            load = subprocess.run(["docker", "load", "-q"], stdin=save.stdout, capture_output=True,
-                                  text=True, env=engine.env(), timeout=timeout, check=False)
-        finally:
-            save.stdout.close()
-            save.wait(timeout=timeout)
-        save_errors.seek(0)
-        if save.returncode != 0 or load.returncode != 0:
-            raise EngineError(f"copying {tags} failed: save: "
-                              f"{save_errors.read().decode(errors='replace').strip()} "
-                              f"load: {load.stderr.strip()}")
-    return tags
-
-
-# -- helpers --------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _lock() -> Iterator[None]:
-    with LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _is_ours(pid: int, root: Path) -> bool:
-    """Whether ``pid`` is a live (not zombie) ``dockerd`` started with ``root``'s config."""
-    if pid <= 0:
-        return False
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return status != "Z" and str(root / "daemon.json") in _cmdline(pid)
-
-
-def _processes_naming(root: Path) -> list[int]:
-    """Live processes whose command line names ``root`` (containerd, shims, runsc)."""
-    needle = str(root) + "/"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid() and needle in _cmdline(int(entry.name)):
-            try:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state != "Z":
-                found.append(int(entry.name))
-    return found
-
-
-def mounts_under(root: Path) -> list[str]:
-    """Mount points at or below ``root`` in this mount namespace, deepest first."""
-    prefix = str(root)
-    points = []
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == prefix or point.startswith(prefix + "/"):
-                points.append(point)
-    return sorted(points, key=len, reverse=True)
-
-
-def _cgroup_dirs(name: str) -> list[Path]:
-    """The cgroup folders called ``name`` (one per v1 hierarchy, or the v2 one)."""
-    base = Path("/sys/fs/cgroup")
-    if not name or not base.is_dir():
-        return []
-    candidates = [base / name, *(p / name for p in base.iterdir() if p.is_dir())]
-    return [c for c in candidates if c.is_dir()]
-
-
-def _cgroup_processes(name: str) -> list[int]:
-    """Processes in the cgroups called ``name`` and below."""
-    pids: set[int] = set()
-    for top in _cgroup_dirs(name):
-        for procs in top.rglob("cgroup.procs"):
-            with contextlib.suppress(OSError, ValueError):
-                pids.update(int(line) for line in procs.read_text().split())
-    return sorted(pids)
-
-
-def _remove_cgroups(name: str) -> bool:
-    """Remove the (empty) cgroup folders called ``name``, deepest first; whether all went."""
-    for top in _cgroup_dirs(name):
-        for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                             reverse=True):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        with contextlib.suppress(OSError):
-            top.rmdir()
-    return not _cgroup_dirs(name)
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def engine_or_skip(options: EngineOptions | None = None) -> Engine:
     """:func:`start_engine` for pytest fixtures: ``pytest.skip`` with the reason when it cannot."""
     import pytest
@@ -609,131 +475,3 @@ def sweep(parent: Path = PARENT, everything: bool = False) -> list[Path]:
             engine.stop()
             stopped.append(root)
     return stopped
-
-
-# -- measurements ---------------------------------------------------------------------------
-
-
-def exec_latency(engine: Engine, runtime: str, rounds: int = 20) -> float:
-    """Median seconds of ``exec true`` in a running busybox container of ``runtime``."""
-    client = engine.client()
-    container = client.containers.run("busybox", ["sleep", "300"], detach=True,
-                                      network_mode="none", runtime=runtime,
-                                      labels={"dte.measure": "1"})
-    try:
-        times = []
-        for _ in range(rounds + 2):
-            began = time.perf_counter()
-            result = container.exec_run(["true"])
-            times.append(time.perf_counter() - began)
-            if result.exit_code != 0:
-                raise EngineError(f"exec in a {runtime} container failed: {result.output!r}")
-        return statistics.median(times[2:])
-    finally:
-        container.remove(force=True)
-        client.close()
-
-
-def run_latency(engine: Engine, runtime: str, rounds: int = 5) -> float:
-    """Median seconds of ``docker run --rm busybox true`` with ``runtime``."""
-    client = engine.client()
-    try:
-        times = []
-        for _ in range(rounds):
-            began = time.perf_counter()
-            client.containers.run("busybox", ["true"], remove=True, network_mode="none",
-                                  runtime=runtime)
-            times.append(time.perf_counter() - began)
-        return statistics.median(times)
-    finally:
-        client.close()
-
-
-def measure(options: EngineOptions) -> dict[str, float]:
-    """Start an engine, time what the hardened profile costs, stop it."""
-    engine = start_engine(options)
-    try:
-        figures = {"dockerd start-up (s)": engine.startup_seconds,
-                   "image copy (s)": engine.load_seconds}
-        for runtime in ("runc", "runsc"):
-            if runtime in engine.runtimes:
-                figures[f"exec true, {runtime} (ms)"] = exec_latency(engine, runtime) * 1000
-                figures[f"run --rm true, {runtime} (ms)"] = run_latency(engine, runtime) * 1000
-    finally:
-        began = time.monotonic()
-        engine.stop()
-    figures["stop and clean-up (s)"] = time.monotonic() - began
-    return figures
-
-
-# -- command line ---------------------------------------------------------------------------
-
-
-def _options(args: argparse.Namespace) -> EngineOptions:
-    return EngineOptions(
-        label=args.label,
-        userns_remap=None if args.no_userns else args.userns_remap,
-        runsc=False if args.no_runsc else (True if args.require_runsc else None),
-        default_runtime=args.default_runtime,
-        images=tuple(args.image) if args.image is not None else LESSON_IMAGES,
-        timeout=args.timeout,
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tests.engines start|stop|run|sweep|measure``."""
-    parser = argparse.ArgumentParser(prog="python -m tests.engines", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    starters = []
-    for name in ("start", "run", "measure"):
-        sub = commands.add_parser(name)
-        sub.add_argument("--label", default="engine" if name != "measure" else "measure")
-        sub.add_argument("--userns-remap", default="default", metavar="USER")
-        sub.add_argument("--no-userns", action="store_true", help="no user-namespace remapping")
-        sub.add_argument("--no-runsc", action="store_true", help="do not register gVisor")
-        sub.add_argument("--require-runsc", action="store_true", help="fail without gVisor")
-        sub.add_argument("--default-runtime", help="e.g. runsc: every container in gVisor")
-        sub.add_argument("--image", action="append", help="repository to copy (repeatable)")
-        sub.add_argument("--timeout", type=float, default=60.0)
-        starters.append(sub)
-    commands.choices["run"].add_argument("command_line", nargs=argparse.REMAINDER)
-    stop = commands.add_parser("stop")
-    stop.add_argument("root", type=Path)
-    commands.add_parser("sweep").add_argument(
-        "--all", action="store_true", help="also engines started from the command line")
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == "start":
-            engine = start_engine(_options(args), detached=True)
-            print((engine.root / STATE).read_text(), end="")
-        elif args.command == "stop":
-            Engine.load(args.root).stop()
-        elif args.command == "sweep":
-            for root in sweep(everything=args.all):
-                print(f"stopped {root}")
-        elif args.command == "measure":
-            for name, value in measure(_options(args)).items():
-                print(f"{name:32} {value:10.1f}")
-        else:  # run
-            command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
-            if not command:
-                parser.error("run needs a command after --")
-            engine = start_engine(_options(args))
-            print(f"engine {engine.docker_host} up in {engine.startup_seconds:.1f} s", file=sys.stderr)
-            try:
-                return subprocess.run(command, env=engine.env(), check=False).returncode
-            finally:
-                engine.stop()
-    except EngineSkip as exc:
-        print(f"skipped: {exc}", file=sys.stderr)
-        return 77
-    except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
