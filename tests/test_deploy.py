@@ -28,6 +28,7 @@ def resolved(tmp_path: Path) -> dict[str, object]:
     """The compose file as docker-compose resolves it, with the example env file."""
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
     shutil.copy(ROOT / "deploy" / "env.example", tmp_path / ".env")
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")  # build contexts (deploy/sandbox)
     result = subprocess.run(
         [*compose_command(), "config"], cwd=tmp_path, capture_output=True, text=True,
         check=False, timeout=60,
