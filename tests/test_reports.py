@@ -39,6 +39,7 @@ from bot.reports import (
 )
 from bot.sandbox.engine import Sandbox
 from bot.tutor import Tutor
+from tests.conftest import NO_ENGINE
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 """The class starts at 09:00 UTC; every event below is minutes after it."""
@@ -229,9 +230,10 @@ def seeded(store: ProgressStore, clock: Clock, info: LessonInfo) -> Seeded:
 
 
 @pytest.fixture
-def class_tutor(settings: Settings, store: ProgressStore, sandbox: Sandbox, lessons_dir: Path) -> Tutor:
-    """A tutor on the test lesson (its sandbox is never used by these tests)."""
-    return Tutor(replace(settings, lessons_dir=lessons_dir), store, sandbox, Catalog(lessons_dir))
+def class_tutor(settings: Settings, store: ProgressStore, lessons_dir: Path) -> Tutor:
+    """A tutor on the test lesson; its sandbox points at no engine (these tests never use one)."""
+    offline = replace(settings, lessons_dir=lessons_dir, docker_host=NO_ENGINE)
+    return Tutor(offline, store, Sandbox(offline), Catalog(lessons_dir))
 
 
 # -- the summary ------------------------------------------------------------------------------
