@@ -108,7 +108,7 @@ def _sandbox_reap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _progress(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.reports import progress_cli
+    from bot.report_cli import progress_cli
 
     return progress_cli(
         settings, lesson_id=args.lesson, fmt=args.format, chart=args.chart,

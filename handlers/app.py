@@ -20,7 +20,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.tutor import Tutor
+from bot.service import TutorService
 from bot.workqueue import DEFAULT_WORKERS, KeyedExecutor
 from handlers import actions, commands, dedupe, home, messages
 from handlers.runtime import ErrorHook, Runtime
@@ -60,7 +60,7 @@ def web_client(settings: Settings) -> WebClient:
 
 def build_app(
     settings: Settings,
-    tutor: Tutor,
+    tutor: TutorService,
     *,
     client: WebClient | None = None,
     executor: KeyedExecutor | None = None,

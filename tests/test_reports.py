@@ -21,22 +21,13 @@ from pytest_mock import MockerFixture
 from bot.chart import chart_height
 from bot.config import Settings
 from bot.errors import NotAllowed, UsageError
+from bot.exports import CSV_COLUMNS, LessonInfo, class_records, csv_bytes, export_csv
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore, StuckRules, learner_rows, lesson_summary
-from bot.progress import models as progress_models
+from bot.progress import records as progress_records
 from bot.reply import File, Image
-from bot.reports import (
-    CSV_COLUMNS,
-    REFUSAL,
-    LessonInfo,
-    class_records,
-    csv_bytes,
-    export_csv,
-    parse_learner,
-    resolve_learner,
-    summary_reply,
-)
+from bot.reports import REFUSAL, parse_learner, resolve_learner, summary_reply
 from bot.sandbox.engine import Sandbox
 from bot.tutor import Tutor
 from tests.conftest import NO_ENGINE
@@ -84,7 +75,7 @@ def clock(mocker: MockerFixture) -> Clock:
         def now(cls, tz: object = None) -> FrozenDateTime:  # type: ignore[override]
             return frozen.now if tz is not None else frozen.now.replace(tzinfo=None)  # type: ignore[return-value]
 
-    mocker.patch.object(progress_models, "datetime", FrozenDateTime)
+    mocker.patch.object(progress_records, "datetime", FrozenDateTime)
     return frozen
 
 
@@ -391,7 +382,8 @@ def test_learner_rows_match_the_dataclass_fields(seeded: Seeded) -> None:
     """Rows are built positionally, so the query's columns must be LearnerRow's fields in order."""
     from dataclasses import fields
 
-    from bot.progress.reports import LearnerRow, _finishers, _rows_query
+    from bot.progress.figures import LearnerRow
+    from bot.progress.queries import _finishers, _rows_query
 
     outline = seeded.info.outline
     names = [column.name for column in _rows_query(outline, _finishers(outline)).selected_columns]
@@ -469,10 +461,11 @@ def test_non_instructors_are_refused_and_learn_nothing(
     seeded: Seeded, class_tutor: Tutor, mocker: MockerFixture, words: str
 ) -> None:
     """A learner asking for class data gets a polite refusal naming nobody, before any query runs."""
-    from bot import reports
+    from bot import exports, reports
 
     spies = [mocker.spy(reports, name) for name in
-             ("lesson_summary", "learner_timeline", "class_records", "resolve_learner")]
+             ("lesson_summary", "learner_timeline", "resolve_learner")]
+    spies.append(mocker.spy(exports, "class_records"))
     with pytest.raises(NotAllowed) as error:
         class_tutor.handle(EVE, words)
     message = str(error.value)
@@ -631,7 +624,7 @@ def test_sqlite_plans_read_the_report_indexes(seeded: Seeded) -> None:
     """On SQLite (no ANALYZE), per-learner figures come from the report indexes, never a log scan."""
     import sqlalchemy
 
-    from bot.progress.reports import _finishers, _rows_query
+    from bot.progress.queries import _finishers, _rows_query
 
     if seeded.store.engine.dialect.name != "sqlite":
         pytest.skip("query plans are checked on SQLite; PostgreSQL plans from its statistics")

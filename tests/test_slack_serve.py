@@ -15,6 +15,7 @@ from pytest_mock import MockerFixture
 
 from bot.config import Settings
 from bot.errors import UsageError
+from bot.tutor import Tutor
 from handlers.fake_slack import FakeSlack
 from handlers.serve import serve
 from tests.conftest import NO_ENGINE
@@ -67,10 +68,10 @@ def test_socket_mode_is_used_when_an_app_token_is_set(
 ) -> None:
     """With SLACK_APP_TOKEN, serve() connects over Socket Mode and closes it on stop.
 
-    The housekeeping reaper runs alongside and is stopped too.
+    The tutor's housekeeping runs alongside and is stopped too.
     """
     handler = mocker.patch("handlers.serve.SocketModeHandler")
-    reaper = mocker.patch("handlers.serve.Reaper")
+    housekeeping = mocker.patch.object(Tutor, "start_housekeeping")
     with FakeSlack(token=TOKEN) as fake:
         config = replace(settings, slack_bot_token=TOKEN, slack_app_token="xapp-test",
                          slack_api_url=fake.url, docker_host=NO_ENGINE)
@@ -82,8 +83,8 @@ def test_socket_mode_is_used_when_an_app_token_is_set(
     assert handler.call_args.args[1] == "xapp-test"
     handler.return_value.connect.assert_called_once_with()
     handler.return_value.close.assert_called_once_with()
-    reaper.return_value.start.assert_called_once_with()
-    reaper.return_value.stop.assert_called_once_with()
+    housekeeping.assert_called_once_with()
+    housekeeping.return_value.stop.assert_called_once_with()
 
 
 @pytest.mark.parametrize("changes", [
