@@ -13,7 +13,8 @@ from datetime import datetime
 from bot.errors import TutorError
 from bot.lessons import Lesson, Step
 from bot.progress import LessonState
-from bot.reply import Actions, Context, Heading, Markdown, Part, Reply
+from bot.reply import Actions, Code, Context, Event, Heading, Markdown, Notice, Part, Reply, Tone
+from bot.sandbox.views import Outcome
 from bot.service import LessonCard
 
 STEP_ACTIONS = ("back", "next", "check", "hint")
@@ -35,6 +36,41 @@ Tutor words (after `/tutor` in a channel, or on their own in a DM or the console
 
 Docker commands: type them as you would in a terminal, e.g. `docker ps -a`
 (in a channel: `/docker ps -a`)."""
+
+
+EDIT_USAGE = (
+    "Usage: `edit FILE TEXT`, e.g. `edit notes.txt hello from the host` (in a channel: "
+    "`/tutor edit ...`). It writes TEXT into FILE in your workspace, the folder that "
+    "`-v $(pwd):/app` shows in a container."
+)
+
+
+def command_reply(outcome: Outcome) -> Reply:
+    """What a learner's docker command printed, as the docker CLI would show it."""
+    reply = Reply(events=[Event.COMMAND_RAN])
+    shown = outcome.output if outcome.output.strip() else ""
+    if shown or outcome.cut:
+        reply.add(Code(shown.rstrip("\n"), cut=outcome.cut))
+    if outcome.exit_code not in (0,) and not shown:
+        reply.add(Context(f"exit status {outcome.exit_code}"))
+    for note in outcome.notes:
+        reply.add(Context(note))
+    return reply
+
+
+def hint_reply(step: Step, index: int) -> Reply:
+    """The step's hint number ``index`` (0-based) and how many are left."""
+    left = len(step.hints) - index - 1
+    more = f"{left} more hint{'s' if left != 1 else ''} left." if left else "That was the last hint."
+    return Reply().add(Notice(f"Hint {index + 1}/{len(step.hints)}: {step.hints[index]}",
+                              Tone.INFO), Context(more))
+
+
+def still_to_do(lesson: Lesson, missing: Sequence[Step]) -> Reply:
+    """The end of a lesson reached with hands-on steps not done yet."""
+    names = ", ".join(f"\u201c{s.title}\u201d" for s in missing)
+    return Reply().add(Notice(f"You've reached the end of {lesson.title}. Still to do: {names}. "
+                              "Use `back` to return to them.", Tone.INFO))
 
 
 def lessons_reply(lessons: Sequence[tuple[Lesson, LessonState | None]]) -> Reply:
@@ -103,4 +139,16 @@ def card(lesson: Lesson, state: LessonState | None) -> LessonCard:
                    current_number=number, current_title=title)
 
 
-__all__ = ["HELP", "STEP_ACTIONS", "card", "done_count", "lessons_reply", "section", "status_reply"]
+__all__ = [
+    "EDIT_USAGE",
+    "HELP",
+    "STEP_ACTIONS",
+    "card",
+    "command_reply",
+    "done_count",
+    "hint_reply",
+    "lessons_reply",
+    "section",
+    "status_reply",
+    "still_to_do",
+]

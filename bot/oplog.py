@@ -13,6 +13,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from bot.errors import CommandRefused, EngineUnavailable, TutorError
+
 EXIT_REFUSED = -1
 """Logged exit status of a line the policy or a quota refused (as in the command log)."""
 EXIT_ENGINE_UNAVAILABLE = -2
@@ -44,6 +46,15 @@ def logfmt(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def exit_status_of(error: TutorError) -> int:
+    """The logged exit status of a line answered with a tutor error."""
+    if isinstance(error, CommandRefused):
+        return EXIT_REFUSED
+    if isinstance(error, EngineUnavailable):
+        return EXIT_ENGINE_UNAVAILABLE
+    return EXIT_TUTOR_ERROR
+
+
 def log_line(logger: logging.Logger, trace: LineTrace, *, learner: str, engine: str) -> None:
     """Log one handled line at INFO: ``command learner=… verb=… exit=… ms=… engine=…``.
 
@@ -57,4 +68,4 @@ def log_line(logger: logging.Logger, trace: LineTrace, *, learner: str, engine: 
 
 
 __all__ = ["EXIT_BUG", "EXIT_ENGINE_UNAVAILABLE", "EXIT_REFUSED", "EXIT_TUTOR_ERROR", "LineTrace",
-           "log_line", "logfmt"]
+           "exit_status_of", "log_line", "logfmt"]

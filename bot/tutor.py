@@ -1,15 +1,11 @@
 """The tutor service: one place that turns what a person types into a :class:`Reply`.
 
 Both front ends (Slack handlers and the terminal console) call :meth:`Tutor.handle`
-with the words a learner typed after ``/tutor`` or a ``docker ...`` line; they see the
-tutor only through :class:`bot.service.TutorService`. The service walks the lesson, runs
-learner commands in the sandbox, logs them, and verifies the current step after every
-command without being asked.
-
-For operators, every line handled is logged as one structured line on this module's
-logger (``bot.tutor``, level INFO): a pseudonymous learner id, the verb, the exit
-status, the duration and the engine; never what the learner typed. ``docker-tutor
-serve`` shows it, the console does not (unless ``-v``).
+with the words a learner typed after ``/tutor`` or a ``docker ...`` line, through
+:class:`bot.service.TutorService`. The service walks the lesson, runs learner commands in
+the sandbox, logs them, and verifies the current step after every command unasked.
+Every line handled is also logged for operators as one structured line on this module's
+logger at INFO (see :mod:`bot.oplog`): ``serve`` shows it, the console does not.
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from bot import lesson_view as view
 from bot import workspace
 from bot.checks import CheckContext, CheckResult, quiz, run_checks
 from bot.checks.hints import KIND as HINT_KIND
@@ -29,12 +26,11 @@ from bot.checks.history import HISTORY_LIMIT, checked_history
 from bot.config import Settings
 from bot.errors import CommandRefused, EngineUnavailable, TutorError, UsageError
 from bot.identity import Person
-from bot.lesson_view import HELP, card, lessons_reply, section, status_reply
 from bot.lessons import Catalog, Lesson, Step
-from bot.oplog import EXIT_ENGINE_UNAVAILABLE, EXIT_REFUSED, EXIT_TUTOR_ERROR, LineTrace, log_line
+from bot.oplog import LineTrace, exit_status_of, log_line
 from bot.progress import CommandEntry, LessonState
 from bot.ratelimit import CommandRate
-from bot.reply import Actions, Code, Context, Event, Heading, Markdown, Notice, Part, Reply, Tone
+from bot.reply import Actions, Context, Event, Heading, Markdown, Notice, Part, Reply, Tone
 from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import parse
 from bot.service import LessonCard, Stoppable
@@ -45,13 +41,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 class Tutor:
     """The core service behind every front end.
 
     Args:
         settings: Process settings.
         store: The progress store.
-        sandbox: The sandbox learners' commands run in.
+        sandbox: The sandbox learners' commands run in, or a function that makes it on
+            first use (a tutor that only walks lessons then never loads docker-py).
         catalog: The lessons.
         clock: Monotonic clock, for the per-minute command limit.
     """
@@ -60,15 +58,21 @@ class Tutor:
         self,
         settings: Settings,
         store: ProgressStore,
-        sandbox: Sandbox,
+        sandbox: Sandbox | Callable[[], Sandbox],
         catalog: Catalog,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.sandbox = sandbox
         self.catalog = catalog
+        self._sandbox: Sandbox | None = None
+        self._make_sandbox: Callable[[], Sandbox] | None = None
+        if callable(sandbox):
+            self._make_sandbox = sandbox
+        else:
+            self._sandbox = sandbox
+        self._sandbox_lock = threading.Lock()
         self._rate = CommandRate(settings.limits.commands_per_minute, clock=clock)
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
@@ -81,17 +85,32 @@ class Tutor:
             TutorError: The database or the lessons could not be opened.
         """
         from bot.progress.store import ProgressStore
-        from bot.sandbox.engine import Sandbox
 
         catalog = Catalog(settings.lessons_dir)
         store = ProgressStore(settings.database_url)
-        sandbox = Sandbox(settings, allowed_images=catalog.images)
+
+        def sandbox() -> Sandbox:  # docker-py loads with the first command that needs it
+            from bot.sandbox.engine import Sandbox
+
+            return Sandbox(settings, allowed_images=catalog.images)
+
         return cls(settings, store, sandbox, catalog)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox learners' commands run in (made on first use when given a factory)."""
+        with self._sandbox_lock:
+            if self._sandbox is None:
+                assert self._make_sandbox is not None  # noqa: S101 - one of the two is given
+                self._sandbox = self._make_sandbox()
+            return self._sandbox
 
     def close(self) -> None:
         """Release the database and engine connections."""
         self.store.close()
-        self.sandbox.close()
+        with self._sandbox_lock:
+            if self._sandbox is not None:
+                self._sandbox.close()
 
     # -- what the front ends ask besides lines (see bot.service.TutorService) -------------
 
@@ -121,7 +140,7 @@ class Tutor:
         """
         states = ({s.lesson_id: s for s in self.store.all_lesson_states(person)}
                   if person is not None else {})
-        return [card(lesson, states.get(lesson.id)) for lesson in self.catalog]
+        return [view.card(lesson, states.get(lesson.id)) for lesson in self.catalog]
 
     def claim_request(self, key: str) -> bool:
         """Claim a front end's request key in the store, across replicas."""
@@ -172,33 +191,23 @@ class Tutor:
                 reply = command(self, person, rest.strip())
                 trace.settle(0)
                 return reply
-        except CommandRefused:
-            trace.settle(EXIT_REFUSED)
+        except TutorError as error:
+            trace.settle(exit_status_of(error))
             raise
-        except EngineUnavailable:
-            trace.settle(EXIT_ENGINE_UNAVAILABLE)
-            raise
-        except TutorError:
-            trace.settle(EXIT_TUTOR_ERROR)
-            raise
-        finally:
-            self._log_line(person, trace)
-
-    def _log_line(self, person: Person, trace: LineTrace) -> None:
-        """One structured line for operators about a handled line (see :mod:`bot.oplog`)."""
-        if log.isEnabledFor(logging.INFO):
-            learner = Namespace.for_key(self.settings.namespace, person.key).learner
-            log_line(log, trace, learner=learner, engine=self.settings.docker_host or "default")
+        finally:  # the operators' line (bot.oplog); the learner is the hash on their objects
+            if log.isEnabledFor(logging.INFO):
+                learner = Namespace.for_key(self.settings.namespace, person.key).learner
+                log_line(log, trace, learner=learner, engine=self.settings.docker_host or "default")
 
     # -- tutor words ----------------------------------------------------------------------
 
     def help(self, person: Person, rest: str) -> Reply:
         """The list of tutor words."""
-        return Reply().add(Markdown(HELP))
+        return Reply().add(Markdown(view.HELP))
 
     def lessons(self, person: Person, rest: str) -> Reply:
         """Every lesson with the person's progress in it."""
-        return lessons_reply([(lesson, self.store.lesson_state(person, lesson.id))
+        return view.lessons_reply([(lesson, self.store.lesson_state(person, lesson.id))
                               for lesson in self.catalog])
 
     def start(self, person: Person, rest: str) -> Reply:
@@ -276,11 +285,7 @@ class Tutor:
         if not step.hints:
             return Reply().add(Notice("No hints here: this section is for reading. "
                                       "Type `next` when you're ready.", Tone.INFO))
-        index = self.store.next_hint(person, lesson.id, step.id, len(step.hints))
-        left = len(step.hints) - index - 1
-        more = f"{left} more hint{'s' if left != 1 else ''} left." if left else "That was the last hint."
-        return Reply().add(Notice(f"Hint {index + 1}/{len(step.hints)}: {step.hints[index]}",
-                                  Tone.INFO), Context(more))
+        return view.hint_reply(step, self.store.next_hint(person, lesson.id, step.id, len(step.hints)))
 
     def answer(self, person: Person, rest: str) -> Reply:
         """Answer the current quiz question (``answer 2``; a Slack button sends ``answer q1:2``)."""
@@ -299,9 +304,7 @@ class Tutor:
         raw_path, _, text = rest.partition(" ")
         text = text.strip()
         if not raw_path or not text:
-            raise UsageError("Usage: `edit FILE TEXT`, e.g. `edit notes.txt hello from the host` "
-                             "(in a channel: `/tutor edit ...`). It writes TEXT into FILE in your "
-                             "workspace, the folder that `-v $(pwd):/app` shows in a container.")
+            raise UsageError(view.EDIT_USAGE)
         self._rate.take(person.key)
         path = workspace.clean_path(raw_path)
         size = workspace.write_file(self.sandbox.workspace(person), path, text)
@@ -322,7 +325,7 @@ class Tutor:
         lesson, state = self._current(person)
         completed = [when for step in lesson.challenge_steps
                      if (when := self.store.challenge_completed_at(person, lesson.id, step.id))]
-        return status_reply(lesson, state, completed)
+        return view.status_reply(lesson, state, completed)
 
     def reset(self, person: Person, rest: str) -> Reply:
         """Start the current lesson over and remove all the person's containers and volumes."""
@@ -377,14 +380,7 @@ class Tutor:
             output=outcome.output, lesson_id=lesson_id, step_id=step_id, facts=outcome.facts,
         )
         trace.settle(outcome.exit_code)
-        reply = Reply(events=[Event.COMMAND_RAN])
-        shown = outcome.output if outcome.output.strip() else ""
-        if shown or outcome.cut:
-            reply.add(Code(shown.rstrip("\n"), cut=outcome.cut))
-        if outcome.exit_code not in (0,) and not shown:
-            reply.add(Context(f"exit status {outcome.exit_code}"))
-        for note in outcome.notes:
-            reply.add(Context(note))
+        reply = view.command_reply(outcome)
         if lesson is not None and state is not None:
             reply.extend(self._auto_check(person, lesson, state))
         return reply
@@ -466,16 +462,13 @@ class Tutor:
             question = quiz.current(step, right)
             if question is not None:
                 parts = quiz.question_parts(step, question)
-        return section(lesson, step, parts)
+        return view.section(lesson, step, parts)
 
     def _finish(self, person: Person, lesson: Lesson) -> Reply:
         state = self.store.lesson_state(person, lesson.id)
         missing = [s for s in lesson.steps if s.hands_on and not (state and state.completed(s.id))]
         if missing:
-            names = ", ".join(f"\u201c{s.title}\u201d" for s in missing)
-            return Reply().add(Notice(
-                f"You've reached the end of {lesson.title}. Still to do: {names}. "
-                "Use `back` to return to them.", Tone.INFO))
+            return view.still_to_do(lesson, missing)
         reply = Reply()
         if self.store.complete_lesson(person, lesson.id):
             reply.events.append(Event.LESSON_COMPLETED)

@@ -71,7 +71,7 @@ class ProgressStore:
         try:
             self.engine = make_engine(url)
             if create:
-                migrate.upgrade(self.engine)
+                migrate.ensure_current(self.engine)
         except (SQLAlchemyError, OSError) as exc:
             where = make_url(url).render_as_string(hide_password=True) if "://" in url else url
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
