@@ -27,7 +27,7 @@ SLACK_FRONT_END = "handlers.serve"
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import ServiceStartup, run_console
-    from bot.service import build_service
+    from bot.factory import build_service
 
     if "TUTOR_COMMANDS_PER_MINUTE" not in os.environ:
         # One person on their own engine: the class-wide flood limit would only get in the

@@ -3,9 +3,8 @@
 The Slack handlers and the terminal console depend on :class:`TutorService`, a
 :class:`typing.Protocol`, never on :class:`bot.tutor.Tutor` itself nor on its store or
 sandbox: whatever answers these methods can sit behind either front end (the real tutor
-in production, a fake one in tests that need no Docker engine). :func:`build_service`
-builds the real one, importing it only when called, so a front end loads the core's
-heavy parts (SQLAlchemy, docker-py) only once it needs them.
+in production, a fake one in tests that need no Docker engine). This module imports no
+implementation; :func:`bot.factory.build_service` builds the real service.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from bot.identity import Person
     from bot.reply import Reply
 
@@ -91,15 +89,4 @@ class TutorService(Protocol):
         """Release the database and engine connections."""
 
 
-def build_service(settings: Settings) -> TutorService:
-    """The real tutor with its store, sandbox and lessons, from the settings.
-
-    Raises:
-        TutorError: The database or the lessons could not be opened.
-    """
-    from bot.tutor import Tutor
-
-    return Tutor.from_settings(settings)
-
-
-__all__ = ["LessonCard", "Stoppable", "TutorService", "build_service"]
+__all__ = ["LessonCard", "Stoppable", "TutorService"]

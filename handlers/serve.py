@@ -21,7 +21,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.service import build_service
+from bot.factory import build_service
 from bot.workqueue import KeyedExecutor
 from handlers.app import build_app, workers
 from handlers.server import SlackHTTPServer

@@ -51,7 +51,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_the_prompt_path_imports_nothing_heavy() -> None:
     """The command line and the console load no database, engine, chart or Slack library."""
-    _python("import sys, bot.cli, bot.console, bot.service\n"
+    _python("import sys, bot.cli, bot.console, bot.factory, bot.service\n"
             f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
             "assert not heavy, heavy")
 
@@ -61,7 +61,7 @@ def test_walking_a_lesson_never_loads_the_engine_client(tmp_path: Path) -> None:
     code = ("import sys\n"
             "from bot.config import Settings\n"
             "from bot.identity import Person\n"
-            "from bot.service import build_service\n"
+            "from bot.factory import build_service\n"
             f"tutor = build_service(Settings(database_url='sqlite:///{tmp_path / 't.db'}'))\n"
             "ada = Person('console', 'ada')\n"
             "for line in ('start', 'next', 'status', 'lessons', 'back'):\n"
