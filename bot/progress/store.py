@@ -72,10 +72,12 @@ class ProgressStore:
             self.engine = make_engine(url)
             if create:
                 migrate.ensure_current(self.engine)
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, ImportError) as exc:
             where = make_url(url).render_as_string(hide_password=True) if "://" in url else url
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-            raise StoreError(f"Cannot open the progress database {where}: {reason}") from exc
+            hint = (" (install docker-tutor[postgres] for PostgreSQL)"
+                    if isinstance(exc, ImportError) and url.startswith("postgresql") else "")
+            raise StoreError(f"Cannot open the progress database {where}: {reason}{hint}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
