@@ -195,19 +195,12 @@ class Runtime:
         client: The Slack Web API client.
         executor: Runs slow work; one learner's work in order.
         on_error: Called with every unexpected exception (after it is logged).
-        owns_executor: Whether :meth:`close` shuts the executor down.
     """
 
     tutor: TutorService
     client: WebClient
     executor: KeyedExecutor
     on_error: ErrorHook | None = None
-    owns_executor: bool = False
-
-    def close(self, *, wait: bool = True) -> None:
-        """Shut the executor down if this runtime created it."""
-        if self.owns_executor:
-            self.executor.shutdown(wait=wait)
 
     # -- queueing -------------------------------------------------------------------------
 
