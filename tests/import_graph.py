@@ -31,6 +31,7 @@ THIRD_PARTY_HOMES = {
     "slack_bolt": ("handlers",),
     "slack_sdk": ("handlers",),
     "docker": ("bot.sandbox",),
+    "requests": ("bot.sandbox",),
     "sqlalchemy": ("bot.progress",),
     "alembic": ("bot.progress",),
     "matplotlib": ("bot.chart",),

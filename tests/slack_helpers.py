@@ -224,7 +224,9 @@ def running_stack(settings: Settings, tutor: TutorService, fake: FakeSlack) -> I
     executor = KeyedExecutor(32, thread_name_prefix="test-tutor")
     app = build_app(slack_settings(settings, fake), tutor, executor=executor,
                     on_error=errors.append)
-    server = SlackHTTPServer(app, host="127.0.0.1", port=0).start()
+    server = SlackHTTPServer(app, host="127.0.0.1", port=0)
+    server.poll_interval = 0.02  # stop() waits for the serving loop to notice: keep it short
+    server.start()
     try:
         yield Stack(fake, SlackSender(server.url, fake), server, executor, tutor, errors)
     finally:

@@ -8,28 +8,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests import import_graph
 from tests.import_graph import Graph, broken_rules, build, cycles
 
 
-def test_there_is_no_import_cycle_in_bot_or_handlers() -> None:
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    """The import graph of this checkout's bot/ and handlers/."""
+    return build()
+
+
+def test_there_is_no_import_cycle_in_bot_or_handlers(graph: Graph) -> None:
     """No group of modules imports each other, directly or around a loop."""
-    graph = build()
     assert len(graph.modules) > 50
     assert cycles(graph) == []
 
 
-def test_every_layer_rule_holds() -> None:
+def test_every_layer_rule_holds(graph: Graph) -> None:
     """The core never imports Slack or the handlers; docker, SQLAlchemy and matplotlib stay home.
 
     Handlers reach the core through the tutor service (and plain types) only.
     """
-    assert broken_rules(build()) == []
+    assert broken_rules(graph) == []
 
 
-def test_the_graph_sees_lazy_and_type_checking_imports() -> None:
+def test_the_graph_sees_lazy_and_type_checking_imports(graph: Graph) -> None:
     """Imports inside functions and under TYPE_CHECKING are edges too (the check is not blind)."""
-    graph = build()
     assert "bot.tutor" in graph.edges["bot.factory"]  # inside build_service()
     assert "bot.sandbox.engine" in graph.edges["bot.tutor"]  # TYPE_CHECKING and lazy
     assert "docker" in graph.external["bot.sandbox.engine"]

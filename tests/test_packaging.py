@@ -10,6 +10,7 @@ every range. Optional parts degrade to a clear sentence when their extra is miss
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
@@ -54,8 +55,13 @@ def _imports(*folders: str) -> dict[str, set[str]]:
     return found
 
 
+@functools.cache
+def _installed() -> dict[str, list[str]]:
+    return packages_distributions()
+
+
 def _distributions(module: str) -> set[str]:
-    return {canonicalize_name(d) for d in packages_distributions().get(module, [])}
+    return {canonicalize_name(d) for d in _installed().get(module, [])}
 
 
 def test_every_library_the_code_imports_is_a_declared_dependency() -> None:

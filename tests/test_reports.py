@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import struct
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -213,10 +214,36 @@ def seed_class(store: ProgressStore, clock: Clock) -> None:
     clock.at(120)
 
 
+_SEEDED_SQLITE: list[Path] = []
+"""The class seeded once into a SQLite file, copied into each test's database."""
+
+
 @pytest.fixture
-def seeded(store: ProgressStore, clock: Clock, info: LessonInfo) -> Seeded:
-    """The class above, in the test's database, with the clock at 11:00."""
-    seed_class(store, clock)
+def seeded(store: ProgressStore, clock: Clock, info: LessonInfo,
+           tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """The class above, in the test's database, with the clock at 11:00.
+
+    On SQLite the class is seeded once (by :func:`seed_class`, with the frozen clock) and
+    each test gets its own copy of that database; on PostgreSQL each test seeds its own.
+    """
+    if store.engine.dialect.name != "sqlite":
+        seed_class(store, clock)
+        return Seeded(store, info)
+    if not _SEEDED_SQLITE:
+        template = tmp_path_factory.mktemp("seeded") / "class.db"
+        seeding = ProgressStore(f"sqlite:///{template}")
+        seed_class(seeding, clock)
+        seeding.close()
+        _SEEDED_SQLITE.append(template)
+    store.engine.dispose()
+    source = sqlite3.connect(_SEEDED_SQLITE[0])
+    target = sqlite3.connect(str(store.engine.url.database))
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    clock.at(120)
     return Seeded(store, info)
 
 
