@@ -8,12 +8,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
+# Exact versions first (requirements.lock: runtime dependencies, charts and postgres extras),
+# in their own layer; then the project itself, adding nothing the lock did not pin.
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY lessons ./lessons
 COPY images ./images
-RUN pip install . && useradd --system --uid 10001 --home-dir /app tutor \
+RUN pip install --no-deps '.[charts,postgres]' && pip check \
+    && useradd --system --uid 10001 --home-dir /app tutor \
     && mkdir -p /workspaces && chown tutor /workspaces
 
 USER tutor

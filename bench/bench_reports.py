@@ -21,9 +21,10 @@ from sqlalchemy import Table, insert
 from bench import BenchSession
 from bot.config import default_lessons_dir
 from bot.lessons import Catalog, Lesson
-from bot.progress import ProgressStore
-from bot.progress.models import ChallengeCompletion, CommandLog, Learner, LessonProgress, StepProgress, utcnow
-from bot.progress.reports import LessonOutline, StuckRules, learner_timeline, lesson_summary
+from bot.progress import LessonOutline, ProgressStore, StuckRules
+from bot.progress.models import ChallengeCompletion, CommandLog, Learner, LessonProgress, StepProgress
+from bot.progress.queries import learner_timeline, lesson_summary
+from bot.progress.records import utcnow
 from bot.reply import Reply
 
 LESSON_ID = "data-persistence"
@@ -158,7 +159,8 @@ def seed(store: ProgressStore, outline: LessonOutline, *, learners: int, command
 
 def run(session: BenchSession) -> None:
     """Seed a class and time the summary, a timeline and the export."""
-    from bot.reports import LessonInfo, export_csv, summary_reply, timeline_reply
+    from bot.exports import LessonInfo, export_csv
+    from bot.reports import summary_reply, timeline_reply
 
     learners = 300 if session.quick else LEARNERS
     commands = 20_000 if session.quick else COMMANDS

@@ -26,18 +26,19 @@ SLACK_FRONT_END = "handlers.serve"
 
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.console import run_console
-    from bot.tutor import Tutor
+    from bot.console import ServiceStartup, run_console
+    from bot.factory import build_service
 
     if "TUTOR_COMMANDS_PER_MINUTE" not in os.environ:
         # One person on their own engine: the class-wide flood limit would only get in the
         # way of a scripted lesson. Set the variable to keep a limit in the console too.
         settings = replace(settings, limits=replace(settings.limits, commands_per_minute=0))
-    tutor = Tutor.from_settings(settings)
+    # The prompt first; the tutor (database, lessons, engine client) is built behind it.
+    startup = ServiceStartup(lambda: build_service(settings))
     try:
-        return run_console(tutor, args.user)
+        return run_console(startup, args.user)
     finally:
-        tutor.close()
+        startup.close()
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -47,6 +48,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.slack_bot_token:
+        logging.getLogger().setLevel(log_level("serve", verbose=args.verbose))  # a server logs
         return _serve(args, settings)
     print("No SLACK_BOT_TOKEN set: starting the terminal console "
           f"(progress in {settings.database_url}).", file=sys.stderr)
@@ -108,7 +110,7 @@ def _sandbox_reap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _progress(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.reports import progress_cli
+    from bot.report_cli import progress_cli
 
     return progress_cli(
         settings, lesson_id=args.lesson, fmt=args.format, chart=args.chart,
@@ -223,16 +225,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_level(command: str | None, *, verbose: bool = False) -> int:
+    """How much a command logs: a learner's terminal only problems, a server what it does.
+
+    The console (and ``run`` without Slack tokens, which opens it) logs warnings only,
+    so learners never see the operators' lines (one per learner command, at INFO);
+    ``serve`` and the operators' commands log at INFO; ``-v`` logs everything.
+    """
+    if verbose:
+        return logging.DEBUG
+    return logging.WARNING if command in ("console", "run") else logging.INFO
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``docker-tutor`` script."""
     import getpass
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    # A learner's terminal shows only problems; a server logs what it does.
-    quiet = args.command in ("console", "run") and not args.verbose
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
+        level=log_level(args.command, verbose=args.verbose),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -65,3 +65,19 @@ class NotAllowed(TutorError):
 
 class StoreError(TutorError):
     """The progress store could not complete an operation; nothing was changed."""
+
+
+class DeliveryError(TutorError):
+    """A front end could not deliver a reply: the chat platform refused it or was unreachable.
+
+    The learner cannot be told (their reply is what did not arrive): front ends log it for
+    the operators as a warning, never as a bug.
+
+    Args:
+        message: One line for the operators' log.
+        code: The platform's own error code (Slack's ``channel_not_found``, ``http_404``).
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code

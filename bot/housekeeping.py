@@ -12,8 +12,9 @@ progress store (:meth:`~bot.progress.ProgressStore.learner_activity`):
 
 Both only ever touch objects labelled with this deployment's namespace prefix, spare
 objects younger than a grace period (a ``docker run`` may be half-way), and re-read
-learners' activity just before removing anything. :class:`Reaper` runs them in a
-background thread for ``serve``; ``docker-tutor sandbox reap`` runs them once.
+learners' activity just before removing anything. :class:`HousekeepingThread` runs them
+in a background thread for ``serve`` (started by ``Tutor.start_housekeeping``);
+``docker-tutor sandbox reap`` runs them once.
 """
 
 from __future__ import annotations
@@ -247,15 +248,15 @@ def reconcile(
                       dry_run=dry_run)
 
 
-class Reaper:
+class HousekeepingThread:
     """Runs :func:`reconcile` once and :func:`reap` every ``interval`` seconds, in a thread.
 
-    ``serve`` starts one next to the Slack app::
+    ``serve`` starts one next to the Slack app (through ``Tutor.start_housekeeping``)::
 
-        reaper = Reaper(tutor.sandbox, tutor.store)
-        reaper.start()      # reconciles first, then reaps every interval
+        housekeeping = HousekeepingThread(sandbox, store)
+        housekeeping.start()      # reconciles first, then reaps every interval
         ...
-        reaper.stop()
+        housekeeping.stop()
 
     Errors of a pass are logged and counted; the thread keeps going.
 
@@ -337,7 +338,7 @@ class Reaper:
             self._thread.join(timeout)
             self._thread = None
 
-    def __enter__(self) -> Reaper:
+    def __enter__(self) -> HousekeepingThread:
         self.start()
         return self
 

@@ -151,7 +151,7 @@ def load_lesson(folder: Path) -> Lesson:
 
     Raises:
         LessonError: When the folder or a file in it is missing or malformed. For a
-            full report with line numbers use :func:`bot.lesson_validate.validate`.
+            full report with line numbers use :func:`bot.lesson_validate.validate_lesson`.
     """
     path = folder / LESSON_FILE
     try:

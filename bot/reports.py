@@ -1,66 +1,39 @@
-"""Class progress for instructors, free of Slack: replies, exports and the CLI's output.
+"""Class progress for instructors, in words: who may see it, and the replies they get.
 
-The SQL lives in :mod:`bot.progress.reports`; this module turns its figures into a
+The SQL lives in :mod:`bot.progress.queries` and the machine-readable formats in
+:mod:`bot.exports`; this module answers the ``progress`` word with a
 :class:`~bot.reply.Reply` (the summary with its funnel chart, one learner's timeline,
-the CSV export as a file) and into the CSV, JSON and table output of
-``docker-tutor progress``.
+the CSV export as a file) and gives the App Home its class summary.
 
 Only instructors (``TUTOR_INSTRUCTORS``) may see class data in Slack or the console;
-anyone else gets :data:`REFUSAL`, which names nobody. The command line has no such
-check: whoever runs it already holds the database.
+anyone else gets :data:`REFUSAL`, which names nobody, before anything is read. The
+command line (:mod:`bot.report_cli`) has no such check: whoever runs it already holds
+the database. Nothing here knows the tutor service: it is given the store and lessons.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from datetime import datetime
 
-from bot.config import Settings
+from bot import exports
 from bot.errors import NotAllowed, UsageError
+from bot.exports import MEDIAN_DEFINITION, LessonInfo, lesson_infos, rules_text
 from bot.identity import Person
-from bot.lessons import Catalog, Lesson
-from bot.progress import ProgressStore
-from bot.progress.models import utcnow
-from bot.progress.reports import (
-    LearnerRef,
-    LearnerRow,
-    LearnerTimeline,
-    LessonOutline,
-    LessonSummary,
-    LessonTrack,
-    StuckRules,
-    find_learners,
-    learner_rows,
-    learner_timeline,
-    lesson_summary,
-)
+from bot.lessons import Catalog
+from bot.progress import LearnerRef, LearnerTimeline, LessonSummary, ProgressStore
+from bot.progress.figures import LessonTrack
+from bot.progress.queries import find_learners, learner_timeline, lesson_summary
+from bot.progress.records import utcnow
 from bot.reply import Code, Context, File, Heading, Image, Markdown, Notice, Reply, Tone
-
-if TYPE_CHECKING:
-    from bot.tutor import Tutor
 
 REFUSAL = (
     "Class progress is only for instructors. Type `status` to see your own progress."
 )
 """What anyone but an instructor gets; it must never name a learner."""
 
-MEDIAN_DEFINITION = (
-    "time to complete = from the learner's lesson start to their challenge completion "
-    "(in a lesson without a challenge: to the lesson's completion); the median is over "
-    "the learners who completed it"
-)
-STUCK_DEFINITION = (
-    "looks stuck = not finished, and no step completed (nor the lesson started) for "
-    "{idle} min, or {failed}+ failed attempts (failed checks plus failed docker commands) "
-    "on the current step"
-)
 USAGE = (
     "`progress`: the class in every lesson (with a chart) · `progress LESSON`: one lesson · "
     "`progress @learner` (or a name): one learner's timeline and last commands · "
@@ -72,82 +45,12 @@ RECENT_COMMANDS = 10
 """How many of a learner's last commands the timeline shows."""
 OUTPUT_CHARS = 160
 """How much of a failed command's output the timeline quotes."""
-
-CSV_COLUMNS = (
-    "learner_key",
-    "name",
-    "lesson",
-    "started_at",
-    "current_step",
-    "current_step_number",
-    "steps_completed",
-    "steps_total",
-    "challenge_completed_at",
-    "lesson_completed_at",
-    "minutes_to_complete",
-    "failed_checks",
-    "failed_commands",
-    "failed_attempts",
-    "last_progress_at",
-    "last_active_at",
-    "idle_minutes",
-    "stuck",
-    "stuck_reason",
+NO_CHARTS = (
+    "The completion funnel chart needs matplotlib: install `docker-tutor[charts]` to see it."
 )
-"""The export's columns: one row per learner per lesson they started.
-
-Times are ISO 8601 in UTC (``2030-01-06T09:40:00Z``); ``minutes_to_complete`` runs from
-the lesson start to the challenge completion (one decimal); ``failed_*`` count on the
-current step only; ``idle_minutes`` is the time since the last progress (empty once
-finished); ``stuck`` is ``yes`` or ``no`` and ``stuck_reason`` says why.
-"""
+"""Said in place of the chart where the ``charts`` extra is not installed."""
 
 _MENTION = re.compile(r"^<@([A-Za-z0-9_]+)(?:\|([^>]*))?>$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-# -- lessons as the reports see them ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LessonInfo:
-    """A lesson's id, title and step titles: what the reports print.
-
-    Attributes:
-        id: The lesson id.
-        title: Its title.
-        steps: ``(step id, step title)`` in lesson order.
-        challenge_step_ids: Its challenge steps.
-    """
-
-    id: str
-    title: str
-    steps: tuple[tuple[str, str], ...]
-    challenge_step_ids: tuple[str, ...]
-
-    @classmethod
-    def of(cls, lesson: Lesson) -> LessonInfo:
-        """The info of a loaded lesson."""
-        return cls(lesson.id, lesson.title, tuple((s.id, s.title) for s in lesson.steps),
-                   tuple(s.id for s in lesson.challenge_steps))
-
-    @property
-    def outline(self) -> LessonOutline:
-        """The lesson as the SQL layer needs it."""
-        return LessonOutline(self.id, tuple(step for step, _ in self.steps), self.challenge_step_ids)
-
-    def step_label(self, step_id: str) -> str:
-        """``3. “Named volumes”`` (or the bare id of a step the lesson no longer has)."""
-        for number, (step, title) in enumerate(self.steps, start=1):
-            if step == step_id:
-                return f"{number}. \u201c{title}\u201d"
-        return f"`{step_id}`"
-
-
-def _infos(catalog: Catalog, lesson_id: str | None = None) -> list[LessonInfo]:
-    if lesson_id:
-        return [LessonInfo.of(catalog.get(lesson_id))]
-    return [LessonInfo.of(lesson) for lesson in catalog]
 
 
 # -- small formatters ---------------------------------------------------------------------
@@ -165,40 +68,34 @@ def _minutes(minutes: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-def _iso(when: datetime | None) -> str:
-    if when is None:
-        return ""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "0%"
-
-
-def _rules_text(rules: StuckRules) -> str:
-    idle = rules.idle_after.total_seconds() / 60
-    return STUCK_DEFINITION.format(idle=f"{idle:g}", failed=rules.failed_attempts)
 
 
 # -- the tutor word -----------------------------------------------------------------------
 
 
-def progress_word(tutor: Tutor, person: Person, rest: str) -> Reply:
-    """Answer ``progress [LESSON | @learner | name | export]`` for an instructor.
+def progress_word(store: ProgressStore, catalog: Catalog, rest: str, *, allowed: bool) -> Reply:
+    """Answer ``progress [LESSON | @learner | name | export]``.
+
+    Args:
+        store: The progress store.
+        catalog: The lessons.
+        rest: What followed the word.
+        allowed: Whether the person asking is an instructor.
 
     Raises:
         NotAllowed: When the person is not an instructor (checked before anything is read).
         UsageError: For an unknown learner or an ambiguous name.
     """
-    if not tutor.is_instructor(person):
+    if not allowed:
         raise NotAllowed(REFUSAL)
     rest = rest.strip()
-    catalog, store = tutor.catalog, tutor.store
     lesson_ids = {lesson.id for lesson in catalog}
     if rest.lower() in ("help", "?"):
         return Reply().add(Markdown(USAGE))
     if rest.lower() in ("export", "export csv"):
-        return export_reply(store, _infos(catalog))
+        return export_reply(store, lesson_infos(catalog))
     if rest in lesson_ids:
         info = LessonInfo.of(catalog.get(rest))
         return summary_reply([(info, lesson_summary(store, info.outline))], show_empty=True)
@@ -207,19 +104,20 @@ def progress_word(tutor: Tutor, person: Person, rest: str) -> Reply:
         timeline = learner_timeline(store, ref.key, commands=RECENT_COMMANDS)
         if timeline is None:  # removed between the two reads
             raise UsageError(f"I have no progress for {rest}.")
-        return timeline_reply(timeline, {info.id: info for info in _infos(catalog)})
-    return summary_reply([(info, lesson_summary(store, info.outline)) for info in _infos(catalog)])
+        return timeline_reply(timeline, {info.id: info for info in lesson_infos(catalog)})
+    infos = lesson_infos(catalog)
+    return summary_reply([(info, lesson_summary(store, info.outline)) for info in infos])
 
 
-def class_summary(tutor: Tutor, person: Person) -> Reply:
+def class_summary(store: ProgressStore, catalog: Catalog, *, allowed: bool) -> Reply:
     """The class summary without charts or usage lines, for an instructor's App Home.
 
     Raises:
         NotAllowed: When the person is not an instructor.
     """
-    if not tutor.is_instructor(person):
+    if not allowed:
         raise NotAllowed(REFUSAL)
-    items = [(info, lesson_summary(tutor.store, info.outline)) for info in _infos(tutor.catalog)]
+    items = [(info, lesson_summary(store, info.outline)) for info in lesson_infos(catalog)]
     return summary_reply(items, chart=False, usage=False)
 
 
@@ -295,7 +193,7 @@ def summary_reply(
 
     Args:
         items: Each lesson with its summary.
-        chart: Add a funnel PNG per lesson.
+        chart: Add a funnel PNG per lesson (a note instead, without the ``charts`` extra).
         show_empty: Show lessons nobody started (otherwise they are left out).
         usage: End with the ``progress`` words an instructor can type next.
     """
@@ -303,12 +201,15 @@ def summary_reply(
     shown = [(info, summary) for info, summary in items if summary.started or show_empty]
     if not shown:
         return reply.add(Notice("No learner has started a lesson yet.", Tone.INFO))
+    charts = chart and charts_available()
     for info, summary in shown:
         reply.add(Heading(f"Class progress: {info.title}"), Markdown(_summary_text(info, summary)))
-        if chart:
+        if charts:
             reply.add(Image(funnel_png(info, summary), f"Completion funnel {info.title}"))
+    if chart and not charts:
+        reply.add(Context(NO_CHARTS))
     rules = shown[0][1].rules
-    reply.add(Context(f"Definitions: {MEDIAN_DEFINITION}; {_rules_text(rules)}."))
+    reply.add(Context(f"Definitions: {MEDIAN_DEFINITION}; {rules_text(rules)}."))
     return reply.add(Context(USAGE)) if usage else reply
 
 
@@ -351,8 +252,15 @@ def _summary_text(info: LessonInfo, summary: LessonSummary) -> str:
     return "\n".join(lines)
 
 
+def charts_available() -> bool:
+    """Whether matplotlib (the ``charts`` extra) is installed; nothing is imported to find out."""
+    from importlib.util import find_spec
+
+    return find_spec("matplotlib") is not None
+
+
 def funnel_png(info: LessonInfo, summary: LessonSummary) -> bytes:
-    """The lesson's completion funnel as PNG bytes."""
+    """The lesson's completion funnel as PNG bytes (needs the ``charts`` extra)."""
     from bot.chart import funnel_chart
 
     challenge = set(info.challenge_step_ids)
@@ -431,277 +339,34 @@ def _commands_text(timeline: LearnerTimeline) -> str:
     return "\n".join(lines)
 
 
-# -- exports --------------------------------------------------------------------------------
-
-
-Record = dict[str, str | int | float | bool | None]
-"""One export row, keyed by :data:`CSV_COLUMNS`."""
-
-
-def record(info: LessonInfo, row: LearnerRow, *, now: datetime, rules: StuckRules) -> Record:
-    """One learner's export row."""
-    minutes = row.minutes_to_complete
-    reasons = row.stuck_reasons(now, rules)
-    idle = None if row.finished else int(row.idle(now).total_seconds() // 60)
-    return {
-        "learner_key": row.key,
-        "name": row.name,
-        "lesson": row.lesson_id,
-        "started_at": _iso(row.started_at),
-        "current_step": row.current_step,
-        "current_step_number": info.outline.step_number(row.current_step),
-        "steps_completed": row.steps_completed,
-        "steps_total": len(info.steps),
-        "challenge_completed_at": _iso(row.challenge_completed_at),
-        "lesson_completed_at": _iso(row.lesson_completed_at),
-        "minutes_to_complete": None if minutes is None else round(minutes, 1),
-        "failed_checks": row.failed_checks,
-        "failed_commands": row.failed_commands,
-        "failed_attempts": row.failed_attempts,
-        "last_progress_at": _iso(row.last_progress_at),
-        "last_active_at": _iso(row.last_active_at),
-        "idle_minutes": idle,
-        "stuck": bool(reasons),
-        "stuck_reason": "; ".join(reasons),
-    }
-
-
-def class_records(
-    store: ProgressStore,
-    infos: Iterable[LessonInfo],
-    *,
-    now: datetime | None = None,
-    rules: StuckRules | None = None,
-) -> list[Record]:
-    """Every learner of every lesson given, one record each, by lesson then learner key."""
-    now = now or utcnow()
-    rules = rules or StuckRules()
-    return [record(info, row, now=now, rules=rules)
-            for info in infos for row in learner_rows(store, info.outline)]
-
-
-def _plain(value: str | int | float | bool | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _cell(value: str | int | float | bool | None) -> str:
-    text = _plain(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text  # keeps a spreadsheet from running a learner's name as a formula
-    return text
-
-
-def csv_bytes(records: Iterable[Record]) -> bytes:
-    """The records as UTF-8 CSV with a header row of :data:`CSV_COLUMNS`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for rec in records:
-        writer.writerow([_cell(rec[column]) for column in CSV_COLUMNS])
-    return buffer.getvalue().encode("utf-8")
-
-
-def export_csv(
-    store: ProgressStore,
-    infos: Iterable[LessonInfo],
-    *,
-    now: datetime | None = None,
-    rules: StuckRules | None = None,
-) -> bytes:
-    """The CSV export of every learner in the lessons given."""
-    return csv_bytes(class_records(store, infos, now=now, rules=rules))
+# -- the export as a file -------------------------------------------------------------------
 
 
 def export_reply(store: ProgressStore, infos: Sequence[LessonInfo], *, now: datetime | None = None) -> Reply:
     """The CSV export as a File part, with a line saying what is in it."""
     now = now or utcnow()
-    records = class_records(store, infos, now=now)
+    records = exports.class_records(store, infos, now=now)
     learners = len({rec["learner_key"] for rec in records})
     filename = f"class-progress-{now:%Y%m%d-%H%M}.csv"
     return Reply(ephemeral=True).add(
-        File(csv_bytes(records), filename, f"Class progress, {now:%Y-%m-%d %H:%M} UTC"),
+        File(exports.csv_bytes(records), filename, f"Class progress, {now:%Y-%m-%d %H:%M} UTC"),
         Context(f"{len(records)} rows ({learners} learners), one per learner per lesson started. "
-                f"Columns: {', '.join(CSV_COLUMNS)}."),
+                f"Columns: {', '.join(exports.CSV_COLUMNS)}."),
     )
 
 
-def summary_record(info: LessonInfo, summary: LessonSummary) -> dict[str, object]:
-    """A lesson's summary as plain data (the JSON export)."""
-    return {
-        "lesson": info.id,
-        "title": info.title,
-        "started": summary.started,
-        "steps": [{"step": step, "title": title, "completed": summary.step_completions.get(step, 0)}
-                  for step, title in info.steps],
-        "challenge_completions": summary.challenge_completions,
-        "lesson_completions": summary.lesson_completions,
-        "finished": summary.finished,
-        "median_minutes_to_complete": (None if summary.median_minutes is None
-                                       else round(summary.median_minutes, 1)),
-        "stuck_step": summary.stuck_step,
-        "stuck_step_learners": summary.stuck_step_learners,
-        "stuck_learners": [{"learner_key": row.key, "name": row.name, "current_step": row.current_step,
-                            "reasons": list(row.stuck_reasons(summary.generated_at, summary.rules))}
-                           for row in summary.stuck],
-    }
-
-
-def json_text(
-    items: Sequence[tuple[LessonInfo, LessonSummary]], records: Sequence[Record], *, now: datetime,
-    rules: StuckRules,
-) -> str:
-    """Summaries, definitions and learner records as one JSON document."""
-    document = {
-        "generated_at": _iso(now),
-        "definitions": {"median": MEDIAN_DEFINITION, "stuck": _rules_text(rules)},
-        "rules": {"idle_minutes": rules.idle_after.total_seconds() / 60,
-                  "failed_attempts": rules.failed_attempts},
-        "columns": list(CSV_COLUMNS),
-        "lessons": [summary_record(info, summary) for info, summary in items],
-        "learners": records,
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False)
-
-
-TABLE_COLUMNS = (
-    ("learner_key", "learner"),
-    ("name", "name"),
-    ("lesson", "lesson"),
-    ("current_step_number", "step"),
-    ("steps_completed", "done"),
-    ("minutes_to_complete", "minutes"),
-    ("failed_attempts", "failed"),
-    ("idle_minutes", "idle"),
-    ("stuck", "stuck"),
-    ("stuck_reason", "why"),
-)
-
-
-def table_text(records: Sequence[Record]) -> str:
-    """The records as an aligned plain-text table (a subset of the CSV's columns)."""
-    header = [title for _, title in TABLE_COLUMNS]
-    body = [[_plain(rec[key]) for key, _ in TABLE_COLUMNS] for rec in records]
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *body]]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-# -- the command line -----------------------------------------------------------------------
-
-
-def chart_paths(chart: Path, lesson_ids: Sequence[str]) -> dict[str, Path]:
-    """Where each lesson's chart goes: ``chart`` itself for one lesson, else ``stem-ID.png``."""
-    if len(lesson_ids) == 1:
-        return {lesson_ids[0]: chart}
-    return {lesson_id: chart.with_name(f"{chart.stem}-{lesson_id}{chart.suffix or '.png'}")
-            for lesson_id in lesson_ids}
-
-
-def run_cli(
-    store: ProgressStore,
-    catalog: Catalog,
-    out: IO[str],
-    *,
-    lesson_id: str | None = None,
-    fmt: str = "table",
-    chart: Path | None = None,
-    rules: StuckRules | None = None,
-    now: datetime | None = None,
-) -> list[Path]:
-    """Write the class report to ``out`` (and charts to files) for ``docker-tutor progress``.
-
-    Returns:
-        The chart files written.
-    """
-    now = now or utcnow()
-    rules = rules or StuckRules()
-    infos = _infos(catalog, lesson_id)
-    items = [(info, lesson_summary(store, info.outline, now=now, rules=rules)) for info in infos]
-    if lesson_id is None:
-        items = [(info, summary) for info, summary in items if summary.started] or items[:1]
-    records = class_records(store, [info for info, _ in items], now=now, rules=rules)
-    if fmt == "csv":
-        out.write(csv_bytes(records).decode("utf-8"))
-    elif fmt == "json":
-        out.write(json_text(items, records, now=now, rules=rules) + "\n")
-    else:
-        from bot.render_text import render
-
-        out.write(render(summary_reply(items, chart=False, show_empty=True, usage=False)) + "\n\n")
-        out.write((table_text(records) if records else "(no learners)") + "\n")
-    written = []
-    if chart is not None:
-        paths = chart_paths(chart, [info.id for info, _ in items])
-        for info, summary in items:
-            path = paths[info.id]
-            path.write_bytes(funnel_png(info, summary))
-            written.append(path)
-    return written
-
-
-def rules_from(idle_minutes: float, failed_attempts: int) -> StuckRules:
-    """Stuck rules from command-line numbers."""
-    if idle_minutes <= 0 or failed_attempts <= 0:
-        raise UsageError("--stuck-minutes and --stuck-failures must be positive.")
-    return StuckRules(timedelta(minutes=idle_minutes), failed_attempts)
-
-
-def progress_cli(
-    settings: Settings,
-    *,
-    lesson_id: str | None = None,
-    fmt: str = "table",
-    chart: Path | None = None,
-    idle_minutes: float = 30,
-    failed_attempts: int = 3,
-    out: IO[str] | None = None,
-    err: IO[str] | None = None,
-) -> int:
-    """``docker-tutor progress``: the class report on the operator's machine (no role check).
-
-    Returns:
-        The exit status: 0.
-    """
-    import sys
-
-    rules = rules_from(idle_minutes, failed_attempts)
-    catalog = Catalog(settings.lessons_dir)
-    store = ProgressStore(settings.database_url)
-    try:
-        written = run_cli(store, catalog, out or sys.stdout, lesson_id=lesson_id, fmt=fmt,
-                          chart=chart, rules=rules)
-    finally:
-        store.close()
-    for path in written:
-        print(f"chart written to {path}", file=err or sys.stderr)
-    return 0
-
-
 __all__ = [
-    "CSV_COLUMNS",
+    "NO_CHARTS",
     "REFUSAL",
+    "USAGE",
     "LearnerQuery",
-    "LessonInfo",
-    "Record",
-    "class_records",
-    "csv_bytes",
-    "export_csv",
+    "charts_available",
+    "class_summary",
     "export_reply",
     "funnel_png",
-    "json_text",
     "parse_learner",
-    "progress_cli",
     "progress_word",
     "resolve_learner",
-    "rules_from",
-    "run_cli",
     "summary_reply",
-    "table_text",
     "timeline_reply",
 ]

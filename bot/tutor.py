@@ -1,53 +1,45 @@
 """The tutor service: one place that turns what a person types into a :class:`Reply`.
 
 Both front ends (Slack handlers and the terminal console) call :meth:`Tutor.handle`
-with the words a learner typed after ``/tutor`` or a ``docker ...`` line. The service
-walks the lesson, runs learner commands in the sandbox, logs them, and verifies the
-current step after every command without being asked.
+with the words a learner typed after ``/tutor`` or a ``docker ...`` line, through
+:class:`bot.service.TutorService`. The service walks the lesson, runs learner commands in
+the sandbox, logs them, and verifies the current step after every command unasked.
+Every line handled is also logged for operators as one structured line on this module's
+logger at INFO (see :mod:`bot.oplog`): ``serve`` shows it, the console does not.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from bot import reports, workspace
+from bot import lesson_view as view
+from bot import workspace
 from bot.checks import CheckContext, CheckResult, quiz, run_checks
 from bot.checks.hints import KIND as HINT_KIND
 from bot.checks.hints import pick_state_hint
 from bot.checks.history import HISTORY_LIMIT, checked_history
 from bot.config import Settings
-from bot.errors import CommandRefused, EngineUnavailable, QuotaExceeded, TutorError, UsageError
+from bot.errors import CommandRefused, EngineUnavailable, TutorError, UsageError
 from bot.identity import Person
 from bot.lessons import Catalog, Lesson, Step
-from bot.progress import CommandEntry, LessonState, ProgressStore
-from bot.reply import Actions, Code, Context, Event, Heading, Markdown, Notice, Reply, Tone
-from bot.reports import progress_word
-from bot.sandbox.engine import Sandbox
+from bot.oplog import LineTrace, exit_status_of, log_line
+from bot.progress import CommandEntry, LessonState
+from bot.ratelimit import CommandRate
+from bot.reply import Actions, Context, Event, Heading, Markdown, Notice, Part, Reply, Tone
+from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import parse
+from bot.service import LessonCard, Stoppable
 
-STEP_ACTIONS = ("back", "next", "check", "hint")
+if TYPE_CHECKING:
+    from bot.progress import ProgressStore
+    from bot.sandbox.engine import Sandbox
 
-HELP = """*docker-tutor* teaches Docker with real commands on your own sandbox.
-
-Tutor words (after `/tutor` in a channel, or on their own in a DM or the console):
-• `lessons`: the lessons and your progress
-• `start [lesson]`: start or resume a lesson
-• `show`: show the current section again
-• `next` / `back`: move through the lesson
-• `check`: ask whether the current step is done
-• `hint`: a hint for the current step (up to three)
-• `answer N`: answer a quiz question with the number of your choice
-• `edit FILE TEXT`: write TEXT into FILE in your workspace (`$(pwd)`), as an editor would
-• `status`: where you are
-• `reset`: start the lesson over and remove your containers and volumes
-• `help`: this text
-
-Docker commands: type them as you would in a terminal, e.g. `docker ps -a`
-(in a channel: `/docker ps -a`)."""
+log = logging.getLogger(__name__)
 
 
 class Tutor:
@@ -56,7 +48,8 @@ class Tutor:
     Args:
         settings: Process settings.
         store: The progress store.
-        sandbox: The sandbox learners' commands run in.
+        sandbox: The sandbox learners' commands run in, or a function that makes it on
+            first use (a tutor that only walks lessons then never loads docker-py).
         catalog: The lessons.
         clock: Monotonic clock, for the per-minute command limit.
     """
@@ -65,32 +58,65 @@ class Tutor:
         self,
         settings: Settings,
         store: ProgressStore,
-        sandbox: Sandbox,
+        sandbox: Sandbox | Callable[[], Sandbox],
         catalog: Catalog,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.sandbox = sandbox
         self.catalog = catalog
-        self._clock = clock
+        self._sandbox: Sandbox | None = None
+        self._make_sandbox: Callable[[], Sandbox] | None = None
+        if callable(sandbox):
+            self._make_sandbox = sandbox
+        else:
+            self._sandbox = sandbox
+        self._sandbox_lock = threading.Lock()
+        self._rate = CommandRate(settings.limits.commands_per_minute, clock=clock)
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._recent: dict[str, deque[float]] = defaultdict(deque)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tutor:
-        """Build the tutor with its real store, sandbox and lessons."""
+        """Build the tutor with its real store, sandbox and lessons.
+
+        Raises:
+            TutorError: The database or the lessons could not be opened.
+        """
+        from bot.progress.store import ProgressStore
+
         catalog = Catalog(settings.lessons_dir)
         store = ProgressStore(settings.database_url)
-        sandbox = Sandbox(settings, allowed_images=catalog.images)
+
+        def sandbox() -> Sandbox:  # docker-py loads with the first command that needs it
+            from bot.sandbox.engine import Sandbox
+
+            return Sandbox(settings, allowed_images=catalog.images)
+
         return cls(settings, store, sandbox, catalog)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox learners' commands run in (made on first use when given a factory)."""
+        with self._sandbox_lock:
+            if self._sandbox is None:
+                assert self._make_sandbox is not None  # noqa: S101 - one of the two is given
+                self._sandbox = self._make_sandbox()
+            return self._sandbox
 
     def close(self) -> None:
         """Release the database and engine connections."""
         self.store.close()
-        self.sandbox.close()
+        with self._sandbox_lock:
+            if self._sandbox is not None:
+                self._sandbox.close()
+
+    # -- what the front ends ask besides lines (see bot.service.TutorService) -------------
+
+    def words(self) -> frozenset[str]:
+        """The tutor words :meth:`handle` understands."""
+        return TUTOR_WORDS
 
     def is_instructor(self, person: Person) -> bool:
         """Whether the person may see class data."""
@@ -102,7 +128,31 @@ class Tutor:
         Raises:
             NotAllowed: When the person is not an instructor.
         """
-        return reports.class_summary(self, person)
+        from bot import reports
+
+        return reports.class_summary(self.store, self.catalog, allowed=self.is_instructor(person))
+
+    def lesson_cards(self, person: Person | None) -> list[LessonCard]:
+        """Every lesson with the person's progress in it (``None``: the lessons alone).
+
+        Raises:
+            StoreError: The person's progress could not be read.
+        """
+        states = ({s.lesson_id: s for s in self.store.all_lesson_states(person)}
+                  if person is not None else {})
+        return [view.card(lesson, states.get(lesson.id)) for lesson in self.catalog]
+
+    def claim_request(self, key: str) -> bool:
+        """Claim a front end's request key in the store, across replicas."""
+        return self.store.claim_request(key)
+
+    def start_housekeeping(self) -> Stoppable:
+        """Start the housekeeping thread: reconcile the engine now, then reap idle learners."""
+        from bot.housekeeping import HousekeepingThread
+
+        thread = HousekeepingThread(self.sandbox, self.store)
+        thread.start()
+        return thread
 
     @contextmanager
     def _serial(self, person: Person) -> Iterator[None]:
@@ -122,38 +172,43 @@ class Tutor:
                 unreachable engine). Nothing else is expected.
         """
         text = text.strip()
-        with self._serial(person):
-            self.store.touch(person)  # last activity: the reaper spares active learners
-            if text == "docker" or text.startswith(("docker ", "docker\t")):
-                return self.docker(person, text)
-            word, _, rest = text.partition(" ")
-            word = word.lower()
-            command = _WORDS.get(word or "help")
-            if command is None:
-                raise UsageError(
-                    f"I don't know `{word}`. Type `help` for what I understand, or a docker "
-                    "command starting with `docker`."
-                )
-            return command(self, person, rest.strip())
+        trace = LineTrace(time.monotonic())
+        try:
+            with self._serial(person):
+                self.store.touch(person)  # last activity: the reaper spares active learners
+                if text == "docker" or text.startswith(("docker ", "docker\t")):
+                    return self._docker(person, text, trace)
+                word, _, rest = text.partition(" ")
+                word = word.lower() or "help"
+                command = _WORDS.get(word)
+                if command is None:
+                    trace.verb = "unknown"
+                    raise UsageError(
+                        f"I don't know `{word}`. Type `help` for what I understand, or a docker "
+                        "command starting with `docker`."
+                    )
+                trace.verb = word
+                reply = command(self, person, rest.strip())
+                trace.settle(0)
+                return reply
+        except TutorError as error:
+            trace.settle(exit_status_of(error))
+            raise
+        finally:  # the operators' line (bot.oplog); the learner is the hash on their objects
+            if log.isEnabledFor(logging.INFO):
+                learner = Namespace.for_key(self.settings.namespace, person.key).learner
+                log_line(log, trace, learner=learner, engine=self.settings.docker_host or "default")
 
     # -- tutor words ----------------------------------------------------------------------
 
     def help(self, person: Person, rest: str) -> Reply:
         """The list of tutor words."""
-        return Reply().add(Markdown(HELP))
+        return Reply().add(Markdown(view.HELP))
 
     def lessons(self, person: Person, rest: str) -> Reply:
         """Every lesson with the person's progress in it."""
-        reply = Reply().add(Heading("Lessons"))
-        for lesson in self.catalog:
-            state = self.store.lesson_state(person, lesson.id)
-            done = _done_count(lesson, state)
-            mark = "done" if state and state.completed_at else f"{done}/{len(lesson.steps)} steps"
-            started = "" if state else " (not started)"
-            reply.add(Markdown(f"*{lesson.title}* (`{lesson.id}`): {lesson.summary}\n"
-                               f"Progress: {mark}{started}"))
-        reply.add(Context("Type `start LESSON` to begin or resume."))
-        return reply
+        return view.lessons_reply([(lesson, self.store.lesson_state(person, lesson.id))
+                              for lesson in self.catalog])
 
     def start(self, person: Person, rest: str) -> Reply:
         """Start (or resume) a lesson and show its current section."""
@@ -230,11 +285,7 @@ class Tutor:
         if not step.hints:
             return Reply().add(Notice("No hints here: this section is for reading. "
                                       "Type `next` when you're ready.", Tone.INFO))
-        index = self.store.next_hint(person, lesson.id, step.id, len(step.hints))
-        left = len(step.hints) - index - 1
-        more = f"{left} more hint{'s' if left != 1 else ''} left." if left else "That was the last hint."
-        return Reply().add(Notice(f"Hint {index + 1}/{len(step.hints)}: {step.hints[index]}",
-                                  Tone.INFO), Context(more))
+        return view.hint_reply(step, self.store.next_hint(person, lesson.id, step.id, len(step.hints)))
 
     def answer(self, person: Person, rest: str) -> Reply:
         """Answer the current quiz question (``answer 2``; a Slack button sends ``answer q1:2``)."""
@@ -253,10 +304,8 @@ class Tutor:
         raw_path, _, text = rest.partition(" ")
         text = text.strip()
         if not raw_path or not text:
-            raise UsageError("Usage: `edit FILE TEXT`, e.g. `edit notes.txt hello from the host` "
-                             "(in a channel: `/tutor edit ...`). It writes TEXT into FILE in your "
-                             "workspace, the folder that `-v $(pwd):/app` shows in a container.")
-        self._rate_limit(person)
+            raise UsageError(view.EDIT_USAGE)
+        self._rate.take(person.key)
         path = workspace.clean_path(raw_path)
         size = workspace.write_file(self.sandbox.workspace(person), path, text)
         lesson_id = self.store.current_lesson(person)
@@ -274,19 +323,9 @@ class Tutor:
     def status(self, person: Person, rest: str) -> Reply:
         """Where the person is: lesson, step, what is done."""
         lesson, state = self._current(person)
-        index = lesson.index(state.current_step)
-        lines = []
-        for i, step in enumerate(lesson.steps):
-            done = state.completed(step.id)
-            marker = "\u2705" if done else ("\u25b6\ufe0f" if i == index else "\u25ab\ufe0f")
-            lines.append(f"{marker} {i + 1}. {step.title}")
-        reply = Reply().add(Heading(f"{lesson.title}: step {index + 1} of {len(lesson.steps)}"),
-                            Markdown("\n".join(lines)))
-        for step in lesson.challenge_steps:
-            when = self.store.challenge_completed_at(person, lesson.id, step.id)
-            if when:
-                reply.add(Context(f"Challenge completed {when:%Y-%m-%d %H:%M} UTC."))
-        return reply
+        completed = [when for step in lesson.challenge_steps
+                     if (when := self.store.challenge_completed_at(person, lesson.id, step.id))]
+        return view.status_reply(lesson, state, completed)
 
     def reset(self, person: Person, rest: str) -> Reply:
         """Start the current lesson over and remove all the person's containers and volumes."""
@@ -305,24 +344,16 @@ class Tutor:
         return reply.add(Notice(
             f"Removed {containers} container(s) and {volumes} volume(s).", Tone.INFO))
 
+    def progress(self, person: Person, rest: str) -> Reply:
+        """Class progress for an instructor (see :mod:`bot.reports`); a refusal for anyone else."""
+        from bot import reports
+
+        return reports.progress_word(self.store, self.catalog, rest,
+                                     allowed=self.is_instructor(person))
+
     # -- docker commands ------------------------------------------------------------------
 
-    def _rate_limit(self, person: Person) -> None:
-        if self.settings.limits.commands_per_minute <= 0:  # 0: no limit (the console)
-            return
-        now = self._clock()
-        recent = self._recent[person.key]
-        while recent and now - recent[0] > 60:
-            recent.popleft()
-        if len(recent) >= self.settings.limits.commands_per_minute:
-            raise QuotaExceeded(
-                f"That's more than {self.settings.limits.commands_per_minute} commands in a "
-                "minute. Take a breath and try again in a few seconds.",
-                option="quota:rate",
-            )
-        recent.append(now)
-
-    def docker(self, person: Person, text: str) -> Reply:
+    def _docker(self, person: Person, text: str, trace: LineTrace) -> Reply:
         """Run a learner's docker command in their sandbox, log it, and verify the step."""
         lesson_id = self.store.current_lesson(person)
         lesson = self.catalog.get(lesson_id) if lesson_id else None
@@ -330,8 +361,9 @@ class Tutor:
         step_id = state.current_step if state else None
         started = time.monotonic()
         try:
-            self._rate_limit(person)
+            self._rate.take(person.key)
             command = parse(text)
+            trace.verb = f"docker {command.verb}"
             outcome = self.sandbox.run_command(person, command)
         except CommandRefused as refused:
             self.store.log(person, kind="docker", text=text, exit_status=-1,
@@ -347,14 +379,8 @@ class Tutor:
             person, kind="docker", text=text, exit_status=outcome.exit_code, duration_ms=duration,
             output=outcome.output, lesson_id=lesson_id, step_id=step_id, facts=outcome.facts,
         )
-        reply = Reply(events=[Event.COMMAND_RAN])
-        shown = outcome.output if outcome.output.strip() else ""
-        if shown or outcome.cut:
-            reply.add(Code(shown.rstrip("\n"), cut=outcome.cut))
-        if outcome.exit_code not in (0,) and not shown:
-            reply.add(Context(f"exit status {outcome.exit_code}"))
-        for note in outcome.notes:
-            reply.add(Context(note))
+        trace.settle(outcome.exit_code)
+        reply = view.command_reply(outcome)
         if lesson is not None and state is not None:
             reply.extend(self._auto_check(person, lesson, state))
         return reply
@@ -430,41 +456,24 @@ class Tutor:
         return lesson, state
 
     def _section(self, lesson: Lesson, step: Step, person: Person | None = None) -> Reply:
-        index = lesson.index(step.id)
-        reply = Reply(ephemeral=True).add(
-            Heading(step.title),
-            Markdown(step.body.strip()),
-            Context(f"{lesson.title} \u00b7 step {index + 1} of {len(lesson.steps)}"),
-        )
+        parts: list[Part] = []
         if step.quiz and person is not None:
             right = quiz.answered_right(self._history(person, lesson), step.id)
             question = quiz.current(step, right)
             if question is not None:
-                reply.add(*quiz.question_parts(step, question))
-        actions = tuple(a for a in STEP_ACTIONS
-                        if not (a == "back" and index == 0)
-                        and not (a in ("check", "hint") and not step.hands_on and not step.hints))
-        return reply.add(Actions(actions))
+                parts = quiz.question_parts(step, question)
+        return view.section(lesson, step, parts)
 
     def _finish(self, person: Person, lesson: Lesson) -> Reply:
         state = self.store.lesson_state(person, lesson.id)
         missing = [s for s in lesson.steps if s.hands_on and not (state and state.completed(s.id))]
         if missing:
-            names = ", ".join(f"\u201c{s.title}\u201d" for s in missing)
-            return Reply().add(Notice(
-                f"You've reached the end of {lesson.title}. Still to do: {names}. "
-                "Use `back` to return to them.", Tone.INFO))
+            return view.still_to_do(lesson, missing)
         reply = Reply()
         if self.store.complete_lesson(person, lesson.id):
             reply.events.append(Event.LESSON_COMPLETED)
         return reply.add(Notice(f"\U0001f393 You finished {lesson.title}. Well done!",
                                 Tone.SUCCESS))
-
-
-def _done_count(lesson: Lesson, state: LessonState | None) -> int:
-    if state is None:
-        return 0
-    return sum(1 for s in lesson.steps if state.completed(s.id))
 
 
 _WORDS: dict[str, Callable[[Tutor, Person, str], Reply]] = {
@@ -480,8 +489,11 @@ _WORDS: dict[str, Callable[[Tutor, Person, str], Reply]] = {
     "edit": Tutor.edit,
     "status": Tutor.status,
     "reset": Tutor.reset,
-    "progress": progress_word,
+    "progress": Tutor.progress,
 }
 """Tutor words and the methods that answer them."""
 
-__all__ = ["HELP", "Tutor", "TutorError"]
+TUTOR_WORDS = frozenset(_WORDS)
+"""The tutor words :meth:`Tutor.handle` understands (what a DM routes to the tutor)."""
+
+__all__ = ["TUTOR_WORDS", "Tutor"]

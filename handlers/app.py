@@ -11,7 +11,6 @@ sent (which is what keeps one learner's lines in the order they were typed).
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Any
 
 from slack_bolt import App
@@ -20,7 +19,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.tutor import Tutor
+from bot.service import TutorService
 from bot.workqueue import DEFAULT_WORKERS, KeyedExecutor
 from handlers import actions, commands, dedupe, home, messages
 from handlers.runtime import ErrorHook, Runtime
@@ -29,8 +28,6 @@ log = logging.getLogger("docker_tutor.slack")
 
 WEB_API_TIMEOUT = 30
 """Seconds a Web API call may take."""
-
-_runtimes: weakref.WeakKeyDictionary[App, Runtime] = weakref.WeakKeyDictionary()
 
 
 def workers(settings: Settings) -> int:
@@ -60,10 +57,10 @@ def web_client(settings: Settings) -> WebClient:
 
 def build_app(
     settings: Settings,
-    tutor: Tutor,
+    tutor: TutorService,
     *,
+    executor: KeyedExecutor,
     client: WebClient | None = None,
-    executor: KeyedExecutor | None = None,
     on_error: ErrorHook | None = None,
     seen: dedupe.SeenCache | None = None,
 ) -> App:
@@ -75,9 +72,9 @@ def build_app(
     Args:
         settings: Needs ``slack_bot_token``; ``slack_signing_secret`` for HTTP mode.
         tutor: The core service.
+        executor: Where slow work runs (a pool of :func:`workers` threads in ``serve``);
+            whoever made it shuts it down, after the app stops taking requests.
         client: The Web API client (default: :func:`web_client`).
-        executor: Where slow work runs; default a new pool of :func:`workers` threads,
-            shut down by :func:`close_app`.
         on_error: Called with every unexpected exception after it is logged (tests fail
             on it; in production logging is enough).
         seen: The dedupe cache of this process (default: a new one). Across replicas the
@@ -89,11 +86,7 @@ def build_app(
     if not settings.slack_bot_token and client is None:
         raise UsageError("SLACK_BOT_TOKEN is not set: see docs/slack-setup.md.")
     client = client if client is not None else web_client(settings)
-    owns = executor is None
-    pool = executor if executor is not None else KeyedExecutor(workers(settings),
-                                                               thread_name_prefix="tutor")
-    runtime = Runtime(tutor=tutor, client=client, executor=pool, on_error=on_error,
-                      owns_executor=owns)
+    runtime = Runtime(tutor=tutor, client=client, executor=executor, on_error=on_error)
     app = App(
         name="docker-tutor",
         client=client,
@@ -113,20 +106,7 @@ def build_app(
     actions.register(app, runtime)
     messages.register(app, runtime)
     home.register(app, runtime)
-    _runtimes[app] = runtime
     return app
 
 
-def runtime_of(app: App) -> Runtime:
-    """The runtime (tutor, client, executor) behind an app built by :func:`build_app`."""
-    return _runtimes[app]
-
-
-def close_app(app: App, *, wait: bool = True) -> None:
-    """Finish queued work and stop the pool if :func:`build_app` created it."""
-    runtime = _runtimes.pop(app, None)
-    if runtime is not None:
-        runtime.close(wait=wait)
-
-
-__all__ = ["build_app", "close_app", "runtime_of", "web_client", "workers"]
+__all__ = ["build_app", "web_client", "workers"]

@@ -2,9 +2,9 @@
 
 Opening the Home tab publishes a fresh view (``views.publish``). The Resume / Start
 button runs ``start <lesson>`` and answers in the learner's DM (opened with
-``conversations.open``), then republishes the Home tab. Instructors also see a class
-summary when the tutor offers one (``Tutor.class_summary``), or a pointer to
-``/tutor progress``.
+``conversations.open``), then republishes the Home tab. Instructors also see the class
+summary (``TutorService.class_summary``, without charts). Everything comes from the
+tutor service: its lesson cards and its class summary.
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ from slack_bolt import Ack, App
 
 from bot.errors import TutorError
 from bot.identity import Person
-from bot.lessons import Lesson
-from bot.progress import LessonState
-from bot.reply import Reply
-from bot.tutor import Tutor
+from bot.service import LessonCard, TutorService
 from handlers.blocks import Block, cap_blocks, context, header, reply_blocks, section
 from handlers.inbound import slack_person
 from handlers.mrkdwn import escape, to_mrkdwn
-from handlers.runtime import Conversation, Runtime, error_reply
+from handlers.runtime import Conversation, Runtime, delivering, error_reply
 
 RESUME_ACTION = "home_resume"
 """The Resume / Start button; its value is the lesson id."""
@@ -31,8 +28,6 @@ HOME_BLOCK_LIMIT = 100
 """Most blocks Slack accepts in a Home tab view."""
 
 FILLED, EMPTY = "\u25b0", "\u25b1"
-
-CLASS_SUMMARY_PLACEHOLDER = "Class summary: `/tutor progress`"
 
 HOME_CUT_NOTE = ("\u2026 more lessons than fit here: `/tutor lessons` lists them all "
                  "(`lessons` in the Messages tab).")
@@ -47,22 +42,19 @@ def progress_bar(done: int, total: int, width: int | None = None) -> str:
     return f"{FILLED * filled}{EMPTY * (width - filled)} {done}/{total}"
 
 
-def _lesson_blocks(lesson: Lesson, state: LessonState | None) -> list[Block]:
-    total = len(lesson.steps)
-    done = sum(1 for s in lesson.steps if state is not None and state.completed(s.id))
-    lines = [f"*{escape(lesson.title)}*", progress_bar(done, total)]
-    if state is None:
+def _lesson_blocks(card: LessonCard) -> list[Block]:
+    lines = [f"*{escape(card.title)}*", progress_bar(card.steps_done, card.steps_total)]
+    if not card.started:
         lines.append("Not started yet.")
         label = "Start"
-    elif state.completed_at is not None:
+    elif card.completed:
         lines.append(":mortar_board: Completed.")
         label = "Review"
     else:
-        try:
-            step = lesson.step(state.current_step)
-            number = lesson.index(step.id) + 1
-            lines.append(f"Now: step {number} of {total}, \u201c{escape(step.title)}\u201d")
-        except TutorError:
+        if card.current_number is not None:
+            lines.append(f"Now: step {card.current_number} of {card.steps_total}, "
+                         f"\u201c{escape(card.current_title or '')}\u201d")
+        else:
             lines.append("Now: somewhere new in this lesson.")
         label = "Resume"
     block = section("\n".join(lines))
@@ -70,32 +62,26 @@ def _lesson_blocks(lesson: Lesson, state: LessonState | None) -> list[Block]:
         "type": "button",
         "action_id": RESUME_ACTION,
         "text": {"type": "plain_text", "text": label},
-        "value": lesson.id,
+        "value": card.lesson_id,
         **({"style": "primary"} if label == "Resume" else {}),
     }
     blocks: list[Block] = [block]
-    if lesson.summary:
-        blocks.append(context(to_mrkdwn(lesson.summary)))
+    if card.summary:
+        blocks.append(context(to_mrkdwn(card.summary)))
     return blocks
 
 
-def _class_summary(tutor: Tutor, person: Person) -> list[Block]:
-    summary = getattr(tutor, "class_summary", None)
-    if summary is None:
-        return [header("Your class"), section(to_mrkdwn(CLASS_SUMMARY_PLACEHOLDER))]
+def _class_summary(tutor: TutorService, person: Person) -> list[Block]:
     try:
-        result = summary(person)
+        result = tutor.class_summary(person)
     except TutorError as error:
         result = error_reply(error)
     blocks = [header("Your class")]
-    if isinstance(result, Reply):
-        blocks.extend(b for b in reply_blocks(result)[0] if b["type"] != "actions")
-    elif result:
-        blocks.append(section(to_mrkdwn(str(result))[:3000]))
+    blocks.extend(b for b in reply_blocks(result)[0] if b["type"] != "actions")
     return blocks
 
 
-def home_view(tutor: Tutor, person: Person) -> dict[str, Any]:
+def home_view(tutor: TutorService, person: Person) -> dict[str, Any]:
     """The Home tab for one person (``type: home``)."""
     blocks: list[Block] = [
         header("docker-tutor"),
@@ -103,25 +89,30 @@ def home_view(tutor: Tutor, person: Person) -> dict[str, Any]:
                 "Use `/tutor` and `/docker` in any channel, or type in the *Messages* tab."),
     ]
     try:
-        states = {s.lesson_id: s for s in tutor.store.all_lesson_states(person)}
+        cards = tutor.lesson_cards(person)
     except TutorError as error:
         blocks.extend(reply_blocks(error_reply(error))[0])
-        states = {}
+        cards = tutor.lesson_cards(None)
     instructor = tutor.is_instructor(person)
     if instructor:  # first, so the 100-block cut takes lessons, not the class
         blocks.append({"type": "divider"})
         blocks.extend(_class_summary(tutor, person))
     blocks.append({"type": "divider"})
-    for lesson in tutor.catalog:
-        blocks.extend(_lesson_blocks(lesson, states.get(lesson.id)))
+    for card in cards:
+        blocks.extend(_lesson_blocks(card))
     note = context(HOME_CUT_NOTE_INSTRUCTOR if instructor else HOME_CUT_NOTE)
     return {"type": "home", "blocks": cap_blocks(blocks, note, HOME_BLOCK_LIMIT)}
 
 
 def publish_home(runtime: Runtime, person: Person) -> None:
-    """Publish a fresh Home tab for a person."""
-    runtime.client.views_publish(user_id=person.user_id,
-                                 view=home_view(runtime.tutor, person))
+    """Publish a fresh Home tab for a person.
+
+    Raises:
+        SlackDeliveryError: Slack refused the view or could not be reached.
+    """
+    view = home_view(runtime.tutor, person)
+    with delivering("views.publish"):
+        runtime.client.views_publish(user_id=person.user_id, view=view)
 
 
 def _home_key(person: Person) -> str:

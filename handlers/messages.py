@@ -1,8 +1,9 @@
 """Direct messages: the App Home's Messages tab is a terminal without the slashes.
 
 In a DM with the bot a line starting with ``docker`` runs as a learner command, a tutor
-word (``next``, ``hint``, ``start data-persistence``, ``answer 2``, ``edit ...``) works
-as the ``/tutor`` subcommand, and anything else gets a short help. Replies are posted
+word (every word of ``TutorService.words()``: ``next``, ``hint``, ``start
+data-persistence``, ``answer 2``, ``edit ...``) works as the ``/tutor`` subcommand, and
+anything else gets a short help. Replies are posted
 in the DM with ``chat.postMessage``. Bot messages and message subtypes (edits,
 deletions, joins) are ignored.
 """
@@ -17,25 +18,11 @@ from handlers.blocks import text_message
 from handlers.inbound import docker_line, is_docker, message_text, slack_person
 from handlers.runtime import Conversation, Runtime
 
-TUTOR_WORDS = frozenset({
-    "help", "lessons", "start", "show", "next", "back", "check", "hint", "status",
-    "reset", "answer", "edit", "progress",
-})
-"""Words that make a DM line a tutor line (the tutor may know more: see :func:`tutor_words`)."""
-
 SHORT_HELP = (
     "I run Docker lessons here. Type a docker command as in a terminal, e.g. `docker ps -a`, "
     "or a tutor word: `start`, `next`, `back`, `hint`, `check`, `show`, `status`, "
     "`lessons`, `help`."
 )
-
-
-def tutor_words(runtime: Runtime) -> frozenset[str]:
-    """The words that route a DM to the tutor: the known ones plus any the tutor lists."""
-    extra = getattr(runtime.tutor, "words", None)
-    if callable(extra):
-        extra = extra()
-    return TUTOR_WORDS | frozenset(str(w) for w in (extra or ()))
 
 
 def route(text: str, words: frozenset[str]) -> str | None:
@@ -67,7 +54,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         person = slack_person(event["user"])
         destination = Conversation(runtime.client, person.user_id, event["channel"])
-        line = route(message_text(event.get("text") or ""), tutor_words(runtime))
+        line = route(message_text(event.get("text") or ""), runtime.tutor.words())
         if line is not None:
             runtime.run_line(person, line, destination)
             return
@@ -75,4 +62,4 @@ def register(app: App, runtime: Runtime) -> None:
         runtime.submit(person.key, lambda: destination.send(note, ephemeral=False))
 
 
-__all__ = ["SHORT_HELP", "TUTOR_WORDS", "is_learner_dm", "register", "route", "tutor_words"]
+__all__ = ["SHORT_HELP", "is_learner_dm", "register", "route"]

@@ -5,24 +5,31 @@ Listeners only enqueue: :meth:`Runtime.run_line` puts the work on the
 in the order they were typed, different learners in parallel) and returns at once, so
 the listener can acknowledge Slack well inside its 3-second limit.
 
-A :class:`~bot.errors.TutorError` becomes a friendly ephemeral notice. Anything else is
-a bug: it is logged, handed to ``on_error`` and left on the task's future.
+A :class:`~bot.errors.TutorError` becomes a friendly ephemeral notice. Slack refusing
+a message (:class:`SlackDeliveryError`, translated from ``SlackApiError`` and network
+errors where the Web API or a ``response_url`` is called) is logged as a warning with
+Slack's error code: the learner cannot be told, and it is no bug. Anything else is a bug:
+it is logged, handed to ``on_error`` and left on the task's future.
+
+The tutor is reached only through :class:`bot.service.TutorService`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from bot.errors import TutorError
+from bot.errors import DeliveryError, TutorError
 from bot.identity import Person
 from bot.reply import Context, Notice, Reply, Tone
-from bot.tutor import Tutor
+from bot.service import TutorService
 from bot.workqueue import KeyedExecutor
 from handlers import dedupe
 from handlers.blocks import MAX_BLOCKS, Rendered, Upload, context, fallback_text, render
@@ -42,8 +49,33 @@ NO_OUTPUT = "Done (no output)."
 """What a learner sees when the tutor's reply is empty."""
 
 
-class SlackDeliveryError(RuntimeError):
-    """Slack did not accept a message (for example an expired ``response_url``)."""
+class SlackDeliveryError(DeliveryError):
+    """Slack did not accept a message (an expired ``response_url``, a closed channel, ...).
+
+    Attributes:
+        code: Slack's error code (``channel_not_found``), or ``http_<status>`` for a
+            ``response_url``, or ``connection_error``.
+    """
+
+
+@contextmanager
+def delivering(what: str) -> Iterator[None]:
+    """Translate Slack's delivery failures inside the block into :class:`SlackDeliveryError`.
+
+    Args:
+        what: What was being sent, for the log (``chat.postMessage``, ``response_url``).
+    """
+    try:
+        yield
+    except SlackApiError as exc:
+        response = exc.response
+        code = response.get("error") if response is not None else None
+        status = getattr(response, "status_code", "?")
+        raise SlackDeliveryError(f"Slack refused {what} (HTTP {status})",
+                                 code=str(code or f"http_{status}")) from exc
+    except OSError as exc:  # urllib's connection errors, after the client's own retries
+        raise SlackDeliveryError(f"Slack could not be reached for {what}: {exc}",
+                                 code="connection_error") from exc
 
 
 class Destination(Protocol):
@@ -85,12 +117,14 @@ class ResponseUrl:
     def send(self, message: dict[str, Any], *, ephemeral: bool) -> None:
         """Post as a new message (never replacing the one the request came from)."""
         kind = "ephemeral" if ephemeral and not self.shared else "in_channel"
-        response = self.respond(text=message["text"], blocks=message["blocks"],
-                                response_type=kind, replace_original=False)
+        with delivering("response_url"):
+            response = self.respond(text=message["text"], blocks=message["blocks"],
+                                    response_type=kind, replace_original=False)
         status = getattr(response, "status_code", 200)
         if status != 200:
             raise SlackDeliveryError(
-                f"response_url refused the message: HTTP {status} {getattr(response, 'body', '')}"
+                f"response_url refused the message: HTTP {status} {getattr(response, 'body', '')}",
+                code=f"http_{status}",
             )
 
     def files_channel(self, *, ephemeral: bool) -> str | None:
@@ -122,9 +156,11 @@ class Conversation:
 
     def send(self, message: dict[str, Any], *, ephemeral: bool) -> None:
         """Post a normal message (a DM is private anyway)."""
-        self.client.chat_postMessage(channel=self.channel(), text=message["text"],
-                                     blocks=message["blocks"], unfurl_links=False,
-                                     unfurl_media=False)
+        channel = self.channel()
+        with delivering("chat.postMessage"):
+            self.client.chat_postMessage(channel=channel, text=message["text"],
+                                         blocks=message["blocks"], unfurl_links=False,
+                                         unfurl_media=False)
 
     def files_channel(self, *, ephemeral: bool) -> str | None:
         """Files go to the same conversation."""
@@ -132,8 +168,13 @@ class Conversation:
 
 
 def open_dm(client: WebClient, user_id: str) -> str:
-    """The id of the bot's DM with a user (``conversations.open``)."""
-    response = client.conversations_open(users=user_id)
+    """The id of the bot's DM with a user (``conversations.open``).
+
+    Raises:
+        SlackDeliveryError: Slack refused or could not be reached.
+    """
+    with delivering("conversations.open"):
+        response = client.conversations_open(users=user_id)
     return str(response["channel"]["id"])
 
 
@@ -154,19 +195,12 @@ class Runtime:
         client: The Slack Web API client.
         executor: Runs slow work; one learner's work in order.
         on_error: Called with every unexpected exception (after it is logged).
-        owns_executor: Whether :meth:`close` shuts the executor down.
     """
 
-    tutor: Tutor
+    tutor: TutorService
     client: WebClient
     executor: KeyedExecutor
     on_error: ErrorHook | None = None
-    owns_executor: bool = False
-
-    def close(self, *, wait: bool = True) -> None:
-        """Shut the executor down if this runtime created it."""
-        if self.owns_executor:
-            self.executor.shutdown(wait=wait)
 
     # -- queueing -------------------------------------------------------------------------
 
@@ -177,6 +211,8 @@ class Runtime:
     def _guarded(self, work: Callable[[], None]) -> None:
         try:
             work()
+        except DeliveryError as error:
+            log.warning("Slack delivery failed (%s): %s", error.code, error.message)
         except Exception as exc:
             log.exception("unexpected error while answering a Slack request")
             self.report(exc)
@@ -203,7 +239,7 @@ class Runtime:
         claim = dedupe.current_key.get()
 
         def work() -> None:
-            if claim is not None and not self.tutor.store.claim_request(claim):
+            if claim is not None and not self.tutor.claim_request(claim):
                 log.info("request %s was taken by another replica: not run here", claim)
                 return
             try:
@@ -211,8 +247,11 @@ class Runtime:
             except Exception:
                 # A bug: the learner is told in one line (never a traceback); the error
                 # itself still propagates to the log and to on_error (tests fail on it).
-                self.deliver(Reply(ephemeral=True).add(Notice(BUG_NOTICE, Tone.ERROR)),
-                             destination)
+                try:
+                    self.deliver(Reply(ephemeral=True).add(Notice(BUG_NOTICE, Tone.ERROR)),
+                                 destination)
+                except DeliveryError as error:
+                    log.warning("Slack delivery failed (%s): %s", error.code, error.message)
                 raise
             self.deliver(reply, destination)
             if after is not None:
@@ -260,8 +299,9 @@ class Runtime:
 
     def upload(self, channel: str, upload: Upload) -> None:
         """Upload one file to a conversation (``files_upload_v2``)."""
-        self.client.files_upload_v2(channel=channel, file=upload.content,
-                                    filename=upload.filename, title=upload.title)
+        with delivering("files_upload_v2"):
+            self.client.files_upload_v2(channel=channel, file=upload.content,
+                                        filename=upload.filename, title=upload.title)
 
 
 __all__ = [
@@ -271,6 +311,7 @@ __all__ = [
     "ResponseUrl",
     "Runtime",
     "SlackDeliveryError",
+    "delivering",
     "error_reply",
     "open_dm",
 ]

@@ -2,10 +2,10 @@
 
 With ``SLACK_APP_TOKEN`` set the app connects out over Socket Mode (no public URL
 needed); otherwise it serves HTTP on ``PORT`` (``POST /slack/events``, ``GET /healthz``).
-Next to the app runs the housekeeping :class:`~bot.housekeeping.Reaper` (start-up
-reconciliation, then the idle reaper every ``TUTOR_REAP_INTERVAL_SECONDS``). On shutdown
-it stops taking requests, lets queued learner commands finish and post their replies,
-stops the reaper, then closes the tutor.
+Next to the app runs the tutor's housekeeping (``TutorService.start_housekeeping``:
+start-up reconciliation, then the idle reaper every ``TUTOR_REAP_INTERVAL_SECONDS``). On
+shutdown it stops taking requests, lets queued learner commands finish and post their
+replies, stops the housekeeping, then closes the tutor.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.housekeeping import Reaper
-from bot.tutor import Tutor
+from bot.factory import build_service
 from bot.workqueue import KeyedExecutor
 from handlers.app import build_app, workers
 from handlers.server import SlackHTTPServer
@@ -101,11 +100,11 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
     stop = stop if stop is not None else threading.Event()
     restore = _stop_on_signals(stop)
     try:
-        tutor = Tutor.from_settings(settings)
+        tutor = build_service(settings)
         executor = KeyedExecutor(workers(settings), thread_name_prefix="tutor")
-        reaper = Reaper(tutor.sandbox, tutor.store)
+        housekeeping = None
         try:
-            reaper.start()
+            housekeeping = tutor.start_housekeeping()
             app = build_app(settings, tutor, executor=executor)
             if settings.slack_app_token:
                 _socket_mode(app, settings.slack_app_token, stop, on_ready)
@@ -119,7 +118,8 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
                     server.stop()
         finally:
             executor.shutdown(wait=True)
-            reaper.stop()
+            if housekeeping is not None:
+                housekeeping.stop()
             tutor.close()
     finally:
         restore()

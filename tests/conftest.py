@@ -1,8 +1,14 @@
 """Shared fixtures: real settings, a real store, a real sandbox, a real tutor.
 
+Fixtures that need no Docker engine (``settings``, ``database_url``, ``store``,
+``catalog``, ``tutor_no_engine``) never open a connection to one, so ``pytest -m "not
+docker"`` runs on a machine without an engine. Engine fixtures (``docker_client``,
+``sandbox``, ``tutor``) are only set up by tests marked ``docker``.
+
 Every engine object a test creates lives under a namespace unique to the test session
-(``TUTOR_NAMESPACE``-style prefix ``dtt<random>``) and is labelled with it; the session
-fixture removes every container and volume carrying that label, even after failures.
+(``TUTOR_NAMESPACE``-style prefix ``dtt<random>``) and is labelled with it; once any test
+used the engine, the session removes every container and volume carrying that label at
+its end, even after failures.
 """
 
 from __future__ import annotations
@@ -27,25 +33,33 @@ from bot.tutor import Tutor
 
 ROOT = Path(__file__).resolve().parent.parent
 
+NO_ENGINE = "tcp://127.0.0.1:1"
+"""An engine address that cannot answer: tests without an engine point their sandbox here.
+
+A closed loopback port refuses at once and nothing leaves the machine. (A missing unix
+socket would do too, but docker-py leaves the socket of that failed connect unclosed.)
+"""
+
 
 def _purge(client: docker.DockerClient, prefix: str) -> None:
     purge_prefix(client, prefix)
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
-    """A docker-py client for assertions on the real engine."""
-    client = docker.from_env()
-    yield client
-    client.close()
+def namespace_prefix() -> str:
+    """A prefix unique to this test session (needs no engine)."""
+    return "dtt" + secrets.token_hex(3)
 
 
 @pytest.fixture(scope="session")
-def namespace_prefix(docker_client: docker.DockerClient) -> Iterator[str]:
-    """A prefix unique to this test session; everything under it is removed at the end."""
-    prefix = "dtt" + secrets.token_hex(3)
-    yield prefix
-    _purge(docker_client, prefix)
+def docker_client(namespace_prefix: str) -> Iterator[docker.DockerClient]:
+    """A docker-py client on the real engine; at the session's end it removes the session's objects."""
+    client = docker.from_env()
+    yield client
+    try:
+        _purge(client, namespace_prefix)
+    finally:
+        client.close()
 
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -71,7 +85,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, namespace_prefix: str, database_url: str) -> Settings:
-    """Settings with a fresh database and workspace folder, on the real engine."""
+    """Settings with a fresh database and workspace folder; creating them touches no engine."""
     return Settings(
         database_url=database_url,
         lessons_dir=ROOT / "lessons",
@@ -91,14 +105,15 @@ def catalog(settings: Settings) -> Catalog:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[ProgressStore]:
-    """A progress store on a real SQLite file."""
+    """A progress store on the test's fresh database."""
     progress = ProgressStore(settings.database_url)
     yield progress
     progress.close()
 
 
 @pytest.fixture
-def sandbox(settings: Settings, catalog: Catalog) -> Iterator[Sandbox]:
+def sandbox(settings: Settings, catalog: Catalog,
+            docker_client: docker.DockerClient) -> Iterator[Sandbox]:
     """The real sandbox on the real engine, limited to the lesson images."""
     box = Sandbox(settings, allowed_images=catalog.images)
     yield box
@@ -108,10 +123,23 @@ def sandbox(settings: Settings, catalog: Catalog) -> Iterator[Sandbox]:
 @pytest.fixture
 def tutor(settings: Settings, store: ProgressStore, sandbox: Sandbox,
           catalog: Catalog, docker_client: docker.DockerClient) -> Iterator[Tutor]:
-    """The whole tutor; the test's engine objects are removed afterwards."""
+    """The whole tutor on the real engine; the test's engine objects are removed afterwards."""
     service = Tutor(settings, store, sandbox, catalog)
     yield service
     _purge(docker_client, settings.namespace)
+
+
+@pytest.fixture
+def tutor_no_engine(settings: Settings, store: ProgressStore, catalog: Catalog) -> Iterator[Tutor]:
+    """The real tutor (store, lessons, checks) whose sandbox points at an engine that cannot answer.
+
+    Tutor words work; anything that needs the engine raises ``EngineUnavailable``, on a
+    machine with an engine too, so a test using this fixture never depends on one.
+    """
+    offline = replace(settings, docker_host=NO_ENGINE)
+    box = Sandbox(offline, allowed_images=catalog.images)
+    yield Tutor(offline, store, box, catalog)
+    box.close()
 
 
 @pytest.fixture

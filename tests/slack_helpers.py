@@ -1,4 +1,9 @@
-"""Helpers for the Slack tests: send correctly signed requests the way Slack does."""
+"""Helpers for the Slack tests: send correctly signed requests the way Slack does.
+
+:func:`running_stack` serves the real Bolt app on loopback in front of any tutor service
+(the real tutor on the engine, or a fake one without), with the fake Slack Web API behind
+it; :class:`Stack` is what a test then talks to.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,18 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.config import Settings
+from bot.service import TutorService
+from bot.workqueue import KeyedExecutor
+from handlers.app import build_app
 from handlers.fake_slack import FakeSlack, sign
+from handlers.server import SlackHTTPServer
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
@@ -160,6 +172,68 @@ class SlackSender:
                  "ts": f"{time.time():.6f}", "event_ts": f"{time.time():.6f}",
                  "channel_type": "im", **extra}
         return self.event(event, event_id=event_id, headers=headers)
+
+
+@dataclass
+class Stack:
+    """The app under test and what talks to it.
+
+    Attributes:
+        fake: The fake Slack Web API.
+        sender: Posts signed requests to the app.
+        server: The app's HTTP server.
+        executor: The app's work queue.
+        tutor: The tutor service behind the app.
+        errors: Unexpected exceptions reported by the app (the fixture raises the first).
+    """
+
+    fake: FakeSlack
+    sender: SlackSender
+    server: SlackHTTPServer
+    executor: KeyedExecutor
+    tutor: Any
+    errors: list[BaseException]
+
+    def tutor_line(self, text: str, **fields: Any) -> list[Any]:
+        """Send ``/tutor text`` and wait for its reply."""
+        sent = self.sender.command("/tutor", text, **fields)
+        assert sent.status == 200, sent
+        return self.fake.wait_for_response(sent.response_url)
+
+    def drain(self, key: str = "slack:U0ALICE") -> None:
+        """Wait until everything queued so far under a key has run (its queue is FIFO)."""
+        self.executor.submit(key, lambda: None).result(30)
+
+    def docker(self, args: str, **fields: Any) -> list[Any]:
+        """Send ``/docker args`` and wait for its reply."""
+        sent = self.sender.command("/docker", args, **fields)
+        assert sent.status == 200, sent
+        return self.fake.wait_for_response(sent.response_url, timeout=60)
+
+
+def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
+    """The test settings plus Slack tokens pointing at the fake."""
+    return replace(settings, slack_bot_token=TOKEN, slack_signing_secret=SECRET,
+                   slack_api_url=fake.url, port=0)
+
+
+@contextmanager
+def running_stack(settings: Settings, tutor: TutorService, fake: FakeSlack) -> Iterator[Stack]:
+    """The app on a loopback port with a 32-worker pool; unexpected errors fail the test."""
+    errors: list[BaseException] = []
+    executor = KeyedExecutor(32, thread_name_prefix="test-tutor")
+    app = build_app(slack_settings(settings, fake), tutor, executor=executor,
+                    on_error=errors.append)
+    server = SlackHTTPServer(app, host="127.0.0.1", port=0)
+    server.poll_interval = 0.02  # stop() waits for the serving loop to notice: keep it short
+    server.start()
+    try:
+        yield Stack(fake, SlackSender(server.url, fake), server, executor, tutor, errors)
+    finally:
+        server.stop()
+        executor.shutdown(wait=True, cancel_futures=True)
+    if errors:
+        raise errors[0]
 
 
 def block_types(blocks: list[dict[str, Any]]) -> list[str]:

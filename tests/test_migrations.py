@@ -48,3 +48,27 @@ def test_db_upgrade_command(database_url: str) -> None:
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert f"database at revision {migrate.head()} (was empty)" in result.stdout
+
+
+def test_the_shipped_head_constant_is_alembics_head() -> None:
+    """The start-up's fast path compares with HEAD: it must name the newest migration script."""
+    assert migrate.head() == migrate.HEAD
+
+
+def test_a_database_at_head_starts_without_alembic(database_url: str) -> None:
+    """A second start on an up-to-date database reads its revision and imports no Alembic."""
+    engine = make_engine(database_url)
+    try:
+        assert not migrate.is_current(engine)
+        migrate.ensure_current(engine)
+        assert migrate.is_current(engine)
+        migrate.downgrade(engine, "0002")
+        assert not migrate.is_current(engine)
+        migrate.ensure_current(engine)
+        assert migrate.current(engine) == migrate.HEAD
+    finally:
+        engine.dispose()
+    code = ("import sys; from bot.progress import ProgressStore; "
+            f"ProgressStore({database_url!r}).close(); "
+            "assert 'alembic' not in sys.modules, 'alembic imported on an up-to-date database'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

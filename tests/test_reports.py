@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import struct
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,24 +22,16 @@ from pytest_mock import MockerFixture
 from bot.chart import chart_height
 from bot.config import Settings
 from bot.errors import NotAllowed, UsageError
+from bot.exports import CSV_COLUMNS, LessonInfo, class_records, csv_bytes, export_csv
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore, StuckRules, learner_rows, lesson_summary
-from bot.progress import models as progress_models
+from bot.progress import records as progress_records
 from bot.reply import File, Image
-from bot.reports import (
-    CSV_COLUMNS,
-    REFUSAL,
-    LessonInfo,
-    class_records,
-    csv_bytes,
-    export_csv,
-    parse_learner,
-    resolve_learner,
-    summary_reply,
-)
+from bot.reports import REFUSAL, parse_learner, resolve_learner, summary_reply
 from bot.sandbox.engine import Sandbox
 from bot.tutor import Tutor
+from tests.conftest import NO_ENGINE
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 """The class starts at 09:00 UTC; every event below is minutes after it."""
@@ -83,7 +76,7 @@ def clock(mocker: MockerFixture) -> Clock:
         def now(cls, tz: object = None) -> FrozenDateTime:  # type: ignore[override]
             return frozen.now if tz is not None else frozen.now.replace(tzinfo=None)  # type: ignore[return-value]
 
-    mocker.patch.object(progress_models, "datetime", FrozenDateTime)
+    mocker.patch.object(progress_records, "datetime", FrozenDateTime)
     return frozen
 
 
@@ -221,17 +214,44 @@ def seed_class(store: ProgressStore, clock: Clock) -> None:
     clock.at(120)
 
 
+_SEEDED_SQLITE: list[Path] = []
+"""The class seeded once into a SQLite file, copied into each test's database."""
+
+
 @pytest.fixture
-def seeded(store: ProgressStore, clock: Clock, info: LessonInfo) -> Seeded:
-    """The class above, in the test's database, with the clock at 11:00."""
-    seed_class(store, clock)
+def seeded(store: ProgressStore, clock: Clock, info: LessonInfo,
+           tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """The class above, in the test's database, with the clock at 11:00.
+
+    On SQLite the class is seeded once (by :func:`seed_class`, with the frozen clock) and
+    each test gets its own copy of that database; on PostgreSQL each test seeds its own.
+    """
+    if store.engine.dialect.name != "sqlite":
+        seed_class(store, clock)
+        return Seeded(store, info)
+    if not _SEEDED_SQLITE:
+        template = tmp_path_factory.mktemp("seeded") / "class.db"
+        seeding = ProgressStore(f"sqlite:///{template}")
+        seed_class(seeding, clock)
+        seeding.close()
+        _SEEDED_SQLITE.append(template)
+    store.engine.dispose()
+    source = sqlite3.connect(_SEEDED_SQLITE[0])
+    target = sqlite3.connect(str(store.engine.url.database))
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    clock.at(120)
     return Seeded(store, info)
 
 
 @pytest.fixture
-def class_tutor(settings: Settings, store: ProgressStore, sandbox: Sandbox, lessons_dir: Path) -> Tutor:
-    """A tutor on the test lesson (its sandbox is never used by these tests)."""
-    return Tutor(replace(settings, lessons_dir=lessons_dir), store, sandbox, Catalog(lessons_dir))
+def class_tutor(settings: Settings, store: ProgressStore, lessons_dir: Path) -> Tutor:
+    """A tutor on the test lesson; its sandbox points at no engine (these tests never use one)."""
+    offline = replace(settings, lessons_dir=lessons_dir, docker_host=NO_ENGINE)
+    return Tutor(offline, store, Sandbox(offline), Catalog(lessons_dir))
 
 
 # -- the summary ------------------------------------------------------------------------------
@@ -389,7 +409,8 @@ def test_learner_rows_match_the_dataclass_fields(seeded: Seeded) -> None:
     """Rows are built positionally, so the query's columns must be LearnerRow's fields in order."""
     from dataclasses import fields
 
-    from bot.progress.reports import LearnerRow, _finishers, _rows_query
+    from bot.progress.figures import LearnerRow
+    from bot.progress.queries import _finishers, _rows_query
 
     outline = seeded.info.outline
     names = [column.name for column in _rows_query(outline, _finishers(outline)).selected_columns]
@@ -467,10 +488,11 @@ def test_non_instructors_are_refused_and_learn_nothing(
     seeded: Seeded, class_tutor: Tutor, mocker: MockerFixture, words: str
 ) -> None:
     """A learner asking for class data gets a polite refusal naming nobody, before any query runs."""
-    from bot import reports
+    from bot import exports, reports
 
     spies = [mocker.spy(reports, name) for name in
-             ("lesson_summary", "learner_timeline", "class_records", "resolve_learner")]
+             ("lesson_summary", "learner_timeline", "resolve_learner")]
+    spies.append(mocker.spy(exports, "class_records"))
     with pytest.raises(NotAllowed) as error:
         class_tutor.handle(EVE, words)
     message = str(error.value)
@@ -629,7 +651,7 @@ def test_sqlite_plans_read_the_report_indexes(seeded: Seeded) -> None:
     """On SQLite (no ANALYZE), per-learner figures come from the report indexes, never a log scan."""
     import sqlalchemy
 
-    from bot.progress.reports import _finishers, _rows_query
+    from bot.progress.queries import _finishers, _rows_query
 
     if seeded.store.engine.dialect.name != "sqlite":
         pytest.skip("query plans are checked on SQLite; PostgreSQL plans from its statistics")

@@ -10,7 +10,7 @@ from bench.__main__ import main
 from bench.bench_reports import outline_of, seed
 from bot.lessons import Catalog
 from bot.progress import ProgressStore, lesson_summary
-from bot.progress.models import utcnow
+from bot.progress.records import utcnow
 
 
 def test_suites_are_discovered_from_file_names() -> None:

@@ -12,7 +12,7 @@ from pytest_mock import MockerFixture
 
 from bot import cli
 from bot.config import Settings
-from bot.housekeeping import Reaper, Report, reap, reconcile
+from bot.housekeeping import HousekeepingThread, Report, reap, reconcile
 from bot.identity import Person
 from bot.sandbox.engine import Sandbox
 from bot.sandbox.janitor import Janitor
@@ -119,11 +119,11 @@ def test_housekeeping_never_touches_another_namespace(
 def test_the_reaper_thread_reconciles_then_reaps_and_stops(
     tutor: Tutor, sandbox: Sandbox, alice: Person
 ) -> None:
-    """`Reaper.start()` runs a pass at once and every interval; `stop()` ends the thread."""
+    """`HousekeepingThread.start()` runs a pass at once and every interval; `stop()` ends the thread."""
     stranger = Person("slack", "UGONE")
     sandbox.run_command(stranger, parse("docker run -d --name x busybox sleep 600"))
     do(tutor, alice, "docker run -d --name r busybox sleep 600")
-    reaper = Reaper(sandbox, tutor.store, interval=0.2, grace=timedelta(0))
+    reaper = HousekeepingThread(sandbox, tutor.store, interval=0.2, grace=timedelta(0))
     with reaper:
         deadline = time.monotonic() + 10
         while reaper.passes < 2 and time.monotonic() < deadline:
@@ -140,7 +140,7 @@ def test_the_reaper_thread_survives_an_engine_failure(
 ) -> None:
     """A pass that fails is logged and counted; the thread goes on."""
     mocker.patch("bot.housekeeping.reap", side_effect=[RuntimeError("boom"), *[Report()] * 200])
-    reaper = Reaper(sandbox, tutor.store, interval=0.05, reconcile_first=False)
+    reaper = HousekeepingThread(sandbox, tutor.store, interval=0.05, reconcile_first=False)
     reaper.start()
     deadline = time.monotonic() + 5
     while reaper.passes < 1 and time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -12,8 +13,7 @@ from bot.config import Settings
 from bot.lessons import Catalog, load_lesson
 from bot.sandbox.naming import LABEL_LEARNER, LABEL_NAMESPACE, Namespace
 from bot.selftest import SelftestReport, run_selftest
-
-pytestmark = pytest.mark.docker
+from tests.conftest import NO_ENGINE
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -26,6 +26,7 @@ def leftovers(client: docker.DockerClient, settings: Settings, report: SelftestR
             + len(client.volumes.list(filters=selector)))
 
 
+@pytest.mark.docker
 def test_the_data_persistence_lesson_proves_every_check(
     settings: Settings, catalog: Catalog, docker_client: docker.DockerClient
 ) -> None:
@@ -43,6 +44,7 @@ def test_the_data_persistence_lesson_proves_every_check(
     assert leftovers(docker_client, settings, report) == 0
 
 
+@pytest.mark.docker
 def test_weak_checks_are_caught_and_the_sandbox_is_cleaned(
     settings: Settings, docker_client: docker.DockerClient
 ) -> None:
@@ -65,11 +67,12 @@ def test_an_invalid_lesson_is_not_run(settings: Settings) -> None:
     lesson = load_lesson(folder)
     broken = type(lesson)(lesson.id, lesson.title, lesson.number, lesson.summary, lesson.images,
                           lesson.steps, path=DATA / "broken-lesson")
-    report = run_selftest(settings, broken)
+    report = run_selftest(replace(settings, docker_host=NO_ENGINE), broken)
     assert not report.ok and report.steps == []
     assert any("invalid lesson" in p and "lesson.toml:27" in p for p in report.problems)
 
 
+@pytest.mark.docker
 def test_the_cli_exits_non_zero_with_a_per_step_report(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

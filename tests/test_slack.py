@@ -1,19 +1,20 @@
 """The Slack front end end to end: signed HTTP requests in, Web API calls out.
 
 Every test runs the real pipeline: a fake Slack Web API on loopback, the app's own HTTP
-server on loopback, correctly signed requests, and the real tutor on the real store and
-Docker engine. Any unexpected exception in a listener or a background task fails the
-test that caused it.
+server on loopback, correctly signed requests, and a tutor service behind it. No Docker
+engine is needed: tutor words go to the real tutor on the real store, docker lines to
+:class:`tests.fake_tutor.EnginelessTutor` (``test_slack_engine.py`` runs them on the real
+engine). Any unexpected exception in a listener or a background task fails the test that
+caused it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Any
 
 import pytest
 from pytest_mock import MockerFixture
@@ -21,47 +22,26 @@ from pytest_mock import MockerFixture
 from bot.config import Settings
 from bot.identity import Person
 from bot.reply import File, Image, Markdown, Reply
+from bot.service import TutorService
 from bot.tutor import Tutor
 from bot.workqueue import KeyedExecutor
 from handlers.app import build_app
-from handlers.fake_slack import RESPONSE, Call, FakeSlack
+from handlers.fake_slack import RESPONSE, FakeSlack
 from handlers.server import SlackHTTPServer
-from tests.slack_helpers import SECRET, TOKEN, SlackSender, block_types, header_texts
-
-pytestmark = pytest.mark.docker
+from tests.fake_tutor import NO_ENGINE_OUTPUT, EnginelessTutor
+from tests.slack_helpers import (
+    TOKEN,
+    SlackSender,
+    Stack,
+    block_types,
+    header_texts,
+    running_stack,
+    slack_settings,
+)
 
 LESSON = "data-persistence"
 FIRST_STEP = "Containers are disposable"
 SECOND_STEP = "The ephemeral writable layer"
-CHALLENGE_STEP = "Challenge: the Immortal Database"
-
-
-@dataclass
-class Stack:
-    """The app under test and what talks to it."""
-
-    fake: FakeSlack
-    sender: SlackSender
-    server: SlackHTTPServer
-    executor: KeyedExecutor
-    tutor: Tutor
-    errors: list[BaseException]
-
-    def tutor_line(self, text: str, **fields: Any) -> list[Call]:
-        """Send ``/tutor text`` and wait for its reply."""
-        sent = self.sender.command("/tutor", text, **fields)
-        assert sent.status == 200, sent
-        return self.fake.wait_for_response(sent.response_url)
-
-    def drain(self, key: str = "slack:U0ALICE") -> None:
-        """Wait until everything queued so far under a key has run (its queue is FIFO)."""
-        self.executor.submit(key, lambda: None).result(30)
-
-    def docker(self, args: str, **fields: Any) -> list[Call]:
-        """Send ``/docker args`` and wait for its reply."""
-        sent = self.sender.command("/docker", args, **fields)
-        assert sent.status == 200, sent
-        return self.fake.wait_for_response(sent.response_url, timeout=60)
 
 
 @pytest.fixture
@@ -72,26 +52,22 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
-    """The test settings plus Slack tokens pointing at the fake."""
-    return replace(settings, slack_bot_token=TOKEN, slack_signing_secret=SECRET,
-                   slack_api_url=fake.url, port=0)
+def service(tutor_no_engine: Tutor) -> EnginelessTutor:
+    """The tutor service behind the app: the real tutor, docker lines without an engine."""
+    return EnginelessTutor(tutor_no_engine)
 
 
 @pytest.fixture
-def stack(slack_settings: Settings, tutor: Tutor, fake: FakeSlack) -> Iterator[Stack]:
+def stack(settings: Settings, service: EnginelessTutor, fake: FakeSlack) -> Iterator[Stack]:
     """The app on a loopback port with a 32-worker pool; unexpected errors fail the test."""
-    errors: list[BaseException] = []
-    executor = KeyedExecutor(32, thread_name_prefix="test-tutor")
-    app = build_app(slack_settings, tutor, executor=executor, on_error=errors.append)
-    server = SlackHTTPServer(app, host="127.0.0.1", port=0).start()
-    try:
-        yield Stack(fake, SlackSender(server.url, fake), server, executor, tutor, errors)
-    finally:
-        server.stop()
-        executor.shutdown(wait=True, cancel_futures=True)
-    if errors:
-        raise errors[0]
+    with running_stack(settings, service, fake) as running:
+        yield running
+
+
+def test_the_fake_service_implements_the_tutor_service(service: EnginelessTutor) -> None:
+    """The engine-less service offers every method of the TutorService Protocol."""
+    assert isinstance(service, TutorService)
+    assert isinstance(service.tutor, TutorService)
 
 
 def _person(user: str = "U0ALICE", name: str = "alice") -> Person:
@@ -119,43 +95,6 @@ def test_tutor_start_posts_the_first_section_as_blocks(stack: Stack) -> None:
     assert [e["action_id"] for e in actions] == ["tutor_next"]
     assert body["text"]
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
-
-
-def test_docker_set_in_redis_returns_ok_in_a_code_block(stack: Stack) -> None:
-    """`/docker run ... redis` then `/docker exec redis-1 redis-cli set ...` answers OK."""
-    stack.tutor_line(f"start {LESSON}")
-    sent = stack.sender.command("/docker", "run -d --name redis-1 -v my-redis-data:/data redis")
-    assert sent.status == 200
-    assert "Running `docker run -d --name redis-1" in sent.json()["text"]
-    stack.fake.wait_for_response(sent.response_url, timeout=60)
-    [reply] = stack.docker('exec redis-1 redis-cli set mykey "Hello Persistence"')
-    sections = [b["text"]["text"] for b in reply.blocks() if b["type"] == "section"]
-    assert "```\nOK\n```" in sections
-
-
-def test_the_immortal_database_challenge_over_slack(stack: Stack) -> None:
-    """Start, six `next`s (slash and buttons) to the challenge, the commands: "survived"."""
-    stack.tutor_line(f"start {LESSON}")
-    for n in range(6):
-        if n % 2:
-            sent = stack.sender.action("tutor_next", "next")
-            [reply] = stack.fake.wait_for_response(sent.response_url)
-        else:
-            [reply] = stack.tutor_line("next")
-    assert header_texts(reply.blocks()) == [CHALLENGE_STEP]
-    texts = []
-    for args in ("run -d --name redis-1 -v my-redis-data:/data redis",
-                 'exec redis-1 redis-cli set mykey \u201cHello Persistence\u201d',
-                 "stop redis-1", "rm redis-1",
-                 "run -d --name redis-2 -v my-redis-data:/data redis",
-                 "exec redis-2 redis-cli get mykey"):
-        [reply] = stack.docker(args)
-        texts.append(reply.texts())
-    assert "OK" in texts[1]
-    confirmed = [t for t in texts if "survived" in t]
-    assert confirmed, texts
-    assert "Challenge complete" in confirmed[0]
-    assert stack.tutor.store.challenge_completed_at(_person(), LESSON, "challenge") is not None
 
 
 def test_a_tutor_error_is_a_friendly_private_notice(stack: Stack) -> None:
@@ -210,13 +149,16 @@ def test_an_old_timestamp_is_refused(stack: Stack, mocker: MockerFixture) -> Non
 # -- DMs --------------------------------------------------------------------------------
 
 
-def test_a_dm_docker_ps_is_answered_in_the_dm(stack: Stack) -> None:
-    """`docker ps` typed in the bot's DM is answered there with chat.postMessage."""
-    sent = stack.sender.dm("docker ps", channel="D0ALICE")
+def test_a_dm_docker_line_reaches_the_tutor_as_typed_and_is_answered_in_the_dm(
+    stack: Stack, service: EnginelessTutor
+) -> None:
+    """A docker line typed in the bot's DM reaches the tutor as typed; its answer comes back there."""
+    sent = stack.sender.dm("`docker ps \u2014all`", channel="D0ALICE")
     assert sent.status == 200
     call = stack.fake.wait_for("chat.postMessage", lambda c: c.body.get("channel") == "D0ALICE")
     assert call.headers["authorization"] == f"Bearer {TOKEN}"
-    assert "CONTAINER ID" in call.texts()
+    assert service.docker_lines == [("slack:U0ALICE", "docker ps --all")]
+    assert NO_ENGINE_OUTPUT.format(line="docker ps --all") in call.texts()
     assert "```" in call.texts()
 
 
@@ -485,13 +427,14 @@ def test_a_rate_limited_post_is_retried_after_retry_after(stack: Stack) -> None:
 
 
 def test_an_unexpected_error_surfaces_and_is_not_shown_to_the_learner(
-    slack_settings: Settings, tutor: Tutor, fake: FakeSlack, mocker: MockerFixture
+    settings: Settings, service: EnginelessTutor, fake: FakeSlack, mocker: MockerFixture
 ) -> None:
     """A bug reaches on_error and the logs; the learner gets one apologetic line, no traceback."""
     errors: list[BaseException] = []
     executor = KeyedExecutor(2)
-    app = build_app(slack_settings, tutor, executor=executor, on_error=errors.append)
-    mocker.patch.object(tutor, "handle", side_effect=RuntimeError("bug"))
+    app = build_app(slack_settings(settings, fake), service, executor=executor,
+                    on_error=errors.append)
+    mocker.patch.object(service, "handle", side_effect=RuntimeError("bug"))
     with SlackHTTPServer(app, host="127.0.0.1", port=0) as server:
         sender = SlackSender(server.url, fake)
         sent = sender.command("/tutor", "next")
@@ -502,6 +445,61 @@ def test_an_unexpected_error_surfaces_and_is_not_shown_to_the_learner(
     shown = json.dumps(posted.body)
     assert "Something went wrong on my side" in shown
     assert "Traceback" not in shown and "RuntimeError" not in shown and "bug" not in shown
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_refused_post_is_a_warning_with_slacks_code_not_a_bug(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """chat.postMessage refused (channel_not_found) is logged as a warning with Slack's code.
+
+    It is not reported as a bug (the stack fails on any), logged as no error, and no
+    apology is posted.
+    """
+    stack.fake.answer("chat.postMessage", {"ok": False, "error": "channel_not_found"})
+    with caplog.at_level(logging.WARNING):
+        stack.sender.dm("help")
+        stack.drain()
+    assert [w for w in _warnings(caplog) if "channel_not_found" in w] == [
+        "Slack delivery failed (channel_not_found): Slack refused chat.postMessage (HTTP 200)"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    [posted] = stack.fake.calls("chat.postMessage")
+    assert "Something went wrong" not in posted.texts()
+
+
+def test_an_expired_response_url_is_a_warning_not_a_bug(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A response_url that answers 404 (expired) is a warning naming the status, not a bug."""
+    gone = stack.fake.base + "/expired/r1"
+    with caplog.at_level(logging.WARNING):
+        sent = stack.sender.command("/tutor", "help", response_url=gone)
+        assert sent.status == 200
+        stack.drain()
+    assert any("(http_404)" in w for w in _warnings(caplog)), _warnings(caplog)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert stack.fake.calls(RESPONSE) == []
+
+
+def test_a_bug_whose_apology_cannot_be_delivered_still_reaches_on_error(
+    settings: Settings, service: EnginelessTutor, fake: FakeSlack, mocker: MockerFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug is reported even when Slack refuses the apology; the refusal itself is a warning."""
+    errors: list[BaseException] = []
+    executor = KeyedExecutor(2)
+    app = build_app(slack_settings(settings, fake), service, executor=executor,
+                    on_error=errors.append)
+    mocker.patch.object(service, "handle", side_effect=RuntimeError("bug"))
+    fake.answer("chat.postMessage", {"ok": False, "error": "is_archived"})
+    with caplog.at_level(logging.WARNING), SlackHTTPServer(app, host="127.0.0.1", port=0) as server:
+        assert SlackSender(server.url, fake).dm("next").status == 200
+        executor.shutdown(wait=True)
+    assert [str(e) for e in errors] == ["bug"]
+    assert any("(is_archived)" in w for w in _warnings(caplog))
 
 
 def test_health_and_unknown_paths(stack: Stack) -> None:

@@ -9,11 +9,12 @@ import pytest
 
 from bot.lessons import Catalog
 from bot.reply import Actions, Code, Context, Heading, Markdown, Notice, Reply, Tone
+from bot.tutor import TUTOR_WORDS
 from handlers.blocks import MAX_BLOCKS, fallback_text, render, reply_blocks
 from handlers.dedupe import SeenCache, dedupe_key
 from handlers.home import progress_bar
 from handlers.inbound import command_text, docker_line, message_text
-from handlers.messages import TUTOR_WORDS, route
+from handlers.messages import route
 from handlers.mrkdwn import SECTION_LIMIT, split_mrkdwn, to_mrkdwn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,7 +242,7 @@ def test_smart_quotes_and_dashes_are_reverted_in_docker_lines() -> None:
     ("", None),
 ])
 def test_dm_routing(text: str, line: str | None) -> None:
-    """Docker lines and tutor words go to the tutor; anything else does not."""
+    """Docker lines and the tutor's own words go to the tutor; anything else does not."""
     assert route(text, TUTOR_WORDS) == line
 
 

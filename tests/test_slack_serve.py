@@ -1,4 +1,8 @@
-"""`docker-tutor serve`: HTTP mode on a real port, Socket Mode selection, token checks."""
+"""`docker-tutor serve`: HTTP mode on a real port, Socket Mode selection, token checks.
+
+No engine is needed: the tutor's sandbox points at an engine that cannot answer, so the
+housekeeping thread's passes fail (and are logged) while Slack is served.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,11 @@ from pytest_mock import MockerFixture
 
 from bot.config import Settings
 from bot.errors import UsageError
+from bot.tutor import Tutor
 from handlers.fake_slack import FakeSlack
 from handlers.serve import serve
+from tests.conftest import NO_ENGINE
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
-
-pytestmark = pytest.mark.docker
 
 
 def _run(settings: Settings) -> tuple[threading.Thread, threading.Event, list[str], list[int]]:
@@ -40,7 +44,7 @@ def test_http_mode_serves_slack_and_stops_cleanly(settings: Settings) -> None:
     """Without an app token, serve() answers signed requests over HTTP and exits 0 on stop."""
     with FakeSlack(token=TOKEN) as fake:
         config = replace(settings, slack_bot_token=TOKEN, slack_signing_secret=SECRET,
-                         slack_api_url=fake.url, port=0)
+                         slack_api_url=fake.url, port=0, docker_host=NO_ENGINE)
         thread, stop, ready, result = _run(config)
         try:
             events_url = ready[0]
@@ -64,13 +68,13 @@ def test_socket_mode_is_used_when_an_app_token_is_set(
 ) -> None:
     """With SLACK_APP_TOKEN, serve() connects over Socket Mode and closes it on stop.
 
-    The housekeeping reaper runs alongside and is stopped too.
+    The tutor's housekeeping runs alongside and is stopped too.
     """
     handler = mocker.patch("handlers.serve.SocketModeHandler")
-    reaper = mocker.patch("handlers.serve.Reaper")
+    housekeeping = mocker.patch.object(Tutor, "start_housekeeping")
     with FakeSlack(token=TOKEN) as fake:
         config = replace(settings, slack_bot_token=TOKEN, slack_app_token="xapp-test",
-                         slack_api_url=fake.url)
+                         slack_api_url=fake.url, docker_host=NO_ENGINE)
         thread, stop, ready, result = _run(config)
         stop.set()
         thread.join(30)
@@ -79,8 +83,8 @@ def test_socket_mode_is_used_when_an_app_token_is_set(
     assert handler.call_args.args[1] == "xapp-test"
     handler.return_value.connect.assert_called_once_with()
     handler.return_value.close.assert_called_once_with()
-    reaper.return_value.start.assert_called_once_with()
-    reaper.return_value.stop.assert_called_once_with()
+    housekeeping.assert_called_once_with()
+    housekeeping.return_value.stop.assert_called_once_with()
 
 
 @pytest.mark.parametrize("changes", [

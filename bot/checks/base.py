@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.checks.reader import EngineReader
 from bot.errors import LessonError
 from bot.identity import Person
 from bot.lessons import CheckSpec
 from bot.progress import CommandEntry
-from bot.sandbox.engine import Sandbox
 
 
 @dataclass(frozen=True)
@@ -19,13 +19,13 @@ class CheckContext:
 
     Attributes:
         person: The learner.
-        sandbox: Their sandbox (read-only use: ``container``, ``volume``, ``exec_capture``).
+        sandbox: What checks may read of their engine objects (:class:`EngineReader`).
         history: The learner's successful and failed ``docker`` commands since they
             started the lesson, oldest first, with the facts the sandbox recorded.
     """
 
     person: Person
-    sandbox: Sandbox
+    sandbox: EngineReader
     history: Sequence[CommandEntry]
 
     def facts(self) -> list[dict[str, Any]]:

@@ -9,10 +9,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
+from bot.progress.records import utcnow
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,7 +77,7 @@ class StepProgress(Base):
     __table_args__ = (
         UniqueConstraint("learner_id", "lesson_id", "step_id", name="uq_step_progress"),
         Index("ix_step_progress_lesson_step", "lesson_id", "step_id"),
-        # Class reports (bot/progress/reports.py): per-step completion counts read only
+        # Class reports (bot/progress/queries.py): per-step completion counts read only
         # this index; per-learner step count and last completion read only the second.
         Index("ix_step_progress_lesson_done", "lesson_id", "step_id", "completed_at"),
         Index("ix_step_progress_learner_done", "learner_id", "lesson_id", "completed_at"),

@@ -10,7 +10,6 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,54 +28,11 @@ from bot.progress.models import (
     Learner,
     LessonProgress,
     StepProgress,
-    utcnow,
 )
+from bot.progress.records import CommandEntry, LessonState, StepState, utcnow
 
 OUTPUT_KEEP = 500
 """How many characters of a command's output the log keeps."""
-
-
-@dataclass(frozen=True)
-class StepState:
-    """A learner's state on one step."""
-
-    step_id: str
-    completed_at: datetime | None
-    hints_shown: int
-    check_attempts: int
-    failed_checks: int
-
-
-@dataclass(frozen=True)
-class LessonState:
-    """A learner's position in a lesson and the state of each step they touched."""
-
-    lesson_id: str
-    current_step: str
-    started_at: datetime
-    completed_at: datetime | None
-    steps: dict[str, StepState]
-
-    def completed(self, step_id: str) -> bool:
-        """Whether the learner completed the step."""
-        state = self.steps.get(step_id)
-        return state is not None and state.completed_at is not None
-
-
-@dataclass(frozen=True)
-class CommandEntry:
-    """One row of the command log."""
-
-    id: int
-    at: datetime
-    lesson_id: str | None
-    step_id: str | None
-    kind: str
-    text: str
-    exit_status: int
-    duration_ms: int
-    output: str
-    facts: dict[str, Any] | None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -115,11 +71,13 @@ class ProgressStore:
         try:
             self.engine = make_engine(url)
             if create:
-                migrate.upgrade(self.engine)
-        except (SQLAlchemyError, OSError) as exc:
+                migrate.ensure_current(self.engine)
+        except (SQLAlchemyError, OSError, ImportError) as exc:
             where = make_url(url).render_as_string(hide_password=True) if "://" in url else url
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-            raise StoreError(f"Cannot open the progress database {where}: {reason}") from exc
+            hint = (" (install docker-tutor[postgres] for PostgreSQL)"
+                    if isinstance(exc, ImportError) and url.startswith("postgresql") else "")
+            raise StoreError(f"Cannot open the progress database {where}: {reason}{hint}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Indexes for the instructors' class reports (bot/progress/reports.py).
+"""Indexes for the instructors' class reports (bot/progress/queries.py).
 
 Revision ID: 0002
 Revises: 0001

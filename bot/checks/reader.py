@@ -1,0 +1,52 @@
+"""What checks may read of a learner's engine: the engine-reader interface.
+
+Checks depend on this :class:`typing.Protocol`, never on the sandbox class: the real
+sandbox (:class:`bot.sandbox.engine.Sandbox`) satisfies it, and so can anything else
+that answers the same reads (a fake engine in a test, another engine kind later). Every
+method reads; none changes the learner's objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from bot.identity import Person
+from bot.sandbox.views import ContainerView, VolumeView
+
+
+class EngineReader(Protocol):
+    """The reads a check may make of one learner's corner of the engine.
+
+    Each method may raise :class:`~bot.errors.EngineUnavailable` when the engine cannot
+    be reached.
+    """
+
+    def container(self, person: Person, name: str) -> ContainerView | None:
+        """The person's container called ``name`` (their own name for it), or ``None``."""
+
+    def containers(self, person: Person) -> list[ContainerView]:
+        """Every container of the person, running or not."""
+
+    def volume(self, person: Person, name: str) -> VolumeView | None:
+        """The person's volume called ``name``, or ``None``."""
+
+    def volumes(self, person: Person) -> list[VolumeView]:
+        """Every volume of the person."""
+
+    def exec_capture(
+        self, person: Person, name: str, argv: list[str], *, timeout: float = ...
+    ) -> tuple[int, str] | None:
+        """Run ``argv`` in the person's running container as the tutor: (exit code, output).
+
+        ``None`` when the container does not exist or is not running.
+        """
+
+    def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
+        """Read ``key`` from the Redis in the person's container: (reachable, value)."""
+
+    def workspace(self, person: Person) -> Path:
+        """The person's workspace folder on the sandbox host (what ``$(pwd)`` binds)."""
+
+
+__all__ = ["EngineReader"]

@@ -1,0 +1,25 @@
+"""Where the front ends get the real tutor service: the one place that wires the core.
+
+:func:`build_service` imports the implementation only when called, so a front end
+starts (and shows its prompt) before the core's heavy parts (SQLAlchemy, the lessons)
+load, and the service interface (:mod:`bot.service`) imports no implementation at all.
+"""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.service import TutorService
+
+
+def build_service(settings: Settings) -> TutorService:
+    """The real tutor with its store, sandbox and lessons, from the settings.
+
+    Raises:
+        TutorError: The database or the lessons could not be opened.
+    """
+    from bot.tutor import Tutor
+
+    return Tutor.from_settings(settings)
+
+
+__all__ = ["build_service"]

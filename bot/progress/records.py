@@ -1,0 +1,62 @@
+"""What the progress store hands out: plain records, free of SQLAlchemy.
+
+The tutor, the checks and the reports read these; only :mod:`bot.progress.store` and
+:mod:`bot.progress.queries` (which make them) import SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (every stored timestamp comes from here)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StepState:
+    """A learner's state on one step."""
+
+    step_id: str
+    completed_at: datetime | None
+    hints_shown: int
+    check_attempts: int
+    failed_checks: int
+
+
+@dataclass(frozen=True)
+class LessonState:
+    """A learner's position in a lesson and the state of each step they touched."""
+
+    lesson_id: str
+    current_step: str
+    started_at: datetime
+    completed_at: datetime | None
+    steps: dict[str, StepState]
+
+    def completed(self, step_id: str) -> bool:
+        """Whether the learner completed the step."""
+        state = self.steps.get(step_id)
+        return state is not None and state.completed_at is not None
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """One row of the command log."""
+
+    id: int
+    at: datetime
+    lesson_id: str | None
+    step_id: str | None
+    kind: str
+    text: str
+    exit_status: int
+    duration_ms: int
+    output: str
+    facts: dict[str, Any] | None
+
+
+__all__ = ["CommandEntry", "LessonState", "StepState", "utcnow"]

@@ -1,0 +1,200 @@
+"""The import graph of ``bot`` and ``handlers``, read from the source with :mod:`ast`.
+
+Every ``import`` counts, wherever it stands: at module level, inside a function (a lazy
+import) or under ``if TYPE_CHECKING:``; a cycle through any of them is still a cycle in
+the design. ``from package import name`` points at ``package.name`` when that is a
+module, else at ``package``.
+
+Run ``python -m tests.import_graph`` for the layers and any cycle (exit 1 on a cycle or a
+broken rule); ``tests/test_layers.py`` asserts the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("bot", "handlers")
+
+HANDLERS_MAY_IMPORT = frozenset({
+    "bot.config", "bot.errors", "bot.factory", "bot.identity", "bot.reply", "bot.service",
+    "bot.workqueue",
+})
+"""The core modules the Slack front end may use: it reaches the tutor through bot.service
+(built by bot.factory), besides settings, errors and the plain reply and person types."""
+
+THIRD_PARTY_HOMES = {
+    "slack_bolt": ("handlers",),
+    "slack_sdk": ("handlers",),
+    "docker": ("bot.sandbox",),
+    "requests": ("bot.sandbox",),
+    "sqlalchemy": ("bot.progress",),
+    "alembic": ("bot.progress",),
+    "matplotlib": ("bot.chart",),
+}
+"""Which packages may import each heavy or front-end library (a module or package prefix)."""
+
+
+@dataclass
+class Graph:
+    """Modules of ``bot`` and ``handlers`` and what each imports.
+
+    Attributes:
+        modules: Dotted module name -> its file.
+        edges: Module -> the modules of this project it imports.
+        external: Module -> the top-level names of other libraries it imports.
+    """
+
+    modules: dict[str, Path] = field(default_factory=dict)
+    edges: dict[str, set[str]] = field(default_factory=dict)
+    external: dict[str, set[str]] = field(default_factory=dict)
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    """``bot/progress/__init__.py`` -> ``bot.progress``; ``bot/tutor.py`` -> ``bot.tutor``."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imported(tree: ast.AST, here: str, is_package: bool) -> Iterable[tuple[str, str | None]]:
+    """(module, imported name or None) for every import statement in the tree."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = here.split(".") if is_package else here.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                yield base, alias.name
+
+
+def build(root: Path = ROOT) -> Graph:
+    """Read every module of :data:`PACKAGES` under ``root``."""
+    graph = Graph()
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            graph.modules[module_name(path, root)] = path
+    for name, path in graph.modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        edges = graph.edges.setdefault(name, set())
+        external = graph.external.setdefault(name, set())
+        for module, imported in _imported(tree, name, path.name == "__init__.py"):
+            top = module.split(".")[0]
+            if top not in PACKAGES:
+                if top and top != "__future__":
+                    external.add(top)
+                continue
+            target = f"{module}.{imported}" if imported else module
+            if target not in graph.modules:
+                target = module
+            if target in graph.modules and target != name:
+                edges.add(target)
+    return graph
+
+
+def cycles(graph: Graph) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.edges.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for node in sorted(graph.modules):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def _within(module: str, homes: Iterable[str]) -> bool:
+    return any(module == home or module.startswith(home + ".") for home in homes)
+
+
+def broken_rules(graph: Graph) -> list[str]:
+    """Every import that crosses a layer the wrong way, one line each."""
+    problems = []
+    for module in sorted(graph.modules):
+        for library in sorted(graph.external[module]):
+            homes = THIRD_PARTY_HOMES.get(library)
+            if homes is not None and not _within(module, homes):
+                problems.append(f"{module} imports {library} (only {', '.join(homes)} may)")
+        for target in sorted(graph.edges[module]):
+            if module.startswith("bot") and target.startswith("handlers"):
+                problems.append(f"{module} imports {target}: the core never imports the front end")
+            if (module.startswith("handlers") and target.startswith("bot")
+                    and target not in HANDLERS_MAY_IMPORT):
+                problems.append(f"{module} imports {target}: handlers reach the core through "
+                                "bot.service (and plain types)")
+    return problems
+
+
+def layers(graph: Graph) -> list[list[str]]:
+    """Modules by layer: the first imports nothing of the project, each next only those before."""
+    placed: dict[str, int] = {}
+    remaining = set(graph.modules)
+    result: list[list[str]] = []
+    while remaining:
+        ready = sorted(m for m in remaining if graph.edges[m] <= set(placed))
+        if not ready:  # a cycle: nothing more can be placed
+            result.append(sorted(remaining))
+            break
+        for module in ready:
+            placed[module] = len(result)
+        remaining -= set(ready)
+        result.append(ready)
+    return result
+
+
+def main() -> int:
+    """Print the layers, then every cycle and broken rule; exit 1 if there is any."""
+    graph = build()
+    for number, members in enumerate(layers(graph)):
+        print(f"layer {number}: {' '.join(members)}")
+    found = cycles(graph)
+    problems = broken_rules(graph)
+    for group in found:
+        print(f"CYCLE: {' <-> '.join(group)}")
+    for problem in problems:
+        print(f"RULE: {problem}")
+    edges = sum(len(targets) for targets in graph.edges.values())
+    print(f"{len(graph.modules)} modules, {edges} imports, {len(found)} cycle(s), "
+          f"{len(problems)} broken rule(s)")
+    return 1 if found or problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
