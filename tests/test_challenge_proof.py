@@ -1,0 +1,95 @@
+"""The Immortal Database proof cannot be faked: only redis-1's write, carried by the volume, counts.
+
+Every test plays a learner on the real engine with real Redis. The value a test writes
+by a forbidden route is the very value redis-1 wrote, so only the proof (not a value
+comparison) can tell the difference.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.identity import Person
+from bot.reply import Event, Reply
+from bot.tutor import Tutor
+
+pytestmark = pytest.mark.docker
+
+LESSON = "data-persistence"
+
+REDIS_1 = "docker run -d --name redis-1 -v my-redis-data:/data redis"
+REDIS_2 = "docker run -d --name redis-2 -v my-redis-data:/data redis"
+SET_1 = "docker exec redis-1 redis-cli set mykey hi"
+GET_2 = "docker exec redis-2 redis-cli get mykey"
+TRAP = [REDIS_1, SET_1, "docker rm -f redis-1", REDIS_2]
+"""The seed's printed solution up to redis-2: `rm -f` right after SET loses the key."""
+
+
+def to_challenge(tutor: Tutor, person: Person) -> None:
+    """Start the lesson and walk to the challenge step."""
+    tutor.handle(person, f"start {LESSON}")
+    while tutor.store.lesson_state(person, LESSON).current_step != "challenge":  # type: ignore[union-attr]
+        tutor.handle(person, "next")
+
+
+def run(tutor: Tutor, person: Person, *lines: str) -> list[Reply]:
+    """Send lines as the learner and return the replies."""
+    return [tutor.handle(person, line) for line in lines]
+
+
+def completed(tutor: Tutor, person: Person) -> bool:
+    """Whether the store recorded the challenge."""
+    return tutor.store.challenge_completed_at(person, LESSON, "challenge") is not None
+
+
+def never_confirmed(tutor: Tutor, person: Person, replies: list[Reply]) -> bool:
+    """No reply announced the challenge and the store has no completion."""
+    return not completed(tutor, person) and not any(
+        Event.CHALLENGE_COMPLETED in r.events for r in replies
+    )
+
+
+def shows_hi(reply: Reply) -> bool:
+    """The learner's own read printed the value (bare or quoted, as a TTY shows it)."""
+    return any(line.strip().strip('"') == "hi" for line in reply.text().splitlines())
+
+
+def test_eval_in_redis_2_after_the_trap_is_not_a_survival(tutor: Tutor, alice: Person) -> None:
+    """(a) The key lost to `rm -f`, then written back in redis-2 by a Lua script: no completion."""
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, *TRAP,
+                  "docker exec redis-2 redis-cli eval \"return redis.call('set','mykey','hi')\" 0",
+                  GET_2)
+    assert shows_hi(replies[-1])  # the forged value is really there
+    assert never_confirmed(tutor, alice, replies)
+    assert "redis-2" in tutor.handle(alice, "check").text()
+
+
+def test_a_shell_pipe_into_redis_cli_is_a_write(tutor: Tutor, alice: Person) -> None:
+    """(b) `sh -c "echo 'set mykey hi' | redis-cli"` in redis-2 writes; it cannot confirm."""
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, *TRAP,
+                  "docker exec redis-2 sh -c \"echo 'set mykey hi' | redis-cli\"", GET_2)
+    assert shows_hi(replies[-1])
+    assert never_confirmed(tutor, alice, replies)
+
+
+def test_a_write_by_an_earlier_redis_2_survives_into_the_next(tutor: Tutor, alice: Person) -> None:
+    """(c) The trap, SET in redis-2, then a graceful stop saves redis-2's key: a new redis-2 finds it, unconfirmed."""
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, *TRAP, "docker exec redis-2 redis-cli set mykey hi",
+                  "docker stop redis-2", "docker rm redis-2", REDIS_2, GET_2)
+    assert shows_hi(replies[-1])  # redis-2's own write came back from the volume
+    assert never_confirmed(tutor, alice, replies)
+    answer = tutor.handle(alice, "check").text()
+    assert "redis-2" in answer and "survived" not in answer
+
+
+def test_redis_2_started_before_redis_1_was_removed(tutor: Tutor, alice: Person) -> None:
+    """(d) redis-2 created while redis-1 still existed (stopped), redis-1 removed after: unconfirmed."""
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, REDIS_1, SET_1, "docker stop redis-1", REDIS_2,
+                  "docker rm redis-1", GET_2)
+    assert shows_hi(replies[-1])
+    assert never_confirmed(tutor, alice, replies)
+    assert "after" in tutor.handle(alice, "check").text()
