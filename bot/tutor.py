@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bot import reports, workspace
-from bot.checks import CheckContext, CheckResult, quiz, run_checks
+from bot.checks import CheckContext, CheckResult, observe, quiz, run_checks
 from bot.checks.hints import KIND as HINT_KIND
 from bot.checks.hints import pick_state_hint
 from bot.checks.history import HISTORY_LIMIT, checked_history
@@ -332,6 +332,7 @@ class Tutor:
         try:
             self._rate_limit(person)
             command = parse(text)
+            before = observe.before_command(self.sandbox, person, command)
             outcome = self.sandbox.run_command(person, command)
         except CommandRefused as refused:
             self.store.log(person, kind="docker", text=text, exit_status=-1,
@@ -342,6 +343,8 @@ class Tutor:
             self.store.log(person, kind="docker", text=text, exit_status=-2,
                            lesson_id=lesson_id, step_id=step_id, output=failure.message)
             raise
+        outcome.facts.update(observe.after_command(self.sandbox, person, lesson,
+                                                   outcome.facts, before))
         duration = int((time.monotonic() - started) * 1000)
         self.store.log(
             person, kind="docker", text=text, exit_status=outcome.exit_code, duration_ms=duration,

@@ -75,7 +75,7 @@ def test_a_shell_pipe_into_redis_cli_is_a_write(tutor: Tutor, alice: Person) -> 
 
 
 def test_a_write_by_an_earlier_redis_2_survives_into_the_next(tutor: Tutor, alice: Person) -> None:
-    """(c) The trap, SET in redis-2, then a graceful stop saves redis-2's key: a new redis-2 finds it, unconfirmed."""
+    """(c) The trap, SET in redis-2, a graceful stop saves it: a new redis-2 finds it, unconfirmed."""
     to_challenge(tutor, alice)
     replies = run(tutor, alice, *TRAP, "docker exec redis-2 redis-cli set mykey hi",
                   "docker stop redis-2", "docker rm redis-2", REDIS_2, GET_2)

@@ -1,0 +1,488 @@
+"""The journey of one Redis key through one volume, as the learner's history tells it.
+
+:class:`Trail` reads the whole check history (failed commands included: a command that
+exits 1 may still have written) and keeps what the Immortal Database proof needs:
+
+* :attr:`Trail.writes`: the writer's ``redis-cli`` writes of the key that carry a value,
+  with the volume (by unique id) it had at the target and the database number;
+* :attr:`Trail.looks`: what the tutor itself read in each Redis container on the volume
+  the moment it started (see :mod:`bot.checks.observe`);
+* :meth:`Trail.taints`: every moment something other than the writer may have written
+  the key into the volume: a ``redis-cli`` write by another container, any command not
+  known to be read-only (``eval``, a ``sh -c`` pipe, ``-x``...), a container whose own
+  command can write files, or a command whose outcome the engine never reported;
+* :attr:`Trail.reads`: the learner's own reads of the key, by container and database.
+
+:meth:`Trail.proof` then looks for a read that shows the key in a container that the
+tutor saw holding the writer's value as it started, on a volume nobody else wrote to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.checks import redis_ops as ops
+from bot.checks.base import CheckContext
+from bot.checks.history import Event, events
+from bot.checks.observe import CREATED_VOLUMES, OBSERVED, STARTED_VIEWS
+from bot.errors import CommandRefused
+from bot.sandbox.parser import parse
+
+CHECK = "redis_key_survived"
+"""The primitive whose observations a trail reads."""
+
+
+@dataclass
+class Box:
+    """A container as the history knows it (by id: a new ``redis-2`` is a new box)."""
+
+    id: str
+    names: list[str] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    command: list[str] | None = None
+    created: int | None = None
+    rm: bool = False
+
+    @property
+    def name(self) -> str:
+        """Its latest name."""
+        return self.names[-1] if self.names else ""
+
+    def shares(self) -> set[tuple[str, str]]:
+        """What it shares with others: each volume (by unique id) and the workspace."""
+        found = set()
+        for mount in self.mounts:
+            if mount.get("kind") == "volume":
+                found.add(("volume", str(mount.get("uid", ""))))
+            elif mount.get("kind") == "bind":
+                found.add(("bind", ""))
+        return found
+
+    def server(self) -> ops.ServerCommand:
+        """Its own command, sorted (``other`` when the tutor never learned it)."""
+        return ops.classify_server(self.command) if self.command is not None \
+            else ops.ServerCommand("other")
+
+
+@dataclass(frozen=True)
+class Write:
+    """A write of the key that carries its value, by a container with the writer's name."""
+
+    index: int
+    box: str
+    uid: str
+    db: int
+    value: str
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A moment something other than the writer may have written the key into the volume.
+
+    Attributes:
+        db: The database it may have written (``None``: any).
+        why: ``write`` (a ``redis-cli`` write of the key), ``unknown`` (a command the tutor
+            cannot read), ``command`` (a container whose own command can write files),
+            ``lost`` (the engine never reported what the command did).
+    """
+
+    index: int
+    box: str
+    name: str
+    text: str
+    db: int | None
+    why: str
+
+
+@dataclass(frozen=True)
+class Look:
+    """What the tutor read in a Redis container on the volume, as it started."""
+
+    index: int
+    box: str
+    name: str
+    how: str
+    uid: str
+    server: str
+    reachable: bool
+    values: dict[str, str]
+    others: dict[str, str]
+    aof: bool
+    existing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A learner's read that prints the key's value (``get``, ``mget``...)."""
+
+    index: int
+    box: str
+    name: str
+    db: int
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A read that proves the key survived: the evidence stored with the completion."""
+
+    read: Read
+    look: Look
+    write: Write
+    value: str
+
+
+def _look(index: int, record: dict[str, Any]) -> Look:
+    return Look(
+        index=index, box=str(record.get("id", "")), name=str(record.get("name", "")),
+        how=str(record.get("how", "")), uid=str(record.get("uid", "")),
+        server=str(record.get("server", "")), reachable=bool(record.get("reachable")),
+        values={str(k): str(v) for k, v in (record.get("values") or {}).items()},
+        others={str(k): str(v) for k, v in (record.get("others") or {}).items()},
+        aof=bool(record.get("aof")),
+        existing=tuple(str(n) for n in record.get("existing") or []),
+    )
+
+
+class Trail:
+    """The key's history on the volume; see the module docstring.
+
+    Args:
+        ctx: The check's context (its history since the lesson started).
+        writer: The writer's container name (``redis-1``).
+        volume: The volume's name (``my-redis-data``).
+        target: Where the writer mounts it (``/data``).
+        key: The Redis key (``mykey``).
+    """
+
+    def __init__(self, ctx: CheckContext, writer: str, volume: str, target: str,
+                 key: str) -> None:
+        self.writer, self.volume, self.target, self.key = writer, volume, target, key
+        self.events = events(ctx)
+        self.boxes: dict[str, Box] = {}
+        self.writes: list[Write] = []
+        self.opaque: list[Event] = []
+        self.looks: list[Look] = []
+        self.reads: list[Read] = []
+        self.created: dict[str, int] = {}
+        self.lost: list[tuple[int, str]] = [
+            (i, e.text) for i, e in enumerate(ctx.history)
+            if e.kind == "docker" and e.exit_status == -2
+        ]
+        for event in self.events:
+            self._register(event)
+
+    # -- reading the history ----------------------------------------------------------------
+
+    def _box(self, fact: dict[str, Any]) -> Box:
+        box = self.boxes.setdefault(str(fact.get("id", "")), Box(str(fact.get("id", ""))))
+        name = str(fact.get("name", ""))
+        if name and (not box.names or box.names[-1] != name):
+            box.names.append(name)
+        if fact.get("mounts") is not None:
+            box.mounts = list(fact.get("mounts") or [])
+        if fact.get("command") is not None:
+            box.command = [str(w) for w in fact.get("command") or []]
+        return box
+
+    def _register(self, event: Event) -> None:
+        facts = event.facts
+        if event.container_id:
+            box = self._box(event.container)
+            if event.verb == "run":
+                box.created = event.index
+                box.rm = _flag(event.text, "rm")
+        for view in facts.get(STARTED_VIEWS) or []:
+            self._box(view)
+        for volume in facts.get(CREATED_VOLUMES) or []:
+            self.created.setdefault(str(volume.get("uid", "")), event.index)
+        for record in facts.get(OBSERVED) or []:
+            if record.get("check") == CHECK and record.get("key") == self.key \
+                    and record.get("target") == self.target:
+                self.looks.append(_look(event.index, record))
+        if event.verb != "exec" or not event.container_id:
+            return
+        call = ops.classify(event.argv)
+        name = str(event.container.get("name", ""))
+        if call.kind == "read" and self.key in call.shows and event.ok:
+            self.reads.append(Read(event.index, event.container_id, name, call.db))
+        if name != self.writer:
+            return
+        mount = next((m for m in event.container.get("mounts") or []
+                      if m.get("target") == self.target), None)
+        if mount is None or mount.get("kind") != "volume" or mount.get("name") != self.volume:
+            return
+        if event.ok and self.key in call.values:
+            self.writes.append(Write(event.index, event.container_id, str(mount.get("uid", "")),
+                                     call.db, call.values[self.key]))
+        elif call.kind == "unknown" or self.key in call.writes:
+            self.opaque.append(event)
+
+    # -- who may have written ---------------------------------------------------------------
+
+    def writer_boxes(self, uid: str) -> list[Box]:
+        """Containers ever named like the writer that mounted the volume ``uid``."""
+        return [b for b in self.boxes.values()
+                if self.writer in b.names and ("volume", uid) in b.shares()]
+
+    def in_scope(self, box: Box, uid: str) -> bool:
+        """Whether a container could reach the volume ``uid``, or a writer's Redis on it.
+
+        It mounts the volume, or shares a mount (a volume, the workspace) with a writer
+        container that did, through which a Redis socket could be reached.
+        """
+        scope = {("volume", uid)}
+        for writer in self.writer_boxes(uid):
+            scope |= writer.shares()
+        return bool(box.shares() & scope)
+
+    def taints(self, uid: str) -> list[Taint]:
+        """Every moment something but the writer may have written the key into ``uid``."""
+        found: list[Taint] = []
+        for event in self.events:
+            for box, why in self._suspects(event, uid):
+                db: int | None = None
+                if why == "write":
+                    call = ops.classify(event.argv)
+                    db = None if ops.EVERY_KEY in call.writes else call.db
+                found.append(Taint(event.index, box.id, box.name, event.text, db, why))
+        for index, text in self.lost:
+            suspect = self._lost_suspect(text, uid)
+            if suspect is not None:
+                found.append(Taint(index, "", suspect, text, None, "lost"))
+        return sorted(found, key=lambda t: t.index)
+
+    def _suspects(self, event: Event, uid: str) -> list[tuple[Box, str]]:
+        if event.verb == "exec" and event.container_id:
+            box = self.boxes[event.container_id]
+            if event.container.get("name") == self.writer or not self.in_scope(box, uid):
+                return []
+            call = ops.classify(event.argv)
+            if call.kind == "unknown":
+                return [(box, "unknown")]
+            return [(box, "write")] if call.kind == "write" and (
+                ops.EVERY_KEY in call.writes or self.key in call.writes) else []
+        started = [event.container_id] if event.verb == "run" and event.container_id else []
+        started += sorted(event.ids("started") | event.ids("restarted"))
+        found = []
+        for box_id in started:
+            known = self.boxes.get(box_id)
+            if known is None or self.writer in known.names or not self.in_scope(known, uid):
+                continue
+            if known.server().kind == "other":
+                found.append((known, "command"))
+        return found
+
+    def _lost_suspect(self, text: str, uid: str) -> str | None:
+        """For a command the engine never reported on: the container it may have changed."""
+        try:
+            command = parse(text)
+        except CommandRefused:
+            return None
+        if command.verb == "exec" and command.args:
+            name = command.args[0]
+            known = [b for b in self.boxes.values() if name in b.names]
+            if name == self.writer or (known and not self.in_scope(known[-1], uid)):
+                return None
+            return name
+        if command.verb == "run":
+            name = command.value("name") or ""
+            sources = [v.split(":", 1)[0] for v in command.values("volume")]
+            sources += [m for m in command.values("mount") if self.volume in m or "bind" in m]
+            if name != self.writer and (self.volume in sources or any(
+                    s.startswith(("/", ".", "\x00")) for s in sources)):
+                return name or "a container"
+        return None
+
+    # -- the proof --------------------------------------------------------------------------
+
+    def creation(self, box: str) -> Look | None:
+        """The tutor's look at a container as ``docker run`` created it, if it took one."""
+        return next((look for look in self.looks if look.box == box and look.how == "run"), None)
+
+    def latest_look(self, box: str, before: int) -> Look | None:
+        """The tutor's last look at a container before history index ``before``."""
+        found = [look for look in self.looks if look.box == box and look.index < before]
+        return found[-1] if found else None
+
+    def last_look(self, box: str) -> Look:
+        """The tutor's last look at a container (it has one: its creation look at least)."""
+        return [look for look in self.looks if look.box == box][-1]
+
+    def proof(self, reader: str) -> Proof | None:
+        """A learner's read in ``reader`` that proves the writer's value survived.
+
+        The read shows the key in database N of a container named ``reader``; the tutor's
+        last look at that container before the read found the writer's value there, in
+        database N, as it started; the container was created after every writer container
+        was gone, is not one of them, and runs a plain ``redis-server``; the volume was
+        created during the lesson; nothing but the writer may have written the key into it
+        before that look; and the container ran only reads between the look and the read.
+        """
+        for read in self.reads:
+            if read.name != reader:
+                continue
+            proof = self._proves(read)
+            if proof is not None:
+                return proof
+        return None
+
+    def _proves(self, read: Read) -> Proof | None:
+        look = self.latest_look(read.box, read.index)
+        creation = self.creation(read.box)
+        box = self.boxes[read.box]
+        if look is None or creation is None or not look.reachable or look.server != "redis":
+            return None
+        if self.writer in creation.existing or self.writer in box.names:
+            return None
+        if look.uid not in self.created:
+            return None
+        value = look.values.get(str(read.db))
+        matching = [w for w in self.writes if w.uid == look.uid and w.db == read.db
+                    and w.value == value and w.index < creation.index]
+        if value is None or not matching:
+            return None
+        for taint in self.taints(look.uid):
+            if taint.db is not None and taint.db != read.db:
+                continue
+            if self.created[look.uid] <= taint.index < look.index:
+                return None
+            if taint.box == read.box and look.index < taint.index < read.index:
+                return None
+        return Proof(read, look, matching[-1], value)
+
+
+def _flag(text: str, key: str) -> bool:
+    try:
+        return parse(text).flag(key)
+    except CommandRefused:
+        return False
+
+
+# -- how a writer ended, for the diagnosis ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What became of the writer's Redis after its last write of the key.
+
+    Attributes:
+        how: ``graceful`` (``docker stop``/``restart`` with time to save, ``shutdown``,
+            a ``kill`` with SIGTERM), ``stop-now`` (``stop -t 0``), ``killed-rm``
+            (``rm -f`` while it ran), ``killed`` (``docker kill``), ``nosave``
+            (``shutdown nosave``), or ``none`` (no ending in the history: it still runs,
+            or ended in a way the history does not show).
+        saved: A ``save`` or ``bgsave`` ran after the write.
+        bgsave: That save was a ``bgsave`` (it runs in the background).
+        aof: The append-only file was on.
+        saves_off: Snapshots were turned off (``--save ""``).
+        index: The history index of the ending (``-1`` for none).
+    """
+
+    how: str
+    saved: bool
+    bgsave: bool
+    aof: bool
+    saves_off: bool
+    index: int
+
+
+def _stop_seconds(text: str) -> int | None:
+    try:
+        raw = parse(text).value("time")
+    except CommandRefused:
+        return None
+    return int(raw) if raw is not None and raw.lstrip("-").isdigit() else None
+
+
+def _kill_graceful(text: str) -> bool:
+    try:
+        signal = (parse(text).value("signal") or "KILL").upper().removeprefix("SIG")
+    except CommandRefused:
+        return False
+    return signal in ("TERM", "INT", "15", "2")
+
+
+def _kill_targets(event: Event, box: Box) -> bool:
+    if box.id in event.ids("killed") or box.id in event.ids("stopped"):
+        return True
+    try:
+        args = parse(event.text).args
+    except CommandRefused:
+        return False
+    return any(a in box.names or (len(a) >= 4 and box.id.startswith(a)) for a in args)
+
+
+def _ended(event: Event, box: Box) -> str | None:
+    """How ``event`` ended the Redis in ``box``, or ``None`` if it did not."""
+    if event.verb in ("stop", "restart") and box.id in event.ids("stopped"):
+        running = next((s.get("was_running", True) for s in event.facts.get("stopped") or []
+                        if s.get("id") == box.id), True)
+        if not running:
+            return None
+        return "stop-now" if _stop_seconds(event.text) == 0 else "graceful"
+    for removed in event.facts.get("removed") or []:
+        if removed.get("id") == box.id and removed.get("was_running"):
+            return "killed-rm"
+    if event.verb == "kill" and _kill_targets(event, box):
+        return "graceful" if _kill_graceful(event.text) else "killed"
+    if event.verb == "exec" and event.container_id == box.id:
+        call = ops.classify(event.argv)
+        if call.kind == "persist" and call.op == "shutdown":
+            return "nosave" if call.nosave else "graceful"
+    return None
+
+
+def ending(trail: Trail, write: Write) -> Ending:
+    """What became of the writer's Redis after ``write`` (see :class:`Ending`)."""
+    box = trail.boxes[write.box]
+    server = box.server()
+    aof, saves_off, saved, bgsave = server.aof, server.saves_off, False, False
+    for event in trail.events:
+        if event.index <= write.index:
+            if event.container_id == box.id and event.verb == "exec" and event.ok:
+                call = ops.classify(event.argv)
+                aof = call.config.get("appendonly", "yes" if aof else "no").lower() == "yes"
+                if "save" in call.config:
+                    saves_off = not call.config["save"].strip()
+            continue
+        how = _ended(event, box)
+        if how is not None:
+            return Ending(how, saved, bgsave, aof, saves_off, event.index)
+        if event.verb == "exec" and event.container_id == box.id and event.ok:
+            call = ops.classify(event.argv)
+            if call.kind == "persist" and call.op in ("save", "bgsave"):
+                saved, bgsave = True, call.op == "bgsave"
+            aof = call.config.get("appendonly", "yes" if aof else "no").lower() == "yes"
+            if "save" in call.config:
+                saves_off = not call.config["save"].strip()
+    return Ending("none", saved, bgsave, aof, saves_off, -1)
+
+
+def overwrite(trail: Trail, uid: str, write: Write, after: int, before: int) -> Box | None:
+    """Another Redis on the volume that saved its own data, without the key, after ``after``.
+
+    A Redis server writes everything it holds when it saves (``docker stop``, ``save``):
+    if it never held the key (an append-only ``redis-2`` ignores ``dump.rdb``), that
+    save replaces the snapshot that had the key.
+    """
+    for event in trail.events:
+        if not after < event.index < before:
+            continue
+        for box in trail.boxes.values():
+            if trail.writer in box.names or ("volume", uid) not in box.shares():
+                continue
+            if box.server().kind != "redis" or box.server().saves_off:
+                continue
+            how = _ended(event, box)
+            saves = how == "graceful"
+            if event.verb == "exec" and event.container_id == box.id and event.ok:
+                call = ops.classify(event.argv)
+                saves = saves or (call.kind == "persist" and call.op in ("save", "bgsave"))
+            if not saves:
+                continue
+            look = trail.latest_look(box.id, event.index)
+            if look is not None and look.reachable and \
+                    look.values.get(str(write.db)) != write.value:
+                return box
+    return None
