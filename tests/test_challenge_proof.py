@@ -93,3 +93,66 @@ def test_redis_2_started_before_redis_1_was_removed(tutor: Tutor, alice: Person)
     assert shows_hi(replies[-1])
     assert never_confirmed(tutor, alice, replies)
     assert "after" in tutor.handle(alice, "check").text()
+
+
+def test_a_volume_prepared_before_the_lesson_proves_nothing(tutor: Tutor, alice: Person) -> None:
+    """A key saved into my-redis-data before `start`, then the trap: the old volume cannot confirm."""
+    run(tutor, alice, "docker run -d --name forger -v my-redis-data:/data redis",
+        "docker exec forger redis-cli set mykey hi", "docker stop forger", "docker rm forger")
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, *TRAP, GET_2)
+    assert shows_hi(replies[-1])
+    assert never_confirmed(tutor, alice, replies)
+    assert "before you started this lesson" in tutor.handle(alice, "check").text()
+
+
+def test_a_write_whose_command_failed_still_counts(tutor: Tutor, alice: Person) -> None:
+    """`sh -c "redis-cli set ...; exit 1"` exits 1 but wrote: a restarted redis-2 cannot confirm."""
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, *TRAP,
+                  'docker exec redis-2 sh -c "redis-cli set mykey hi; exit 1"',
+                  "docker restart redis-2", GET_2)
+    assert shows_hi(replies[-1])
+    assert never_confirmed(tutor, alice, replies)
+
+
+def test_a_snapshot_copied_in_by_another_container(tutor: Tutor, alice: Person) -> None:
+    """A dump.rdb made elsewhere and copied into the volume by busybox is not redis-1's write."""
+    to_challenge(tutor, alice)
+    replies = run(
+        tutor, alice, REDIS_1, SET_1, "docker rm -f redis-1",
+        "docker run -d --name helper -v other:/data redis",
+        "docker exec helper redis-cli set mykey hi", "docker exec helper redis-cli save",
+        "docker run --rm -v other:/o -v my-redis-data:/data busybox cp /o/dump.rdb /data/dump.rdb",
+        REDIS_2, GET_2,
+    )
+    assert shows_hi(replies[-1])
+    assert never_confirmed(tutor, alice, replies)
+    assert "busybox cp" in tutor.handle(alice, "check").text()
+
+
+def test_a_key_saved_by_a_container_with_another_name(tutor: Tutor, alice: Person) -> None:
+    """`helper` writes and saves the key on the volume before redis-1: the trap then cannot confirm."""
+    to_challenge(tutor, alice)
+    replies = run(
+        tutor, alice, "docker run -d --name helper -v my-redis-data:/data redis",
+        "docker exec helper redis-cli mset mykey hi", "docker exec helper redis-cli save",
+        "docker rm -f helper", *TRAP, GET_2,
+    )
+    assert shows_hi(replies[-1])
+    assert never_confirmed(tutor, alice, replies)
+    assert "helper" in tutor.handle(alice, "check").text()
+
+
+def test_harmless_reads_in_redis_2_keep_the_proof(tutor: Tutor, alice: Person) -> None:
+    """KEYS, EXISTS, INFO and a write to another database of redis-2 do not spoil a real survival."""
+    to_challenge(tutor, alice)
+    replies = run(
+        tutor, alice, REDIS_1, SET_1, "docker stop redis-1", "docker rm redis-1", REDIS_2,
+        "docker exec redis-2 redis-cli keys '*'", "docker exec redis-2 redis-cli exists mykey",
+        "docker exec redis-2 redis-cli info persistence", "docker exec redis-2 ls /data",
+    )
+    assert not completed(tutor, alice)  # no read of the value yet
+    replies = run(tutor, alice, "docker exec redis-2 redis-cli --raw get mykey")
+    assert Event.CHALLENGE_COMPLETED in replies[-1].events
+    assert completed(tutor, alice)

@@ -179,8 +179,6 @@ def classify_redis_cli(argv: Sequence[str]) -> RedisCall:
     op = argv[i].lower()
     if op in READ_OPS or (op in _READ_SUBCOMMANDS and args
                           and args[0].lower() in _READ_SUBCOMMANDS[op]):
-        if op == "getex" and len(args) != 1:
-            return UNKNOWN
         shows = tuple(args if op == "mget" else args[:1]) if op in SHOWS_VALUE else ()
         return RedisCall("read", op=op, db=db, shows=shows)
     if op == "getex" and len(args) == 1:
