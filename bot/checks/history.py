@@ -110,6 +110,18 @@ def events(ctx: CheckContext) -> list[Event]:
     return found
 
 
+def on_current_step(ctx: CheckContext, history: Sequence[Event]) -> list[Event]:
+    """The events typed on the step the learner's latest logged command was typed on.
+
+    Lets an any-name primitive point out a container the learner just made for this
+    step (and not one left over from an earlier step).
+    """
+    step = ctx.history[-1].step_id if ctx.history else None
+    if step is None:
+        return []
+    return [e for e in history if ctx.history[e.index].step_id == step]
+
+
 # -- what a container command reads and writes ---------------------------------------------
 
 _SHELLS = {"sh", "ash", "bash", "dash", "/bin/sh", "/bin/ash", "/bin/bash", "/usr/bin/sh"}
