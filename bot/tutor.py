@@ -393,7 +393,7 @@ class Tutor:
 
     def _run_checks(self, person: Person, lesson: Lesson, step: Step) -> CheckResult:
         ctx = CheckContext(person=person, sandbox=self.sandbox,
-                           history=self._history(person, lesson))
+                           history=self._history(person, lesson), step_id=step.id)
         return run_checks(ctx, step.checks)
 
     def _history(self, person: Person, lesson: Lesson) -> list[CommandEntry]:

@@ -387,6 +387,16 @@ def tmpfs_cleared(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
                 state="no-tmpfs",
             )
         where = target or "/cache"
+        if name is None and not any(
+            v.running and any(m.kind == "tmpfs" and target in (None, m.target) for m in v.mounts)
+            for v in ctx.sandbox.containers(ctx.person)
+        ):
+            return CheckResult(
+                False,
+                f"Start a container with a memory-only folder at `{where}`: `docker run -d "
+                f"--name cachebox --tmpfs {where} busybox sleep 3600` (any name will do).",
+                state="container-missing",
+            )
         return CheckResult(
             False,
             f"Write a file into the tmpfs mount, e.g. `docker exec {name or 'cachebox'} sh -c "

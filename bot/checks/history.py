@@ -111,15 +111,14 @@ def events(ctx: CheckContext) -> list[Event]:
 
 
 def on_current_step(ctx: CheckContext, history: Sequence[Event]) -> list[Event]:
-    """The events typed on the step the learner's latest logged command was typed on.
+    """The events the learner typed while on the step the check is for.
 
-    Lets an any-name primitive point out a container the learner just made for this
-    step (and not one left over from an earlier step).
+    Lets an any-name primitive point out a container the learner made for this step
+    (and not one left over from an earlier step). Empty when the step is not known.
     """
-    step = ctx.history[-1].step_id if ctx.history else None
-    if step is None:
+    if ctx.step_id is None:
         return []
-    return [e for e in history if ctx.history[e.index].step_id == step]
+    return [e for e in history if ctx.history[e.index].step_id == ctx.step_id]
 
 
 # -- what a container command reads and writes ---------------------------------------------
