@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import CommandRefused
-from bot.sandbox.parser import parse
+from bot.sandbox.parser import VERB_OPTIONS, parse
 
 _TRY_IT = re.compile(r"^\s*\*\*Try it\*\*\s*$", re.IGNORECASE)
 _ITEM = re.compile(r"^\s*(\d+)\.\s+`([^`]+)`\s*$")
@@ -103,12 +103,27 @@ def quoted_commands(body: str) -> list[tuple[int, str]]:
     found = []
     for number, line in enumerate(body.splitlines(), start=1):
         for match in _SPAN.finditer(line):
-            words = match.group(1).split()
-            rest = words[2:] if len(words) > 2 and words[1] in ("volume", "container", "image") \
-                else words[1:]
-            if any(not w.startswith("-") for w in rest[1:] if rest):
+            if _operands(match.group(1).split()[1:]):
                 found.append((number, match.group(1)))
     return found
+
+
+def _operands(words: list[str]) -> list[str]:
+    """The words after a verb that are not options nor option values."""
+    verb = words[:1]
+    if words[:1] in (["volume"], ["container"], ["image"]) and len(words) > 1:
+        verb = words[:2]
+    key = " ".join(verb) if verb[:1] != ["container"] else " ".join(verb[1:])
+    takes_value = {name for opt in VERB_OPTIONS.get(key, ()) if opt.value for name in opt.names}
+    operands, skip = [], False
+    for word in words[len(verb):]:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in takes_value
+        else:
+            operands.append(word)
+    return operands
 
 
 def refused(command: str) -> str | None:
