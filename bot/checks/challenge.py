@@ -59,7 +59,7 @@ def observe_reader(sandbox: Sandbox, person: Person, params: dict[str, Any],
     """
     key, volume, target = str(params["key"]), str(params["volume"]), str(params["target"])
     records: list[dict[str, Any]] = []
-    existing: list[str] | None = None
+    existing: list[dict[str, str]] | None = None
     for container in started:
         mount = next((m for m in container.get("mounts") or [] if m.get("target") == target),
                      None)
@@ -69,7 +69,7 @@ def observe_reader(sandbox: Sandbox, person: Person, params: dict[str, Any],
         if server.kind == "read":
             continue  # no Redis to read (`redis sleep 3600`)
         if existing is None:
-            existing = [c.name for c in sandbox.containers(person)]
+            existing = [{"id": c.id, "name": c.name} for c in sandbox.containers(person)]
         record: dict[str, Any] = {
             "check": CHECK, "key": key, "target": target, "id": container.get("id", ""),
             "name": container.get("name", ""), "how": container.get("how", ""),
@@ -181,7 +181,7 @@ def _diagnose(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult
             f"`{volume}`. Remove it (`docker rm -f {reader}`) and run it again: I read the key "
             "myself the moment a new container starts.",
             state="reader-unseen")
-    if writer in creation.existing:
+    if trail.writer_existed(creation):
         return CheckResult(
             False,
             f"`{reader}` was started while `{writer}` still existed, so it proves nothing about "
@@ -267,7 +267,7 @@ def _no_reader(trail: Trail, n: dict[str, str]) -> CheckResult:
                f"`docker run -d --name {reader} -v {volume}:{target} redis`.")
     others = sorted({look.name for look in trail.looks
                      if look.name not in (writer, reader) and look.how == "run"
-                     and writer not in look.existing})
+                     and not trail.writer_existed(look)})
     if others:
         shown = ", ".join(f"`{o}`" for o in others)
         message += (f" (I look for a container named `{reader}`, as the steps say; you "

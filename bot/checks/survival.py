@@ -109,7 +109,7 @@ class Look:
     values: dict[str, str]
     others: dict[str, str]
     aof: bool
-    existing: tuple[str, ...]
+    existing: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,8 @@ def _look(index: int, record: dict[str, Any]) -> Look:
         values={str(k): str(v) for k, v in (record.get("values") or {}).items()},
         others={str(k): str(v) for k, v in (record.get("others") or {}).items()},
         aof=bool(record.get("aof")),
-        existing=tuple(str(n) for n in record.get("existing") or []),
+        existing=tuple((str(c.get("id", "")), str(c.get("name", "")))
+                       for c in record.get("existing") or [] if isinstance(c, dict)),
     )
 
 
@@ -296,6 +297,14 @@ class Trail:
 
     # -- the proof --------------------------------------------------------------------------
 
+    def writer_existed(self, look: Look) -> bool:
+        """Whether a writer container existed when the tutor took ``look``.
+
+        By name, and by id for any container ever named like the writer (a renamed one).
+        """
+        writers = {b.id for b in self.boxes.values() if self.writer in b.names}
+        return any(name == self.writer or box in writers for box, name in look.existing)
+
     def creation(self, box: str) -> Look | None:
         """The tutor's look at a container as ``docker run`` created it, if it took one."""
         return next((look for look in self.looks if look.box == box and look.how == "run"), None)
@@ -333,7 +342,7 @@ class Trail:
         box = self.boxes[read.box]
         if look is None or creation is None or not look.reachable or look.server != "redis":
             return None
-        if self.writer in creation.existing or self.writer in box.names:
+        if self.writer_existed(creation) or self.writer in box.names:
             return None
         if look.uid not in self.created:
             return None
