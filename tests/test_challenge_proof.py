@@ -12,6 +12,7 @@ import pytest
 from bot.identity import Person
 from bot.reply import Event, Reply
 from bot.tutor import Tutor
+from tests.check_helpers import shows_value
 
 pytestmark = pytest.mark.docker
 
@@ -50,8 +51,8 @@ def never_confirmed(tutor: Tutor, person: Person, replies: list[Reply]) -> bool:
 
 
 def shows_hi(reply: Reply) -> bool:
-    """The learner's own read printed the value (bare or quoted, as a TTY shows it)."""
-    return any(line.strip().strip('"') == "hi" for line in reply.text().splitlines())
+    """The learner's own read printed the value `hi`."""
+    return shows_value(reply, "hi")
 
 
 def test_eval_in_redis_2_after_the_trap_is_not_a_survival(tutor: Tutor, alice: Person) -> None:
