@@ -55,10 +55,17 @@ def observer(name: str) -> Callable[[Observer], Observer]:
 def before_command(sandbox: Sandbox, person: Person, command: Command) -> frozenset[str] | None:
     """The unique ids of the learner's volumes before a command that may create one.
 
+    The command is vetted first (no engine call), so a command the policy refuses never
+    reaches the engine, not even for this look.
+
     Returns ``None`` for commands that never create a volume (nothing to note).
+
+    Raises:
+        CommandRefused: The policy refuses the command.
     """
     if command.verb not in ("run", "volume create"):
         return None
+    sandbox.vet(person, command)
     return frozenset(v.uid for v in sandbox.volumes(person))
 
 
