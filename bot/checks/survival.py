@@ -166,6 +166,8 @@ class Trail:
         self.looks: list[Look] = []
         self.reads: list[Read] = []
         self.created: dict[str, int] = {}
+        self._calls: dict[int, ops.RedisCall] = {}
+        self._taints: dict[str, list[Taint]] = {}
         self.lost: list[tuple[int, str]] = [
             (i, e.text) for i, e in enumerate(ctx.history)
             if e.kind == "docker" and e.exit_status == -2
@@ -186,6 +188,12 @@ class Trail:
             box.command = [str(w) for w in fact.get("command") or []]
         return box
 
+    def call(self, event: Event) -> ops.RedisCall:
+        """What the command run in a container by ``event`` does to Redis data (cached)."""
+        if event.index not in self._calls:
+            self._calls[event.index] = ops.classify(event.argv)
+        return self._calls[event.index]
+
     def _register(self, event: Event) -> None:
         facts = event.facts
         if event.container_id:
@@ -203,7 +211,7 @@ class Trail:
                 self.looks.append(_look(event.index, record))
         if event.verb != "exec" or not event.container_id:
             return
-        call = ops.classify(event.argv)
+        call = self.call(event)
         name = str(event.container.get("name", ""))
         if call.kind == "read" and self.key in call.shows and event.ok:
             self.reads.append(Read(event.index, event.container_id, name, call.db))
@@ -239,12 +247,17 @@ class Trail:
 
     def taints(self, uid: str) -> list[Taint]:
         """Every moment something but the writer may have written the key into ``uid``."""
+        if uid not in self._taints:
+            self._taints[uid] = self._find_taints(uid)
+        return self._taints[uid]
+
+    def _find_taints(self, uid: str) -> list[Taint]:
         found: list[Taint] = []
         for event in self.events:
             for box, why in self._suspects(event, uid):
                 db: int | None = None
                 if why == "write":
-                    call = ops.classify(event.argv)
+                    call = self.call(event)
                     db = None if ops.EVERY_KEY in call.writes else call.db
                 found.append(Taint(event.index, box.id, box.name, event.text, db, why))
         for index, text in self.lost:
@@ -258,7 +271,7 @@ class Trail:
             box = self.boxes[event.container_id]
             if event.container.get("name") == self.writer or not self.in_scope(box, uid):
                 return []
-            call = ops.classify(event.argv)
+            call = self.call(event)
             if call.kind == "unknown":
                 return [(box, "unknown")]
             return [(box, "write")] if call.kind == "write" and (
@@ -450,7 +463,7 @@ def ending(trail: Trail, write: Write) -> Ending:
     for event in trail.events:
         if event.index <= write.index:
             if event.container_id == box.id and event.verb == "exec" and event.ok:
-                call = ops.classify(event.argv)
+                call = trail.call(event)
                 aof = call.config.get("appendonly", "yes" if aof else "no").lower() == "yes"
                 if "save" in call.config:
                     saves_off = not call.config["save"].strip()
@@ -459,7 +472,7 @@ def ending(trail: Trail, write: Write) -> Ending:
         if how is not None:
             return Ending(how, saved, bgsave, aof, saves_off, event.index)
         if event.verb == "exec" and event.container_id == box.id and event.ok:
-            call = ops.classify(event.argv)
+            call = trail.call(event)
             if call.kind == "persist" and call.op in ("save", "bgsave"):
                 saved, bgsave = True, call.op == "bgsave"
             aof = call.config.get("appendonly", "yes" if aof else "no").lower() == "yes"
@@ -486,7 +499,7 @@ def overwrite(trail: Trail, uid: str, write: Write, after: int, before: int) -> 
             how = _ended(event, box)
             saves = how == "graceful"
             if event.verb == "exec" and event.container_id == box.id and event.ok:
-                call = ops.classify(event.argv)
+                call = trail.call(event)
                 saves = saves or (call.kind == "persist" and call.op in ("save", "bgsave"))
             if not saves:
                 continue
