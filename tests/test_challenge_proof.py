@@ -157,3 +157,19 @@ def test_harmless_reads_in_redis_2_keep_the_proof(tutor: Tutor, alice: Person) -
     replies = run(tutor, alice, "docker exec redis-2 redis-cli --raw get mykey")
     assert Event.CHALLENGE_COMPLETED in replies[-1].events
     assert completed(tutor, alice)
+
+
+def test_a_reader_restarted_after_a_new_writer_saved(tutor: Tutor, alice: Person) -> None:
+    """redis-2 made, a new redis-1 writes and saves, redis-2 restarts and loads it: not made after.
+
+    redis-2 runs with snapshots off (`--save ""`), so its restart does not save its own
+    empty data over the new snapshot.
+    """
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, REDIS_1, SET_1, "docker rm -f redis-1",
+                  'docker run -d --name redis-2 -v my-redis-data:/data redis --save ""', GET_2,
+                  REDIS_1, SET_1, "docker stop redis-1", "docker rm redis-1",
+                  "docker restart redis-2", GET_2)
+    assert shows_hi(replies[-1])
+    assert never_confirmed(tutor, alice, replies)
+    assert "was made after `redis-2` started" in tutor.handle(alice, "check").text()

@@ -20,19 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot.checks import redis_ops as ops
 from bot.checks.base import CheckContext, CheckResult, ParamSpec
+from bot.checks.endings import Ending, ending, overwrite
 from bot.checks.library import absolute, check
 from bot.checks.observe import observer, read_redis_key
-from bot.checks.survival import (
-    CHECK,
-    Ending,
-    Look,
-    Proof,
-    Read,
-    Trail,
-    Write,
-    ending,
-    overwrite,
-)
+from bot.checks.survival import CHECK, Look, Proof, Read, Trail, Write
 from bot.identity import Person
 
 if TYPE_CHECKING:
@@ -188,6 +179,13 @@ def _diagnose(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult
             f"a deleted container. Remove `{reader}` (`docker rm -f {reader}`) and start a new "
             f"one now that `{writer}` is gone: the challenge is a new container, created after "
             "the old one was deleted, finding the key.",
+            volunteer=True, state="reader-early")
+    if trail.writer_made_after(creation, len(ctx.history)):
+        return CheckResult(
+            False,
+            f"A new `{writer}` was made after `{reader}` started, so `{reader}` was not created "
+            f"after every `{writer}` was gone. Remove `{reader}` (`docker rm -f {reader}`) and "
+            f"start a new one now that `{writer}` is gone.",
             volunteer=True, state="reader-early")
     if creation.server != "redis":
         return CheckResult(
