@@ -155,3 +155,15 @@ def test_the_trap_then_doing_it_right_confirms(tutor: Tutor, alice: Person) -> N
     assert "rm -f redis-2" in tutor.handle(alice, "hint").text()
     replies = run(tutor, alice, "docker rm -f redis-2", *SAVED, REDIS_2, GET_2)
     assert Event.CHALLENGE_COMPLETED in replies[-1].events
+
+
+def test_stopping_the_aof_reader_is_said_to_overwrite(tutor: Tutor, alice: Person) -> None:
+    """Stopping an AOF redis-2 saves its empty data over dump.rdb: the tutor says so, not "start it"."""
+    to_challenge(tutor, alice)
+    replies = run(tutor, alice, *SAVED,
+                  "docker run -d --name redis-2 -v my-redis-data:/data redis --appendonly yes",
+                  GET_2, "docker stop redis-2")
+    said = warned(replies[-1])
+    assert "saved its own data, without `mykey`, over `dump.rdb`" in said
+    assert "docker start redis-2" not in said
+    assert state(tutor, alice) == "overwritten"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.checks import redis_ops as ops
 from bot.checks.base import CheckContext, CheckResult, ParamSpec
-from bot.checks.endings import Ending, ending, overwrite
+from bot.checks.endings import Ending, ending, overwrite, saved_since
 from bot.checks.library import absolute, check
 from bot.checks.observe import observer, read_redis_key
 from bot.checks.survival import CHECK, Look, Proof, Read, Trail, Write
@@ -208,6 +208,18 @@ def _diagnose(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult
     if tainted is not None:
         return tainted
     if not view.running:
+        box = trail.boxes.get(view.id)
+        if box is not None and look.reachable and not _survived(trail, look, creation) \
+                and saved_since(trail, box, look.index):
+            aof = (" (it ran with `--appendonly yes`, so it ignored `dump.rdb`)" if look.aof
+                   else "")
+            return CheckResult(
+                False,
+                f"`{key}` is gone from `{volume}`: `{reader}` never loaded it{aof}, and when it "
+                f"stopped it saved its own data, without `{key}`, over `dump.rdb` (Redis writes "
+                "everything it holds when it stops). "
+                + AGAIN.format(advice=f"`docker stop {writer}`", **n),
+                volunteer=True, state="overwritten")
         return CheckResult(
             False,
             f"`{reader}` is not running; start it with `docker start {reader}` (I'll look at "
@@ -339,13 +351,18 @@ class _Scene:
     reads: list[Read]
 
 
+def _survived(trail: Trail, look: Look, creation: Look) -> list[Write]:
+    """The writer's writes (before the reader was created) whose value the look found."""
+    return [w for w in trail.writes if w.uid == look.uid and w.index < creation.index
+            and look.values.get(str(w.db)) == w.value]
+
+
 def _by_value(scene: _Scene) -> CheckResult:
     """The reader's look found the value, another value, or nothing."""
     trail, n, look, last, creation, reads = (scene.trail, scene.n, scene.look, scene.last,
                                              scene.creation, scene.reads)
     writer, reader, key = n["writer"], n["reader"], n["key"]
-    survived = [w for w in trail.writes if w.uid == look.uid and w.index < creation.index
-                and look.values.get(str(w.db)) == w.value]
+    survived = _survived(trail, look, creation)
     if survived:
         found = survived[-1]
         if reads and all(r.db != found.db for r in reads):
@@ -409,12 +426,16 @@ def _lost(scene: _Scene) -> CheckResult:
     other = overwrite(trail, look.uid, last, end.index if end.index >= 0 else last.index,
                       creation.index)
     if other is not None:
+        who = f"an earlier `{reader}`" if other.name == reader else f"`{other.name}`"
+        if other.server().aof:
+            who += " (started with `--appendonly yes`, so it ignored `dump.rdb`)"
         message = (
-            f"{missing}. `{writer}` saved it, but then `{other.name}`, another Redis on "
-            f"`{volume}` that did not hold `{key}`, saved its own data over `dump.rdb`: Redis "
-            "writes everything it holds when it stops or saves. "
+            f"{missing}. `{writer}` saved it, but then {who}, another Redis on `{volume}` "
+            f"that did not hold `{key}`, saved its own data over `dump.rdb`: Redis writes "
+            "everything it holds when it stops or saves. "
             + AGAIN.format(advice=f"`docker stop {writer}`", **n)
-            + f" Remove `{other.name}` with `docker rm -f` (no stop) if it is still there."
+            + ("" if other.name == reader else
+               f" Remove `{other.name}` with `docker rm -f` (no stop) if it is still there.")
         )
         return CheckResult(False, message, volunteer=read_tried, state="overwritten")
     if look.aof and not end.aof:

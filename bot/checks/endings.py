@@ -141,3 +141,23 @@ def overwrite(trail: Trail, uid: str, write: Write, after: int, before: int) -> 
                     look.values.get(str(write.db)) != write.value:
                 return box
     return None
+
+
+def saved_since(trail: Trail, box: Box, after: int) -> bool:
+    """Whether the Redis in ``box`` saved its data after history index ``after``.
+
+    A clean stop or restart, a ``shutdown`` without ``nosave``, or a ``save``/``bgsave``
+    (with snapshots on).
+    """
+    if box.server().kind != "redis" or box.server().saves_off:
+        return False
+    for event in trail.events:
+        if event.index <= after:
+            continue
+        if _ended(event, box) == "graceful":
+            return True
+        if event.verb == "exec" and event.container_id == box.id and event.ok:
+            call = trail.call(event)
+            if call.kind == "persist" and call.op in ("save", "bgsave"):
+                return True
+    return False
