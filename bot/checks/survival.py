@@ -19,6 +19,7 @@ tutor saw holding the writer's value as it started, on a volume nobody else wrot
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,15 @@ from bot.sandbox.parser import parse
 
 CHECK = "redis_key_survived"
 """The primitive whose observations a trail reads."""
+
+KNOWN_VERBS = frozenset({
+    "run", "exec", "ps", "rm", "stop", "start", "restart", "kill", "logs", "inspect",
+    "images", "volume create", "volume ls", "volume rm", "volume inspect", "volume prune",
+    "rename", "diff", "top", "container prune",
+})
+"""Verbs whose effect on data the trail understands: they write nothing into a container,
+or (``run``, ``exec``, ``start``, ``restart``) are read for what they run. Any other verb
+that names a container counts as a possible write into it."""
 
 
 @dataclass
@@ -267,6 +277,8 @@ class Trail:
         return sorted(found, key=lambda t: t.index)
 
     def _suspects(self, event: Event, uid: str) -> list[tuple[Box, str]]:
+        if event.verb not in KNOWN_VERBS:
+            return self._unknown_verb(event, uid)
         if event.verb == "exec" and event.container_id:
             box = self.boxes[event.container_id]
             if event.container.get("name") == self.writer or not self.in_scope(box, uid):
@@ -285,6 +297,22 @@ class Trail:
                 continue
             if known.server().kind == "other":
                 found.append((known, "command"))
+        return found
+
+    def _unknown_verb(self, event: Event, uid: str) -> list[tuple[Box, str]]:
+        """Suspects of a verb this analysis does not know (say a future ``docker cp``).
+
+        It may write into every container it names: each one in scope, but the writer.
+        """
+        refs: set[str] = set()
+        with suppress(CommandRefused):
+            refs = set(parse(event.text).args)
+        found = []
+        for box in self.boxes.values():
+            named = box.id == event.container_id or any(
+                r in box.names or (len(r) >= 4 and box.id.startswith(r)) for r in refs)
+            if named and self.writer not in box.names and self.in_scope(box, uid):
+                found.append((box, "unknown"))
         return found
 
     def _lost_suspect(self, text: str, uid: str) -> str | None:
