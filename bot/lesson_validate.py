@@ -18,6 +18,7 @@ from bot.checks import PRIMITIVES
 from bot.checks.base import validate_params
 from bot.checks.library import IMPLICIT, STATES, VALIDATORS
 from bot.errors import CommandRefused, LessonError, TutorError
+from bot.lesson_text import prose_problems
 from bot.lessons import LESSON_FILE, QUIZ_CHECK, CheckSpec, load_lesson
 from bot.sandbox.parser import parse
 from bot.toml_lines import Locator, Path_
@@ -92,25 +93,27 @@ def _string(report: _Report, table: Path_, raw: dict[str, Any], key: str, what: 
 
 
 def _validate_file(report: _Report, folder: Path, table: Path_, raw: dict[str, Any],
-                   what: str) -> None:
+                   what: str) -> tuple[Path, str] | None:
+    """Check a step's Markdown file; return its path and text when it can be read."""
     name = _string(report, table, raw, "file", what)
     if name is None:
-        return
+        return None
     line = report.at.key(table, "file")
     path = (folder / name).resolve()
     if folder.resolve() not in path.parents:
         report.add(line, f"{what}: file {name!r} must be inside the lesson folder")
-        return
+        return None
     try:
         body = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         report.add(line, f"{what}: file {name!r} does not exist")
-        return
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         report.add(line, f"{what}: file {name!r} cannot be read ({exc.__class__.__name__})")
-        return
+        return None
     if not body.strip():
         report.problems.append(Problem(folder / name, 1, f"{what}: the Markdown file is empty"))
+    return folder / name, body
 
 
 def _validate_checks(report: _Report, table: Path_, raw: dict[str, Any], what: str) -> list[str]:
@@ -283,7 +286,7 @@ def _validate_step(report: _Report, folder: Path, n: int, raw: dict[str, Any], *
         else:
             ids[sid] = n
     _string(report, table, raw, "title", what)
-    _validate_file(report, folder, table, raw, what)
+    prose = _validate_file(report, folder, table, raw, what)
     hints = raw.get("hints", [])
     if not _is_str_list(hints) or not all(h.strip() for h in hints):
         report.add(report.at.key(table, "hints"), f"{what}: 'hints' must be a list of non-empty "
@@ -299,6 +302,9 @@ def _validate_step(report: _Report, folder: Path, n: int, raw: dict[str, Any], *
         types.append(QUIZ_CHECK)
     solution = _validate_solution(report, table, raw, what, images=images, quiz=questions)
     _validate_state_hints(report, table, raw, what, types)
+    if prose is not None:
+        report.problems.extend(Problem(prose[0], line, f"{what}: {message}")
+                               for line, message in prose_problems(prose[1], solution))
     hands_on = bool(raw.get("checks") or raw.get("quiz"))
     if hands_on and not solution:
         report.add(report.at.table(table), f"{what}: a hands-on step needs a 'solution' "

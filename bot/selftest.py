@@ -9,7 +9,10 @@ whole lesson, step by step, through the real :class:`~bot.tutor.Tutor`:
 2. it sends each line of the step's ``solution`` as the learner would type it
    (``docker ...`` lines and tutor words such as ``edit`` and ``answer``);
 3. it requires the checks to **pass** (waiting a few seconds for slow starters such as
-   Redis) and the tutor to have recorded the step as done.
+   Redis) and the tutor to have recorded the step as done;
+4. it holds the prose to its word: each "Step N prints `...`" (or "fails with") sentence
+   of the step's text must be true of the output of Try-it command N, which the solution
+   ran (see :mod:`bot.lesson_text`).
 
 Everything the learner created is removed afterwards, even when a step fails.
 """
@@ -28,6 +31,7 @@ from bot.checks.history import HISTORY_LIMIT, checked_history
 from bot.config import Settings
 from bot.errors import TutorError
 from bot.identity import Person
+from bot.lesson_text import Claim, claims, solution_positions, try_items
 from bot.lesson_validate import validate_lesson
 from bot.lessons import Catalog, Lesson, Step
 from bot.progress import ProgressStore
@@ -52,6 +56,7 @@ class StepReport:
         after: Their result after it (must be a success).
         completed: Whether the tutor itself recorded the step as done.
         commands: How many solution lines were sent.
+        claims: How many sentences about a command's output were found true.
         seconds: How long the step took.
         problems: Everything wrong with the step; empty when it passed.
     """
@@ -63,6 +68,7 @@ class StepReport:
     after: CheckResult | None = None
     completed: bool = False
     commands: int = 0
+    claims: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -76,7 +82,9 @@ class StepReport:
         if not self.hands_on:
             return [f"  - {self.step_id}: reading step, nothing to check"]
         mark = "\u2714" if self.ok else "\u2718"
-        head = f"  {mark} {self.step_id}: {self.commands} solution line(s), {self.seconds:.1f}s"
+        said = f", {self.claims} output claim(s) true" if self.claims else ""
+        head = (f"  {mark} {self.step_id}: {self.commands} solution line(s){said}, "
+                f"{self.seconds:.1f}s")
         out = [head]
         if self.before is not None and not self.before.passed:
             out.append(f"      before: fails as it should [{self.before.state or 'no state'}] "
@@ -179,7 +187,32 @@ def _verify(tutor: Tutor, person: Person, lesson: Lesson, step: Step) -> CheckRe
     state = tutor.store.lesson_state(person, lesson.id)
     history = checked_history(tutor.store.history(person, limit=HISTORY_LIMIT),
                               state.started_at if state else None)
-    return run_checks(CheckContext(person, tutor.sandbox, history), step.checks)
+    return run_checks(CheckContext(person, tutor.sandbox, history, step.id), step.checks)
+
+
+def _promises(step: Step) -> dict[int, list[Claim]]:
+    """The step's output claims, by the solution line that runs their Try-it command."""
+    items = try_items(step.body)
+    placed = solution_positions(items, step.solution)
+    found: dict[int, list[Claim]] = {}
+    for claim in claims(step.body):
+        if claim.step in placed:
+            found.setdefault(placed[claim.step], []).append(claim)
+    return found
+
+
+def _broken(tutor: Tutor, person: Person, line: str, claim: Claim) -> str | None:
+    """Why the command just run breaks the claim about it (``None``: the claim holds)."""
+    logged = tutor.store.history(person, kind="docker", limit=1)
+    if not logged or logged[0].text != line:
+        return f"step {claim.step} `{line}` left no output to compare with the text"
+    entry = logged[0]
+    verb = "fail with" if claim.fails else "print"
+    if claim.text not in entry.output or (entry.exit_status != 0) != claim.fails:
+        shown = _short(entry.output.strip() or "nothing")
+        return (f"the text says step {claim.step} `{line}` should {verb} `{claim.text}`, but "
+                f"it exited {entry.exit_status} and printed: {shown}")
+    return None
 
 
 def _prove(tutor: Tutor, person: Person, lesson: Lesson, step: Step, settle: float) -> StepReport:
@@ -193,7 +226,8 @@ def _prove(tutor: Tutor, person: Person, lesson: Lesson, step: Step, settle: flo
         result.problems.append("the checks pass BEFORE the solution: a check that cannot fail "
                                "proves nothing (is the step's state left over from an earlier "
                                "step?)")
-    for line in step.solution:
+    promised = _promises(step)
+    for index, line in enumerate(step.solution):
         result.commands += 1
         try:
             tutor.handle(person, line)
@@ -201,6 +235,12 @@ def _prove(tutor: Tutor, person: Person, lesson: Lesson, step: Step, settle: flo
             result.problems.append(f"solution line {result.commands} `{line}` was refused: "
                                    f"{_short(str(error))}")
             break
+        for claim in promised.get(index, []):
+            problem = _broken(tutor, person, line, claim)
+            if problem:
+                result.problems.append(problem)
+            else:
+                result.claims += 1
     deadline = time.monotonic() + settle
     while True:
         state = tutor.store.lesson_state(person, lesson.id)

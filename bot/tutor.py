@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from bot import lesson_view as view
 from bot import workspace
-from bot.checks import CheckContext, CheckResult, quiz, run_checks
+from bot.checks import CheckContext, CheckResult, observe, quiz, run_checks
 from bot.checks.hints import KIND as HINT_KIND
 from bot.checks.hints import pick_state_hint
 from bot.checks.history import HISTORY_LIMIT, checked_history
@@ -364,6 +364,7 @@ class Tutor:
             self._rate.take(person.key)
             command = parse(text)
             trace.verb = f"docker {command.verb}"
+            before = observe.before_command(self.sandbox, person, command)
             outcome = self.sandbox.run_command(person, command)
         except CommandRefused as refused:
             self.store.log(person, kind="docker", text=text, exit_status=-1,
@@ -374,6 +375,8 @@ class Tutor:
             self.store.log(person, kind="docker", text=text, exit_status=-2,
                            lesson_id=lesson_id, step_id=step_id, output=failure.message)
             raise
+        outcome.facts.update(observe.after_command(self.sandbox, person, lesson,
+                                                   outcome.facts, before))
         duration = int((time.monotonic() - started) * 1000)
         self.store.log(
             person, kind="docker", text=text, exit_status=outcome.exit_code, duration_ms=duration,
@@ -416,7 +419,7 @@ class Tutor:
 
     def _run_checks(self, person: Person, lesson: Lesson, step: Step) -> CheckResult:
         ctx = CheckContext(person=person, sandbox=self.sandbox,
-                           history=self._history(person, lesson))
+                           history=self._history(person, lesson), step_id=step.id)
         return run_checks(ctx, step.checks)
 
     def _history(self, person: Person, lesson: Lesson) -> list[CommandEntry]:

@@ -8,7 +8,7 @@ from bot.checks import CheckContext, CheckResult, run_checks
 from bot.checks.history import HISTORY_LIMIT, checked_history
 from bot.identity import Person
 from bot.lessons import CheckSpec
-from bot.reply import Reply
+from bot.reply import Code, Reply
 from bot.tutor import Tutor
 
 
@@ -22,3 +22,23 @@ def verify(tutor: Tutor, person: Person, check_type: str, /, **params: Any) -> C
     history = checked_history(tutor.store.history(person, limit=HISTORY_LIMIT), None)
     ctx = CheckContext(person, tutor.sandbox, history)
     return run_checks(ctx, [CheckSpec(check_type, params)])
+
+
+def printed(reply: Reply) -> list[str]:
+    """The lines of command output a reply shows (its code blocks), without the tutor's notes."""
+    return [line for part in reply.parts if isinstance(part, Code)
+            for line in part.text.splitlines()]
+
+
+def shows_value(reply: Reply, value: str) -> bool:
+    """`redis-cli get` printed ``value``, bare or quoted.
+
+    Bare is what `docker exec` without a TTY prints; quoted is what a TTY shows (the
+    sandbox has printed both).
+    """
+    return any(line.strip() in (value, f'"{value}"') for line in printed(reply))
+
+
+def shows_no_value(reply: Reply) -> bool:
+    """`redis-cli get` found no key: an empty line without a TTY, `(nil)` with one."""
+    return [line.strip() for line in printed(reply) if line.strip()] in ([], ["(nil)"])

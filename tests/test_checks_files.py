@@ -116,3 +116,33 @@ def test_tmpfs_cleared_with_mount_syntax_and_stop_start(tutor: Tutor, alice: Per
        "docker run -d --name cachebox --mount type=tmpfs,destination=/cache busybox sleep 600",
        TEMP, "docker stop -t 0 cachebox", "docker start cachebox", LOOK_TEMP)
     assert verify(tutor, alice, "tmpfs_cleared").passed
+
+
+def test_bind_edit_seen_accepts_any_container_name(tutor: Tutor, alice: Person) -> None:
+    """Without a name, any running container with the workspace at the target passes."""
+    do(tutor, alice, "docker run -d --name leftover busybox sleep 600")
+    assert verify(tutor, alice, "bind_edit_seen", target="/app").state == "container-missing"
+    do(tutor, alice, "docker run -d --name vol -v stuff:/app busybox sleep 600")
+    wrong = verify(tutor, alice, "bind_edit_seen", target="/app")
+    assert wrong.state == "no-bind" and wrong.volunteer and "`vol`" in wrong.message
+    do(tutor, alice, "docker run -d --name web -v $(pwd):/app busybox sleep 600",
+       "edit notes.txt from my editor")
+    assert verify(tutor, alice, "bind_edit_seen", target="/app").state == "no-read"
+    do(tutor, alice, "docker exec web cat /app/notes.txt")
+    done = verify(tutor, alice, "bind_edit_seen", target="/app")
+    assert done.passed and "`web`" in done.message
+
+
+def test_tmpfs_cleared_accepts_any_name_and_names_a_missing_tmpfs(
+    tutor: Tutor, alice: Person
+) -> None:
+    """Without a name any tmpfs container passes; a write under /cache without tmpfs is named."""
+    do(tutor, alice, "docker run -d --name box busybox sleep 600",
+       "docker exec box sh -c 'mkdir -p /cache && echo temp > /cache/x.txt'")
+    misplaced = verify(tutor, alice, "tmpfs_cleared", target="/cache")
+    assert misplaced.state == "no-tmpfs" and misplaced.volunteer and "`box`" in misplaced.message
+    do(tutor, alice, "docker run -d --name ram --tmpfs /cache busybox sleep 600",
+       "docker exec ram sh -c 'echo temp > /cache/x.txt'", "docker restart -t 0 ram",
+       "docker exec ram cat /cache/x.txt")
+    done = verify(tutor, alice, "tmpfs_cleared", target="/cache")
+    assert done.passed and "`ram`" in done.message

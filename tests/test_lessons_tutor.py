@@ -137,3 +137,25 @@ def test_the_auto_check_volunteers_only_real_mistakes(tutor: Tutor, alice: Perso
     tutor.handle(alice, "edit notes.txt hello from the host")
     done = tutor.handle(alice, "docker exec devbox cat /app/notes.txt")
     assert Event.STEP_COMPLETED in done.events and "saw it at once" in done.text()
+
+
+@pytest.mark.docker
+def test_bind_and_tmpfs_steps_accept_any_container_name(tutor: Tutor, alice: Person) -> None:
+    """The bind-mount and tmpfs steps confirm containers called anything, as their text says."""
+    tutor.handle(alice, f"start {LESSON}")
+    tutor.store.move_to(alice, LESSON, "bind-mounts")
+    for line in ("docker run -d --name editor -v $(pwd):/app busybox sleep 600",
+                 "edit notes.txt hello from the host"):
+        tutor.handle(alice, line)
+    done = tutor.handle(alice, "docker exec editor cat /app/notes.txt")
+    assert Event.STEP_COMPLETED in done.events
+    tutor.store.move_to(alice, LESSON, "tmpfs")
+    wrong = tutor.handle(alice, "docker run -d --name memo busybox sleep 600")
+    assert "`memo` has no tmpfs mount at `/cache`" in wrong.text()
+    for line in ("docker rm -f memo", "docker run -d --name memo --tmpfs /cache busybox sleep 600",
+                 "docker exec memo sh -c 'echo temp > /cache/x.txt'", "docker restart memo"):
+        tutor.handle(alice, line)
+    done = tutor.handle(alice, "docker exec memo cat /cache/x.txt")
+    assert Event.STEP_COMPLETED in done.events
+    text = (Path(tutor.catalog.get(LESSON).path) / "04-bind-mounts.md").read_text()
+    assert "Call the container what you like" in text

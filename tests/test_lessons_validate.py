@@ -120,3 +120,40 @@ def test_the_cli_prints_file_and_line_and_exits_non_zero(
     assert "OK: 1 lesson(s) valid" in capsys.readouterr().out
     assert main(["lessons", "validate", "tests/data/nothing-here"]) == 1
     assert "no lesson.toml" in capsys.readouterr().err
+
+
+PROSE_TOML = '''id = "prose"
+title = "Prose"
+images = ["busybox"]
+
+[[steps]]
+id = "one"
+title = "One"
+file = "one.md"
+solution = ["docker run -d --name box busybox sleep 60"]
+
+[[steps.checks]]
+type = "container_exists"
+name = "box"
+'''
+
+PROSE_MD = """## One
+
+**Try it**
+1. `docker run -d --name box busybox sleep 60`
+2. `docker exec box cat /etc/hostname`
+
+Step 2 prints the host name. Step 3 prints `nothing`.
+Then `docker run --privileged busybox` would be refused; `docker rm -f` is a mention.
+"""
+
+
+def test_the_prose_keeps_its_promises(tmp_path: Path) -> None:
+    """A Try-it command missing from the solution, a claim about no command, a refused quote."""
+    (tmp_path / "lesson.toml").write_text(PROSE_TOML)
+    (tmp_path / "one.md").write_text(PROSE_MD)
+    found = [(p.file.name, p.line, p.message) for p in validate_lesson(tmp_path)]
+    assert len(found) == 3, found
+    assert found[0][:2] == ("one.md", 5) and "Try it item 2" in found[0][2]
+    assert found[1][:2] == ("one.md", 7) and "what step 3 prints" in found[1][2]
+    assert found[2][:2] == ("one.md", 8) and "refuses `docker run --privileged busybox`" in found[2][2]

@@ -85,3 +85,25 @@ def test_the_cli_exits_non_zero_with_a_per_step_report(
     assert "selftest weak: 1/3 hands-on steps proven" in out.out
     assert "PROBLEM:" in out.out and out.out.rstrip().endswith("FAILED")
     assert "selftest weak: works" in out.err
+
+
+def test_the_text_is_held_to_what_each_command_prints(settings: Settings, tmp_path: Path) -> None:
+    """A "Step N prints" sentence that the real output contradicts fails the selftest."""
+    (tmp_path / "lesson.toml").write_text(
+        'id = "claims"\ntitle = "Claims"\nimages = ["busybox"]\n\n[[steps]]\nid = "one"\n'
+        'title = "One"\nfile = "one.md"\nsolution = [\n'
+        '  "docker run -d --name box busybox sleep 60",\n'
+        "  \"docker exec box sh -c 'echo hello > /x'\",\n"
+        '  "docker exec box cat /x",\n  "docker exec box cat /y",\n]\n\n'
+        '[[steps.checks]]\ntype = "file_contains"\ncontainer = "box"\npath = "/x"\n'
+        'text = "hello"\n')
+    (tmp_path / "one.md").write_text(
+        "## One\n\n**Try it**\n1. `docker run -d --name box busybox sleep 60`\n"
+        "2. `docker exec box sh -c 'echo hello > /x'`\n3. `docker exec box cat /x`\n"
+        "4. `docker exec box cat /y`\n\nStep 3 prints `hello`. Step 4 prints `goodbye`.\n")
+    report = run_selftest(settings, load_lesson(tmp_path), settle=0.0)
+    [step] = report.steps
+    assert step.claims == 1 and not report.ok
+    assert step.problems == [
+        "the text says step 4 `docker exec box cat /y` should print `goodbye`, but it exited 1 "
+        "and printed: cat: can't open '/y': No such file or directory"]

@@ -17,7 +17,8 @@ import yaml
 from slack_sdk import WebClient
 
 from bot import tutor as tutor_module
-from handlers.messages import TUTOR_WORDS
+from bot.tutor import TUTOR_WORDS
+from handlers.messages import route
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,6 +133,8 @@ def test_the_guide_and_the_dm_router_know_every_tutor_word() -> None:
     missing = {w for w in tutor_words() if f"`{w}" not in guide}
     assert not missing, missing
     assert tutor_words() <= TUTOR_WORDS
+    unrouted = {w for w in tutor_words() if route(w, TUTOR_WORDS) is None}
+    assert not unrouted, unrouted
 
 
 def test_the_manifest_is_within_slacks_schema_limits(manifest: dict[str, Any]) -> None:

@@ -22,11 +22,15 @@ class CheckContext:
         sandbox: What checks may read of their engine objects (:class:`EngineReader`).
         history: The learner's successful and failed ``docker`` commands since they
             started the lesson, oldest first, with the facts the sandbox recorded.
+        step_id: The step the learner is on (``None`` when the check runs outside a
+            lesson): lets a primitive tell a container made for this step from one left
+            over from an earlier step.
     """
 
     person: Person
     sandbox: EngineReader
     history: Sequence[CommandEntry]
+    step_id: str | None = None
 
     def facts(self) -> list[dict[str, Any]]:
         """The facts of every command that succeeded, oldest first."""

@@ -18,10 +18,12 @@ from bot.checks.history import (
     bind_sources,
     events,
     mount_covering,
+    on_current_step,
     paths_read,
     paths_written,
     relative,
     removed_at,
+    under,
 )
 from bot.checks.library import absolute, check
 from bot.sandbox.views import ContainerView
@@ -202,9 +204,14 @@ def _container_path(binds: dict[str, str], file: str) -> str | None:
     return None
 
 
+BIND_PROGRESS = ("no-bind", "no-edit", "edit-outside-mount", "no-read", "read-missed",
+                 "out-of-sync")
+"""How far a container got in the bind-mount experiment, for choosing what to say."""
+
+
 @check(
     "bind_edit_seen",
-    ParamSpec("container"),
+    ParamSpec("container", required=False),
     ParamSpec("target", required=False),
     states=("container-missing", "container-stopped", "no-bind", "no-edit",
             "edit-outside-mount", "no-read", "read-missed", "out-of-sync"),
@@ -213,32 +220,64 @@ def _container_path(binds: dict[str, str], file: str) -> str | None:
 def bind_edit_seen(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
     """A file changed "on the host" with ``edit`` was seen at once in a running container.
 
-    Passes when: ``container`` runs with a bind mount of the learner's workspace (read
+    Passes when: a running container has a bind mount of the learner's workspace (read
     from the ``docker run`` that created it); after it started, the learner changed a
     workspace file with the tutor word ``edit``; then read that file inside the *same*
     container (no restart, no copy) and the output showed the new text; and right now
     the file inside the container is identical to the one on the host.
 
-    Parameters: ``container``; optional ``target`` (the bind mount's path inside the
-    container, e.g. ``/app``; any bind mount if left out).
+    Parameters: optional ``container`` (its name; any running container if left out) and
+    ``target`` (the bind mount's path inside the container, e.g. ``/app``; any bind
+    mount if left out).
     """
-    name = str(p["container"])
-    view = _running(ctx, name)
-    if isinstance(view, CheckResult):
-        return view
+    target = p.get("target")
     history = events(ctx)
+    if p.get("container") is not None:
+        view = _running(ctx, str(p["container"]))
+        if isinstance(view, CheckResult):
+            return view
+        return _bind_verdict(ctx, view, target, history)
+    running = [v for v in ctx.sandbox.containers(ctx.person) if v.running]
+    verdicts = [(v, _bind_verdict(ctx, v, target, history)) for v in running]
+    passed = [r for _, r in verdicts if r.passed]
+    if passed:
+        return passed[0]
+    # A container with no bind is an attempt only if it has something at the target, or
+    # the learner made it on this step (not one left over from an earlier step).
+    fresh = {e.container_id for e in on_current_step(ctx, history) if e.verb == "run"}
+    tried = [r for v, r in verdicts if r.state != "no-bind" or v.id in fresh
+             or (target is not None and v.mount_at(str(target)))]
+    if not tried:
+        where = target or "/app"
+        return CheckResult(
+            False,
+            f"No running container has your workspace mounted{f' at `{where}`' if target else ''}"
+            f". Start one: `docker run -d --name devbox -v $(pwd):{where} busybox sleep 3600` "
+            "(any name will do).",
+            state="container-missing",
+        )
+    return max(tried, key=lambda v: BIND_PROGRESS.index(v.state)
+               if v.state in BIND_PROGRESS else -1)
+
+
+def _bind_verdict(ctx: CheckContext, view: ContainerView, target: object,
+                  history: list[Event]) -> CheckResult:
+    """The bind-mount experiment as one running container saw it."""
+    name = view.name
     runs = [e for e in history if e.verb == "run" and e.container_id == view.id]
     binds = bind_sources(runs[-1].text) if runs else {}
-    target = p.get("target")
     if target is not None:
         binds = {t: s for t, s in binds.items() if t == target}
     binds = {t: s for t, s in binds.items() if (m := view.mount_at(t)) and m.kind == "bind"}
     if not binds:
         where = target or "/app"
+        what = f"no bind mount of your workspace{f' at `{target}`' if target else ''}"
+        if target is not None and view.mount_at(str(target)) is None:
+            what = f"nothing mounted at `{target}`"
         return CheckResult(
             False,
-            f"`{name}` has no bind mount of your workspace{f' at `{target}`' if target else ''}. "
-            f"Remove it (`docker rm -f {name}`) and run it again with `-v $(pwd):{where}`.",
+            f"`{name}` has {what}. Mounts are fixed when a container is created: remove it "
+            f"(`docker rm -f {name}`) and run it again with `-v $(pwd):{where}`.",
             volunteer=True,
             state="no-bind",
         )
@@ -337,7 +376,27 @@ def tmpfs_cleared(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
                     volunteer=True,
                     state="no-tmpfs",
                 )
+        misplaced = _misplaced_tmpfs_write(ctx, history, target) if name is None else None
+        if misplaced is not None:
+            return CheckResult(
+                False,
+                f"`{misplaced}` has no tmpfs mount at `{target}`, so a file written there goes "
+                f"to its writable layer. Mounts are fixed when a container is created: remove "
+                f"it (`docker rm -f {misplaced}`) and run it again with `--tmpfs {target}`.",
+                volunteer=True,
+                state="no-tmpfs",
+            )
         where = target or "/cache"
+        if name is None and not any(
+            v.running and any(m.kind == "tmpfs" and target in (None, m.target) for m in v.mounts)
+            for v in ctx.sandbox.containers(ctx.person)
+        ):
+            return CheckResult(
+                False,
+                f"Start a container with a memory-only folder at `{where}`: `docker run -d "
+                f"--name cachebox --tmpfs {where} busybox sleep 3600` (any name will do).",
+                state="container-missing",
+            )
         return CheckResult(
             False,
             f"Write a file into the tmpfs mount, e.g. `docker exec {name or 'cachebox'} sh -c "
@@ -375,3 +434,29 @@ def tmpfs_cleared(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
         "very same container. tmpfs lives in memory only.",
         evidence={"path": path, "container_id": write.container_id},
     )
+
+
+def _misplaced_tmpfs_write(ctx: CheckContext, history: list[Event],
+                           target: object) -> str | None:
+    """A container without a tmpfs mount at ``target`` that the learner used for one.
+
+    That is: it wrote under ``target``, or the learner made it on this step and it runs.
+    """
+    if target is None:
+        return None
+    for event in reversed(history):
+        if not (event.in_container and event.ok):
+            continue
+        for path in paths_written(event.argv):
+            mount = mount_covering(event.container, path)
+            if under(path, str(target)) and (mount is None or mount.get("kind") != "tmpfs"):
+                return _named(event)
+    for event in reversed(on_current_step(ctx, history)):
+        if event.verb != "run" or not event.container_id or not event.facts.get("detach"):
+            continue
+        view = ctx.sandbox.container(ctx.person, _named(event))
+        there = view.mount_at(str(target)) if view is not None else None
+        if view is not None and view.id == event.container_id and view.running and (
+                there is None or there.kind != "tmpfs"):
+            return view.name
+    return None

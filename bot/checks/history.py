@@ -110,6 +110,17 @@ def events(ctx: CheckContext) -> list[Event]:
     return found
 
 
+def on_current_step(ctx: CheckContext, history: Sequence[Event]) -> list[Event]:
+    """The events the learner typed while on the step the check is for.
+
+    Lets an any-name primitive point out a container the learner made for this step
+    (and not one left over from an earlier step). Empty when the step is not known.
+    """
+    if ctx.step_id is None:
+        return []
+    return [e for e in history if ctx.history[e.index].step_id == ctx.step_id]
+
+
 # -- what a container command reads and writes ---------------------------------------------
 
 _SHELLS = {"sh", "ash", "bash", "dash", "/bin/sh", "/bin/ash", "/bin/bash", "/usr/bin/sh"}

@@ -89,13 +89,3 @@ def all_of(*validators: ParamValidator) -> ParamValidator:
         return [problem for v in validators for problem in v(params)]
 
     return validate
-
-
-# The challenge module registers its primitive with ``primitive`` directly; its states:
-declare_states(
-    "redis_key_survived",
-    "no-write", "writer-alive", "no-reader", "reader-wrong-mount", "volume-recreated",
-    "reader-wrote", "reader-stopped", "reader-starting", "aof-mismatch", "trap", "not-saved",
-    "wrong-value",
-)
-VALIDATORS["redis_key_survived"] = absolute("target")

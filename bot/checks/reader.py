@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.identity import Person
+from bot.sandbox.parser import Command
 from bot.sandbox.views import ContainerView, VolumeView
 
 
@@ -44,6 +45,13 @@ class EngineReader(Protocol):
 
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container: (reachable, value)."""
+
+    def vet(self, person: Person, command: Command) -> object:
+        """Check ``command`` against the policy without any engine request.
+
+        Raises:
+            CommandRefused: The policy refuses it.
+        """
 
     def workspace(self, person: Person) -> Path:
         """The person's workspace folder on the sandbox host (what ``$(pwd)`` binds)."""

@@ -1,0 +1,199 @@
+"""What the tutor looks at itself around a learner's command, kept as facts in the log.
+
+Some proofs cannot be read from the engine's state after the fact, nor from what the
+learner typed: *which* Redis value a container loaded from a volume as it started, or
+whether a volume was created by the learner's command or was there before. The tutor
+looks at those itself, inside the learner's serialised turn (``Tutor._serial``), so no
+learner command can come between the event and the look:
+
+* :func:`before_command` notes the learner's volumes before a command that may create
+  one (``run``, ``volume create``);
+* :func:`after_command` returns facts to add to the command's log entry: the volumes it
+  created (``created_volumes``), the containers it started (``started_views``, for
+  ``start`` and ``restart``, whose own facts name only ids), and what each primitive's
+  *observer* saw in them (``observed``).
+
+A primitive that needs a look registers an observer with :func:`observer`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import TutorError
+from bot.identity import Person
+
+if TYPE_CHECKING:
+    from bot.checks.reader import EngineReader
+    from bot.lessons import Lesson
+    from bot.sandbox.parser import Command
+
+CREATED_VOLUMES = "created_volumes"
+STARTED_VIEWS = "started_views"
+OBSERVED = "observed"
+
+Observer = Callable[["EngineReader", Person, dict[str, Any], list[dict[str, Any]]], list[dict[str, Any]]]
+"""Takes the sandbox, the learner, the check's parameters and the containers a command
+started (as facts, each with ``how``: ``run``, ``start`` or ``restart``); returns records."""
+
+OBSERVERS: dict[str, Observer] = {}
+"""Observers by primitive name."""
+
+
+def observer(name: str) -> Callable[[Observer], Observer]:
+    """Register the observer of the primitive ``name``."""
+
+    def register(fn: Observer) -> Observer:
+        OBSERVERS[name] = fn
+        return fn
+
+    return register
+
+
+def before_command(sandbox: EngineReader, person: Person, command: Command) -> frozenset[str] | None:
+    """The unique ids of the learner's volumes before a command that may create one.
+
+    The command is vetted first (no engine call), so a command the policy refuses never
+    reaches the engine, not even for this look.
+
+    Returns ``None`` for commands that never create a volume (nothing to note).
+
+    Raises:
+        CommandRefused: The policy refuses the command.
+    """
+    if command.verb not in ("run", "volume create"):
+        return None
+    sandbox.vet(person, command)
+    return frozenset(v.uid for v in sandbox.volumes(person))
+
+
+def _volumes_named(facts: dict[str, Any]) -> list[dict[str, str]]:
+    found = [m for m in (facts.get("container") or {}).get("mounts") or []
+             if isinstance(m, dict) and m.get("kind") == "volume"]
+    volume = facts.get("volume")
+    if isinstance(volume, dict):
+        found.append(volume)
+    return [{"name": str(v.get("name", "")), "uid": str(v.get("uid", ""))} for v in found]
+
+
+def _started(sandbox: EngineReader, person: Person, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The containers a command started and that still run, as facts with ``how``."""
+    verb = facts.get("verb")
+    if verb == "run":
+        container = facts.get("container")
+        if isinstance(container, dict) and facts.get("detach"):
+            return [{**container, "how": "run"}]
+        return []
+    key = {"start": "started", "restart": "restarted"}.get(str(verb))
+    if key is None:
+        return []
+    started = []
+    for item in facts.get(key) or []:
+        view = sandbox.container(person, str(item.get("name", "")))
+        if view is not None and view.id == item.get("id"):
+            started.append({**view.as_fact(), "how": verb})
+    return started
+
+
+def after_command(
+    sandbox: EngineReader, person: Person, lesson: Lesson | None, facts: dict[str, Any],
+    before: frozenset[str] | None,
+) -> dict[str, Any]:
+    """Facts the tutor adds to a learner command's log entry (see the module docstring).
+
+    Never raises for an engine that stops answering: what could not be looked at is
+    simply not recorded (a proof that needs it then does not hold).
+    """
+    added: dict[str, Any] = {}
+    if before is not None:
+        created = [v for v in _volumes_named(facts) if v["uid"] and v["uid"] not in before]
+        if created:
+            added[CREATED_VOLUMES] = created
+    try:
+        started = _started(sandbox, person, facts)
+    except TutorError:
+        return added
+    if facts.get("verb") in ("start", "restart") and started:
+        added[STARTED_VIEWS] = started
+    if not started or lesson is None:
+        return added
+    records: list[dict[str, Any]] = []
+    for spec in _specs(lesson):
+        watch = OBSERVERS.get(spec[0])
+        if watch is None:
+            continue
+        try:
+            records.extend(watch(sandbox, person, spec[1], started))
+        except TutorError:
+            continue
+    if records:
+        added[OBSERVED] = records
+    return added
+
+
+def _specs(lesson: Lesson) -> Iterable[tuple[str, dict[str, Any]]]:
+    for step in lesson.steps:
+        for spec in step.checks:
+            yield spec.type, spec.params
+
+
+# -- reading Redis as the tutor -------------------------------------------------------------
+
+
+def _section(text: str) -> dict[str, str]:
+    fields = {}
+    for line in text.splitlines():
+        name, sep, value = line.strip().partition(":")
+        if sep and not name.startswith("#"):
+            fields[name] = value
+    return fields
+
+
+def read_redis_key(
+    sandbox: EngineReader, person: Person, name: str, key: str, *, wait: float = 5.0
+) -> dict[str, Any]:
+    """The tutor's own reading of ``key`` in every database of the Redis in ``name``.
+
+    Waits (up to ``wait`` seconds) for a Redis that is still starting or loading its
+    data, then records which databases hold keys, the key's string value in each (or
+    its type when it is not a string), and whether the append-only file is on.
+
+    Returns:
+        ``{"reachable": False}`` when Redis did not answer, else ``{"reachable": True,
+        "values": {db: value}, "others": {db: type}, "aof": bool}``.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        ping = sandbox.exec_capture(person, name, ["redis-cli", "--raw", "ping"], timeout=3)
+        if ping is None:
+            return {"reachable": False, "why": "not running"}
+        if ping[0] == 0 and ping[1].strip() == "PONG":
+            break
+        if time.monotonic() >= deadline:
+            return {"reachable": False, "why": "no answer"}
+        time.sleep(0.05)
+    info = sandbox.exec_capture(person, name, ["redis-cli", "--raw", "info"], timeout=3)
+    if info is None or info[0] != 0:
+        return {"reachable": False, "why": "no answer"}
+    fields = _section(info[1])
+    databases = sorted(int(f[2:]) for f in fields if f.startswith("db") and f[2:].isdigit())
+    values: dict[str, str] = {}
+    others: dict[str, str] = {}
+    for db in databases:
+        kind = sandbox.exec_capture(person, name, ["redis-cli", "--raw", "-n", str(db), "type", key],
+                                    timeout=3)
+        if kind is None or kind[0] != 0:
+            return {"reachable": False, "why": "no answer"}
+        found = kind[1].strip()
+        if found == "string":
+            got = sandbox.exec_capture(person, name, ["redis-cli", "--raw", "-n", str(db), "get", key],
+                                       timeout=3)
+            if got is None or got[0] != 0:
+                return {"reachable": False, "why": "no answer"}
+            values[str(db)] = got[1][:-1] if got[1].endswith("\n") else got[1]
+        elif found != "none":
+            others[str(db)] = found
+    return {"reachable": True, "values": values, "others": others,
+            "aof": fields.get("aof_enabled", "0").strip() == "1"}
