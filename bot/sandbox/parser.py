@@ -358,7 +358,7 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
             return alias, tokens[2:]
         if head == "volume" and sub in policy.VOLUME_SUBCOMMANDS:
             return f"volume {sub}", tokens[2:]
-        if head == "container" and sub in policy.VERBS_ALLOWED:
+        if head == "container" and sub in policy.VERBS_ALLOWED and sub != "volume":
             return sub, tokens[2:]
         raise policy.refuse_verb(f"{head} {sub}")
     if head not in policy.VERBS_ALLOWED or head == "volume":
