@@ -82,6 +82,7 @@ def test_leading_docker_is_optional() -> None:
         ("sudo docker ps", "sudo"),
         ("docker ps extra", "Usage"),
         ("docker run --name", "needs a value"),
+        ("docker container volume create notes", "`docker container volume` is not available"),
     ],
 )
 def test_refusals_name_the_reason(text: str, fragment: str) -> None:
