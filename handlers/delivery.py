@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import DeliveryError
 from handlers.blocks import fallback_text, section
 
 log = logging.getLogger("docker_tutor.slack")
@@ -56,6 +57,8 @@ def refusal(error: BaseException) -> str | None:
     A Web API refusal carries the code in its response (``SlackApiError``); a
     ``response_url`` answers it in the body, which the sender's error message quotes.
     """
+    if isinstance(error, DeliveryError) and error.code in REFUSALS:
+        return error.code
     if isinstance(error, SlackApiError):
         code = error.response.get("error") if error.response is not None else None
         return str(code) if code in REFUSALS else None
@@ -82,7 +85,7 @@ def send_all(destination: Sender, messages: Iterable[dict[str, Any]], *,
         How many messages Slack refused (0 when all were posted).
 
     Raises:
-        SlackApiError | RuntimeError: A failure that is not a refusal (or the notice
+        SlackApiError | DeliveryError: A failure that is not a refusal (or the notice
             itself failed).
     """
     refused = 0
@@ -90,7 +93,7 @@ def send_all(destination: Sender, messages: Iterable[dict[str, Any]], *,
         try:
             destination.send(message, ephemeral=ephemeral)
             continue
-        except (SlackApiError, RuntimeError) as error:
+        except (SlackApiError, DeliveryError) as error:
             code = refusal(error)
             if code is None:
                 raise
