@@ -2,7 +2,8 @@
 
 :class:`Sandbox` is composed from one mixin per verb family, as docker-py builds its
 ``APIClient``: :mod:`~bot.sandbox.base` (client, lookups, vetting),
-:mod:`~bot.sandbox.containers`, :mod:`~bot.sandbox.run`, :mod:`~bot.sandbox.execs`
+:mod:`~bot.sandbox.containers`, :mod:`~bot.sandbox.lifecycle`, :mod:`~bot.sandbox.run`,
+:mod:`~bot.sandbox.execs`
 with :mod:`~bot.sandbox.redis`, :mod:`~bot.sandbox.volumes` and
 :mod:`~bot.sandbox.inspection`. :data:`VERBS` maps every verb of the allow-list to
 its handler.
@@ -23,6 +24,7 @@ from bot.sandbox.base import Plan
 from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.execs import ExecMixin
 from bot.sandbox.inspection import InspectionMixin
+from bot.sandbox.lifecycle import LifecycleMixin
 from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import Command
 from bot.sandbox.redis import RedisMixin
@@ -34,7 +36,7 @@ from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
 
 
-class Sandbox(RunMixin, RedisMixin, InspectionMixin):
+class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -76,7 +78,12 @@ Handler = Callable[[Sandbox, Person, Namespace, Command, Plan], Outcome]
 VERBS: dict[str, Handler] = {
     "run": RunMixin._do_run,
     "exec": ExecMixin._do_exec,
-    "ps": ContainersMixin._do_ps,
+    "ps": LifecycleMixin._do_ps,
+    "kill": LifecycleMixin._do_kill,
+    "rename": LifecycleMixin._do_rename,
+    "diff": LifecycleMixin._do_diff,
+    "top": LifecycleMixin._do_top,
+    "container prune": LifecycleMixin._do_container_prune,
     "rm": ContainersMixin._do_rm,
     "stop": ContainersMixin._do_stop,
     "start": ContainersMixin._do_start,
