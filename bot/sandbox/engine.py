@@ -36,6 +36,10 @@ from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
 
 
+RUN_HELP = "Run 'docker run --help' for more information\n"
+"""The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
+
+
 class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
@@ -65,6 +69,9 @@ class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
             prefix = "docker: " if command.verb == "run" else ""
             outcome = Outcome(125 if command.verb == "run" else 1,
                               f"{prefix}Error response from daemon: {message}\n")
+        if command.verb == "run" and outcome.exit_code == 125 and outcome.output.startswith(
+                "docker: ") and not outcome.output.endswith(RUN_HELP):
+            outcome.output += "\n" + RUN_HELP
         outcome.notes[:0] = command.notes
         outcome.output, outcome.cut = cap_output(
             outcome.output, self.limits.output_chars, outcome.cut
@@ -84,9 +91,9 @@ VERBS: dict[str, Handler] = {
     "diff": LifecycleMixin._do_diff,
     "top": LifecycleMixin._do_top,
     "container prune": LifecycleMixin._do_container_prune,
-    "rm": ContainersMixin._do_rm,
+    "rm": LifecycleMixin._do_rm,
     "stop": ContainersMixin._do_stop,
-    "start": ContainersMixin._do_start,
+    "start": LifecycleMixin._do_start,
     "restart": ContainersMixin._do_restart,
     "logs": InspectionMixin._do_logs,
     "inspect": InspectionMixin._do_inspect,

@@ -60,6 +60,24 @@ class LifecycleMixin(ContainersMixin):
             out.append(ref + "\n")
         return Outcome(code, "".join(out), facts={"killed": killed})
 
+    def _do_start(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        """``start``, closed as the CLI closes it: a last line naming what did not start."""
+        outcome = super()._do_start(person, ns, command, plan)
+        printed = set(outcome.output.splitlines())
+        failed = [ref for ref in command.args if ref not in printed]
+        if failed:
+            outcome.output += f"Error: failed to start containers: {', '.join(failed)}\n"
+        return outcome
+
+    def _do_rm(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        """``rm``, with the CLI's exit status: ``-f`` of a missing container is no failure."""
+        outcome = super()._do_rm(person, ns, command, plan)
+        if command.flag("force") and outcome.exit_code:
+            errors = [line for line in outcome.output.splitlines()
+                      if line.startswith("Error") and "No such container" not in line]
+            outcome.exit_code = 1 if errors else 0
+        return outcome
+
     def _do_rename(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         old, new = command.args
         failed = f"Error: failed to rename container named {old}\n"
