@@ -221,13 +221,7 @@ class CliSide:
 
     def words(self, text: str) -> list[str]:
         """The CLI's words for a learner line: own names, labels, the sandbox's settings."""
-        words = shlex.split(text)[1:]
-        renamed = []
-        for word in words:
-            for name in NAMES:
-                word = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", self.names + name, word)
-            renamed.append(word)
-        words = renamed
+        words = [self._rename(word) for word in shlex.split(text)[1:]]
         if words[:1] == ["run"]:
             return ["run", *self.labels, "--network", "none", "--init", *words[1:]]
         if words[:2] == ["volume", "create"]:
@@ -239,9 +233,15 @@ class CliSide:
             return ["container", "prune", *self.filter, *words[2:]]
         return words
 
+    def _rename(self, word: str) -> str:
+        """``word`` with every corpus name given this side's prefix (``data:/data``: once)."""
+        for name in NAMES:
+            word = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", self.names + name, word)
+        return word
+
     def run(self, text: str) -> Answer:
         """Run a learner line through the CLI and answer in the learner's names."""
-        done = subprocess.run(  # noqa: S603 - fixed binary, words from the corpus above
+        done = subprocess.run(
             ["docker", *self.words(text)], capture_output=True, text=True, timeout=60,
             stdin=subprocess.DEVNULL, check=False,
         )

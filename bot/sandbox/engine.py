@@ -35,7 +35,6 @@ from bot.sandbox.verbs import VERB_OPTIONS
 from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
 
-
 RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
