@@ -481,14 +481,15 @@ def check_not_interactive(container: str, argv: list[str], *, interactive: bool)
 
 
 def suggest(word: str, choices: list[str]) -> str | None:
-    """The allowed spelling closest to a misspelt ``word`` (``sp`` -> ``ps``), if one is close."""
-    best = get_close_matches(word, choices, n=1, cutoff=0.6)
-    if best:
-        return best[0]
-    # Two letters swapped (``sp``, ``dcoker``) read as the word itself.
+    """The allowed spelling closest to a misspelt ``word`` (``sp`` -> ``ps``), if one is close.
+
+    Two neighbouring letters swapped (``sp``, ``dcoker``, ``exce``) is the likeliest slip
+    and wins; otherwise :func:`difflib.get_close_matches` picks the closest word.
+    """
     for choice in choices:
         if len(choice) == len(word) and sorted(choice) == sorted(word):
             diffs = [i for i, (a, b) in enumerate(zip(choice, word, strict=True)) if a != b]
             if len(diffs) == 2 and diffs[1] == diffs[0] + 1:
                 return choice
-    return None
+    best = get_close_matches(word, choices, n=1, cutoff=0.6)
+    return best[0] if best else None
