@@ -156,13 +156,15 @@ def test_limit_options_are_refused(text: str, option: str) -> None:
         ("docker container cp r:/x /tmp", "cp"),
         ("docker image rm redis", "image"),
         ("docker image pull alpine", "pull"),
-        ("docker container prune -f", "prune"),
+        ("docker image prune -f", "prune"),
+        ("docker system prune -f", "system"),
         ("docker rmi redis", "rmi"),
         ("docker commit r evil", "commit"),
         ("docker save redis", "save"),
         ("docker export r", "export"),
         ("docker update --memory 8g r", "update"),
-        ("docker kill r", "kill"),
+        ("docker pause r", "pause"),
+        ("docker container attach r", "attach"),
         ("docker events", "events"),
         ("docker info", "info"),
         ("docker compose up", "compose"),
@@ -503,3 +505,87 @@ def test_mounts_side_by_side_and_image_volumes_are_checked_together() -> None:
     inner = mounts.requested_mounts(["vol:/data/x"], [], [])
     with pytest.raises(CommandRefused, match="image's volume /data"):
         mounts.check_nesting(inner, declared=["/data/"])
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("dcoker ps", "docker ps"),
+        ("docker sp", "docker ps"),
+        ("docker sp -a", "docker ps -a"),
+        ("docker volumes ls", "docker volume ls"),
+        ("docker volume lss", "docker volume ls"),
+        ("docker contaner ls", "docker container ls"),
+        ("docker exce redis-1 ls", "docker exec redis-1 ls"),
+        ("docker isnpect redis-1", "docker inspect redis-1"),
+    ],
+)
+def test_misspelt_verbs_get_a_did_you_mean(text: str, meant: str) -> None:
+    """A verb one slip away from an allowed one is named with the whole corrected line."""
+    refused = refusal(text)
+    assert f"Did you mean `{meant}`?" in refused.message
+    assert "\n" not in refused.message
+
+
+def test_unknown_words_far_from_any_verb_get_the_list_instead() -> None:
+    """No guess for a word that resembles nothing: the verbs available are listed."""
+    refused = refusal("docker frobnicate")
+    assert "Did you mean" not in refused.message and "You can use" in refused.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "docker exec -it redis-1 redis-cli",
+        "docker exec -it redis-1 sh",
+        "docker exec -it redis-1 bash",
+        "docker exec -it redis-1 /bin/sh",
+        "docker exec -i redis-1 ash",
+        "docker container exec -it box python3",
+    ],
+)
+def test_exec_of_an_interactive_program_is_refused_at_once(text: str) -> None:
+    """`exec -it NAME sh` would wait for typing: refused with a one-command suggestion."""
+    refused = refusal(text)
+    assert "no interactive terminal" in refused.message and "docker exec" in refused.message
+    assert "\n" not in refused.message
+
+
+def test_exec_it_of_a_command_runs_as_exec_t() -> None:
+    """`exec -it NAME redis-cli get k` and `exec -t NAME sh` (no -i) are accepted."""
+    assert parse("docker exec -it redis-1 redis-cli get k").flag("tty")
+    assert parse("docker exec -t redis-1 sh").args == ["redis-1", "sh"]
+
+
+def test_the_new_verbs_parse_with_their_options() -> None:
+    """Kill -s, rename, diff, top, container prune -f, ps --format/--filter/-n/-l."""
+    assert parse("docker kill -s HUP a b").value("signal") == "HUP"
+    assert parse("docker container kill a").verb == "kill"
+    assert parse("docker rename a b").args == ["a", "b"]
+    assert parse("docker container diff a").verb == "diff"
+    assert parse("docker top a").verb == "top"
+    assert parse("docker container prune -f").verb == "container prune"
+    command = parse("docker ps -a --format '{{.Names}}' -f status=exited --filter name=r -n 2")
+    assert command.value("format") == "{{.Names}}"
+    assert command.values("filter") == ["status=exited", "name=r"]
+    for bad in ("docker rename a", "docker top", "docker diff a b", "docker prune"):
+        refusal(bad)
+
+
+def test_ps_format_templates_are_capped() -> None:
+    """`ps --format` is capped like `inspect -f`: 256 characters, 8 actions."""
+    assert "at most" in refusal("docker ps --format '" + "{{.ID}}" * 9 + "'").message
+
+
+@pytest.mark.parametrize(("raw", "signal"), [(None, "SIGKILL"), ("TERM", "SIGTERM"),
+                                             ("sigint", "SIGINT"), ("9", "9")])
+def test_kill_signals_are_checked(raw: str | None, signal: str) -> None:
+    """`kill -s` takes Linux signal names (with or without SIG) or numbers 1..64."""
+    assert policy.check_signal(raw) == signal
+
+
+@pytest.mark.parametrize("raw", ["FOO", "0", "65", "-9", "KILL;rm"])
+def test_unknown_signals_are_refused(raw: str) -> None:
+    """Anything else is refused before the engine."""
+    with pytest.raises(CommandRefused):
+        policy.check_signal(raw)

@@ -302,8 +302,6 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker image rm busybox", "docker image"),
     ("docker image prune -af", "prune"),
     ("docker image pull alpine", "docker pull"),
-    ("docker container prune -f", "prune"),
-    ("docker kill box", "docker kill"),
     ("docker attach box", "docker attach"),
     ("docker compose up", "docker compose"),
     ("docker context use other", "docker context"),
@@ -311,8 +309,6 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker info", "docker info"),
     ("docker update --memory 8g box", "docker update"),
     ("docker create busybox", "docker create"),
-    ("docker rename box other", "docker rename"),
-    ("docker top box", "docker top"),
     ("docker stats", "docker stats"),
     ("docker pause box", "docker pause"),
     ("docker port box", "docker port"),
@@ -332,7 +328,6 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker logs --follow box", "--follow"),
     ("docker ps --filter label=docker-tutor.learner=0123456789ab", "--filter"),
     ("docker ps -f label=docker-tutor.managed=1", "-f"),
-    ("docker ps --format '{{.Labels}}'", "--format"),
     ("docker volume ls --filter dangling=true", "--filter"),
     ("docker inspect --type container box", "--type"),
     ("docker stop -t 99999 box", "-t"),
@@ -524,6 +519,8 @@ VERBS = [
     "docker restart -t 0 {}", "docker logs {}", "docker exec {} cat /app/secret.txt",
     "docker exec -u 0 {} redis-cli get k", "docker inspect {}", "docker container inspect {}",
     "docker volume rm {}", "docker volume rm -f {}", "docker volume inspect {}",
+    "docker kill {}", "docker kill -s HUP {}", "docker rename {} stolen", "docker diff {}",
+    "docker top {}", "docker inspect -f '{{{{json .}}}}' {}",
 ]
 
 
@@ -548,7 +545,9 @@ def test_another_learner_can_do_nothing_to_alices_objects(
             assert ("No such" in output or "no such" in output or "Invalid" in output
                     or output == "" or verb.startswith("docker volume rm -f")), (text, output)
     for text in ("docker ps -a", "docker ps -aq --no-trunc", "docker volume ls",
-                 "docker volume ls -q", "docker volume prune -a -f", "docker images"):
+                 "docker volume ls -q", "docker volume prune -a -f", "docker images",
+                 "docker container prune -f", "docker ps -a --format '{{json .}}'",
+                 "docker ps -a --format '{{.Labels}} {{.Mounts}} {{.Names}}'"):
         output = say(world, mallory, text).text()
         probes += 1
         assert not any(secret in output for secret in hidden), (text, output)

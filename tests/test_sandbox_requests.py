@@ -47,7 +47,7 @@ def test_a_learner_exec_costs_at_most_four_engine_requests(
     made = Requests(mocker)
     outcome = tutor.sandbox.run_command(alice, parse("docker exec c redis-cli get k"))
     assert made() <= 4
-    assert (outcome.exit_code, outcome.output) == (0, '"v"\n')
+    assert (outcome.exit_code, outcome.output) == (0, "v\n")  # bare, as the CLI prints without -t
     (mount,) = outcome.facts["container"]["mounts"]
     assert (mount["name"], mount["uid"], mount["target"]) == ("data", volume.uid, "/data")
     assert outcome.facts["redis"] == {"op": "get", "key": "k", "writes": [], "saves": False}
@@ -108,7 +108,8 @@ def test_a_container_with_the_learners_engine_name_but_other_labels_is_not_their
     for text in ("docker exec web true", "docker rm -f web", "docker stop web",
                  f"docker rm -f {impostor.id[:12]}", "docker logs web"):
         outcome = tutor.sandbox.run_command(alice, parse(text))
-        assert outcome.exit_code == 1
+        # `rm -f` of a missing container prints the error and exits 0, as the docker CLI does
+        assert outcome.exit_code == (0 if text.startswith("docker rm -f") else 1)
         assert "No such container" in outcome.output
     assert sum(spy.call_count for spy in mutating) == 0
     impostor.reload()

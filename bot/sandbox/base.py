@@ -126,6 +126,15 @@ def anonymous_name() -> str:
     return naming.new_uid() + naming.new_uid() + naming.new_uid() + naming.new_uid()
 
 
+def learner_name(ns: Namespace, container: Container) -> str:
+    """The learner's name for their container: its engine name, less the namespace.
+
+    The name label records the name given at creation; ``docker rename`` changes the
+    engine name only (labels cannot change), so the engine name is read first.
+    """
+    return ns.learner_name(container.name or "") or container.labels.get(LABEL_NAME, "")
+
+
 class SandboxBase:
     """The engine connection, the learner's namespace, and lookups confined to it.
 
@@ -258,7 +267,7 @@ class SandboxBase:
         """
         if policy.NAME_RE.match(ref):
             named = self._inspect_owned(ns, ns.engine_name(ref))
-            if named is not None and named.labels.get(LABEL_NAME) == ref:
+            if named is not None and learner_name(ns, named) == ref:
                 return named
         if by_id and _HEX.match(ref):
             matches = [c["Id"] for c in self._summaries(ns) if str(c.get("Id", "")).startswith(ref)]
@@ -324,7 +333,7 @@ class SandboxBase:
         command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
         return ContainerView(
             id=container.id,
-            name=container.labels.get(LABEL_NAME, ""),
+            name=learner_name(ns, container),
             image=container.labels.get("docker-tutor.image", config.get("Image", "")),
             running=container.status == "running",
             status=container.status,

@@ -1,4 +1,4 @@
-"""The container lifecycle verbs (``rm``, ``stop``, ``start``, ``restart``, ``ps``) and reads."""
+"""The container lifecycle verbs (``rm``, ``stop``, ``start``, ``restart``) and reads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import docker.errors
 from docker.models.containers import Container
 
 from bot.identity import Person
-from bot.sandbox import formatting
 from bot.sandbox.base import NOT_FOUND, Plan
 from bot.sandbox.binds import BindsMixin
 from bot.sandbox.naming import LABEL_ANONYMOUS, LABEL_NAME, Namespace
@@ -171,28 +170,3 @@ class ContainersMixin(BindsMixin):
 
         code, output = self._each_container(ns, command.args, act)
         return Outcome(code, output, facts={"restarted": restarted, "stopped": restarted})
-
-    def _do_ps(
-        self, person: Person, ns: Namespace, command: Command, plan: Plan
-    ) -> Outcome:
-        containers = self._containers(ns, all_=command.flag("all"))
-        containers.sort(key=lambda c: c.attrs.get("Created", ""), reverse=True)
-        full = command.flag("no_trunc")
-        if command.flag("quiet"):
-            ids = [c.id if full else c.id[:12] for c in containers]
-            return Outcome(0, "".join(i + "\n" for i in ids))
-        rows = []
-        for c in containers:
-            config = c.attrs.get("Config") or {}
-            cmd = " ".join([*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])])
-            rows.append([
-                c.id if full else c.id[:12],
-                c.labels.get("docker-tutor.image", config.get("Image", "")),
-                f'"{cmd}"' if full else formatting.truncate_command(cmd),
-                formatting.ago(c.attrs.get("Created", "")),
-                formatting.status_line(c.attrs.get("State") or {}),
-                "",
-                c.labels.get(LABEL_NAME, ""),
-            ])
-        headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-        return Outcome(0, formatting.table(headers, rows))

@@ -2,7 +2,8 @@
 
 :class:`Sandbox` is composed from one mixin per verb family, as docker-py builds its
 ``APIClient``: :mod:`~bot.sandbox.base` (client, lookups, vetting),
-:mod:`~bot.sandbox.containers`, :mod:`~bot.sandbox.run`, :mod:`~bot.sandbox.execs`
+:mod:`~bot.sandbox.containers`, :mod:`~bot.sandbox.lifecycle`, :mod:`~bot.sandbox.run`,
+:mod:`~bot.sandbox.execs`
 with :mod:`~bot.sandbox.redis`, :mod:`~bot.sandbox.volumes` and
 :mod:`~bot.sandbox.inspection`. :data:`VERBS` maps every verb of the allow-list to
 its handler.
@@ -23,6 +24,7 @@ from bot.sandbox.base import Plan
 from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.execs import ExecMixin
 from bot.sandbox.inspection import InspectionMixin
+from bot.sandbox.lifecycle import LifecycleMixin
 from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import Command
 from bot.sandbox.redis import RedisMixin
@@ -33,8 +35,11 @@ from bot.sandbox.verbs import VERB_OPTIONS
 from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
 
+RUN_HELP = "Run 'docker run --help' for more information\n"
+"""The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
-class Sandbox(RunMixin, RedisMixin, InspectionMixin):
+
+class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -63,6 +68,9 @@ class Sandbox(RunMixin, RedisMixin, InspectionMixin):
             prefix = "docker: " if command.verb == "run" else ""
             outcome = Outcome(125 if command.verb == "run" else 1,
                               f"{prefix}Error response from daemon: {message}\n")
+        if command.verb == "run" and outcome.exit_code == 125 and outcome.output.startswith(
+                "docker: ") and not outcome.output.endswith(RUN_HELP):
+            outcome.output += "\n" + RUN_HELP
         outcome.notes[:0] = command.notes
         outcome.output, outcome.cut = cap_output(
             outcome.output, self.limits.output_chars, outcome.cut
@@ -76,10 +84,15 @@ Handler = Callable[[Sandbox, Person, Namespace, Command, Plan], Outcome]
 VERBS: dict[str, Handler] = {
     "run": RunMixin._do_run,
     "exec": ExecMixin._do_exec,
-    "ps": ContainersMixin._do_ps,
-    "rm": ContainersMixin._do_rm,
+    "ps": LifecycleMixin._do_ps,
+    "kill": LifecycleMixin._do_kill,
+    "rename": LifecycleMixin._do_rename,
+    "diff": LifecycleMixin._do_diff,
+    "top": LifecycleMixin._do_top,
+    "container prune": LifecycleMixin._do_container_prune,
+    "rm": LifecycleMixin._do_rm,
     "stop": ContainersMixin._do_stop,
-    "start": ContainersMixin._do_start,
+    "start": LifecycleMixin._do_start,
     "restart": ContainersMixin._do_restart,
     "logs": InspectionMixin._do_logs,
     "inspect": InspectionMixin._do_inspect,

@@ -1,4 +1,4 @@
-"""Output that reads like the docker CLI's: tables, relative times, JSON, ``inspect -f``."""
+"""Output that reads like the docker CLI's: tables, relative times, JSON, ``--format``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.sandbox import templates
 from bot.sandbox.views import Outcome
+
+RENDER_LIMIT = 64_000
+"""The most characters one ``--format`` rendering produces before it stops."""
 
 
 def parse_time(raw: str) -> datetime | None:
@@ -74,16 +78,33 @@ def status_line(state: dict[str, Any], now: datetime | None = None) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A left-aligned table with three spaces between columns, like ``docker ps``."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = []
-    for row in [list(headers), *[list(r) for r in rows]]:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
-        lines.append("   ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+    """A left-aligned table like ``docker ps`` prints (Go's tabwriter: min width 10, padding 3)."""
+    return tabulate(["\t".join(headers), *("\t".join(r) for r in rows)])
+
+
+TAB_MIN_WIDTH = 10
+TAB_PADDING = 3
+
+
+def tabulate(lines: Sequence[str], *, min_width: int = TAB_MIN_WIDTH) -> str:
+    """Align tab-separated cells as the docker CLI's tabwriter does.
+
+    Every cell but a line's last is padded to its column's width: the widest cell plus
+    :data:`TAB_PADDING`, at least ``min_width`` (``docker top`` uses 20). Trailing blanks
+    are dropped.
+    """
+    split = [line.split("\t") for line in lines]
+    widths: list[int] = []
+    for cells in split:
+        for i, cell in enumerate(cells[:-1]):
+            if i == len(widths):
+                widths.append(min_width)
+            widths[i] = max(widths[i], len(cell) + TAB_PADDING)
+    out = []
+    for cells in split:
+        padded = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
+        out.append(("".join(padded) + cells[-1]).rstrip())
+    return "\n".join(out) + "\n"
 
 
 def truncate_command(command: str, width: int = 20) -> str:
@@ -98,43 +119,18 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=4, sort_keys=False) + "\n"
 
 
-def template(fmt: str, obj: Any) -> str:
-    """Render the small subset of Go templates that ``-f/--format`` needs.
+def template(fmt: str, obj: Any, limit: int = RENDER_LIMIT) -> str:
+    """Render a Go template of ``-f/--format`` over ``obj`` (see :mod:`bot.sandbox.templates`).
 
-    Supports ``{{.A.B}}`` and ``{{json .A.B}}`` (and text around them).
+    Raises:
+        TemplateError: The template cannot be read or run over ``obj``.
     """
-    out: list[str] = []
-    rest = fmt
-    while "{{" in rest:
-        before, _, tail = rest.partition("{{")
-        expr, sep, rest = tail.partition("}}")
-        if not sep:
-            raise ValueError("unclosed {{")
-        out.append(before)
-        expr = expr.strip()
-        as_json = expr.startswith("json ")
-        path = expr.removeprefix("json ").strip()
-        if not path.startswith("."):
-            raise ValueError(f"unsupported template expression {expr!r}")
-        value: Any = obj
-        for key in filter(None, path[1:].split(".")):
-            if not isinstance(value, dict) or key not in value:
-                raise ValueError(f"no field {key!r}")
-            value = value[key]
-        if as_json:
-            out.append(json.dumps(value))
-        elif isinstance(value, dict | list):
-            out.append(json.dumps(value) if isinstance(value, dict) else str(value))
-        elif value is None:
-            out.append("<no value>")
-        else:
-            out.append(str(value).lower() if isinstance(value, bool) else str(value))
-    out.append(rest)
-    return "".join(out).replace("\\n", "\n") + "\n"
+    return templates.render(templates.parse(fmt), obj, limit=limit).text + "\n"
 
 
 def render_objects(
-    objects: list[dict[str, Any]], errors: list[str], fmt: str | None, what: str
+    objects: list[dict[str, Any]], errors: list[str], fmt: str | None, what: str,
+    *, limit: int = RENDER_LIMIT,
 ) -> Outcome:
     """``docker inspect``'s answer: the objects (as JSON or through ``-f``), then misses.
 
@@ -143,13 +139,30 @@ def render_objects(
         errors: The references that matched nothing.
         fmt: The ``-f`` template, if one was given.
         what: ``object`` or ``volume``, for the CLI's "No such ..." line.
+        limit: The most characters a template may render (output stops there).
     """
     if fmt:
         try:
-            text = "".join(template(fmt, obj) for obj in objects)
-        except ValueError as exc:
-            return Outcome(1, f"template parsing error: {exc}\n")
+            nodes = templates.parse(fmt)
+        except templates.TemplateError as exc:
+            return Outcome(64, f"template parsing error: {exc}\n")
+        parts: list[str] = []
+        size = 0
+        for obj in objects:
+            try:
+                rendered = templates.render(nodes, obj, limit=max(0, limit - size))
+            except templates.TemplateError as exc:
+                return Outcome(1, "".join(parts) + f"\ntemplate parsing error: {exc}\n")
+            parts.append(rendered.text + "\n")
+            size += len(rendered.text) + 1
+            if rendered.cut:
+                break
+        text = "".join(parts)
     else:
         text = to_json(objects)
     code = 1 if errors else 0
-    return Outcome(code, text + "".join(f"Error: No such {what}: {e}\n" for e in errors))
+    if what == "volume":  # the CLI passes the daemon's wording on for volumes
+        misses = [f"Error response from daemon: get {e}: no such volume\n" for e in errors]
+    else:
+        misses = [f"Error: No such {what}: {e}\n" for e in errors]
+    return Outcome(code, text + "".join(misses))

@@ -52,6 +52,12 @@ class Namespace:
         """The engine's name for a learner's container or volume name."""
         return f"{self.prefix}-{self.learner}-{name}"
 
+    def learner_name(self, engine_name: str) -> str | None:
+        """The learner's name in one of this namespace's engine names, else ``None``."""
+        head = f"{self.prefix}-{self.learner}-"
+        name = engine_name.lstrip("/")
+        return name[len(head):] if name.startswith(head) and len(name) > len(head) else None
+
     def labels(self, name: str, **extra: str) -> dict[str, str]:
         """Labels that mark an object as this learner's, under the learner's name."""
         return {

@@ -35,11 +35,12 @@ MAX_FORMAT_CHARS = 256
 MAX_FORMAT_ACTIONS = 8
 """The most ``{{...}}`` actions one ``--format`` template may hold."""
 
-_MANY_NAMES = ("rm", "stop", "start", "restart", "inspect", "volume rm", "volume inspect")
+_MANY_NAMES = ("rm", "stop", "start", "restart", "inspect", "kill", "volume rm",
+               "volume inspect")
 """Verbs that act on a list of names, capped at :data:`MAX_NAMES`."""
 
 CONTAINER_SUBCOMMANDS = ("run", "exec", "ps", "rm", "stop", "start", "restart", "logs",
-                         "inspect")
+                         "inspect", "kill", "rename", "diff", "top")
 """What ``docker container X`` accepts as ``X`` (besides the aliases ``ls``, ``list``,
 ``remove``)."""
 
@@ -242,9 +243,12 @@ def parse(text: str) -> Command:
         raise CommandRefused(
             f"`docker {verb}` expects different arguments. Usage: {USAGE[verb]}", option=verb
         )
-    if command.flag("interactive") or command.flag("tty"):
+    if verb == "exec":
+        policy.check_not_interactive(command.args[0], command.args[1:],
+                                     interactive=command.flag("interactive"))
+    if command.flag("interactive"):
         command.notes.append(
-            "Note: `-i`/`-t` are accepted, but the sandbox is not an interactive terminal: "
+            "Note: `-i` is accepted, but the sandbox is not an interactive terminal: "
             "each command runs to completion and you see its output."
         )
     return command
@@ -280,9 +284,9 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
             return f"volume {sub}", tokens[2:]
         if head == "container" and sub in CONTAINER_SUBCOMMANDS:
             return sub, tokens[2:]
-        raise policy.refuse_verb(f"{head} {sub}")
+        raise policy.refuse_verb(f"{head} {sub}", tokens[2:])
     if head not in policy.VERBS_ALLOWED or head == "volume":
-        raise policy.refuse_verb(head)
+        raise policy.refuse_verb(head, tokens[1:])
     return head, tokens[1:]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Sequence
+from difflib import get_close_matches
 
 from bot.errors import CommandRefused
 from bot.text import one_line, unsafe_char
@@ -18,6 +20,7 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 VERBS_ALLOWED = (
     "run", "exec", "ps", "rm", "stop", "start", "restart", "logs", "inspect", "volume", "images",
+    "kill", "rename", "diff", "top",
 )
 """Top-level verbs on the allow-list (``container X`` and ``image ls`` are aliases)."""
 
@@ -130,7 +133,6 @@ VERB_REASONS: dict[str, str] = {
     "import": "`docker import` is not available: images are provided by the lesson.",
     "tag": "`docker tag` is not available: images are provided by the lesson.",
     "rmi": "`docker rmi` is not available: images are shared by the whole class.",
-    "kill": "`docker kill` is not on the allow-list; use `docker stop` or `docker rm -f`.",
     "attach": "`docker attach` is not available: use `docker logs` or `docker exec`.",
     "compose": "`docker compose` is not available in the sandbox.",
     "context": "`docker context` is not available in the sandbox.",
@@ -138,13 +140,10 @@ VERB_REASONS: dict[str, str] = {
     "info": "`docker info` is not available: it describes the whole engine.",
     "update": "`docker update` is not available: the sandbox sets the limits.",
     "create": "`docker create` is not on the allow-list; use `docker run -d`.",
-    "rename": "`docker rename` is not on the allow-list; remove and run again.",
-    "top": "`docker top` is not on the allow-list; use `docker exec NAME ps`.",
     "stats": "`docker stats` is not on the allow-list.",
     "pause": "`docker pause` is not on the allow-list.",
     "unpause": "`docker unpause` is not on the allow-list.",
     "wait": "`docker wait` is not on the allow-list.",
-    "diff": "`docker diff` is not on the allow-list.",
     "port": f"`docker port` is not available. {NO_NETWORK}",
     "secret": "`docker secret` is not available in the sandbox.",
     "config": "`docker config` is not available in the sandbox.",
@@ -155,8 +154,8 @@ VERB_REASONS: dict[str, str] = {
     "search": "`docker search` is not available: the sandbox has no network.",
     "history": "`docker history` is not on the allow-list.",
     "version": "`docker version` is not on the allow-list.",
-    "prune": "`prune` is not available here except `docker volume prune`: it acts on the whole "
-    "engine. Remove your own containers with `docker rm -f NAME`.",
+    "prune": "`prune` is not available here except `docker volume prune` and "
+    "`docker container prune`: it acts on the whole engine.",
     "image": "`docker image` offers only `docker image ls` here: images are provided by the "
     "lesson and shared by the whole class.",
     "checkpoint": "`docker checkpoint` is not available in the sandbox.",
@@ -177,21 +176,61 @@ def refuse_option(verb: str, option: str) -> CommandRefused:
     )
 
 
-def refuse_verb(verb: str) -> CommandRefused:
+SUBCOMMANDS: dict[str, tuple[str, ...]] = {
+    "volume": (*VOLUME_SUBCOMMANDS, "list", "remove"),
+    "container": ("run", "exec", "ps", "ls", "list", "rm", "remove", "stop", "start", "restart",
+                  "logs", "inspect", "kill", "rename", "diff", "top", "prune"),
+    "image": ("ls", "list"),
+}
+"""What each management command (``docker volume X``) accepts as ``X``."""
+
+
+def refuse_verb(verb: str, rest: Sequence[str] = ()) -> CommandRefused:
     """The refusal for a verb that is not on the allow-list.
 
     ``container cp`` is refused for the reason ``cp`` is; ``network ls`` for the
-    reason ``network`` is.
+    reason ``network`` is. A misspelling of an allowed verb (``docker sp``,
+    ``dcoker ps``, ``docker volumes ls``) gets a "did you mean" with the whole line.
+
+    Args:
+        verb: The verb as typed (``sp``, ``volume lss``).
+        rest: The words after it, to repeat in the suggestion.
     """
     words = verb.split()
     for candidate in (verb, words[-1] if words else "", words[0] if words else ""):
         reason = VERB_REASONS.get(candidate)
         if reason is not None:
             return CommandRefused(reason, option=verb)
+    guess = _correct(words, list(rest))
+    if guess is not None:
+        return CommandRefused(
+            f"docker: '{one_line(verb)}' is not a docker command. Did you mean "
+            f"`{one_line(guess)}`?", option=verb)
     allowed = ", ".join(VERBS_ALLOWED)
     return CommandRefused(f"`docker {one_line(verb)}` is not available here. You can use: "
                           f"{allowed}.",
                           option=verb)
+
+
+def _correct(words: list[str], rest: list[str]) -> str | None:
+    """The line the learner probably meant, with the misspelt word put right."""
+    if not words:
+        return None
+    head = words[0]
+    if len(words) == 2 and head in SUBCOMMANDS:
+        sub = suggest(words[1], list(SUBCOMMANDS[head]))
+        return None if sub is None else " ".join(["docker", head, sub, *rest])
+    tail = words[1:] + rest
+    fixed = suggest(head, [*VERBS_ALLOWED, "container", "image", "docker"])
+    if fixed is None:
+        return None
+    if fixed == "docker":
+        return " ".join(["docker", *tail]) if tail else None
+    if fixed in SUBCOMMANDS and tail and tail[0] not in SUBCOMMANDS[fixed]:
+        sub = suggest(tail[0], list(SUBCOMMANDS[fixed]))
+        if sub is not None:
+            tail = [sub, *tail[1:]]
+    return " ".join(["docker", fixed, *tail])
 
 
 def check_name(name: str, what: str) -> str:
@@ -374,3 +413,83 @@ def check_tail(raw: str | None) -> int | str:
     if value < 0:
         return "all"
     return value
+
+
+SIGNALS = (
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+)
+"""The signal names ``docker kill -s`` accepts (with or without ``SIG``), as on Linux."""
+
+
+def check_signal(raw: str | None) -> str:
+    """Check ``docker kill -s SIGNAL``: a Linux signal name or a number from 1 to 64.
+
+    Returns:
+        The signal as the engine takes it (``SIGKILL`` by default).
+    """
+    if raw is None:
+        return "SIGKILL"
+    name = raw.upper().removeprefix("SIG")
+    if name in SIGNALS:
+        return "SIG" + name
+    if raw.isdigit() and 1 <= int(raw) <= 64:
+        return raw
+    raise CommandRefused(f"Invalid signal: {one_line(raw)}", option="--signal",
+                         hint="For example `docker kill -s SIGTERM NAME`; the default is SIGKILL.")
+
+
+def check_count(raw: str | None, option: str) -> int:
+    """Check a count such as ``docker ps -n 3`` (0 to 1000)."""
+    if raw is None:
+        return 0
+    if not raw.isdigit() or int(raw) > 1000:
+        raise CommandRefused(f"`{option}`: {one_line(raw)!r} is not a count from 0 to 1000.",
+                             option=option)
+    return int(raw)
+
+
+INTERACTIVE_PROGRAMS = frozenset({
+    "sh", "bash", "ash", "dash", "zsh", "/bin/sh", "/bin/bash", "/bin/ash", "/usr/bin/bash",
+    "redis-cli", "python", "python3", "node", "irb", "psql", "mysql", "sqlite3", "vi", "vim",
+    "nano", "less", "more", "top", "htop", "cat", "busybox",
+})
+"""Programs that, with no arguments, wait for a person at a terminal."""
+
+
+def check_not_interactive(container: str, argv: list[str], *, interactive: bool) -> None:
+    """Refuse ``docker exec -it NAME sh`` (a program that waits for typing) at once.
+
+    The sandbox has no terminal to type into: the program would wait for input until
+    the time limit. The refusal says how to run the same thing one command at a time.
+    """
+    if not interactive or len(argv) != 1 or argv[0] not in INTERACTIVE_PROGRAMS:
+        return
+    program = argv[0].rsplit("/", 1)[-1]
+    if program == "redis-cli":
+        example = f"docker exec {container} redis-cli get mykey"
+    elif program in ("python", "python3", "node"):
+        example = f"docker exec {container} {program} -c '...'"
+    else:
+        example = f"docker exec {container} ls /data"
+    raise CommandRefused(
+        f"The sandbox has no interactive terminal, so `{program}` would wait for typing "
+        f"forever; run one command at a time: `{one_line(example)}`.",
+        option="-it",
+    )
+
+
+def suggest(word: str, choices: list[str]) -> str | None:
+    """The allowed spelling closest to a misspelt ``word`` (``sp`` -> ``ps``), if one is close.
+
+    Two neighbouring letters swapped (``sp``, ``dcoker``, ``exce``) is the likeliest slip
+    and wins; otherwise :func:`difflib.get_close_matches` picks the closest word.
+    """
+    for choice in choices:
+        if len(choice) == len(word) and sorted(choice) == sorted(word):
+            diffs = [i for i, (a, b) in enumerate(zip(choice, word, strict=True)) if a != b]
+            if len(diffs) == 2 and diffs[1] == diffs[0] + 1:
+                return choice
+    best = get_close_matches(word, choices, n=1, cutoff=0.6)
+    return best[0] if best else None

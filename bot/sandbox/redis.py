@@ -1,4 +1,4 @@
-"""What the sandbox knows about Redis: its start-up race, its TTY, what a call wrote.
+"""What the sandbox knows about Redis: its start-up race and what a call wrote.
 
 The generic :class:`~bot.sandbox.execs.ExecMixin` asks its hooks; this mixin answers
 them for ``redis-cli``, and reads keys for the tutor's checks (:meth:`RedisMixin.redis_get`).
@@ -48,10 +48,6 @@ class RedisMixin(ExecMixin):
             return self._capture(found, argv)
 
         return redis_call(run, key)
-
-    def _exec_tty(self, argv: list[str]) -> bool:
-        """``redis-cli`` gets a TTY, so that its answers read as in a terminal."""
-        return argv[:1] == ["redis-cli"]
 
     def _exec_retry(self, container: Container, argv: list[str], result: ExecResult) -> bool:
         return (
