@@ -195,7 +195,10 @@ def markdown_blocks(text: str) -> list[Block]:
             line = f"{bullet.group(1)}\u2022 {raw[bullet.end():]}" if bullet else raw
             text_block().lines.append(inline(line))
         i += 1
-    return blocks
+    for block in blocks:  # a blank line at either end is the renderer's to add
+        while block.kind == "text" and block.lines and not block.lines[-1]:
+            block.lines.pop()
+    return [b for b in blocks if b.kind != "text" or b.lines]
 
 
 def blocks(reply: Reply) -> list[Block]:
@@ -285,9 +288,26 @@ def _plain_block(block: Block) -> str:
     return text
 
 
+def _gap(before: Block | None, block: Block) -> bool:
+    """Whether a blank line goes between two blocks: before a heading, after long text."""
+    if before is None or (before.kind == "text" and before.lines and not before.lines[-1]):
+        return False
+    return block.kind == "heading" or (before.kind in ("text", "table") and len(before.lines) > 2)
+
+
 def render(reply: Reply) -> str:
     """The whole reply as plain text: no markup asterisks, no escape codes, nothing raw."""
-    return "\n".join(text for block in blocks(reply) if (text := _plain_block(block)))
+    out: list[str] = []
+    before: Block | None = None
+    for block in blocks(reply):
+        text = _plain_block(block)
+        if not text:
+            continue
+        if _gap(before, block):
+            out.append("")
+        out.append(text)
+        before = block
+    return "\n".join(out)
 
 
 def render_part(part: Part) -> str:
@@ -312,6 +332,41 @@ def _rich_text(spans: list[Span], base: str = "") -> Text:
     return text
 
 
+def _bullet(line: list[Span]) -> str | None:
+    """The indent and bullet a text line starts with (``"  • "``), or ``None``."""
+    if line and line[0][0] == "":
+        head = line[0][1]
+        rest = head.lstrip(" ")
+        if rest.startswith("\u2022 "):
+            return head[: len(head) - len(rest) + 2]
+    return None
+
+
+def _rich_lines(lines: list[list[Span]]) -> RenderableType:
+    """Text lines where bulleted lines wrap under their own text (a hanging indent)."""
+    from rich.console import Group
+
+    items: list[RenderableType] = []
+    for line in lines:
+        bullet = _bullet(line)
+        if bullet is None:
+            items.append(_rich_text(line))
+            continue
+        first: Span = ("", line[0][1][len(bullet):])
+        items.append(_hanging(_rich_text([first, *line[1:]]), bullet))
+    return Group(*items)
+
+
+def _hanging(text: Text, bullet: str) -> RenderableType:
+    from rich.table import Table
+
+    grid = Table.grid(padding=0)
+    grid.add_column(width=len(bullet), no_wrap=True)
+    grid.add_column()
+    grid.add_row(bullet, text)
+    return grid
+
+
 def _rich_block(block: Block) -> RenderableType:
     from rich import box
     from rich.table import Table
@@ -331,6 +386,8 @@ def _rich_block(block: Block) -> RenderableType:
         for row in block.rows[1:]:
             table.add_row(*(_rich_text(cell) for cell in row))
         return table
+    if block.kind == "text" and any(_bullet(line) for line in block.lines):
+        return _rich_lines(block.lines)
     lines = [_rich_text(line) for line in block.lines]
     text = Text("\n").join(lines)
     if block.kind == "notice":
@@ -361,8 +418,12 @@ def render_styled(reply: Reply, width: int, *, color: bool = True) -> str:
     console = Console(file=out, width=max(width, 20), force_terminal=color, no_color=not color,
                       color_system="standard" if color else None, highlight=False,
                       emoji=False, markup=False, soft_wrap=False)
+    before: Block | None = None
     for block in blocks(reply):
+        if _gap(before, block):
+            console.print()
         console.print(_rich_block(block))
+        before = block
     return out.getvalue().rstrip("\n")
 
 
