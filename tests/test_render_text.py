@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from bot import lesson_view
 from bot.checks import quiz
+from bot.errors import UsageError
 from bot.lessons import Catalog
 from bot.render_text import inline, render, render_error, render_styled
 from bot.reply import (
@@ -23,7 +24,6 @@ from bot.reply import (
     Tone,
     code_span,
 )
-from bot.errors import UsageError
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 """The only escape sequences the tutor itself writes: colours and bold."""
