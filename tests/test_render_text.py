@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -146,3 +148,13 @@ def test_code_span_round_trips_any_text(word: str) -> None:
 def test_unclosed_backticks_are_text() -> None:
     """A backtick run with no run of the same length after it is shown as it is."""
     assert inline("a ``b` c") == [("", "a ``b` c")]
+
+
+def test_the_prompt_path_never_loads_rich() -> None:
+    """Rich loads behind the console's prompt: importing the console and renderer does not."""
+    code = ("import sys, bot.cli, bot.console, bot.render_text\n"
+            "assert not [m for m in sys.modules if m == 'rich' or m.startswith('rich.')]\n"
+            "from bot.render_text import preload\n"
+            "preload()\n"
+            "assert 'rich.console' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
