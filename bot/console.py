@@ -14,6 +14,7 @@ thread while the learner reads the prompt and types, and the first line waits fo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
@@ -60,6 +61,13 @@ class Screen:
             self._preload = threading.Thread(target=render_text.preload, name="rich-preload",
                                              daemon=True)
             self._preload.start()
+
+    def banner(self) -> str:
+        """:data:`BANNER` for this screen, without rich (it shows before rich is loaded)."""
+        if not self.styled:
+            return BANNER
+        code = "\x1b[1;36m\\1\x1b[0m" if self.color else "\\1"
+        return re.sub(r"`([^`]+)`", code, BANNER)
 
     def _width(self) -> int:
         return shutil.get_terminal_size(fallback=(80, 24)).columns
@@ -172,7 +180,7 @@ def run_console(
     if startup is not None and not interactive:
         service = startup.get()  # a script has no prompt to show first
     if interactive:
-        print(BANNER, file=stdout)
+        print(screen.banner(), file=stdout)
     while True:
         if interactive:
             stdout.write(f"{user}> ")

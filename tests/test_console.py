@@ -233,6 +233,7 @@ def test_on_a_real_terminal_replies_are_styled_and_reset_asks(settings: Settings
     plain = SGR.sub("", text)
     assert "*Data Persistence*" not in plain and "\x1b" not in plain
     assert "Type `start LESSON`" not in plain and "Type start LESSON to begin" in plain
+    assert "docker-tutor console. Type start to begin" in plain
     assert "This removes all your containers and volumes." in plain
     assert "Nothing was removed." in plain
     assert "\n\n" not in plain.replace("\r", "")
