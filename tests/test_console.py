@@ -237,3 +237,22 @@ def test_on_a_real_terminal_replies_are_styled_and_reset_asks(settings: Settings
     assert "This removes all your containers and volumes." in plain
     assert "Nothing was removed." in plain
     assert "\n\n" not in plain.replace("\r", "")
+
+
+def test_an_instructors_progress_shows_a_learners_escape_sequences_escaped(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`progress @learner` in an instructor's terminal never replays a learner's ESC bytes."""
+    env = {**os.environ, "TUTOR_DATA_DIR": str(tmp_path / "data"),
+           "TUTOR_NAMESPACE": settings.namespace, "TUTOR_INSTRUCTORS": "boss"}
+    env.pop("SLACK_BOT_TOKEN", None)
+    hostile = "\x1b]0;pwned\x07\x1b[2J"
+    for user, lines in (("nia", f"start\nedit notes.txt a{hostile}b\ndocker ps {hostile}\n"),
+                        ("boss", "progress @nia\n")):
+        result = subprocess.run([sys.executable, "-m", "bot", "console", "--user", user],
+                                input=lines, capture_output=True, text=True, env=env,
+                                timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+    assert "Progress of nia" in result.stdout
+    assert "docker ps \\x1b]0;pwned\\x07\\x1b[2J" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
