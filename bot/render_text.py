@@ -49,9 +49,12 @@ _PREFIX = {Tone.INFO: "", Tone.SUCCESS: "\u2714 ", Tone.WARNING: "! ", Tone.ERRO
 _TONE_STYLE = {Tone.INFO: "", Tone.SUCCESS: "green", Tone.WARNING: "yellow", Tone.ERROR: "red"}
 
 CONSOLE_WORDING: tuple[tuple[str, str], ...] = (
-    ("Press the button of your answer, or type `answer N` with its number",
-     "Type the number of your answer (or `answer N`)"),
-    (", or press a button.", ", or just the number."),
+    ("Press the button of your answer, or type `answer N` with its number (in a channel: "
+     "`/tutor answer N`).", "Type the number of your answer (or `answer N`)."),
+    ("Answer with `answer N`, N being the number of your choice (in a channel: "
+     "`/tutor answer N`), or press a button.", "Type the number of your choice (or `answer N`)."),
+    ("press a button", "type its number"),
+    ("Press the button", "Type the number"),
 )
 """Sentences written for Slack's buttons, and what the console says instead."""
 
