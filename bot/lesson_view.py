@@ -13,7 +13,19 @@ from datetime import datetime
 from bot.errors import TutorError
 from bot.lessons import Lesson, Step
 from bot.progress import LessonState
-from bot.reply import Actions, Code, Context, Event, Heading, Markdown, Notice, Part, Reply, Tone
+from bot.reply import (
+    Actions,
+    Code,
+    Context,
+    Event,
+    Heading,
+    Markdown,
+    Notice,
+    Part,
+    Reply,
+    Tone,
+    code_span,
+)
 from bot.sandbox.views import Outcome
 from bot.service import LessonCard
 
@@ -28,10 +40,12 @@ Tutor words (after `/tutor` in a channel, or on their own in a DM or the console
 • `next` / `back`: move through the lesson
 • `check`: ask whether the current step is done
 • `hint`: a hint for the current step (up to three)
-• `answer N`: answer a quiz question with the number of your choice
+• `answer N`: answer a quiz question with the number of your choice (on a quiz step
+  the number alone works too: `/tutor 2`, or `2` in the console)
 • `edit FILE TEXT`: write TEXT into FILE in your workspace (`$(pwd)`), as an editor would
 • `status`: where you are
-• `reset`: start the lesson over and remove your containers and volumes
+• `reset`: start the lesson over and remove your containers and volumes (in a terminal
+  the console asks first; a script's `reset` goes on at once)
 • `help`: this text
 
 Docker commands: type them as you would in a terminal, e.g. `docker ps -a`
@@ -80,7 +94,7 @@ def lessons_reply(lessons: Sequence[tuple[Lesson, LessonState | None]]) -> Reply
         done = done_count(lesson, state)
         mark = "done" if state and state.completed_at else f"{done}/{len(lesson.steps)} steps"
         started = "" if state else " (not started)"
-        reply.add(Markdown(f"*{lesson.title}* (`{lesson.id}`): {lesson.summary}\n"
+        reply.add(Markdown(f"*{lesson.title}* ({code_span(lesson.id)}): {lesson.summary}\n"
                            f"Progress: {mark}{started}"))
     return reply.add(Context("Type `start LESSON` to begin or resume."))
 

@@ -7,8 +7,34 @@ knows about Slack.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def code_span(text: str) -> str:
+    """``text`` as an inline code span it cannot break out of, whatever backticks it holds.
+
+    The fence is a backtick run one longer than the longest run inside (CommonMark);
+    text that starts or ends with a backtick, or is only spaces, is padded with one
+    space on each side, which a CommonMark reader (and :mod:`bot.render_text`) strips;
+    so is text that starts and ends with a space (the reader would strip those).
+    Learner text quoted in a reply goes through here, never through ``f"`{text}`"``.
+
+    Args:
+        text: Any text, one line (a newline is kept; Slack and the console show it).
+
+    Returns:
+        The quoted span, e.g. ``code_span("a`b")`` is ``"``a`b``"``.
+    """
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    edges = text[:1] + text[-1:]
+    stripped = len(text) > 1 and text[0] == text[-1] == " " and bool(text.strip(" "))
+    pad = " " if "`" in edges or stripped or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 class Tone(StrEnum):

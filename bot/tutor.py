@@ -181,6 +181,8 @@ class Tutor:
                 word, _, rest = text.partition(" ")
                 word = word.lower() or "help"
                 command = _WORDS.get(word)
+                if command is None and word.isdigit() and not rest and self._on_quiz(person):
+                    word, rest, command = "answer", word, Tutor.answer  # a bare `2` answers
                 if command is None:
                     trace.verb = "unknown"
                     raise UsageError(
@@ -330,6 +332,10 @@ class Tutor:
     def reset(self, person: Person, rest: str) -> Reply:
         """Start the current lesson over and remove all the person's containers and volumes."""
         lesson_id = self.store.current_lesson(person)
+        if rest == "?":  # what it would do, removing nothing (the console asks before a reset)
+            what = f" and starts {self.catalog.get(lesson_id).title} over" if lesson_id else ""
+            return Reply().add(Notice(f"This removes all your containers and volumes{what}.",
+                                      Tone.WARNING))
         containers, volumes = self.sandbox.remove_all(person)
         reply = Reply()
         if lesson_id:
@@ -457,6 +463,13 @@ class Tutor:
         if state is None:
             state = self.store.start_lesson(person, lesson.id, lesson.steps[0].id)
         return lesson, state
+
+    def _on_quiz(self, person: Person) -> bool:
+        try:
+            lesson, state = self._current(person)
+            return bool(lesson.step(state.current_step).quiz)
+        except TutorError:  # no lesson, or one that changed: not a quiz answer
+            return False
 
     def _section(self, lesson: Lesson, step: Step, person: Person | None = None) -> Reply:
         parts: list[Part] = []
