@@ -30,9 +30,21 @@ from bot.lessons import Catalog, Lesson, Step
 from bot.oplog import LineTrace, exit_status_of, log_line
 from bot.progress import CommandEntry, LessonState
 from bot.ratelimit import CommandRate
-from bot.reply import Actions, Context, Event, Heading, Markdown, Notice, Part, Reply, Tone
+from bot.reply import (
+    Actions,
+    Context,
+    Event,
+    Heading,
+    Markdown,
+    Notice,
+    Part,
+    Reply,
+    Tone,
+    code_span,
+)
 from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import parse
+from bot.sandbox.policy import suggest
 from bot.service import LessonCard, Stoppable
 
 if TYPE_CHECKING:
@@ -185,10 +197,7 @@ class Tutor:
                     word, rest, command = "answer", word, Tutor.answer  # a bare `2` answers
                 if command is None:
                     trace.verb = "unknown"
-                    raise UsageError(
-                        f"I don't know `{word}`. Type `help` for what I understand, or a docker "
-                        "command starting with `docker`."
-                    )
+                    raise UsageError(_unknown_word(word, rest))
                 trace.verb = word
                 reply = command(self, person, rest.strip())
                 trace.settle(0)
@@ -490,6 +499,14 @@ class Tutor:
             reply.events.append(Event.LESSON_COMPLETED)
         return reply.add(Notice(f"\U0001f393 You finished {lesson.title}. Well done!",
                                 Tone.SUCCESS))
+
+
+def _unknown_word(word: str, rest: str) -> str:
+    """The answer to a first word the tutor does not know, with the likely intended one."""
+    meant = suggest(word, [*sorted(_WORDS), "docker"])
+    guess = f" Did you mean {code_span(' '.join(filter(None, (meant, rest.strip()))))}?" if meant else ""
+    return (f"I don't know {code_span(word)}.{guess} Type `help` for what I understand, or a "
+            "docker command starting with `docker`.")
 
 
 _WORDS: dict[str, Callable[[Tutor, Person, str], Reply]] = {
