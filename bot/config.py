@@ -87,7 +87,6 @@ class Settings:
         database_url: SQLAlchemy URL of the progress store.
         docker_host: The engine learners' commands run on (``None``: the default socket).
         lessons_dir: Where lesson folders live.
-        workspaces_dir: Where learners' bind-mount workspaces live on the sandbox host.
         instructors: Slack user ids (or console names) with access to class data.
         slack_bot_token: ``SLACK_BOT_TOKEN``.
         slack_signing_secret: ``SLACK_SIGNING_SECRET``.
@@ -104,7 +103,6 @@ class Settings:
     database_url: str
     docker_host: str | None = None
     lessons_dir: Path = field(default_factory=default_lessons_dir)
-    workspaces_dir: Path = field(default_factory=lambda: default_data_dir() / "workspaces")
     instructors: frozenset[str] = frozenset()
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -143,12 +141,10 @@ class Settings:
             ),
         )
         lessons_dir = env.get("TUTOR_LESSONS_DIR")
-        workspaces = env.get("TUTOR_WORKSPACES_DIR")
         return cls(
             database_url=database_url,
             docker_host=env.get("DOCKER_HOST") or None,
             lessons_dir=Path(lessons_dir) if lessons_dir else default_lessons_dir(),
-            workspaces_dir=Path(workspaces) if workspaces else data_dir / "workspaces",
             instructors=instructors,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,

@@ -128,6 +128,8 @@ class Tutor:
                 return self.docker(person, text)
             word, _, rest = text.partition(" ")
             word = word.lower()
+            if word in _WORDS and word not in _NO_ENGINE_WORDS:  # h-wire: engine words count
+                self._rate_limit(person)
             command = _WORDS.get(word or "help")
             if command is None:
                 raise UsageError(
@@ -258,7 +260,7 @@ class Tutor:
                              "workspace, the folder that `-v $(pwd):/app` shows in a container.")
         self._rate_limit(person)
         path = workspace.clean_path(raw_path)
-        size = workspace.write_file(self.sandbox.workspace(person), path, text)
+        size = self.sandbox.write_workspace_file(person, path, text)  # h-wire: through the engine
         lesson_id = self.store.current_lesson(person)
         lesson = self.catalog.get(lesson_id) if lesson_id else None
         state = self.store.lesson_state(person, lesson.id) if lesson else None
@@ -466,6 +468,9 @@ def _done_count(lesson: Lesson, state: LessonState | None) -> int:
         return 0
     return sum(1 for s in lesson.steps if state.completed(s.id))
 
+
+_NO_ENGINE_WORDS = frozenset({"", "help", "lessons", "edit"})  # h-wire: edit counts itself
+"""Tutor words that never reach the engine: the per-minute limit leaves them alone."""
 
 _WORDS: dict[str, Callable[[Tutor, Person, str], Reply]] = {
     "help": Tutor.help,

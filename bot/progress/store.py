@@ -31,6 +31,7 @@ from bot.progress.models import (
     StepProgress,
     utcnow,
 )
+from bot.text import printable
 
 OUTPUT_KEEP = 500
 """How many characters of a command's output the log keeps."""
@@ -443,10 +444,10 @@ class ProgressStore:
                 lesson_id=lesson_id,
                 step_id=step_id,
                 kind=kind,
-                text=text[:2000],
+                text=printable(text[:2000]),  # h-wire: a lone surrogate fails the encoder
                 exit_status=exit_status,
                 duration_ms=duration_ms,
-                output=output[:OUTPUT_KEEP],
+                output=printable(output[:OUTPUT_KEEP]),  # h-wire
                 facts=facts,
             )
             session.add(row)

@@ -45,7 +45,10 @@ class ContainersMixin(BindsMixin):
 
     @boundary
     def remove_all(self, person: Person) -> tuple[int, int]:
-        """Remove every container and volume of the person; (containers, volumes) removed.
+        """Remove every container and volume of the person, and their workspace.
+
+        Returns:
+            How many containers and volumes were removed.
 
         Raises:
             EngineUnavailable: The engine could not be reached or failed.
@@ -60,6 +63,7 @@ class ContainersMixin(BindsMixin):
             for volume in volumes:
                 with suppress(docker.errors.NotFound):
                     volume.remove(force=True)
+            self._workspace(ns).remove()  # no container is left to use it
         return len(containers), len(volumes)
 
     def _remove(self, ns: Namespace, container: Container, *, force: bool) -> None:
@@ -132,6 +136,9 @@ class ContainersMixin(BindsMixin):
         def act(container: Container) -> str | None:
             was_running = container.status == "running"
             container.stop(timeout=seconds)
+            if _auto_remove(container):  # `run --rm -d`: stopped means gone, as in docker
+                with suppress(docker.errors.APIError):
+                    self._remove(ns, container, force=True)
             stopped.append({"id": container.id, "name": container.labels.get(LABEL_NAME, ""),
                             "was_running": was_running})
             return None
@@ -145,9 +152,10 @@ class ContainersMixin(BindsMixin):
         started: list[dict[str, Any]] = []
 
         def act(container: Container) -> str | None:
-            refused = self._check_binds_before_start(person, ns, container)
-            if refused:
-                return refused
+            if container.status != "running":
+                refused = self._linked_targets_refusal(container)
+                if refused:
+                    return refused
             container.start()
             started.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
             return None
@@ -162,10 +170,18 @@ class ContainersMixin(BindsMixin):
         restarted: list[dict[str, Any]] = []
 
         def act(container: Container) -> str | None:
-            refused = self._check_binds_before_start(person, ns, container)
+            if _auto_remove(container):
+                return (f"Error: {container.labels.get(LABEL_NAME, '')}: the sandbox restarts "
+                        "by stopping and starting, and `--rm` would remove it when it stops. "
+                        "Use `docker stop`, then `docker run` again.")
+            # Stop, check the stopped container's own files, then start: a link planted
+            # above a mount target while it ran must be found before the engine mounts.
+            container.stop(timeout=seconds)
+            container.reload()
+            refused = self._linked_targets_refusal(container)
             if refused:
                 return refused
-            container.restart(timeout=seconds)
+            container.start()
             restarted.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
             return None
 
@@ -196,3 +212,8 @@ class ContainersMixin(BindsMixin):
             ])
         headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
         return Outcome(0, formatting.table(headers, rows))
+
+
+def _auto_remove(container: Container) -> bool:
+    """Whether the engine removes ``container`` when it stops (``docker run --rm -d``)."""
+    return bool((container.attrs.get("HostConfig") or {}).get("AutoRemove"))
