@@ -12,6 +12,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from bot.sandbox.naming import (
     LABEL_VOLUMES,
     Namespace,
 )
+from bot.sandbox.overtime import Overtime
 from bot.sandbox.parser import Command
 from bot.sandbox.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.views import ContainerView, MountView
@@ -148,6 +150,23 @@ class SandboxBase:
         self.allowed_images = frozenset(allowed_images) if allowed_images is not None else None
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
+        self._later: dict[str, list[str]] = {}
+        self._later_lock = threading.Lock()
+        self._overtime = Overtime()
+
+    # -- notes for a learner's next command -------------------------------------------------
+
+    def _tell_later(self, ns: Namespace, note: str) -> None:
+        """Keep ``note`` for the reply to the learner's next command (said once)."""
+        with self._later_lock:
+            notes = self._later.setdefault(ns.learner, [])
+            if note not in notes:
+                notes.append(note)
+
+    def _take_notes(self, ns: Namespace) -> list[str]:
+        """The notes kept for the learner (see :meth:`_tell_later`), now said."""
+        with self._later_lock:
+            return self._later.pop(ns.learner, [])
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -256,6 +275,22 @@ class SandboxBase:
         text = text.replace(f"{ns.prefix}-{ns.learner}-", "")
         text = re.sub(re.escape(ns.prefix) + r"-[0-9a-f]{12}-", "", text)
         return _ENGINE_PATH.sub("<container filesystem>", text)
+
+    def _kept_bytes(self) -> int:
+        """How much of a learner command's output is kept while it is read.
+
+        Enough for :attr:`Limits.output_chars` characters of UTF-8 and a margin; the
+        rest is only counted (:func:`bot.sandbox.streams.read_stream`), so a command that
+        prints gigabytes costs the bot a few kilobytes.
+        """
+        return self.limits.output_chars * 4 + 4096
+
+    def _line_deadline(self) -> float:
+        """When a line that acts on several containers must be done (monotonic clock).
+
+        One wall-time budget per line, whatever its arguments: the foreground limit.
+        """
+        return time.monotonic() + self.limits.foreground_seconds
 
     def _timeout_note(self) -> str:
         return (

@@ -63,7 +63,7 @@ class Sandbox(RunMixin, RedisMixin, InspectionMixin):
             prefix = "docker: " if command.verb == "run" else ""
             outcome = Outcome(125 if command.verb == "run" else 1,
                               f"{prefix}Error response from daemon: {message}\n")
-        outcome.notes[:0] = command.notes
+        outcome.notes[:0] = [*self._take_notes(ns), *command.notes]  # h-wire: overtime, disk
         outcome.output, outcome.cut = cap_output(
             outcome.output, self.limits.output_chars, outcome.cut
         )

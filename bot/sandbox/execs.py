@@ -15,7 +15,8 @@ from docker.models.containers import Container
 
 from bot.identity import Person
 from bot.sandbox.base import NOT_FOUND, Plan, SandboxBase
-from bot.sandbox.naming import Namespace
+from bot.sandbox.naming import LABEL_LEARNER, LABEL_NAME, LABEL_NAMESPACE, Namespace
+from bot.sandbox.overtime import leftover_pids
 from bot.sandbox.parser import Command
 from bot.sandbox.streams import DRAIN_LIMIT, READ_LIMIT, ExecResult, read_stream
 from bot.sandbox.translate import boundary
@@ -102,6 +103,8 @@ class ExecMixin(SandboxBase):
         )["Id"]
         if detach:
             api.exec_start(exec_id, detach=True)
+            self._overtime.at(time.monotonic() + timeout + 1.0,
+                              lambda: self._stop_overtime(container, exec_id, detached=True))
             return ExecResult(0, "", 0, timed_out=False)
         sock = api.exec_start(exec_id, socket=True, tty=tty)
         raw = getattr(sock, "_sock", sock)
@@ -119,8 +122,36 @@ class ExecMixin(SandboxBase):
             code = api.exec_inspect(exec_id).get("ExitCode")
         if code is None:
             code = 137 if timed_out else -1
+        if timed_out or code == 137:
+            self._stop_overtime(container, exec_id, detached=False)
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         return ExecResult(code, text, max(0, size - limit), timed_out)
+
+    def _stop_overtime(self, container: Container, exec_id: str, *, detached: bool) -> None:
+        """Kill ``container`` if what an exec started still runs past its limit.
+
+        Seen from the engine's host (:func:`bot.sandbox.overtime.leftover_pids`), so
+        nothing in the container (a replaced ``timeout``, a double fork) can hide it.
+        The learner is told in the reply to their next command (or this one).
+        """
+        api = self.client.api
+        try:
+            info = api.exec_inspect(exec_id)
+            exec_pid = int(info.get("Pid") or 0) if info.get("Running") else None
+            left = leftover_pids(api, container.id, exec_pid)
+            if not left:
+                return
+            api.kill(container.id)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return
+        name = container.labels.get(LABEL_NAME, "")
+        ns = Namespace(container.labels.get(LABEL_NAMESPACE, ""),
+                       container.labels.get(LABEL_LEARNER, ""))
+        self._tell_later(ns, (
+            f"Processes started by {'a `docker exec -d`' if detached else 'that command'} in "
+            f"`{name}` were still running after {self.limits.foreground_seconds:g} seconds, "
+            f"so the tutor stopped the container `{name}` (its files are kept: "
+            f"`docker start {name}`)."))
 
     def _do_exec(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         ref, argv = command.args[0], command.args[1:]
@@ -137,7 +168,7 @@ class ExecMixin(SandboxBase):
         def run() -> ExecResult:
             return self._exec(
                 container, argv, timeout=self.limits.foreground_seconds, tty=tty,
-                limit=READ_LIMIT, env=plan.env, workdir=plan.workdir,
+                limit=self._kept_bytes(), env=plan.env, workdir=plan.workdir,
                 user=plan.user, detach=command.flag("detach"),
             )
 

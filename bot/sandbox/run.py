@@ -25,7 +25,7 @@ from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.mounts import MountRequest
 from bot.sandbox.naming import LABEL_NAME, LABEL_VOLUMES, Namespace
 from bot.sandbox.parser import Command
-from bot.sandbox.streams import READ_LIMIT, read_stream
+from bot.sandbox.streams import read_stream
 from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
 
@@ -177,7 +177,7 @@ class RunMixin(ContainersMixin, VolumesMixin):
         try:
             container.start()
             data, size, timed_out = read_stream(
-                raw, tty=tty, deadline=started + limit, limit=READ_LIMIT
+                raw, tty=tty, deadline=started + limit, limit=self._kept_bytes()
             )
         finally:
             sock.close()
@@ -209,4 +209,5 @@ class RunMixin(ContainersMixin, VolumesMixin):
         if remove:
             self._remove(ns, container, force=True)
         facts["exit"] = code
-        return Outcome(code, output, cut=max(0, size - READ_LIMIT), notes=notes, facts=facts)
+        return Outcome(code, output, cut=max(0, size - self._kept_bytes()), notes=notes,
+                       facts=facts)
