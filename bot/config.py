@@ -44,6 +44,10 @@ class Limits:
             this long.
         idle_volumes_hours: The reaper removes the volumes of a learner idle this long.
         reap_interval_seconds: How often ``serve``'s reaper looks for idle learners.
+        disk_bytes: Disk a learner's containers' writable layers, volumes and workspace
+            may take together (0: no quota); past it their writing containers stop.
+        disk_check_seconds: How often the disk watcher measures, while any learner
+            container runs.
     """
 
     memory_bytes: int = 256 * 1024 * 1024
@@ -57,6 +61,8 @@ class Limits:
     idle_containers_minutes: float = 120.0
     idle_volumes_hours: float = 72.0
     reap_interval_seconds: float = 300.0
+    disk_bytes: int = 1024 * 1024 * 1024
+    disk_check_seconds: float = 10.0
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -139,6 +145,8 @@ class Settings:
             reap_interval_seconds=_float(
                 env, "TUTOR_REAP_INTERVAL_SECONDS", Limits.reap_interval_seconds
             ),
+            disk_bytes=_int(env, "TUTOR_DISK_MB", Limits.disk_bytes // 2**20) * 2**20,
+            disk_check_seconds=_float(env, "TUTOR_DISK_CHECK_SECONDS", Limits.disk_check_seconds),
         )
         lessons_dir = env.get("TUTOR_LESSONS_DIR")
         return cls(

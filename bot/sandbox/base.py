@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.errors import EngineUnavailable
 from bot.identity import Person
 from bot.sandbox import mounts, naming, policy
+from bot.sandbox.disk import DiskWatch
 from bot.sandbox.engine_workspace import EngineWorkspace, is_workspace_mount, refuse_sub_folder
 from bot.sandbox.mounts import MountRequest
 from bot.sandbox.naming import (
@@ -153,6 +154,7 @@ class SandboxBase:
         self._later: dict[str, list[str]] = {}
         self._later_lock = threading.Lock()
         self._overtime = Overtime()
+        self._disk_watch = DiskWatch(self)
 
     # -- notes for a learner's next command -------------------------------------------------
 
@@ -193,7 +195,8 @@ class SandboxBase:
             return self._client
 
     def close(self) -> None:
-        """Close the engine connection."""
+        """Close the engine connection (and stop the disk watcher)."""
+        self._disk_watch.stop()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -195,6 +195,7 @@ class ContainersMixin(BindsMixin):
                 refused = self._linked_targets_refusal(container)
                 if refused:
                     return refused
+            self._disk_watch.ensure_running()
             container.start()
             started.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
             return None
@@ -219,6 +220,7 @@ class ContainersMixin(BindsMixin):
             refused = self._linked_targets_refusal(container)
             if refused:
                 return refused
+            self._disk_watch.ensure_running()
             container.start()
             restarted.append({"id": container.id, "name": container.labels.get(LABEL_NAME, "")})
             return None

@@ -111,6 +111,7 @@ class RunMixin(ContainersMixin, VolumesMixin):
                 "argv": argv,
                 "detach": detach,
             }
+            self._disk_watch.ensure_running()
             if detach:
                 container.start()
                 return Outcome(0, container.id + "\n", facts=facts)
