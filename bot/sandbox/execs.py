@@ -97,14 +97,15 @@ class ExecMixin(SandboxBase):
         """
         wrapped = ["timeout", "-s", "KILL", str(max(1, round(timeout))), *argv]
         api = self.client.api
+        begun = time.monotonic()
         exec_id = api.exec_create(
             container.id, wrapped, stdout=True, stderr=True, tty=tty, environment=env,
             workdir=workdir, user=user or "",
         )["Id"]
         if detach:
             api.exec_start(exec_id, detach=True)
-            self._overtime.at(time.monotonic() + timeout + 1.0,
-                              lambda: self._stop_overtime(container, exec_id, detached=True))
+            self._overtime.at(begun + timeout + 1.0, lambda: self._stop_overtime(
+                container, exec_id, begun, "a `docker exec -d`"))
             return ExecResult(0, "", 0, timed_out=False)
         sock = api.exec_start(exec_id, socket=True, tty=tty)
         raw = getattr(sock, "_sock", sock)
@@ -123,22 +124,29 @@ class ExecMixin(SandboxBase):
         if code is None:
             code = 137 if timed_out else -1
         if timed_out or code == 137:
-            self._stop_overtime(container, exec_id, detached=False)
+            self._stop_overtime(container, exec_id, begun, "that command")
+        else:  # done in time; what it left in the background is looked for at the limit
+            self._overtime.at(begun + timeout + 1.0, lambda: self._stop_overtime(
+                container, exec_id, begun, "a `docker exec`, in the background,"))
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         return ExecResult(code, text, max(0, size - limit), timed_out)
 
-    def _stop_overtime(self, container: Container, exec_id: str, *, detached: bool) -> None:
+    def _stop_overtime(self, container: Container, exec_id: str, begun: float,
+                       what: str) -> None:
         """Kill ``container`` if what an exec started still runs past its limit.
 
         Seen from the engine's host (:func:`bot.sandbox.overtime.leftover_pids`), so
         nothing in the container (a replaced ``timeout``, a double fork) can hide it.
         The learner is told in the reply to their next command (or this one).
         """
-        api = self.client.api
+        if self._client is None:
+            return  # the sandbox was closed meanwhile
+        api = self._client.api
         try:
             info = api.exec_inspect(exec_id)
             exec_pid = int(info.get("Pid") or 0) if info.get("Running") else None
-            left = leftover_pids(api, container.id, exec_pid)
+            left = leftover_pids(api, container.id, exec_pid,
+                                 younger_than=time.monotonic() - begun + 1.0)
             if not left:
                 return
             api.kill(container.id)
@@ -148,7 +156,7 @@ class ExecMixin(SandboxBase):
         ns = Namespace(container.labels.get(LABEL_NAMESPACE, ""),
                        container.labels.get(LABEL_LEARNER, ""))
         self._tell_later(ns, (
-            f"Processes started by {'a `docker exec -d`' if detached else 'that command'} in "
+            f"Processes started by {what} in "
             f"`{name}` were still running after {self.limits.foreground_seconds:g} seconds, "
             f"so the tutor stopped the container `{name}` (its files are kept: "
             f"`docker start {name}`)."))

@@ -29,11 +29,14 @@ import docker
 log = logging.getLogger("docker_tutor.sandbox")
 
 
-def leftover_pids(api: docker.APIClient, container_id: str, exec_pid: int | None) -> list[int]:
+def leftover_pids(api: docker.APIClient, container_id: str, exec_pid: int | None, *,
+                  younger_than: float) -> list[int]:
     """Host pids, in ``container_id``, of what an exec started that still runs.
 
     The exec's own process and its descendants, and every process re-parented to the
-    container's init (``--init``) other than its main process, with their descendants.
+    container's init (``--init``) other than its main process that is younger than the
+    exec (``younger_than`` seconds: an orphan the main process made long before is not
+    the exec's), with their descendants.
 
     Returns:
         The pids (empty when nothing is left, or the container is not running).
@@ -57,14 +60,15 @@ def leftover_pids(api: docker.APIClient, container_id: str, exec_pid: int | None
     for pid, ppid, _ in rows:
         children.setdefault(ppid, []).append(pid)
     under_init = sorted((r for r in rows if r[1] == init), key=lambda r: -r[2])
-    roots = [pid for pid, _, _ in under_init[1:]]  # the oldest child of init is the main one
+    # The oldest child of init is the main process; the others are orphans.
+    roots = [pid for pid, _, age in under_init[1:] if age <= younger_than]
     if exec_pid:
         roots.append(exec_pid)
     present = {pid for pid, _, _ in rows}
     found: set[int] = set()
     while roots:
         pid = roots.pop()
-        if pid in found or pid in (init,):
+        if pid in found or pid == init:
             continue
         if pid in present:
             found.add(pid)
