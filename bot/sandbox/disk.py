@@ -6,7 +6,7 @@ xfs project quotas (``--storage-opt size`` is refused by such engines). So a wat
 measures from the engine's side (``GET /system/df``: the engine sizes every
 container's writable layer and every volume itself; nothing in a container can fake
 it) and, past ``TUTOR_DISK_MB``, kills the learner's running containers that grew since
-the last look (or all their running ones, on the first look). Nothing is removed: the
+the last look (all their running ones on the first look). Nothing is removed: the
 learner is told in the reply to their next command, frees space (``docker rm``,
 ``docker volume rm``) and starts again.
 
@@ -166,7 +166,9 @@ class DiskWatch:
 def _writers(now: Measure, last: Measure | None, learner: str) -> list[dict[str, Any]]:
     """The learner's running containers that grew (their layer, or a volume they mount).
 
-    On the first look (nothing to compare), all their running containers.
+    On the first look (nothing to compare), all their running containers; later, a
+    container that did not grow is left alone even while the learner is over the quota
+    (it is not what fills the disk).
     """
     running = now.running.get(learner, [])
     if last is None:
@@ -184,4 +186,4 @@ def _writers(now: Measure, last: Measure | None, learner: str) -> list[dict[str,
                     now.volumes[name][1] > last.volumes.get(name, (learner, 0))[1]):
                 grew.append(container)
                 break
-    return grew or running
+    return grew

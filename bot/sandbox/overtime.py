@@ -89,7 +89,7 @@ class Overtime:
         """Run ``callback`` at ``when`` (``time.monotonic()`` clock); errors are swallowed."""
         with self._wake:
             heapq.heappush(self._queue, (when, next(self._order), callback))
-            if self._thread is None:
+            if self._thread is None:  # (the thread ends when nothing is left to run)
                 self._thread = threading.Thread(target=self._run, name="exec-overtime",
                                                 daemon=True)
                 self._thread.start()
@@ -98,9 +98,11 @@ class Overtime:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._queue or self._queue[0][0] > time.monotonic():
-                    wait = self._queue[0][0] - time.monotonic() if self._queue else None
-                    self._wake.wait(wait)
+                if not self._queue:
+                    self._thread = None
+                    return
+                while self._queue[0][0] > time.monotonic():
+                    self._wake.wait(self._queue[0][0] - time.monotonic())
                 _, _, callback = heapq.heappop(self._queue)
             try:
                 callback()
