@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,11 @@ from bot.reply import Event, Reply
 from bot.sandbox.engine import Sandbox
 from bot.sandbox.engine_workspace import volume_name
 from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.parser import parse
 from bot.sandbox.run import CAPABILITIES
 from bot.tutor import Tutor
 from tests.conftest import ROOT, _purge
+from tests.test_engine_workspace import HostFileWatch
 
 pytestmark = pytest.mark.docker
 
@@ -447,6 +450,25 @@ def test_the_workspace_is_a_volume_in_the_engine_shown_as_the_bind_of_pwd(world:
     assert say(world, eve, "docker exec w cat /app/notes.txt").text().strip() == "hello from the host"
     say(world, eve, "docker exec w sh -c 'echo from the container > /app/back.txt'")
     assert world.sandbox.read_workspace_file(eve, "back.txt") == "from the container\n"
+    # The whole wired path touches no host file: `edit`, a `run` that mounts the
+    # workspace, an exec and a check's read (an audit hook watches this thread).
+    say(world, eve, "docker ps")  # imports and connections happen before the watch
+    watch = HostFileWatch.get()
+    watch.armed_thread = threading.get_ident()
+    Path(__file__).read_bytes()  # the control: the watch sees a host file being opened
+    watch.armed_thread = None
+    assert [event for event, _ in watch.seen] == ["open"]
+    watch.seen.clear()
+    watch.armed_thread = threading.get_ident()
+    try:
+        world.sandbox.write_workspace_file(eve, "d/e/watched.txt", "watched")
+        for line in ("docker run --rm -v $(pwd):/m busybox cat /m/d/e/watched.txt",
+                     "docker exec w ls -R /app", "docker start w", "docker restart -t 0 w"):
+            world.sandbox.run_command(eve, parse(line))
+        assert world.sandbox.read_workspace_file(eve, "d/e/watched.txt") == "watched\n"
+    finally:
+        watch.armed_thread = None
+    assert watch.seen == []
     # A second container sees the same workspace, read-only if asked.
     ro = say(world, eve, "docker run --rm -v $(pwd):/ro:ro busybox sh -c "
                          "'cat /ro/notes.txt; touch /ro/x'").text()
