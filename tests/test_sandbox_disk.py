@@ -99,3 +99,10 @@ def test_the_quota_counts_layers_volumes_and_the_workspace(
     used = found.by_learner[small.sandbox.namespace(alice).learner]
     assert 9 * 2**20 <= used < 10 * 2**20, used
     print(f"\none disk measurement (GET /system/df): {cost * 1000:.0f} ms")
+
+
+def test_the_quota_settings_are_read_from_the_environment() -> None:
+    """`TUTOR_DISK_MB` and `TUTOR_DISK_CHECK_SECONDS` reach the limits; 1 GiB by default."""
+    assert Settings.from_env({}).limits.disk_bytes == 1024 * 2**20
+    read = Settings.from_env({"TUTOR_DISK_MB": "20", "TUTOR_DISK_CHECK_SECONDS": "2.5"})
+    assert (read.limits.disk_bytes, read.limits.disk_check_seconds) == (20 * 2**20, 2.5)
