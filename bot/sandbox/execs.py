@@ -171,6 +171,7 @@ class ExecMixin(SandboxBase):
                 1, f"Error response from daemon: Container {container.id} is not running\n"
             )
         tty = command.flag("tty") or self._exec_tty(argv)
+        self._disk_watch.ensure_running()  # (after a restart of the bot, the first exec starts it)
         started = time.monotonic()
 
         def run() -> ExecResult:
