@@ -30,8 +30,9 @@ CHECK_SECONDS = 1.0
 WRITE_MB_PER_S = 25
 """The writer below: 5 MB every 0.2 s."""
 
-OVERSHOOT_BOUND_MB = 80
-"""What a 25 MB/s writer may add in one interval plus one measurement on a busy engine."""
+OVERSHOOT_BOUND_MB = 120
+"""What a 25 MB/s writer may add in one interval (1 s) plus one measurement, which takes up
+to a few seconds on the busy shared engine (one ``df`` at a time, engine-wide)."""
 
 
 @pytest.fixture

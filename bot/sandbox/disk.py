@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -53,9 +54,22 @@ class Measure:
     running: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
 
-def measure(api: docker.APIClient, prefix: str) -> Measure:
-    """The deployment's disk use per learner, as the engine sizes it (one ``df`` request)."""
-    data: dict[str, Any] = api.df()
+def measure(api: docker.APIClient, prefix: str, *, patience: float = 5.0) -> Measure:
+    """The deployment's disk use per learner, as the engine sizes it (one ``df`` request).
+
+    The engine runs one disk-usage operation at a time and answers another caller's
+    ``df`` meanwhile with an error: that is retried for up to ``patience`` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            data: dict[str, Any] = api.df()
+            break
+        except docker.errors.APIError as exc:
+            busy = "already running" in str(exc.explanation or "")
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     found = Measure()
 
     def owner(labels: dict[str, str] | None, hidden: str) -> str:
