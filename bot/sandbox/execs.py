@@ -105,7 +105,7 @@ class ExecMixin(SandboxBase):
         if detach:
             api.exec_start(exec_id, detach=True)
             self._overtime.at(begun + timeout + 1.0, lambda: self._stop_overtime(
-                container, exec_id, begun, "a `docker exec -d`"))
+                container, exec_id, begun, "a `docker exec -d`", orphans=False))
             return ExecResult(0, "", 0, timed_out=False)
         sock = api.exec_start(exec_id, socket=True, tty=tty)
         raw = getattr(sock, "_sock", sock)
@@ -125,14 +125,11 @@ class ExecMixin(SandboxBase):
             code = 137 if timed_out else -1
         if timed_out or code == 137:
             self._stop_overtime(container, exec_id, begun, "that command")
-        else:  # done in time; what it left in the background is looked for at the limit
-            self._overtime.at(begun + timeout + 1.0, lambda: self._stop_overtime(
-                container, exec_id, begun, "a `docker exec`, in the background,"))
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         return ExecResult(code, text, max(0, size - limit), timed_out)
 
     def _stop_overtime(self, container: Container, exec_id: str, begun: float,
-                       what: str) -> None:
+                       what: str, *, orphans: bool = True) -> None:
         """Kill ``container`` if what an exec started still runs past its limit.
 
         Seen from the engine's host (:func:`bot.sandbox.overtime.leftover_pids`), so
@@ -145,8 +142,16 @@ class ExecMixin(SandboxBase):
         try:
             info = api.exec_inspect(exec_id)
             exec_pid = int(info.get("Pid") or 0) if info.get("Running") else None
-            left = leftover_pids(api, container.id, exec_pid,
-                                 younger_than=time.monotonic() - begun + 1.0)
+            if exec_pid is None and not orphans:
+                return
+            age = (time.monotonic() - begun + 1.0) if orphans else -1.0
+            left = leftover_pids(api, container.id, exec_pid, younger_than=age)
+            if left and exec_pid is None:
+                # Only orphans: busybox's own `timeout` leaves its watcher for up to a
+                # second after the command died; what is still there after that is not it.
+                time.sleep(1.2)
+                left = leftover_pids(api, container.id, None,
+                                     younger_than=time.monotonic() - begun + 1.0)
             if not left:
                 return
             api.kill(container.id)

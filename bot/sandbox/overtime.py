@@ -10,8 +10,8 @@ re-parented to the container's init that is not its main process (an orphan some
 left), is past the limit: the container is killed. Its files are kept; the learner is
 told and can ``docker start`` it.
 
-Detached execs (``docker exec -d``) are checked at their limit by one scheduler thread
-(:class:`Overtime`), not one thread each.
+Detached execs (``docker exec -d``) are checked at their limit (their own process tree)
+by one scheduler thread (:class:`Overtime`), not one thread each.
 """
 
 from __future__ import annotations
