@@ -54,7 +54,6 @@ def run(session: bench.BenchSession) -> None:
     prefix = "dtbench" + secrets.token_hex(2)
     settings = Settings(
         database_url=session.database_url or f"sqlite:///{session.scratch / 'engine.db'}",
-        workspaces_dir=session.scratch / "workspaces",
         namespace=prefix,
         limits=Limits(commands_per_minute=1_000_000),  # measure the engine path, not the limiter
     )

@@ -71,7 +71,6 @@ def _serve(session: bench.BenchSession, fake: FakeSlack, namespace: str,
         "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.url,
         "DATABASE_URL": session.database_url or f"sqlite:///{session.scratch / 'slack.db'}",
         "TUTOR_NAMESPACE": namespace, "TUTOR_DATA_DIR": str(session.scratch / "data"),
-        "TUTOR_WORKSPACES_DIR": str(session.scratch / "workspaces"),
         "TUTOR_REAP_INTERVAL_SECONDS": "3600", "PORT": str(port),
     }
     env.pop("SLACK_APP_TOKEN", None)

@@ -44,6 +44,10 @@ class Limits:
             this long.
         idle_volumes_hours: The reaper removes the volumes of a learner idle this long.
         reap_interval_seconds: How often ``serve``'s reaper looks for idle learners.
+        disk_bytes: Disk a learner's containers' writable layers, volumes and workspace
+            may take together (0: no quota); past it their writing containers stop.
+        disk_check_seconds: How often the disk watcher measures, while any learner
+            container runs.
     """
 
     memory_bytes: int = 256 * 1024 * 1024
@@ -57,6 +61,8 @@ class Limits:
     idle_containers_minutes: float = 120.0
     idle_volumes_hours: float = 72.0
     reap_interval_seconds: float = 300.0
+    disk_bytes: int = 1024 * 1024 * 1024
+    disk_check_seconds: float = 10.0
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -87,7 +93,6 @@ class Settings:
         database_url: SQLAlchemy URL of the progress store.
         docker_host: The engine learners' commands run on (``None``: the default socket).
         lessons_dir: Where lesson folders live.
-        workspaces_dir: Where learners' bind-mount workspaces live on the sandbox host.
         instructors: Slack user ids (or console names) with access to class data.
         slack_bot_token: ``SLACK_BOT_TOKEN``.
         slack_signing_secret: ``SLACK_SIGNING_SECRET``.
@@ -104,7 +109,6 @@ class Settings:
     database_url: str
     docker_host: str | None = None
     lessons_dir: Path = field(default_factory=default_lessons_dir)
-    workspaces_dir: Path = field(default_factory=lambda: default_data_dir() / "workspaces")
     instructors: frozenset[str] = frozenset()
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -141,14 +145,14 @@ class Settings:
             reap_interval_seconds=_float(
                 env, "TUTOR_REAP_INTERVAL_SECONDS", Limits.reap_interval_seconds
             ),
+            disk_bytes=_int(env, "TUTOR_DISK_MB", Limits.disk_bytes // 2**20) * 2**20,
+            disk_check_seconds=_float(env, "TUTOR_DISK_CHECK_SECONDS", Limits.disk_check_seconds),
         )
         lessons_dir = env.get("TUTOR_LESSONS_DIR")
-        workspaces = env.get("TUTOR_WORKSPACES_DIR")
         return cls(
             database_url=database_url,
             docker_host=env.get("DOCKER_HOST") or None,
             lessons_dir=Path(lessons_dir) if lessons_dir else default_lessons_dir(),
-            workspaces_dir=Path(workspaces) if workspaces else data_dir / "workspaces",
             instructors=instructors,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,

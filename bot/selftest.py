@@ -136,8 +136,8 @@ def run_selftest(settings: Settings, lesson: Lesson, *, log: Log | None = None,
     """Run the self-test of ``lesson`` on the engine ``settings`` names.
 
     Args:
-        settings: Where the engine is and the namespace prefix; the database,
-            workspaces and the per-minute command limit are replaced by throwaway ones.
+        settings: Where the engine is and the namespace prefix; the database
+            and the per-minute command limit are replaced by throwaway ones.
         lesson: The lesson to prove.
         log: Called with a line as each step starts (progress for a terminal).
         settle: Seconds to keep re-checking a solved step that does not pass at once.
@@ -159,7 +159,6 @@ def run_selftest(settings: Settings, lesson: Lesson, *, log: Log | None = None,
         throwaway = replace(
             settings,
             database_url=f"sqlite:///{Path(tmp) / 'selftest.db'}",
-            workspaces_dir=Path(tmp) / "workspaces",
             limits=replace(settings.limits, commands_per_minute=1_000_000),
         )
         store = ProgressStore(throwaway.database_url)

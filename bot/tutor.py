@@ -199,6 +199,8 @@ class Tutor:
                     trace.verb = "unknown"
                     raise UsageError(_unknown_word(word, rest))
                 trace.verb = word
+                if word not in _NO_ENGINE_WORDS:  # every word that reaches the engine counts
+                    self._rate.take(person.key)
                 reply = command(self, person, rest.strip())
                 trace.settle(0)
                 return reply
@@ -318,7 +320,7 @@ class Tutor:
             raise UsageError(view.EDIT_USAGE)
         self._rate.take(person.key)
         path = workspace.clean_path(raw_path)
-        size = workspace.write_file(self.sandbox.workspace(person), path, text)
+        size = self.sandbox.write_workspace_file(person, path, text)  # through the engine
         lesson_id = self.store.current_lesson(person)
         lesson = self.catalog.get(lesson_id) if lesson_id else None
         state = self.store.lesson_state(person, lesson.id) if lesson else None
@@ -508,6 +510,9 @@ def _unknown_word(word: str, rest: str) -> str:
     return (f"I don't know {code_span(word)}.{guess} Type `help` for what I understand, or a "
             "docker command starting with `docker`.")
 
+
+_NO_ENGINE_WORDS = frozenset({"help", "lessons", "edit"})  # edit counts itself
+"""Tutor words that never reach the engine: the per-minute limit leaves them alone."""
 
 _WORDS: dict[str, Callable[[Tutor, Person, str], Reply]] = {
     "help": Tutor.help,

@@ -1,10 +1,8 @@
-"""Files in a learner's workspace (the folder ``$(pwd)`` binds), written and read safely.
+"""The rules for a learner's workspace paths and ``edit`` text, checked before the engine.
 
-The tutor word ``edit FILE TEXT`` stands in for the learner's editor on the "host". A
-learner's container can change the workspace too (a bind mount works both ways), so it
-could plant a symbolic link there pointing anywhere on the sandbox host. Every path is
-therefore opened one component at a time with ``O_NOFOLLOW`` relative to the workspace:
-no link is ever followed, and nothing outside the workspace can be reached.
+The tutor word ``edit FILE TEXT`` stands in for the learner's editor on the "host". The
+workspace itself is a volume in the engine (:mod:`bot.sandbox.engine_workspace` writes
+and reads it); nothing here touches a file.
 """
 
 from __future__ import annotations
@@ -13,8 +11,6 @@ import errno
 import os
 import re
 import stat
-from contextlib import suppress
-from pathlib import Path
 
 from bot.errors import UsageError
 from bot.text import describe_char, first_unsafe
@@ -86,72 +82,3 @@ def check_text(text: str) -> str:
         raise UsageError(f"`edit` writes plain text; the text holds a control character "
                          f"({describe_char(bad)}).")
     return text
-
-
-def _open_folder(root: Path, parts: list[str], *, create: bool) -> int:
-    """A descriptor of ``root/parts...``, following no links; create folders if asked."""
-    fd = os.open(root, _DIR_FLAGS)
-    try:
-        for part in parts:
-            if create:
-                with suppress(FileExistsError):
-                    os.mkdir(part, 0o755, dir_fd=fd)
-            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def write_file(root: Path, path: str, text: str) -> int:
-    """Write ``text`` (plus a final newline) to ``root/path``; return the bytes written.
-
-    Args:
-        root: The workspace folder.
-        path: A path from :func:`clean_path`.
-        text: The new content of the file.
-
-    Raises:
-        UsageError: The text is too long, or the path runs into a link, a folder where
-            a file should be, or another file-system obstacle.
-    """
-    check_text(text)
-    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
-    *folders, name = path.split("/")
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        dir_fd = _open_folder(root, folders, create=True)
-        try:
-            fd = _regular(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _SAFE, 0o644,
-                                  dir_fd=dir_fd))
-        finally:
-            os.close(dir_fd)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise UsageError(
-            f"`edit` could not write `{path}` in your workspace ({reason}). A link or a "
-            "folder may be in the way; pick another name."
-        ) from None
-    return len(data)
-
-
-def read_file(root: Path, path: str, limit: int = 64 * 1024) -> str | None:
-    """The text of ``root/path`` (at most ``limit`` bytes), or ``None`` if unreadable.
-
-    Links are never followed, so a link planted by a container reads as ``None``.
-    """
-    *folders, name = path.split("/")
-    try:
-        dir_fd = _open_folder(root, folders, create=False)
-        try:
-            fd = _regular(os.open(name, os.O_RDONLY | _SAFE, dir_fd=dir_fd))
-        finally:
-            os.close(dir_fd)
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read(limit).decode("utf-8", "replace")
-    except OSError:
-        return None

@@ -85,11 +85,10 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, namespace_prefix: str, database_url: str) -> Settings:
-    """Settings with a fresh database and workspace folder; creating them touches no engine."""
+    """Settings with a fresh database; creating them touches no engine."""
     return Settings(
         database_url=database_url,
         lessons_dir=ROOT / "lessons",
-        workspaces_dir=tmp_path / "workspaces",
         instructors=frozenset({"UINSTRUCTOR", "teacher"}),
         namespace=namespace_prefix,
         limits=Limits(foreground_seconds=8.0),

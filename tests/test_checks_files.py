@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.tutor import Tutor
 from tests.check_helpers import do, verify
@@ -76,12 +77,11 @@ def test_bind_edit_seen_needs_edit_then_read(tutor: Tutor, alice: Person) -> Non
 def test_bind_edit_seen_maps_subfolders_and_refuses_outside_edits(
     tutor: Tutor, alice: Person
 ) -> None:
-    """With `-v $(pwd)/src:/app` an edit of `src/a.txt` is `/app/a.txt`; `notes.txt` is outside."""
-    do(tutor, alice, "docker run -d --name devbox -v $(pwd)/src:/app busybox sleep 600",
-       "edit notes.txt outside")
-    outside = verify(tutor, alice, "bind_edit_seen", container="devbox")
-    assert outside.state == "edit-outside-mount"
-    do(tutor, alice, "edit src/a.txt inside", "docker exec devbox cat /app/a.txt")
+    """`-v $(pwd)/src:/app` is refused; with `$(pwd):/app`, `src/a.txt` is `/app/src/a.txt`."""
+    with pytest.raises(CommandRefused, match="only your whole workspace"):
+        do(tutor, alice, "docker run -d --name devbox -v $(pwd)/src:/app busybox sleep 600")
+    do(tutor, alice, "docker run -d --name devbox -v $(pwd):/app busybox sleep 600",
+       "edit src/a.txt inside", "docker exec devbox cat /app/src/a.txt")
     assert verify(tutor, alice, "bind_edit_seen", container="devbox").passed
 
 

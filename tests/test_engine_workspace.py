@@ -266,7 +266,7 @@ def test_a_container_swapping_links_cannot_make_the_tutor_touch_the_host(
                 refused += 1
             if attempt % 16 == 0:
                 mounted = sandbox.client.containers.run(
-                    "busybox:latest", ["ls", "/m"], name=None, remove=True,
+                    "busybox:latest", ["sh", "-c", "ls /m; true"], name=None, remove=True,
                     mounts=[alice_ws.mount_spec("/m", read_only=True)],
                     labels=sandbox.namespace(alice).labels(f"m{attempt}"),
                     **sandbox._host_limits())

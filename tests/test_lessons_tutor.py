@@ -43,10 +43,9 @@ def test_edit_writes_the_workspace_file_and_logs_it(tutor: Tutor, alice: Person)
     """`edit notes.txt TEXT` writes `$(pwd)/notes.txt` and records the edit with its facts."""
     reply = tutor.handle(alice, "edit ./notes.txt   hello from the host")
     assert "Saved `notes.txt`" in reply.text()
-    workspace = tutor.sandbox.workspace(alice)
-    assert (workspace / "notes.txt").read_text() == "hello from the host\n"
+    assert tutor.sandbox.read_workspace_file(alice, "notes.txt") == "hello from the host\n"
     tutor.handle(alice, "edit src/app.py print('hi')")
-    assert (workspace / "src" / "app.py").read_text() == "print('hi')\n"
+    assert tutor.sandbox.read_workspace_file(alice, "src/app.py") == "print('hi')\n"
     entry = tutor.store.history(alice, kind="edit")[0]
     assert entry.facts == {"edit": {"path": "notes.txt", "text": "hello from the host",
                                     "bytes": 20}}

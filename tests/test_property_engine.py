@@ -6,7 +6,6 @@ run`` from options the policy accepts, runs it, and inspects what the engine mad
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import docker
@@ -41,9 +40,8 @@ def engine_box(
     docker_client: docker.DockerClient,
 ) -> Iterator[Sandbox]:
     """A sandbox for the sample; everything it made is removed at the end."""
-    root = tmp_path_factory.mktemp("prop-engine")
-    box = Sandbox(Settings(database_url="sqlite://", workspaces_dir=root / "ws",
-                           namespace=namespace_prefix, limits=Limits(foreground_seconds=5.0)),
+    box = Sandbox(Settings(database_url="sqlite://", namespace=namespace_prefix,
+                           limits=Limits(foreground_seconds=5.0)),
                   allowed_images={"redis", "busybox"})
     yield box
     box.close()
@@ -69,7 +67,6 @@ def test_accepted_runs_make_containers_inside_the_policy(
         assert not engine_box.containers(person)
         return
     event("ran on the engine")
-    workspaces = os.path.realpath(engine_box.settings.workspaces_dir)
     limits = engine_box.limits
     try:
         views = engine_box.containers(person)
@@ -83,9 +80,6 @@ def test_accepted_runs_make_containers_inside_the_policy(
         assert host["CapDrop"] == ["ALL"] and set(host["CapAdd"]) <= set(CAPABILITIES), text
         assert "no-new-privileges" in host["SecurityOpt"], text
         assert host["IpcMode"] == "private" and host["PidMode"] == "", text
-        for mount in attrs["Mounts"]:
-            if mount["Type"] == "bind":
-                source = os.path.realpath(mount["Source"])
-                assert source == workspaces or source.startswith(workspaces + os.sep), text
+        assert all(m["Type"] in ("volume", "tmpfs") for m in attrs["Mounts"]), text
     finally:
         engine_box.remove_all(person)

@@ -99,7 +99,6 @@ def replicas(settings: Settings, tmp_path: Path,
             "DATABASE_URL": settings.database_url,
             "TUTOR_NAMESPACE": namespace,
             "TUTOR_DATA_DIR": str(tmp_path / "data"),
-            "TUTOR_WORKSPACES_DIR": str(tmp_path / "workspaces"),
             "TUTOR_REAP_INTERVAL_SECONDS": "3600",
         }
         env.pop("SLACK_APP_TOKEN", None)

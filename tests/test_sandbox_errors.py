@@ -70,7 +70,7 @@ READS: dict[str, Callable[[Sandbox], object]] = {
 def box(tmp_path: Path, mocker: MockerFixture) -> Iterator[Sandbox]:
     """A sandbox whose client exists (version probe stubbed) and whose requests all fail."""
     mocker.patch.object(APIClient, "_retrieve_server_version", return_value="1.41")
-    settings = Settings(database_url="sqlite://", workspaces_dir=tmp_path / "ws",
+    settings = Settings(database_url="sqlite://",
                         namespace="dtfault", docker_host="unix:///nonexistent/docker.sock")
     sandbox = Sandbox(settings, allowed_images={"redis", "busybox"})
     assert sandbox.client is not None  # created before the fault, as in a running tutor

@@ -101,6 +101,30 @@ def test_reconcile_removes_what_a_crash_leaves_behind(
     assert sandbox.redis_get(alice, "keep", "nothing") == (True, None)
 
 
+def test_reset_and_housekeeping_remove_workspaces_and_left_helpers(
+    tutor: Tutor, alice: Person, bob: Person, sandbox: Sandbox
+) -> None:
+    """`reset`, the reaper and reconcile take workspaces (and helpers a crash left) too."""
+    stranger = Person("slack", "UNKNOWN-WS")  # never talked to this tutor's database
+    do(tutor, alice, "edit notes.txt mine", "docker run -d --name w -v $(pwd):/app busybox sleep 600")
+    do(tutor, bob, "edit notes.txt bob's")
+    sandbox.write_workspace_file(stranger, "x.txt", "left behind")
+    left = sandbox._workspace(sandbox.namespace(stranger))._helper(writable=False)
+    helper = left.__enter__()  # a helper whose operation never finished (a crash)
+    spaces = {p.key: sandbox._workspace(sandbox.namespace(p)) for p in (alice, bob, stranger)}
+    assert all(ws.exists() for ws in spaces.values())
+    do(tutor, alice, "reset")
+    assert not spaces[alice.key].exists() and spaces[bob.key].exists()
+    report = reconcile(sandbox, tutor.store, grace=timedelta(0))
+    assert report.reasons == {"unknown-learner": 2}, report.reasons  # the helper, the volume
+    assert not spaces[stranger.key].exists()
+    with pytest.raises(docker.errors.NotFound):
+        sandbox.client.containers.get(helper.id)
+    bob_last = datetime.fromtimestamp(last_seen(tutor, bob), UTC)
+    report = reap(sandbox, tutor.store, now=bob_last + timedelta(hours=73))
+    assert report.reasons == {"idle-volumes": 1} and not spaces[bob.key].exists()
+
+
 def test_housekeeping_never_touches_another_namespace(
     tutor: Tutor, settings: Settings, docker_client: docker.DockerClient
 ) -> None:
@@ -154,7 +178,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tutor: Tutor) -
     """The environment `docker-tutor` reads, pointing at the test's database and namespace."""
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TUTOR_NAMESPACE", settings.namespace)
-    monkeypatch.setenv("TUTOR_WORKSPACES_DIR", str(settings.workspaces_dir))
     monkeypatch.setenv("TUTOR_IDLE_CONTAINERS_MINUTES", "120")
 
 

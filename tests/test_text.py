@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot import workspace
@@ -35,15 +33,13 @@ def test_one_line_cuts_and_escapes_line_breaks() -> None:
 
 
 @pytest.mark.parametrize("text", ["\udcff", "a\x1b[31mred", "nul\x00", "\u202eabc", "x\r"])
-def test_edit_refuses_text_that_is_not_plain(tmp_path: Path, text: str) -> None:
-    """`edit` refuses controls and invalid UTF-8 in one line and writes nothing."""
+def test_edit_refuses_text_that_is_not_plain(text: str) -> None:
+    """`edit` refuses controls and invalid UTF-8 in one line (before the engine is asked)."""
     with pytest.raises(UsageError) as caught:
-        workspace.write_file(tmp_path, "notes.txt", text)
+        workspace.check_text(text)
     assert "control character" in caught.value.message and "\n" not in caught.value.message
-    assert not (tmp_path / "notes.txt").exists()
 
 
-def test_edit_keeps_tabs_newlines_and_unicode(tmp_path: Path) -> None:
-    """Plain text, tabs, newlines and any printable character are written as UTF-8."""
-    workspace.write_file(tmp_path, "notes.txt", "a\tb\ncaf\u00e9 \U0001f433")
-    assert (tmp_path / "notes.txt").read_text("utf-8") == "a\tb\ncaf\u00e9 \U0001f433\n"
+def test_edit_keeps_tabs_newlines_and_unicode() -> None:
+    """Plain text, tabs, newlines and any printable character are accepted as they are."""
+    assert workspace.check_text("a\tb\ncaf\u00e9 \U0001f433") == "a\tb\ncaf\u00e9 \U0001f433"

@@ -27,7 +27,6 @@ from bot.checks.history import (
 )
 from bot.checks.library import absolute, check
 from bot.sandbox.views import ContainerView
-from bot.workspace import read_file
 
 NOT_FOUND_EXITS = (1, 2)
 """Exit statuses of ``cat``/``ls``/``test`` when a file is missing (not "no such command")."""
@@ -315,7 +314,7 @@ def _bind_verdict(ctx: CheckContext, view: ContainerView, target: object,
             state="read-missed",
         )
     seen = ctx.sandbox.exec_capture(ctx.person, name, ["cat", inside])
-    host = read_file(ctx.sandbox.workspace(ctx.person), file)
+    host = ctx.sandbox.read_workspace_file(ctx.person, file)  # through the engine
     if seen is None or seen[0] != 0 or host is None or seen[1] != host:
         return CheckResult(
             False,

@@ -8,7 +8,6 @@ method reads; none changes the learner's objects.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 from bot.identity import Person
@@ -53,8 +52,11 @@ class EngineReader(Protocol):
             CommandRefused: The policy refuses it.
         """
 
-    def workspace(self, person: Person) -> Path:
-        """The person's workspace folder on the sandbox host (what ``$(pwd)`` binds)."""
+    def read_workspace_file(self, person: Person, path: str) -> str | None:
+        """The text of ``path`` in the person's workspace (what ``$(pwd)`` mounts), or ``None``.
+
+        Read through the engine; ``None`` when it is missing, not a plain file, or behind a link.
+        """
 
 
 __all__ = ["EngineReader"]

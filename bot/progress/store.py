@@ -30,6 +30,7 @@ from bot.progress.models import (
     StepProgress,
 )
 from bot.progress.records import CommandEntry, LessonState, StepState, utcnow
+from bot.text import printable
 
 OUTPUT_KEEP = 500
 """How many characters of a command's output the log keeps."""
@@ -401,10 +402,10 @@ class ProgressStore:
                 lesson_id=lesson_id,
                 step_id=step_id,
                 kind=kind,
-                text=text[:2000],
+                text=printable(text[:2000]),  # a lone surrogate would fail the encoder
                 exit_status=exit_status,
                 duration_ms=duration_ms,
-                output=output[:OUTPUT_KEEP],
+                output=printable(output[:OUTPUT_KEEP]),
                 facts=facts,
             )
             session.add(row)

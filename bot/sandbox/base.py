@@ -12,9 +12,9 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -26,6 +26,8 @@ from bot.config import Settings
 from bot.errors import EngineUnavailable
 from bot.identity import Person
 from bot.sandbox import mounts, naming, policy
+from bot.sandbox.disk import DiskWatch
+from bot.sandbox.engine_workspace import EngineWorkspace, is_workspace_mount, refuse_sub_folder
 from bot.sandbox.mounts import MountRequest
 from bot.sandbox.naming import (
     LABEL_ANONYMOUS,
@@ -37,9 +39,19 @@ from bot.sandbox.naming import (
     LABEL_VOLUMES,
     Namespace,
 )
+from bot.sandbox.overtime import Overtime
 from bot.sandbox.parser import Command
 from bot.sandbox.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.views import ContainerView, MountView
+
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
+"""The only kernel capabilities a learner container keeps (all others are dropped)."""
+
+OOM_SCORE_ADJ = 500
+"""Learner containers are the first the host kernel kills if the host runs out of memory."""
+
+SHM_BYTES = 64 * 1024 * 1024
+"""Size of each container's ``/dev/shm`` (counted in its memory limit)."""
 
 NOT_FOUND = "Error response from daemon: No such container: {}\n"
 """The docker CLI's answer for a container reference that matches nothing of the learner's."""
@@ -58,8 +70,7 @@ class Plan:
         tag: For ``run``: the local tag to create from (``redis:latest``).
         name: For ``run`` and ``volume create``: the learner's name (given or invented).
         env: For ``run`` and ``exec``: ``NAME=value`` items.
-        mounts: For ``run``: the mounts asked for.
-        binds: For ``run``: bind targets mapped to real host folders in the workspace.
+        mounts: For ``run``: the mounts asked for (a ``bind`` is the whole workspace).
         user: ``-u`` for ``run`` and ``exec``.
         workdir: ``-w`` for ``run`` and ``exec``.
         hostname: ``-h`` for ``run``.
@@ -73,7 +84,6 @@ class Plan:
     name: str = ""
     env: list[str] = field(default_factory=list)
     mounts: list[MountRequest] = field(default_factory=list)
-    binds: dict[str, Path] = field(default_factory=dict)
     user: str | None = None
     workdir: str | None = None
     hostname: str | None = None
@@ -150,6 +160,24 @@ class SandboxBase:
         self.allowed_images = frozenset(allowed_images) if allowed_images is not None else None
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
+        self._later: dict[str, list[str]] = {}
+        self._later_lock = threading.Lock()
+        self._overtime = Overtime()
+        self._disk_watch = DiskWatch(self)
+
+    # -- notes for a learner's next command -------------------------------------------------
+
+    def _tell_later(self, ns: Namespace, note: str) -> None:
+        """Keep ``note`` for the reply to the learner's next command (said once)."""
+        with self._later_lock:
+            notes = self._later.setdefault(ns.learner, [])
+            if note not in notes:
+                notes.append(note)
+
+    def _take_notes(self, ns: Namespace) -> list[str]:
+        """The notes kept for the learner (see :meth:`_tell_later`), now said."""
+        with self._later_lock:
+            return self._later.pop(ns.learner, [])
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -176,7 +204,8 @@ class SandboxBase:
             return self._client
 
     def close(self) -> None:
-        """Close the engine connection."""
+        """Close the engine connection (and stop the disk watcher)."""
+        self._disk_watch.stop()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -194,26 +223,86 @@ class SandboxBase:
         """The person's namespace on the engine."""
         return Namespace.for_key(self.settings.namespace, person.key)
 
-    def workspace(self, person: Person) -> Path:
-        """The person's workspace folder on the sandbox host (created if missing)."""
-        path = self.settings.workspaces_dir / self.namespace(person).learner
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def _workspace(self, ns: Namespace) -> EngineWorkspace:
+        """The learner's workspace ``$(pwd)``: a volume in the engine, never a host folder."""
+        return EngineWorkspace(self.client, ns, host_limits=self._host_limits())
+
+    @boundary
+    def write_workspace_file(self, person: Person, path: str, text: str) -> int:
+        """Write ``text`` to ``path`` in the person's workspace, through the engine (``edit``).
+
+        Returns:
+            The bytes written.
+
+        Raises:
+            UsageError: A bad path or text, or a link, folder or file in the way.
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        return self._workspace(self.namespace(person)).write(path, text)
+
+    @boundary
+    def read_workspace_file(self, person: Person, path: str) -> str | None:
+        """The text of ``path`` in the person's workspace (≤ 64 KiB), read through the engine.
+
+        ``None`` when it is missing, not a plain file, or behind a link.
+
+        Raises:
+            UsageError: For a path that is not a workspace path.
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        return self._workspace(self.namespace(person)).read(path)
+
+    def _host_limits(self) -> dict[str, Any]:
+        """Host settings every learner container gets: the heart of the policy."""
+        return {
+            "network_mode": "none",
+            "mem_limit": self.limits.memory_bytes,
+            "memswap_limit": self.limits.memory_bytes,
+            "pids_limit": self.limits.pids,
+            "nano_cpus": self.limits.nano_cpus,
+            "cap_drop": ["ALL"],
+            "cap_add": CAPABILITIES,
+            "security_opt": ["no-new-privileges"],
+            "init": True,
+            "privileged": False,
+            "ipc_mode": "private",
+            "cgroupns": "private",
+            "oom_score_adj": OOM_SCORE_ADJ,
+            "shm_size": SHM_BYTES,
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+            "restart_policy": {"Name": "no"},
+        }
 
     def _rewrite(self, ns: Namespace, text: str) -> str:
         """Replace engine names and host paths with what the learner knows.
 
         The learner's own engine names lose their prefix; any other learner's engine
         name of this deployment is cut the same way (so no learner's hash is ever
-        shown), and workspace folders on the host become ``$(pwd)``.
+        shown), and a workspace volume (its folder on the engine host, or its name)
+        becomes ``$(pwd)``.
         """
+        workspace = re.escape(ns.prefix) + r"-[0-9a-f]{12}-\.workspace"
+        text = re.sub(r"/[^\s\"']*/volumes/" + workspace + r"/_data", "$(pwd)", text)
+        text = re.sub(workspace, "$(pwd)", text)
         text = text.replace(f"{ns.prefix}-{ns.learner}-", "")
         text = re.sub(re.escape(ns.prefix) + r"-[0-9a-f]{12}-", "", text)
-        text = _ENGINE_PATH.sub("<container filesystem>", text)
-        for root in {str(self.settings.workspaces_dir), os.path.realpath(self.settings.workspaces_dir)}:
-            text = re.sub(re.escape(root) + r"/[0-9a-f]{12}", "$(pwd)", text)
-            text = text.replace(root, "$(pwd)")
-        return text
+        return _ENGINE_PATH.sub("<container filesystem>", text)
+
+    def _kept_bytes(self) -> int:
+        """How much of a learner command's output is kept while it is read.
+
+        Enough for :attr:`Limits.output_chars` characters of UTF-8 and a margin; the
+        rest is only counted (:func:`bot.sandbox.streams.read_stream`), so a command that
+        prints gigabytes costs the bot a few kilobytes.
+        """
+        return self.limits.output_chars * 4 + 4096
+
+    def _line_deadline(self) -> float:
+        """When a line that acts on several containers must be done (monotonic clock).
+
+        One wall-time budget per line, whatever its arguments: the foreground limit.
+        """
+        return time.monotonic() + self.limits.foreground_seconds
 
     def _timeout_note(self) -> str:
         return (
@@ -296,7 +385,7 @@ class SandboxBase:
         volume cannot be removed), else from one list of the learner's volumes.
         """
         mounted = {m.get("Name", "") for m in container.attrs.get("Mounts", [])
-                   if m.get("Type") == "volume"}
+                   if m.get("Type") == "volume" and not is_workspace_mount(ns, m)}
         if not mounted:
             return {}
         recorded = volume_records(container.labels)
@@ -310,7 +399,9 @@ class SandboxBase:
         for mount in container.attrs.get("Mounts", []):
             kind = mount.get("Type", "")
             target = mount.get("Destination", "")
-            if kind == "volume":
+            if is_workspace_mount(ns, mount):
+                views.append(MountView("bind", "", "", target))  # the learner's `$(pwd)`
+            elif kind == "volume":
                 labels = volumes.get(mount.get("Name", ""), {})
                 views.append(
                     MountView(
@@ -347,8 +438,8 @@ class SandboxBase:
         """Check every value of a command against the policy, before the engine is asked.
 
         Nothing here talks to the engine: a refused command never reaches it. A bind
-        mount's folder is resolved (and made if missing) in the person's workspace on
-        the host.
+        of the workspace is kept as asked (``run`` mounts the workspace volume); a bind
+        of a workspace sub-folder is refused with the way to do it.
 
         Raises:
             CommandRefused: With a one-line reason naming what was refused.
@@ -369,10 +460,8 @@ class SandboxBase:
             plan.hostname = policy.check_hostname(command.value("hostname"))
             plan.entrypoint = policy.check_entrypoint(command.value("entrypoint"))
             for request in plan.mounts:
-                if request.kind == "bind":
-                    plan.binds[request.target] = mounts.resolve_bind(
-                        self.workspace(person), request.source
-                    )
+                if request.kind == "bind" and request.source:
+                    raise refuse_sub_folder("-v", request.source)
         elif verb == "exec":
             plan.env = policy.check_env(command.values("env"))
             plan.user = policy.check_user(command.value("user"))

@@ -71,7 +71,7 @@ class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
         if command.verb == "run" and outcome.exit_code == 125 and outcome.output.startswith(
                 "docker: ") and not outcome.output.endswith(RUN_HELP):
             outcome.output += "\n" + RUN_HELP
-        outcome.notes[:0] = command.notes
+        outcome.notes[:0] = [*self._take_notes(ns), *command.notes]  # overtime and disk notes
         outcome.output, outcome.cut = cap_output(
             outcome.output, self.limits.output_chars, outcome.cut
         )

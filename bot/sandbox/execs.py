@@ -15,7 +15,8 @@ from docker.models.containers import Container
 
 from bot.identity import Person
 from bot.sandbox.base import NOT_FOUND, Plan, SandboxBase
-from bot.sandbox.naming import Namespace
+from bot.sandbox.naming import LABEL_LEARNER, LABEL_NAME, LABEL_NAMESPACE, Namespace
+from bot.sandbox.overtime import leftover_pids
 from bot.sandbox.parser import Command
 from bot.sandbox.streams import DRAIN_LIMIT, READ_LIMIT, ExecResult, read_stream
 from bot.sandbox.translate import boundary
@@ -96,12 +97,15 @@ class ExecMixin(SandboxBase):
         """
         wrapped = ["timeout", "-s", "KILL", str(max(1, round(timeout))), *argv]
         api = self.client.api
+        begun = time.monotonic()
         exec_id = api.exec_create(
             container.id, wrapped, stdout=True, stderr=True, tty=tty, environment=env,
             workdir=workdir, user=user or "",
         )["Id"]
         if detach:
             api.exec_start(exec_id, detach=True)
+            self._overtime.at(begun + timeout + 1.0, lambda: self._stop_overtime(
+                container, exec_id, begun, "a `docker exec -d`", orphans=False))
             return ExecResult(0, "", 0, timed_out=False)
         sock = api.exec_start(exec_id, socket=True, tty=tty)
         raw = getattr(sock, "_sock", sock)
@@ -119,8 +123,48 @@ class ExecMixin(SandboxBase):
             code = api.exec_inspect(exec_id).get("ExitCode")
         if code is None:
             code = 137 if timed_out else -1
+        if timed_out or code == 137:
+            self._stop_overtime(container, exec_id, begun, "that command")
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         return ExecResult(code, text, max(0, size - limit), timed_out)
+
+    def _stop_overtime(self, container: Container, exec_id: str, begun: float,
+                       what: str, *, orphans: bool = True) -> None:
+        """Kill ``container`` if what an exec started still runs past its limit.
+
+        Seen from the engine's host (:func:`bot.sandbox.overtime.leftover_pids`), so
+        nothing in the container (a replaced ``timeout``, a double fork) can hide it.
+        The learner is told in the reply to their next command (or this one).
+        """
+        if self._client is None:
+            return  # the sandbox was closed meanwhile
+        api = self._client.api
+        try:
+            info = api.exec_inspect(exec_id)
+            exec_pid = int(info.get("Pid") or 0) if info.get("Running") else None
+            if exec_pid is None and not orphans:
+                return
+            age = (time.monotonic() - begun + 1.0) if orphans else -1.0
+            left = leftover_pids(api, container.id, exec_pid, younger_than=age)
+            if left and exec_pid is None:
+                # Only orphans: busybox's own `timeout` leaves its watcher for up to a
+                # second after the command died; what is still there after that is not it.
+                time.sleep(1.2)
+                left = leftover_pids(api, container.id, None,
+                                     younger_than=time.monotonic() - begun + 1.0)
+            if not left:
+                return
+            api.kill(container.id)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return
+        name = container.labels.get(LABEL_NAME, "")
+        ns = Namespace(container.labels.get(LABEL_NAMESPACE, ""),
+                       container.labels.get(LABEL_LEARNER, ""))
+        self._tell_later(ns, (
+            f"Processes started by {what} in "
+            f"`{name}` were still running after {self.limits.foreground_seconds:g} seconds, "
+            f"so the tutor stopped the container `{name}` (its files are kept: "
+            f"`docker start {name}`)."))
 
     def _do_exec(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         ref, argv = command.args[0], command.args[1:]
@@ -132,12 +176,13 @@ class ExecMixin(SandboxBase):
                 1, f"Error response from daemon: Container {container.id} is not running\n"
             )
         tty = command.flag("tty") or self._exec_tty(argv)
+        self._disk_watch.ensure_running()  # (after a restart of the bot, the first exec starts it)
         started = time.monotonic()
 
         def run() -> ExecResult:
             return self._exec(
                 container, argv, timeout=self.limits.foreground_seconds, tty=tty,
-                limit=READ_LIMIT, env=plan.env, workdir=plan.workdir,
+                limit=self._kept_bytes(), env=plan.env, workdir=plan.workdir,
                 user=plan.user, detach=command.flag("detach"),
             )
 

@@ -22,6 +22,7 @@ import requests.exceptions
 
 from bot.errors import EngineUnavailable
 from bot.sandbox.engine import Sandbox
+from bot.sandbox.engine_workspace import LABEL_HELPER, LABEL_WORKSPACE
 from bot.sandbox.formatting import parse_time
 from bot.sandbox.naming import (
     LABEL_ANONYMOUS,
@@ -93,13 +94,20 @@ class Janitor:
     def _selector(self) -> dict[str, list[str]]:
         return {"label": [f"{LABEL_NAMESPACE}={self.prefix}", f"{LABEL_MANAGED}=1"]}
 
-    def _ours(self, labels: dict[str, str] | None) -> bool:
+    def _owner(self, labels: dict[str, str] | None, *, kind: Kind) -> str:
+        """The learner hash an object of this deployment belongs to (``""``: not ours).
+
+        A learner's own objects carry the learner label; their workspace volume carries
+        :data:`LABEL_WORKSPACE` and a workspace helper container :data:`LABEL_HELPER`
+        instead (hidden from the learner's views), and are cleaned up the same way: a
+        workspace goes with the learner's volumes, a helper (created, never started)
+        as an unstarted container.
+        """
         labels = labels or {}
-        return (
-            labels.get(LABEL_MANAGED) == "1"
-            and labels.get(LABEL_NAMESPACE) == self.prefix
-            and bool(labels.get(LABEL_LEARNER))
-        )
+        if labels.get(LABEL_MANAGED) != "1" or labels.get(LABEL_NAMESPACE) != self.prefix:
+            return ""
+        hidden = LABEL_HELPER if kind == "container" else LABEL_WORKSPACE
+        return labels.get(LABEL_LEARNER) or labels.get(hidden) or ""
 
     def inventory(self) -> list[EngineObject]:
         """Every container and volume of the deployment, with what cleanup needs to know.
@@ -122,14 +130,15 @@ class Janitor:
         found: list[EngineObject] = []
         for container in containers:
             labels = container.get("Labels") or {}
-            if not self._ours(labels):
+            owner = self._owner(labels, kind="container")
+            if not owner:
                 continue
             state = container.get("State", "")
             created = container.get("Created")
             found.append(EngineObject(
                 kind="container",
                 ref=container.get("Id", ""),
-                learner=labels[LABEL_LEARNER],
+                learner=owner,
                 name=labels.get(LABEL_NAME, ""),
                 created=datetime.fromtimestamp(created, UTC) if created else None,
                 unstarted=state == "created",
@@ -141,12 +150,13 @@ class Janitor:
             ))
         for volume in volumes:
             labels = volume.get("Labels") or {}
-            if not self._ours(labels):
+            owner = self._owner(labels, kind="volume")
+            if not owner:
                 continue
             found.append(EngineObject(
                 kind="volume",
                 ref=volume.get("Name", ""),
-                learner=labels[LABEL_LEARNER],
+                learner=owner,
                 name=labels.get(LABEL_NAME, ""),
                 created=parse_time(volume.get("CreatedAt", "")),
                 anonymous=labels.get(LABEL_ANONYMOUS) == "1",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.errors import CommandRefused
 from bot.sandbox import policy
@@ -268,44 +266,3 @@ def check_nesting(requests: Sequence[MountRequest], declared: Iterable[str] = ()
                     "one could move it elsewhere). Mount it beside it, like /cache.",
                     option="-v",
                 )
-
-
-def resolve_bind(workspace: Path, relative: str) -> Path:
-    """The real host path of a bind source inside a learner's workspace, or refuse it.
-
-    The path is resolved with :func:`os.path.realpath`, so a symbolic link that a
-    container made in the workspace (``ln -s / /app/escape``) is followed *here*, on the
-    host, and refused when it leads outside. A missing folder is created, as
-    ``docker run -v`` does. The returned path holds no symbolic link.
-
-    Args:
-        workspace: The learner's workspace folder on the host.
-        relative: The path inside it (``""`` for the workspace itself).
-
-    Raises:
-        CommandRefused: When the path leads outside the workspace or cannot be made.
-    """
-    root = os.path.realpath(workspace)
-    shown = "$(pwd)" + (f"/{relative}" if relative else "")
-    real = os.path.realpath(os.path.join(root, relative)) if relative else root
-    if real != root and not real.startswith(root + os.sep):
-        raise CommandRefused(
-            f"`-v {shown}`: that path leads outside your workspace (through a symbolic "
-            "link), so the sandbox does not mount it.",
-            option="-v",
-        )
-    try:
-        if not os.path.lexists(real):
-            os.makedirs(real, mode=0o777, exist_ok=True)
-    except OSError as exc:
-        raise CommandRefused(
-            f"`-v {shown}`: that folder cannot be made in your workspace "
-            f"({exc.strerror or exc.__class__.__name__}).",
-            option="-v",
-        ) from None
-    if os.path.realpath(real) != real or not os.path.exists(real):
-        raise CommandRefused(
-            f"`-v {shown}`: that path changed while it was being checked; try again.",
-            option="-v",
-        )
-    return Path(real)

@@ -14,24 +14,20 @@ from docker.types import Mount
 
 from bot.errors import QuotaExceeded
 from bot.identity import Person
-from bot.sandbox import policy
-from bot.sandbox.base import Plan, anonymous_name, record_volumes
+from bot.sandbox import mounts, policy
+from bot.sandbox.base import (  # noqa: F401  (CAPABILITIES: re-exported for the tests)
+    CAPABILITIES,
+    Plan,
+    anonymous_name,
+    record_volumes,
+)
 from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.mounts import MountRequest
 from bot.sandbox.naming import LABEL_NAME, LABEL_VOLUMES, Namespace
 from bot.sandbox.parser import Command
-from bot.sandbox.streams import READ_LIMIT, read_stream
+from bot.sandbox.streams import read_stream
 from bot.sandbox.views import Outcome
 from bot.sandbox.volumes import VolumesMixin
-
-CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
-"""The only kernel capabilities a learner container keeps (all others are dropped)."""
-
-OOM_SCORE_ADJ = 500
-"""Learner containers are the first the host kernel kills if the host runs out of memory."""
-
-SHM_BYTES = 64 * 1024 * 1024
-"""Size of each container's ``/dev/shm`` (counted in its memory limit)."""
 
 
 class RunMixin(ContainersMixin, VolumesMixin):
@@ -51,7 +47,6 @@ class RunMixin(ContainersMixin, VolumesMixin):
             plan.image_name, plan.tag, plan.name, plan.env, plan.mounts
         )
         argv = command.args[1:]
-        self._check_sub_folder_binds(person, ns, [str(p) for p in plan.binds.values()])
         existing = self._find_container(ns, name, by_id=False)
         if existing is not None:
             return Outcome(
@@ -68,20 +63,20 @@ class RunMixin(ContainersMixin, VolumesMixin):
                 f"Unable to find image '{tag}' locally\ndocker: the sandbox has no network, so "
                 f"it cannot be pulled. {policy.image_hint(self.allowed_images)}\n",
             )
+        declared = list(((image.attrs.get("Config") or {}).get("Volumes") or {}).keys())
+        mounts.check_nesting(wanted, declared)
         self._check_quota_containers(ns)
         engine_mounts: list[Mount] = []
         tmpfs: dict[str, str] = {}
-        declared = list(((image.attrs.get("Config") or {}).get("Volumes") or {}).keys())
         covered = {r.target for r in wanted}
         anonymous = [MountRequest("anonymous", "", p) for p in declared if p not in covered]
         volumes = self._provide_volumes(ns, [*wanted, *anonymous])
         for request in [*wanted, *anonymous]:
             if request.kind == "tmpfs":
                 tmpfs[request.target] = f"size={request.tmpfs_size},mode=1777"
-            elif request.kind == "bind":
-                host = plan.binds[request.target]
-                engine_mounts.append(Mount(request.target, str(host), type="bind",
-                                           read_only=request.read_only))
+            elif request.kind == "bind":  # the whole workspace (vet refused sub-folders)
+                engine_mounts.append(
+                    self._workspace(ns).mount_spec(request.target, request.read_only))
             else:
                 engine_mounts.append(Mount(request.target, volumes[request.target].name,
                                            type="volume", read_only=request.read_only))
@@ -103,18 +98,32 @@ class RunMixin(ContainersMixin, VolumesMixin):
             tmpfs=tmpfs or None,
             detach=True,
             tty=command.flag("tty") and not detach,
+            auto_remove=detach and command.flag("rm"),
             **self._host_limits(),
         )
-        facts: dict[str, Any] = {
-            "container": self._view(ns, container).as_fact(),
-            "argv": argv,
-            "detach": detach,
-        }
-        if detach:
-            container.start()
-            return Outcome(0, container.id + "\n", facts=facts)
-        return self._foreground(ns, container, command.flag("rm"), facts,
-                                tty=command.flag("tty"))
+        try:
+            refused = self._linked_targets_refusal(container)
+            if refused:
+                self._remove(ns, container, force=True)
+                return Outcome(125, f"docker: {refused}\n")
+            facts: dict[str, Any] = {
+                "container": self._view(ns, container).as_fact(),
+                "argv": argv,
+                "detach": detach,
+            }
+            self._disk_watch.ensure_running()
+            if detach:
+                container.start()
+                return Outcome(0, container.id + "\n", facts=facts)
+            return self._foreground(ns, container, command.flag("rm"), facts,
+                                    tty=command.flag("tty"))
+        except docker.errors.APIError:
+            # A run that fails to start (`-w /etc/passwd`) leaves nothing behind.
+            with suppress(docker.errors.APIError):
+                container.reload()
+                if container.status == "created":
+                    self._remove(ns, container, force=True)
+            raise
 
     def _provide_volumes(self, ns: Namespace, requests: list[MountRequest]) -> dict[str, Volume]:
         """The volume for each volume request, by target: the learner's, or new ones.
@@ -150,27 +159,6 @@ class RunMixin(ContainersMixin, VolumesMixin):
             provided[request.target] = volume
         return provided
 
-    def _host_limits(self) -> dict[str, Any]:
-        """Host settings every learner container gets: the heart of the policy."""
-        return {
-            "network_mode": "none",
-            "mem_limit": self.limits.memory_bytes,
-            "memswap_limit": self.limits.memory_bytes,
-            "pids_limit": self.limits.pids,
-            "nano_cpus": self.limits.nano_cpus,
-            "cap_drop": ["ALL"],
-            "cap_add": CAPABILITIES,
-            "security_opt": ["no-new-privileges"],
-            "init": True,
-            "privileged": False,
-            "ipc_mode": "private",
-            "cgroupns": "private",
-            "oom_score_adj": OOM_SCORE_ADJ,
-            "shm_size": SHM_BYTES,
-            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
-            "restart_policy": {"Name": "no"},
-        }
-
     def _foreground(
         self, ns: Namespace, container: Container, remove: bool, facts: dict[str, Any],
         *, tty: bool,
@@ -190,7 +178,7 @@ class RunMixin(ContainersMixin, VolumesMixin):
         try:
             container.start()
             data, size, timed_out = read_stream(
-                raw, tty=tty, deadline=started + limit, limit=READ_LIMIT
+                raw, tty=tty, deadline=started + limit, limit=self._kept_bytes()
             )
         finally:
             sock.close()
@@ -222,4 +210,5 @@ class RunMixin(ContainersMixin, VolumesMixin):
         if remove:
             self._remove(ns, container, force=True)
         facts["exit"] = code
-        return Outcome(code, output, cut=max(0, size - READ_LIMIT), notes=notes, facts=facts)
+        return Outcome(code, output, cut=max(0, size - self._kept_bytes()), notes=notes,
+                       facts=facts)
