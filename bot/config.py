@@ -104,6 +104,8 @@ class Settings:
         offline: Never try to pull images from a registry.
         namespace: A prefix for every engine object the tutor creates; lets two
             tutors (or a test run) share one engine without seeing each other.
+        runtime: The OCI runtime of learners' containers (``runsc`` for gVisor, registered
+            on the sandbox engine); ``None`` for the engine's default.
     """
 
     database_url: str
@@ -119,6 +121,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     offline: bool = False
     namespace: str = "dt"
+    runtime: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -162,5 +165,6 @@ class Settings:
             slack_workers=_int(env, "TUTOR_SLACK_WORKERS", 32),
             limits=limits,
             offline=env.get("TUTOR_OFFLINE", "").strip().lower() in {"1", "true", "yes"},
+            runtime=env.get("TUTOR_RUNTIME", "").strip() or None,
             namespace=env.get("TUTOR_NAMESPACE") or "dt",
         )

@@ -372,3 +372,69 @@ def test_the_compose_sandbox_engine_is_built_with_the_hardened_profile() -> None
     # dind's entrypoint passes --host and the TLS flags: the same settings in daemon.json
     # would make dockerd refuse to start.
     assert not {"hosts", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey"} & set(documented)
+
+
+# -- the tutor itself on the hardened engine --------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
+    hardened: Engine, runtime: str, tmp_path: Path
+) -> None:
+    """Through the tutor (`TUTOR_RUNTIME`): the workspace, the kernel, and the challenge confirmed."""
+    from bot.config import Settings
+    from bot.identity import Person
+    from bot.lessons import Catalog
+    from bot.progress import ProgressStore
+    from bot.reply import Event
+    from bot.sandbox.engine import Sandbox
+    from bot.sandbox.janitor import purge_prefix
+    from bot.tutor import Tutor
+
+    runtime_or_skip(hardened, runtime)
+    root = Path(__file__).resolve().parent.parent
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'tutor.db'}",
+                        docker_host=hardened.docker_host, lessons_dir=root / "lessons",
+                        namespace="dth" + secrets.token_hex(3), offline=True,
+                        runtime=runtime if runtime != "runc" else None)
+    catalog = Catalog(settings.lessons_dir)
+    store = ProgressStore(settings.database_url)
+    sandbox = Sandbox(settings, allowed_images=catalog.images)
+    tutor = Tutor(settings, store, sandbox, catalog)
+    ada = Person("console", "ada-" + secrets.token_hex(3), "Ada")
+    try:
+        kernel = tutor.handle(ada, "docker run --rm busybox dmesg").text()
+        assert ("Starting gVisor" in kernel) == (runtime == "runsc")
+        tutor.handle(ada, "edit notes.txt written by the tutor")
+        shown = tutor.handle(ada, "docker run --rm -v $(pwd):/app busybox cat /app/notes.txt")
+        assert "written by the tutor" in shown.text()
+        made = tutor.handle(
+            ada, "docker run --rm -v $(pwd):/app busybox sh -c 'echo x > /app/m; stat -c %u /app/m'")
+        assert made.text().strip().splitlines()[0] == "0"  # root inside; the engine maps it
+        tutor.handle(ada, "start data-persistence")
+        while store.lesson_state(ada, "data-persistence").current_step != "challenge":  # type: ignore[union-attr]
+            tutor.handle(ada, "next")
+        replies = [tutor.handle(ada, line) for line in (
+            "docker run -d --name redis-1 -v my-redis-data:/data redis",
+            'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
+            "docker stop redis-1",
+            "docker rm redis-1",
+            "docker run -d --name redis-2 -v my-redis-data:/data redis",
+            "docker exec redis-2 redis-cli get mykey",
+        )]
+        assert "Hello Persistence" in replies[-1].text()
+        assert any(Event.CHALLENGE_COMPLETED in r.events for r in replies)
+        if runtime == "runsc":
+            engine_client = hardened.client()
+            selector = {"label": f"docker-tutor.namespace={settings.namespace}"}
+            ours = engine_client.containers.list(filters=selector)
+            assert ours and all(c.attrs["HostConfig"]["Runtime"] == "runsc" for c in ours)
+            engine_client.close()
+    finally:
+        engine_client = hardened.client()
+        purge_prefix(engine_client, settings.namespace)
+        engine_client.close()
+        sandbox.close()
+        store.close()

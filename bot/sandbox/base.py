@@ -254,11 +254,14 @@ class SandboxBase:
 
     def _host_limits(self) -> dict[str, Any]:
         """Host settings every learner container gets: the heart of the policy."""
+        runtime = self.settings.runtime
+        extra: dict[str, Any] = {"runtime": runtime} if runtime else {}
         return {
+            **extra,
             "network_mode": "none",
             "mem_limit": self.limits.memory_bytes,
             "memswap_limit": self.limits.memory_bytes,
-            "pids_limit": self.limits.pids,
+            "pids_limit": pids_limit(self.limits.pids, runtime),
             "nano_cpus": self.limits.nano_cpus,
             "cap_drop": ["ALL"],
             "cap_add": CAPABILITIES,
@@ -473,3 +476,21 @@ class SandboxBase:
         elif verb == "volume create" and command.args:
             plan.name = policy.check_name(command.args[0], "volume")
         return plan
+
+
+GVISOR_BASE_TASKS = 64
+"""Host tasks an idle gVisor sandbox holds itself (about 50 measured), beside the learner's."""
+
+GVISOR_TASKS_PER_PROCESS = 10
+"""Host tasks gVisor adds per process the learner starts inside (about 9 measured)."""
+
+
+def pids_limit(pids: int, runtime: str | None) -> int:
+    """The engine's ``--pids-limit`` that lets a learner start ``pids`` processes.
+
+    Under gVisor (``runsc``) the engine counts the sandbox's own host threads, not the
+    learner's processes: the limit is scaled so that ``TUTOR_PIDS`` keeps its meaning.
+    """
+    if runtime == "runsc":
+        return GVISOR_BASE_TASKS + GVISOR_TASKS_PER_PROCESS * pids
+    return pids
