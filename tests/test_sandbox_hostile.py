@@ -437,7 +437,7 @@ def test_the_workspace_is_a_volume_in_the_engine_shown_as_the_bind_of_pwd(world:
         ("volume", volume_name(ns), "/app")]
     assert not inspected["HostConfig"].get("Binds")
     shown = say(world, eve, "docker inspect -f '{{json .Mounts}}' w").text()
-    assert '"Type": "bind"' in shown and '"Source": "$(pwd)"' in shown, shown
+    assert '"Type":"bind"' in shown and '"Source":"$(pwd)"' in shown, shown  # Go's compact JSON
     assert ns.learner not in shown and "workspace" not in shown
     view = world.sandbox.container(eve, "w")
     assert view is not None and [(m.kind, m.target) for m in view.mounts] == [("bind", "/app")]
