@@ -11,9 +11,13 @@ replies, stops the housekeeping, then closes the tutor.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from slack_bolt import App
@@ -22,11 +26,18 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.factory import build_service
+from bot.jobs import open_queue
 from bot.workqueue import KeyedExecutor
-from handlers.app import build_app, workers
+from handlers.app import build_app
 from handlers.server import SlackHTTPServer
 
 log = logging.getLogger("docker_tutor.slack")
+
+ACK_SIDE_THREADS = 4
+"""Threads of the acknowledging process for its own small work (App Home, short notes)."""
+
+WORKER_GRACE = 70.0
+"""Seconds a worker process gets on shutdown to finish the jobs it runs."""
 
 
 def check_settings(settings: Settings) -> None:
@@ -43,7 +54,7 @@ def check_settings(settings: Settings) -> None:
                          "(HTTP mode); see docs/slack-setup.md.")
 
 
-def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+def stop_on_signals(stop: threading.Event) -> Callable[[], None]:
     """Make SIGINT/SIGTERM set ``stop``; returns a function restoring the old handlers."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -59,6 +70,46 @@ def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
             signal.signal(sig, old)
 
     return restore
+
+
+def worker_processes() -> int:
+    """How many worker processes ``serve`` starts (``TUTOR_SERVE_WORKERS``, default 1).
+
+    ``0`` starts none: run ``docker-tutor worker`` on its own (any number of them).
+    """
+    try:
+        return max(0, int(os.environ.get("TUTOR_SERVE_WORKERS", "1")))
+    except ValueError:
+        return 1
+
+
+def start_workers(settings: Settings, count: int) -> list[BaseProcess]:
+    """Start ``count`` worker processes (fresh interpreters) running queued jobs."""
+    from handlers.worker import run_worker
+
+    context = multiprocessing.get_context("spawn")
+    children: list[BaseProcess] = []
+    for n in range(count):
+        child = context.Process(target=run_worker, args=(settings,),
+                                name=f"docker-tutor-worker-{n + 1}", daemon=False)
+        child.start()
+        log.info("started worker process %s (pid %s)", child.name, child.pid)
+        children.append(child)
+    return children
+
+
+def stop_workers(children: list[BaseProcess], timeout: float = WORKER_GRACE) -> None:
+    """SIGTERM every worker (each finishes the jobs it runs), then wait; kill stragglers."""
+    for child in children:
+        if child.is_alive():
+            child.terminate()
+    deadline = time.monotonic() + timeout
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            log.warning("worker %s did not stop in %.0f s: killed", child.name, timeout)
+            child.kill()
+            child.join(5)
 
 
 def _wait(stop: threading.Event) -> None:
@@ -98,14 +149,17 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
     """
     check_settings(settings)
     stop = stop if stop is not None else threading.Event()
-    restore = _stop_on_signals(stop)
+    restore = stop_on_signals(stop)
     try:
-        tutor = build_service(settings)
-        executor = KeyedExecutor(workers(settings), thread_name_prefix="tutor")
+        tutor = build_service(settings)  # brings the schema up to date, queue included
+        jobs = open_queue(settings.database_url)
+        executor = KeyedExecutor(ACK_SIDE_THREADS, thread_name_prefix="tutor")
         housekeeping = None
+        children: list[BaseProcess] = []
         try:
+            children = start_workers(settings, worker_processes())
             housekeeping = tutor.start_housekeeping()
-            app = build_app(settings, tutor, executor=executor)
+            app = build_app(settings, tutor, executor=executor, jobs=jobs)
             if settings.slack_app_token:
                 _socket_mode(app, settings.slack_app_token, stop, on_ready)
             else:
@@ -118,12 +172,15 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
                     server.stop()
         finally:
             executor.shutdown(wait=True)
+            stop_workers(children)
             if housekeeping is not None:
                 housekeeping.stop()
+            jobs.close()
             tutor.close()
     finally:
         restore()
     return 0
 
 
-__all__ = ["check_settings", "serve"]
+__all__ = ["check_settings", "serve", "start_workers", "stop_on_signals", "stop_workers",
+           "worker_processes"]
