@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import DeliveryError
 from handlers.blocks import fallback_text, section
 
 log = logging.getLogger("docker_tutor.slack")
@@ -59,6 +60,8 @@ def refusal(error: BaseException) -> str | None:
     if isinstance(error, SlackApiError):
         code = error.response.get("error") if error.response is not None else None
         return str(code) if code in REFUSALS else None
+    if isinstance(error, DeliveryError) and error.code in REFUSALS:
+        return error.code
     text = str(error)
     return next((code for code in sorted(REFUSALS) if code in text), None)
 
@@ -90,7 +93,7 @@ def send_all(destination: Sender, messages: Iterable[dict[str, Any]], *,
         try:
             destination.send(message, ephemeral=ephemeral)
             continue
-        except (SlackApiError, RuntimeError) as error:
+        except (SlackApiError, RuntimeError, DeliveryError) as error:
             code = refusal(error)
             if code is None:
                 raise
