@@ -94,6 +94,13 @@ class JobQueue(Protocol):
     def pending(self) -> int:
         """How many jobs are not done (queued, running or interrupted)."""
 
+    def ping(self) -> None:
+        """Check the database answers.
+
+        Raises:
+            StoreError: It does not.
+        """
+
     def close(self) -> None:
         """Release the database connections."""
 

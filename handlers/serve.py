@@ -1,11 +1,19 @@
 """``docker-tutor serve``: run the Slack app until SIGINT or SIGTERM.
 
-With ``SLACK_APP_TOKEN`` set the app connects out over Socket Mode (no public URL
-needed); otherwise it serves HTTP on ``PORT`` (``POST /slack/events``, ``GET /healthz``).
-Next to the app runs the tutor's housekeeping (``TutorService.start_housekeeping``:
-start-up reconciliation, then the idle reaper every ``TUTOR_REAP_INTERVAL_SECONDS``). On
-shutdown it stops taking requests, lets queued learner commands finish and post their
-replies, stops the housekeeping, then closes the tutor.
+Acknowledging and working happen in separate processes, joined by the durable queue in
+the progress database (:mod:`bot.jobs`):
+
+* the acknowledging side verifies each request, stores its line as a job and answers
+  Slack: with ``SLACK_APP_TOKEN`` over Socket Mode in this process, otherwise over HTTP
+  on ``PORT`` (``POST /slack/events``, ``GET /healthz``) on gunicorn, in a child process
+  (:mod:`handlers.wsgi`);
+* ``TUTOR_SERVE_WORKERS`` worker processes (default 1; :mod:`handlers.worker`) run the
+  jobs; ``0`` starts none, for ``docker-tutor worker`` run on its own.
+
+This process also runs the tutor's housekeeping (``TutorService.start_housekeeping``).
+On shutdown it stops the acknowledging side first (requests in flight are answered), then
+SIGTERMs the workers, which finish the jobs they run; queued jobs wait in the database
+for the next start.
 """
 
 from __future__ import annotations
@@ -14,9 +22,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
+from http import HTTPStatus
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -29,7 +40,7 @@ from bot.factory import build_service
 from bot.jobs import open_queue
 from bot.workqueue import KeyedExecutor
 from handlers.app import build_app
-from handlers.server import SlackHTTPServer
+from handlers.wsgi import EVENTS_PATH, HEALTH_PATH
 
 log = logging.getLogger("docker_tutor.slack")
 
@@ -130,6 +141,57 @@ def _socket_mode(app: App, app_token: str, stop: threading.Event,
         socket.close()  # type: ignore[no-untyped-call]
 
 
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(base: str, http: BaseProcess, timeout: float = 90.0) -> None:
+    """Wait until the HTTP server answers ``/healthz`` (its workers built their apps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not http.is_alive():
+            raise UsageError(f"the HTTP server exited (status {http.exitcode}); see the log")
+        try:
+            with urllib.request.urlopen(base + HEALTH_PATH, timeout=2) as response:  # noqa: S310
+                if response.status == HTTPStatus.OK:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise UsageError(f"the HTTP server did not answer {HEALTH_PATH} in {timeout:.0f} s")
+
+
+def _http_mode(settings: Settings, host: str, stop: threading.Event,
+               on_ready: Callable[[str], None] | None) -> None:
+    """Gunicorn in a child process (its arbiter needs a main thread of its own)."""
+    from handlers.wsgi import GRACEFUL_SECONDS, run_http
+
+    port = settings.port or _free_port(host)
+    http = multiprocessing.get_context("spawn").Process(
+        target=run_http, args=(settings, host, port), name="docker-tutor-http", daemon=False)
+    http.start()
+    try:
+        local = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        base = f"http://{local}:{port}"
+        _wait_healthy(base, http)
+        log.info("listening on port %d, events at %s", port, EVENTS_PATH)
+        if on_ready is not None:
+            on_ready(base + EVENTS_PATH)
+        while not stop.wait(1.0):
+            if not http.is_alive():
+                log.error("the HTTP server exited (status %s): stopping", http.exitcode)
+                break
+    finally:
+        if http.is_alive():
+            http.terminate()  # SIGTERM: gunicorn stops accepting, finishes requests in flight
+        http.join(GRACEFUL_SECONDS + 10)
+        if http.is_alive():
+            http.kill()
+            http.join(5)
+
+
 def serve(settings: Settings, *, stop: threading.Event | None = None,
           on_ready: Callable[[str], None] | None = None, host: str = "0.0.0.0") -> int:  # noqa: S104
     """Run the Slack front end until stopped.
@@ -159,17 +221,11 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
         try:
             children = start_workers(settings, worker_processes())
             housekeeping = tutor.start_housekeeping()
-            app = build_app(settings, tutor, executor=executor, jobs=jobs)
             if settings.slack_app_token:
+                app = build_app(settings, tutor, executor=executor, jobs=jobs)
                 _socket_mode(app, settings.slack_app_token, stop, on_ready)
             else:
-                server = SlackHTTPServer(app, host=host, port=settings.port).start()
-                if on_ready is not None:
-                    on_ready(server.url)
-                try:
-                    _wait(stop)
-                finally:
-                    server.stop()
+                _http_mode(settings, host, stop, on_ready)
         finally:
             executor.shutdown(wait=True)
             stop_workers(children)

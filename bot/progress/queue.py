@@ -173,6 +173,14 @@ class SqlJobQueue:
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc
 
+    def ping(self) -> None:
+        """See :meth:`bot.jobs.JobQueue.ping`."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
+
     def pending(self) -> int:
         """See :meth:`bot.jobs.JobQueue.pending`."""
         try:
