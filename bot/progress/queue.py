@@ -30,8 +30,8 @@ from bot.progress.store import make_engine
 UNFINISHED = ("queued", "running", "notifying")
 """States of a job that still holds its learner's later jobs back."""
 
-CONNECT_TIMEOUT = 3
-"""Seconds to wait for a PostgreSQL connection (an ack must fail fast, not hang)."""
+CONNECT_TIMEOUT = 2
+"""Seconds to wait for a PostgreSQL connection (libpq's least; an ack must fail fast)."""
 
 
 def _unavailable(exc: BaseException) -> StoreError:
