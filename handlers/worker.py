@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +54,11 @@ INTERRUPTED = (
 """What a learner is told about a job whose worker died while running it."""
 
 IDLE_POLL = 0.05
-"""Seconds an idle worker thread waits before asking the queue again (it backs off to 1 s)."""
+"""Seconds an idle worker waits before asking the queue again (it backs off to 1 s)."""
+
+NICE = 10
+"""How much lower a worker's CPU priority is than the acknowledging process's
+(``TUTOR_WORKER_NICE``): on a shared machine the acks come first."""
 
 
 def lease_seconds() -> float:
@@ -137,23 +142,32 @@ class JobRunner:
         self.lease = lease
         self.stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._slots = threading.BoundedSemaphore(self.threads)
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._running: set[Future[None]] = set()
+        self._pool: ThreadPoolExecutor | None = None
 
     def start(self) -> JobRunner:
-        """Start the job threads and the heartbeat; returns ``self``."""
-        for n in range(self.threads):
-            thread = threading.Thread(target=self._loop, name=f"job-{n + 1}", daemon=True)
+        """Start the claiming thread, the job threads and the heartbeat; returns ``self``."""
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="job")
+        for target, name in ((self._claim_loop, "job-claimer"), (self._heartbeat, "job-heartbeat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        beat = threading.Thread(target=self._heartbeat, name="job-heartbeat", daemon=True)
-        beat.start()
-        self._threads.append(beat)
         return self
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stop claiming; wait for the jobs in progress to be delivered."""
         self.stop.set()
+        self._wake.set()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
+        for thread in self._threads[:1]:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._pool is not None:
+            wait(list(self._running), timeout=max(0.0, deadline - time.monotonic()))
+            self._pool.shutdown(wait=False)
+        for thread in self._threads[1:]:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _heartbeat(self) -> None:
@@ -165,21 +179,42 @@ class JobRunner:
         with contextlib.suppress(TutorError):  # jobs still running keep their lease
             self.jobs.heartbeat(self.owner, lease_seconds=self.lease)
 
-    def _loop(self) -> None:
-        wait = IDLE_POLL
+    def _claim_loop(self) -> None:
+        """One thread claims (one poller per process), a pool of threads runs the jobs."""
+        idle = IDLE_POLL
         while not self.stop.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
             try:
                 job = self.jobs.claim(self.owner, lease_seconds=self.lease)
             except TutorError as error:
+                self._slots.release()
                 log.warning("cannot reach the job queue: %s", error.message)
                 self.stop.wait(1.0)
                 continue
             if job is None:
-                self.stop.wait(wait)
-                wait = min(1.0, wait * 2)
+                self._slots.release()
+                self._wake.wait(idle)
+                self._wake.clear()
+                idle = min(1.0, idle * 2)
                 continue
-            wait = IDLE_POLL
+            idle = IDLE_POLL
+            assert self._pool is not None  # noqa: S101 - start() made it
+            future = self._pool.submit(self._run_and_release, job)
+            with self._lock:
+                self._running.add(future)
+            future.add_done_callback(self._done)
+
+    def _run_and_release(self, job: Job) -> None:
+        try:
             self.run(job)
+        finally:
+            self._slots.release()
+            self._wake.set()  # the learner's next line may be runnable now
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._running.discard(future)
 
     def run(self, job: Job) -> str:
         """Run (or report as interrupted) one claimed job and mark it done; its outcome."""
@@ -217,6 +252,16 @@ class JobRunner:
                 self.stop.wait(0.5 * (attempt + 1))
 
 
+def _lower_priority() -> None:
+    try:
+        nice = int(os.environ.get("TUTOR_WORKER_NICE", NICE))
+    except ValueError:
+        nice = NICE
+    if nice > 0 and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+
+
 def run_worker(settings: Settings, *, stop: threading.Event | None = None,
                housekeeping: bool = False) -> int:
     """Run a worker process until ``stop`` is set (or SIGINT/SIGTERM); exit status 0.
@@ -231,6 +276,7 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None,
     from handlers.serve import stop_on_signals
 
     check_settings(settings)
+    _lower_priority()
     stop = stop if stop is not None else threading.Event()
     restore = stop_on_signals(stop)
     tutor = build_service(settings)

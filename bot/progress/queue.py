@@ -102,6 +102,8 @@ class SqlJobQueue:
         """See :meth:`bot.jobs.JobQueue.claim`."""
         lease = utcnow() + timedelta(seconds=lease_seconds)
         try:
+            if not self._anything_to_claim():  # a read: idle polls never take the write lock
+                return None
             with self._sessions.begin() as session:
                 # A dead worker's jobs first: started ones are reported, others re-queued.
                 lost = session.execute(
@@ -121,6 +123,15 @@ class SqlJobQueue:
                 return None if row is None else self._job(row, interrupted=False)
         except SQLAlchemyError as exc:
             raise _unavailable(exc) from exc
+
+    def _anything_to_claim(self) -> bool:
+        now = utcnow()
+        query = select(QueuedJob.id).where(
+            (QueuedJob.state == "queued")
+            | (QueuedJob.state.in_(("running", "notifying")) & (QueuedJob.lease_until < now))
+        ).limit(1)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
 
     @staticmethod
     def _job(row: QueuedJob, *, interrupted: bool) -> Job:
