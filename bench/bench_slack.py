@@ -193,6 +193,8 @@ def _class(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack,
 def run(session: bench.BenchSession) -> None:
     """Start a serve process, measure acks, then a class doing the challenge."""
     namespace = "dtbs" + secrets.token_hex(2)
+    session.note(f"load average {os.getloadavg()[0]:.1f} on this machine at the start "
+                 "(figures from a busy shared machine are not comparable)")
     client = docker.from_env()
     with FakeSlack() as fake:
         process, url = _serve(session, fake, namespace)

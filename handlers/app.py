@@ -2,10 +2,12 @@
 
 Following the Bolt starter template, each listener module exposes ``register(app,
 runtime)``; :func:`build_app` calls them all. Listeners run with
-``process_before_response=True``: each one only queues work on the
-:class:`~bot.workqueue.KeyedExecutor` and acknowledges, so Slack gets its answer in
-milliseconds whatever Docker is doing, and the queueing is done before the ``200`` is
-sent (which is what keeps one learner's lines in the order they were typed).
+``process_before_response=True``: each one only queues work and acknowledges, so Slack
+gets its answer in milliseconds whatever Docker is doing, and the queueing is done before
+the ``200`` is sent (which is what keeps one learner's lines in the order they were
+typed). In ``serve`` the queue is the durable one in the database (``jobs``), run by
+worker processes; without it (tests, embedding) lines run on the
+:class:`~bot.workqueue.KeyedExecutor` in this process.
 """
 
 from __future__ import annotations
