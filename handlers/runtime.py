@@ -1,9 +1,11 @@
 """Running tutor lines off the request path and delivering the replies to Slack.
 
-Listeners only enqueue: :meth:`Runtime.run_line` puts the work on the
-:class:`~bot.workqueue.KeyedExecutor` under the learner's key (so one learner's lines run
-in the order they were typed, different learners in parallel) and returns at once, so
-the listener can acknowledge Slack well inside its 3-second limit.
+Listeners only enqueue: :meth:`Runtime.run_line` stores the line in the durable queue
+(``serve``: one insert; worker processes run it, :mod:`handlers.worker`) or puts it on
+the :class:`~bot.workqueue.KeyedExecutor` under the learner's key (in-process), and
+returns at once, so the listener can acknowledge Slack well inside its 3-second limit.
+Either way one learner's lines run in the order they were typed, different learners in
+parallel.
 
 A :class:`~bot.errors.TutorError` becomes a friendly ephemeral notice. Slack refusing
 a message (:class:`SlackDeliveryError`, translated from ``SlackApiError`` and network

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -141,3 +142,15 @@ def test_concurrent_workers_never_share_a_job_nor_a_learner(queue: SqlJobQueue) 
     assert len(seen) == 60
     assert all(ids == sorted(ids) for ids in order.values())
     assert queue.pending() == 0
+
+
+def test_done_jobs_are_pruned_after_a_day_and_only_then(queue: SqlJobQueue) -> None:
+    """Pruning deletes done jobs older than the keep period, never queued or recent ones."""
+    queue.enqueue("slack:A", "old", {}, request_key="k-old")
+    queue.enqueue("slack:B", "waiting", {})
+    job = _claim(queue, "w")
+    queue.start(job.id, "w")
+    queue.finish(job.id, "w", "answered")
+    assert queue.prune() == 0  # finished just now: kept (its key still dedupes)
+    assert queue.prune(keep=timedelta(0)) == 1
+    assert [state for state, _ in queue.outcomes().values()] == ["queued"]

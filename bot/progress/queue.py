@@ -15,11 +15,12 @@ writing statement at a time, so the conditional update is atomic by itself.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, sessionmaker
 
@@ -31,6 +32,12 @@ from bot.progress.store import make_engine
 
 UNFINISHED = ("queued", "running", "notifying")
 """States of a job that still holds its learner's later jobs back."""
+
+KEEP_DONE = timedelta(days=1)
+"""How long a done job (and its request key) stays in the table."""
+
+PRUNE_ONE_IN = 500
+"""One finish in this many also prunes old done jobs."""
 
 CONNECT_TIMEOUT = 2
 """Seconds to wait for a PostgreSQL connection (libpq's least; an ack must fail fast)."""
@@ -161,9 +168,26 @@ class SqlJobQueue:
         return self._owned(job_id, owner, started_at=utcnow())
 
     def finish(self, job_id: int, owner: str, outcome: str) -> bool:
-        """See :meth:`bot.jobs.JobQueue.finish`."""
-        return self._owned(job_id, owner, state="done", finished_at=utcnow(),
+        """See :meth:`bot.jobs.JobQueue.finish`.
+
+        Now and then, done jobs older than :data:`KEEP_DONE` are deleted (their request
+        keys are kept that long, far beyond Slack's last retry).
+        """
+        done = self._owned(job_id, owner, state="done", finished_at=utcnow(),
                            outcome=outcome[:40], lease_until=None)
+        if done and secrets.randbelow(PRUNE_ONE_IN) == 0:
+            self.prune()
+        return done
+
+    def prune(self, keep: timedelta = KEEP_DONE) -> int:
+        """Delete done jobs finished more than ``keep`` ago; how many."""
+        try:
+            with self._turn, self.engine.begin() as connection:
+                result = connection.execute(delete(QueuedJob).where(
+                    QueuedJob.state == "done", QueuedJob.finished_at < utcnow() - keep))
+                return int(getattr(result, "rowcount", 0))
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
 
     def heartbeat(self, owner: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
         """See :meth:`bot.jobs.JobQueue.heartbeat`."""
