@@ -13,7 +13,7 @@ Guarantees (see :class:`JobQueue`):
   running it is never run twice blindly: it comes back as an *interrupted* job, whose
   learner is told it may not have taken effect.
 
-This module is SQL-free: :func:`open_queue` imports the implementation when called.
+This module is SQL-free: :func:`bot.factory.build_queue` makes the implementation.
 """
 
 from __future__ import annotations
@@ -110,16 +110,5 @@ def worker_name(prefix: str = "worker") -> str:
     return f"{prefix}@{socket.gethostname()[:40]}:{os.getpid()}:{next(_serial)}"
 
 
-def open_queue(url: str) -> JobQueue:
-    """The queue in the progress database at ``url`` (the schema must be current).
-
-    Raises:
-        StoreError: The database cannot be opened.
-    """
-    from bot.progress.queue import SqlJobQueue
-
-    return SqlJobQueue(url)
-
-
 __all__ = ["DEFAULT_LEASE_SECONDS", "RESPONSE_URL_POSTS", "RESPONSE_URL_SECONDS", "Job",
-           "JobQueue", "open_queue", "worker_name"]
+           "JobQueue", "worker_name"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 import socket
 import threading
 import time
@@ -29,17 +28,16 @@ import urllib.request
 from collections.abc import Callable
 from http import HTTPStatus
 from multiprocessing.process import BaseProcess
-from types import FrameType
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.factory import build_service
-from bot.jobs import open_queue
+from bot.factory import build_queue, build_service
 from bot.workqueue import KeyedExecutor
 from handlers.app import build_app
+from handlers.lifecycle import check_settings, stop_on_signals
 from handlers.wsgi import EVENTS_PATH, HEALTH_PATH
 
 log = logging.getLogger("docker_tutor.slack")
@@ -49,38 +47,6 @@ ACK_SIDE_THREADS = 4
 
 WORKER_GRACE = 70.0
 """Seconds a worker process gets on shutdown to finish the jobs it runs."""
-
-
-def check_settings(settings: Settings) -> None:
-    """Refuse to start without the tokens the chosen mode needs.
-
-    Raises:
-        UsageError: A token or secret is missing.
-    """
-    if not settings.slack_bot_token:
-        raise UsageError("SLACK_BOT_TOKEN is not set (the xoxb-... token from "
-                         "OAuth & Permissions); see docs/slack-setup.md.")
-    if not settings.slack_app_token and not settings.slack_signing_secret:
-        raise UsageError("Set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET "
-                         "(HTTP mode); see docs/slack-setup.md.")
-
-
-def stop_on_signals(stop: threading.Event) -> Callable[[], None]:
-    """Make SIGINT/SIGTERM set ``stop``; returns a function restoring the old handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: shutting down", signum)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore
 
 
 def worker_processes() -> int:
@@ -214,7 +180,7 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
     restore = stop_on_signals(stop)
     try:
         tutor = build_service(settings)  # brings the schema up to date, queue included
-        jobs = open_queue(settings.database_url)
+        jobs = build_queue(settings)
         executor = KeyedExecutor(ACK_SIDE_THREADS, thread_name_prefix="tutor")
         housekeeping = None
         children: list[BaseProcess] = []

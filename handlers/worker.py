@@ -36,13 +36,12 @@ from bot.jobs import (
     RESPONSE_URL_SECONDS,
     Job,
     JobQueue,
-    open_queue,
     worker_name,
 )
 from bot.reply import Notice, Reply, Tone
 from handlers.app import web_client, workers
+from handlers.lifecycle import check_settings, stop_on_signals
 from handlers.runtime import Conversation, Destination, ResponseUrl, Runtime
-from handlers.serve import check_settings
 
 log = logging.getLogger("docker_tutor.slack.worker")
 
@@ -271,16 +270,15 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None,
         stop: Set it to stop (default: SIGINT/SIGTERM).
         housekeeping: Also run the tutor's housekeeping (one process per deployment).
     """
-    from bot.factory import build_service
+    from bot.factory import build_queue, build_service
     from bot.workqueue import KeyedExecutor
-    from handlers.serve import stop_on_signals
 
     check_settings(settings)
     _lower_priority()
     stop = stop if stop is not None else threading.Event()
     restore = stop_on_signals(stop)
     tutor = build_service(settings)
-    jobs = open_queue(settings.database_url)
+    jobs = build_queue(settings)
     executor = KeyedExecutor(2, thread_name_prefix="worker-misc")
     keeper = tutor.start_housekeeping() if housekeeping else None
     runtime = Runtime(tutor=tutor, client=web_client(settings), executor=executor)

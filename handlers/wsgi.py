@@ -85,13 +85,12 @@ def slack_wsgi(handler: Callable[[WSGIEnvironment, StartResponse], Iterable[byte
 
 def build_wsgi(settings: Settings) -> WSGIApplication:
     """The whole acknowledging side for one server process: tutor, queue, Bolt app."""
-    from bot.factory import build_service
-    from bot.jobs import open_queue
+    from bot.factory import build_queue, build_service
     from bot.workqueue import KeyedExecutor
     from handlers.app import build_app
 
     tutor = build_service(settings)
-    jobs = open_queue(settings.database_url)
+    jobs = build_queue(settings)
     executor = KeyedExecutor(4, thread_name_prefix="ack-side")
     app = build_app(settings, tutor, executor=executor, jobs=jobs)
     return slack_wsgi(SlackRequestHandler(app, EVENTS_PATH), jobs.ping)
