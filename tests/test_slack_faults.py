@@ -47,8 +47,11 @@ def test_sqlite_down_at_ack_time_says_it_did_not_run(
 ) -> None:
     """Every command acknowledged while the queue's database fails says so in the ack."""
     with FakeSlack(token=TOKEN) as fake, queued_stack(settings, tutor_no_engine, fake) as stack:
-        broken = mocker.patch.object(stack.queue, "_sessions")
-        broken.begin.side_effect = OperationalError("INSERT", {}, Exception("disk I/O error"))
+        down = OperationalError("INSERT", {}, Exception("disk I/O error"))
+        for part in ("engine", "_sessions"):  # every way the queue reaches its database
+            broken = mocker.patch.object(stack.queue, part)
+            broken.begin.side_effect = down
+            broken.connect.side_effect = down
         for command, text in (("/docker", "ps"), ("/tutor", "status"), ("/tutor", "next")):
             _refused_at_ack(stack, command, text)
         mocker.stopall()
