@@ -1,11 +1,15 @@
 """The Slack front end under a class's load, against a real ``docker-tutor serve`` process.
 
 * ack latency: 200 signed slash commands posted at once over HTTP; the time until each
-  HTTP answer (Slack's 3-second limit is about this).
+  HTTP answer (Slack's 3-second limit is about this), alone and again while the class
+  below is running (acks only store a job: they must not wait behind the engine work).
 * a class of 50 simulated learners doing the whole Immortal Database challenge at once,
   each waiting for the tutor's answer before typing the next line, as a person would:
   wall time, errors, per-command latency (post to answer on the ``response_url``), and
   the serve process's peak memory.
+
+``serve`` runs as deployed: gunicorn's HTTP workers acknowledge into the durable queue,
+worker processes run the jobs.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ CHALLENGE = [
     "/docker run -d --name redis-2 -v my-redis-data:/data redis",
     "/docker exec redis-2 redis-cli get mykey",
 ]
+
+
+CLASS_HEAD_START = 4.0
+"""Seconds the class runs before the second burst of acks (every learner is typing)."""
 
 
 def _port() -> int:
@@ -89,12 +97,13 @@ def _serve(session: bench.BenchSession, fake: FakeSlack, namespace: str,
     raise RuntimeError("serve did not start")
 
 
-def _acks(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack, count: int) -> None:
+def _acks(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack, count: int,
+          *, during: str = "") -> None:
     # Requests are built and signed before the clock starts: the figure is the server's.
     target = urllib.parse.urlsplit(sender.events_url)
     prepared = []
     for n in range(count):
-        body, url = sender.command_body("/docker", "ps", user=f"U0ACK{n:04d}")
+        body, url = sender.command_body("/docker", "ps", user=f"U0ACK{n:04d}{during[:1]}")
         headers = {"Content-Type": "application/x-www-form-urlencoded",
                    **sign(body, SECRET)}
         prepared.append((body.encode(), headers, url))
@@ -121,14 +130,14 @@ def _acks(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack, cou
     for _, _, url in results:  # let the queued work drain before the next measurement
         fake.wait_for_response(url, timeout=300)
     p50, p99 = statistics.median(latencies), _percentile(latencies, 0.99)
+    what = f"ack, {count} concurrent slash commands{during}"
     session.results.append(bench.Measurement(
-        session.suite, f"ack, {count} concurrent slash commands: p50", [p50],
-        notes=f"{failures} non-200"))
+        session.suite, f"{what}: p50", [p50], notes=f"{failures} non-200"))
     session.results.append(bench.Measurement(
-        session.suite, f"ack, {count} concurrent slash commands: p99", [p99], target_ms=100,
+        session.suite, f"{what}: p99", [p99], target_ms=50,
         notes=f"max {max(latencies) * 1000:.0f} ms"))
-    session.note(f"ack latency over {count} concurrent signed slash commands: p50 "
-                 f"{p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, {failures} errors")
+    session.note(f"{what}: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+                 f"{failures} errors")
 
 
 def _learner(sender: SlackSender, fake: FakeSlack, user: str,
@@ -183,13 +192,23 @@ def _class(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack,
 def run(session: bench.BenchSession) -> None:
     """Start a serve process, measure acks, then a class doing the challenge."""
     namespace = "dtbs" + secrets.token_hex(2)
+    session.note(f"load average {os.getloadavg()[0]:.1f} on this machine at the start "
+                 "(figures from a busy shared machine are not comparable)")
     client = docker.from_env()
     with FakeSlack() as fake:
         process, url = _serve(session, fake, namespace)
         sender = SlackSender(url, fake)
+        acks, size = (40, 5) if session.quick else (200, 50)
         try:
-            _acks(session, sender, fake, 40 if session.quick else 200)
-            _class(session, sender, fake, process, 5 if session.quick else 50)
+            _acks(session, sender, fake, acks)
+            # The same burst again while a class works through the challenge on the engine.
+            klass = threading.Thread(target=_class, args=(session, sender, fake, process, size))
+            klass.start()
+            time.sleep(CLASS_HEAD_START)
+            try:
+                _acks(session, sender, fake, acks, during=f" while a class of {size} runs")
+            finally:
+                klass.join()
         finally:
             process.send_signal(signal.SIGTERM)
             try:

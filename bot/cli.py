@@ -22,6 +22,7 @@ from bot.errors import TutorError
 log = logging.getLogger("docker_tutor")
 
 SLACK_FRONT_END = "handlers.serve"
+SLACK_WORKER = "handlers.worker"
 """The Slack front end, named by module path: the core never imports ``slack_bolt``."""
 
 
@@ -44,6 +45,12 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     serve: Callable[[Settings], int] = importlib.import_module(SLACK_FRONT_END).serve
     return serve(settings)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    logging.getLogger().setLevel(log_level("serve", verbose=args.verbose))  # a server logs
+    run_worker: Callable[[Settings], int] = importlib.import_module(SLACK_WORKER).run_worker
+    return run_worker(settings)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -165,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the Slack app (Socket Mode or HTTP)")
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="run the Slack learner commands queued by serve")
+    worker.set_defaults(func=_worker)
 
     images = sub.add_parser("images", help="lesson images")
     images_sub = images.add_subparsers(dest="images_command", metavar="ACTION", required=True)

@@ -8,6 +8,7 @@ load, and the service interface (:mod:`bot.service`) imports no implementation a
 from __future__ import annotations
 
 from bot.config import Settings
+from bot.jobs import JobQueue
 from bot.service import TutorService
 
 
@@ -22,4 +23,15 @@ def build_service(settings: Settings) -> TutorService:
     return Tutor.from_settings(settings)
 
 
-__all__ = ["build_service"]
+def build_queue(settings: Settings) -> JobQueue:
+    """The durable job queue in the progress database (its schema must be current).
+
+    Raises:
+        StoreError: The database cannot be opened.
+    """
+    from bot.progress.queue import SqlJobQueue
+
+    return SqlJobQueue(settings.database_url)
+
+
+__all__ = ["build_queue", "build_service"]

@@ -13,7 +13,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.errors import TutorError
 from handlers.blocks import ACTION_PREFIX
+from handlers.commands import not_queued_note
 from handlers.inbound import slack_person
 from handlers.runtime import Conversation, Destination, Respond, ResponseUrl, Runtime
 
@@ -29,7 +31,7 @@ def _destination(body: dict[str, Any], respond: Respond, runtime: Runtime,
         # Anywhere else the answer is private to whoever clicked.
         shared = (container.get("type") == "message" and not container.get("is_ephemeral")
                   and str(channel or "").startswith("D"))
-        return ResponseUrl(respond, user_id, channel, shared=shared)
+        return ResponseUrl(respond, user_id, channel, shared=shared, url=body["response_url"])
     return Conversation(runtime.client, user_id)
 
 
@@ -43,7 +45,13 @@ def register(app: App, runtime: Runtime) -> None:
         line = str(action.get("value") or "").strip()
         if line:
             person = slack_person(user["id"], user.get("username") or user.get("name"))
-            runtime.run_line(person, line, _destination(body, respond, runtime, person.user_id))
+            destination = _destination(body, respond, runtime, person.user_id)
+            try:
+                runtime.run_line(person, line, destination)
+            except TutorError as error:
+                # A button's acknowledgement shows nothing: say it in the conversation.
+                note = not_queued_note(line, error)
+                runtime.submit(person.key, lambda: destination.send(note, ephemeral=True))
         ack()
 
 

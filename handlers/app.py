@@ -2,10 +2,12 @@
 
 Following the Bolt starter template, each listener module exposes ``register(app,
 runtime)``; :func:`build_app` calls them all. Listeners run with
-``process_before_response=True``: each one only queues work on the
-:class:`~bot.workqueue.KeyedExecutor` and acknowledges, so Slack gets its answer in
-milliseconds whatever Docker is doing, and the queueing is done before the ``200`` is
-sent (which is what keeps one learner's lines in the order they were typed).
+``process_before_response=True``: each one only queues work and acknowledges, so Slack
+gets its answer in milliseconds whatever Docker is doing, and the queueing is done before
+the ``200`` is sent (which is what keeps one learner's lines in the order they were
+typed). In ``serve`` the queue is the durable one in the database (``jobs``), run by
+worker processes; without it (tests, embedding) lines run on the
+:class:`~bot.workqueue.KeyedExecutor` in this process.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 
 from bot.config import Settings
 from bot.errors import UsageError
+from bot.jobs import JobQueue
 from bot.service import TutorService
 from bot.workqueue import DEFAULT_WORKERS, KeyedExecutor
 from handlers import actions, commands, dedupe, home, messages
@@ -63,6 +66,7 @@ def build_app(
     client: WebClient | None = None,
     on_error: ErrorHook | None = None,
     seen: dedupe.SeenCache | None = None,
+    jobs: JobQueue | None = None,
 ) -> App:
     """The Bolt app with every listener registered.
 
@@ -79,6 +83,8 @@ def build_app(
             on it; in production logging is enough).
         seen: The dedupe cache of this process (default: a new one). Across replicas the
             queued work claims each request in the progress store before running.
+        jobs: The durable queue (``serve``): learner lines are stored there for worker
+            processes; without it they run on ``executor`` in this process.
 
     Raises:
         UsageError: Without a bot token.
@@ -86,7 +92,8 @@ def build_app(
     if not settings.slack_bot_token and client is None:
         raise UsageError("SLACK_BOT_TOKEN is not set: see docs/slack-setup.md.")
     client = client if client is not None else web_client(settings)
-    runtime = Runtime(tutor=tutor, client=client, executor=executor, on_error=on_error)
+    runtime = Runtime(tutor=tutor, client=client, executor=executor, on_error=on_error,
+                      jobs=jobs)
     app = App(
         name="docker-tutor",
         client=client,

@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.errors import TutorError
 from handlers.blocks import context
 from handlers.inbound import command_text, docker_line, slack_person, unlink
 from handlers.mrkdwn import escape
@@ -24,7 +25,8 @@ ACK_PREVIEW = 200
 
 def _person_and_destination(command: dict[str, Any], respond: Respond) -> tuple[Any, ResponseUrl]:
     person = slack_person(command["user_id"], command.get("user_name"))
-    return person, ResponseUrl(respond, person.user_id, command.get("channel_id"))
+    return person, ResponseUrl(respond, person.user_id, command.get("channel_id"),
+                               url=command.get("response_url"))
 
 
 def running_note(line: str) -> dict[str, Any]:
@@ -35,13 +37,27 @@ def running_note(line: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, "blocks": [context(text)]}
 
 
+def not_queued_note(line: str, error: TutorError) -> dict[str, Any]:
+    """The acknowledgement when a line could not be queued: it did not run, try again."""
+    shown = line if len(line) <= ACK_PREVIEW else line[: ACK_PREVIEW - 1] + "\u2026"
+    shown = escape(shown.replace("`", "\u02cb"))
+    text = (f":warning: `{shown}` did not run: {escape(error.message)} "
+            "Your progress is safe; try again in a minute.")
+    return {"response_type": "ephemeral", "text": text, "blocks": [context(text)]}
+
+
 def register(app: App, runtime: Runtime) -> None:
     """Listen to ``/tutor`` and ``/docker``."""
 
     @app.command("/tutor")
     def tutor_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         person, destination = _person_and_destination(command, respond)
-        runtime.run_line(person, command_text(command.get("text", "")), destination)
+        line = command_text(command.get("text", ""))
+        try:
+            runtime.run_line(person, line, destination)
+        except TutorError as error:
+            ack(**not_queued_note(f"/tutor {line}".strip(), error))
+            return
         ack()
 
     @app.command("/docker")
@@ -49,8 +65,12 @@ def register(app: App, runtime: Runtime) -> None:
         person, destination = _person_and_destination(command, respond)
         args = docker_line(command_text(unlink(command.get("text", ""))))
         line = f"docker {args}".strip()
-        runtime.run_line(person, line, destination)
+        try:
+            runtime.run_line(person, line, destination)
+        except TutorError as error:
+            ack(**not_queued_note(line, error))
+            return
         ack(**running_note(line))
 
 
-__all__ = ["register", "running_note"]
+__all__ = ["not_queued_note", "register", "running_note"]

@@ -15,10 +15,10 @@ Dedupe keys (documented in ``docs/slack-setup.md`` too):
 * block actions (buttons): ``action:<user_id>:<trigger_id>``, or
   ``action:<user_id>:<action_id>:<action_ts>`` when there is no trigger id.
 
-With replicas, the queued work of a key new to this process first claims the key in the
-progress database (``claimed_requests``), so a retry that Slack sends to another replica
-is not run there either; the claim happens in the worker, keeping database writes off
-the acknowledgement path.
+Across processes and replicas the durable queue (``serve``) stores each request's key
+with its job, unique: a retry that Slack sends to another replica is acknowledged there
+without being queued again. Without the durable queue (the in-process executor) the
+queued work claims the key in the progress database (``claimed_requests``) before it runs.
 
 A key is remembered when the request arrives (after its signature was verified, so a
 forged request cannot poison the cache), which covers both "the original is still in

@@ -62,6 +62,8 @@ def refusal(error: BaseException) -> str | None:
     if isinstance(error, SlackApiError):
         code = error.response.get("error") if error.response is not None else None
         return str(code) if code in REFUSALS else None
+    if isinstance(error, DeliveryError) and error.code in REFUSALS:
+        return error.code
     text = str(error)
     return next((code for code in sorted(REFUSALS) if code in text), None)
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.errors import TutorError
 from handlers.blocks import text_message
+from handlers.commands import not_queued_note
 from handlers.inbound import docker_line, is_docker, message_text, slack_person
 from handlers.runtime import Conversation, Runtime
 
@@ -56,7 +58,11 @@ def register(app: App, runtime: Runtime) -> None:
         destination = Conversation(runtime.client, person.user_id, event["channel"])
         line = route(message_text(event.get("text") or ""), runtime.tutor.words())
         if line is not None:
-            runtime.run_line(person, line, destination)
+            try:
+                runtime.run_line(person, line, destination)
+            except TutorError as error:  # not queued: say so in the DM, off the ack path
+                note = not_queued_note(line, error)
+                runtime.submit(person.key, lambda: destination.send(note, ephemeral=False))
             return
         note = text_message(SHORT_HELP)
         runtime.submit(person.key, lambda: destination.send(note, ephemeral=False))

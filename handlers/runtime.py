@@ -1,9 +1,11 @@
 """Running tutor lines off the request path and delivering the replies to Slack.
 
-Listeners only enqueue: :meth:`Runtime.run_line` puts the work on the
-:class:`~bot.workqueue.KeyedExecutor` under the learner's key (so one learner's lines run
-in the order they were typed, different learners in parallel) and returns at once, so
-the listener can acknowledge Slack well inside its 3-second limit.
+Listeners only enqueue: :meth:`Runtime.run_line` stores the line in the durable queue
+(``serve``: one insert; worker processes run it, :mod:`handlers.worker`) or puts it on
+the :class:`~bot.workqueue.KeyedExecutor` under the learner's key (in-process), and
+returns at once, so the listener can acknowledge Slack well inside its 3-second limit.
+Either way one learner's lines run in the order they were typed, different learners in
+parallel.
 
 A :class:`~bot.errors.TutorError` becomes a friendly ephemeral notice. Slack refusing
 a message (:class:`SlackDeliveryError`, translated from ``SlackApiError`` and network
@@ -28,12 +30,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import DeliveryError, TutorError
 from bot.identity import Person
+from bot.jobs import JobQueue
 from bot.reply import Context, Notice, Reply, Tone
 from bot.service import TutorService
 from bot.workqueue import KeyedExecutor
 from handlers import dedupe
 from handlers.blocks import MAX_BLOCKS, Rendered, Upload, context, fallback_text, render
-from handlers.mrkdwn import escape
+from handlers.delivery import send_all
+from handlers.mrkdwn import literal
 
 log = logging.getLogger("docker_tutor.slack")
 
@@ -107,12 +111,14 @@ class ResponseUrl:
         channel_id: The conversation the request came from, if known.
         shared: Post replies visible to everyone in the conversation even when the tutor
             marks them ephemeral (for buttons on a non-ephemeral message in the bot DM).
+        url: The ``response_url`` itself (stored with a queued job, for its worker).
     """
 
     respond: Respond
     user_id: str
     channel_id: str | None = None
     shared: bool = False
+    url: str | None = None
 
     def send(self, message: dict[str, Any], *, ephemeral: bool) -> None:
         """Post as a new message (never replacing the one the request came from)."""
@@ -178,6 +184,19 @@ def open_dm(client: WebClient, user_id: str) -> str:
     return str(response["channel"]["id"])
 
 
+def reply_to(person: Person, destination: Destination) -> dict[str, Any]:
+    """Where a reply goes, as JSON for a queued job (see :func:`handlers.worker.destination`)."""
+    spec: dict[str, Any] = {"user": person.user_id, "name": person.display_name or ""}
+    if isinstance(destination, ResponseUrl):
+        spec.update(kind="response_url", url=destination.url, channel=destination.channel_id,
+                    shared=destination.shared)
+    elif isinstance(destination, Conversation):
+        spec.update(kind="conversation", channel=destination.channel_id)
+    else:
+        raise TypeError(f"cannot queue a reply to {type(destination).__name__}")
+    return spec
+
+
 def error_reply(error: TutorError) -> Reply:
     """A tutor error as a friendly private notice; never a traceback."""
     reply = Reply(ephemeral=True).add(Notice(error.message, Tone.ERROR))
@@ -195,12 +214,15 @@ class Runtime:
         client: The Slack Web API client.
         executor: Runs slow work; one learner's work in order.
         on_error: Called with every unexpected exception (after it is logged).
+        jobs: The durable queue: when set, :meth:`run_line` stores the line there for a
+            worker process (``serve``) instead of running it on ``executor``.
     """
 
     tutor: TutorService
     client: WebClient
     executor: KeyedExecutor
     on_error: ErrorHook | None = None
+    jobs: JobQueue | None = None
 
     # -- queueing -------------------------------------------------------------------------
 
@@ -224,40 +246,61 @@ class Runtime:
             self.on_error(error)
 
     def run_line(self, person: Person, text: str, destination: Destination,
-                 *, after: Callable[[], None] | None = None) -> Future[None]:
+                 *, after: Callable[[], None] | None = None) -> Future[None] | None:
         """Queue one tutor line for a person; the reply goes to ``destination``.
+
+        With :attr:`jobs` set the line is stored in the durable queue (one insert, on
+        the acknowledgement path) and a worker process runs it; otherwise it runs on
+        :attr:`executor`.
 
         Args:
             person: Who typed it.
             text: The tutor line (``next``, ``docker ps``, ...).
             destination: Where the reply goes.
-            after: Runs once the reply is delivered (still in the person's queue).
+            after: Runs once the reply is delivered (still in the person's queue; only
+                without :attr:`jobs`).
 
         Returns:
-            The task's future (done when the reply was delivered).
+            The task's future (done when the reply was delivered), or ``None`` when the
+            line went to the durable queue (or was a repeat of a queued request).
+
+        Raises:
+            StoreError: The durable queue could not store the line: it will not run.
         """
         claim = dedupe.current_key.get()
+        if self.jobs is not None:
+            job = self.jobs.enqueue(person.key, text, reply_to(person, destination),
+                                    request_key=claim)
+            if job is None:
+                log.info("request %s was queued before: not queued again", claim)
+            return None
 
         def work() -> None:
             if claim is not None and not self.tutor.claim_request(claim):
                 log.info("request %s was taken by another replica: not run here", claim)
                 return
-            try:
-                reply = self.answer(person, text)
-            except Exception:
-                # A bug: the learner is told in one line (never a traceback); the error
-                # itself still propagates to the log and to on_error (tests fail on it).
-                try:
-                    self.deliver(Reply(ephemeral=True).add(Notice(BUG_NOTICE, Tone.ERROR)),
-                                 destination)
-                except DeliveryError as error:
-                    log.warning("Slack delivery failed (%s): %s", error.code, error.message)
-                raise
-            self.deliver(reply, destination)
+            self.execute(person, text, destination)
             if after is not None:
                 after()
 
         return self.submit(person.key, work)
+
+    def execute(self, person: Person, text: str, destination: Destination) -> None:
+        """Run one line now and deliver its reply (in a worker, in the person's turn).
+
+        A bug is told to the learner in one line (never a traceback) and re-raised.
+        """
+        try:
+            reply = self.answer(person, text)
+        except Exception:
+            # The error itself still propagates to the log and to on_error (tests fail on it).
+            try:
+                self.deliver(Reply(ephemeral=True).add(Notice(BUG_NOTICE, Tone.ERROR)),
+                             destination)
+            except DeliveryError as error:
+                log.warning("Slack delivery failed (%s): %s", error.code, error.message)
+            raise
+        self.deliver(reply, destination)
 
     def answer(self, person: Person, text: str) -> Reply:
         """The tutor's reply to a line; a tutor error becomes an error notice."""
@@ -284,15 +327,14 @@ class Runtime:
             channel = destination.files_channel(ephemeral=reply.ephemeral)
             if channel is None:
                 channel = open_dm(self.client, destination.user_id)
-                titles = ", ".join(f"*{escape(u.title)}*" for u in rendered.uploads)
+                titles = ", ".join(f"*{literal(u.title)}*" for u in rendered.uploads)
                 note = context(f":paperclip: Sent to our DM: {titles}")
                 last = rendered.messages[-1]["blocks"]
                 if len(last) < MAX_BLOCKS:
                     last.append(note)
                 else:
                     rendered.messages.append({"text": fallback_text([note]), "blocks": [note]})
-        for message in rendered.messages:
-            destination.send(message, ephemeral=reply.ephemeral)
+        send_all(destination, rendered.messages, ephemeral=reply.ephemeral)
         for upload in rendered.uploads:
             self.upload(str(channel), upload)
         return rendered
@@ -314,4 +356,5 @@ __all__ = [
     "delivering",
     "error_reply",
     "open_dm",
+    "reply_to",
 ]

@@ -1,64 +1,92 @@
 """``docker-tutor serve``: run the Slack app until SIGINT or SIGTERM.
 
-With ``SLACK_APP_TOKEN`` set the app connects out over Socket Mode (no public URL
-needed); otherwise it serves HTTP on ``PORT`` (``POST /slack/events``, ``GET /healthz``).
-Next to the app runs the tutor's housekeeping (``TutorService.start_housekeeping``:
-start-up reconciliation, then the idle reaper every ``TUTOR_REAP_INTERVAL_SECONDS``). On
-shutdown it stops taking requests, lets queued learner commands finish and post their
-replies, stops the housekeeping, then closes the tutor.
+Acknowledging and working happen in separate processes, joined by the durable queue in
+the progress database (:mod:`bot.jobs`):
+
+* the acknowledging side verifies each request, stores its line as a job and answers
+  Slack: with ``SLACK_APP_TOKEN`` over Socket Mode in this process, otherwise over HTTP
+  on ``PORT`` (``POST /slack/events``, ``GET /healthz``) on gunicorn, in a child process
+  (:mod:`handlers.wsgi`);
+* ``TUTOR_SERVE_WORKERS`` worker processes (default 1; :mod:`handlers.worker`) run the
+  jobs; ``0`` starts none, for ``docker-tutor worker`` run on its own.
+
+This process also runs the tutor's housekeeping (``TutorService.start_housekeeping``).
+On shutdown it stops the acknowledging side first (requests in flight are answered), then
+SIGTERMs the workers, which finish the jobs they run; queued jobs wait in the database
+for the next start.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
+import multiprocessing
+import os
+import socket
 import threading
+import time
+import urllib.request
 from collections.abc import Callable
-from types import FrameType
+from http import HTTPStatus
+from multiprocessing.process import BaseProcess
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.factory import build_service
+from bot.factory import build_queue, build_service
 from bot.workqueue import KeyedExecutor
-from handlers.app import build_app, workers
-from handlers.server import SlackHTTPServer
+from handlers.app import build_app
+from handlers.lifecycle import check_settings, stop_on_signals
+from handlers.wsgi import EVENTS_PATH, HEALTH_PATH
 
 log = logging.getLogger("docker_tutor.slack")
 
+ACK_SIDE_THREADS = 4
+"""Threads of the acknowledging process for its own small work (App Home, short notes)."""
 
-def check_settings(settings: Settings) -> None:
-    """Refuse to start without the tokens the chosen mode needs.
+WORKER_GRACE = 70.0
+"""Seconds a worker process gets on shutdown to finish the jobs it runs."""
 
-    Raises:
-        UsageError: A token or secret is missing.
+
+def worker_processes() -> int:
+    """How many worker processes ``serve`` starts (``TUTOR_SERVE_WORKERS``, default 1).
+
+    ``0`` starts none: run ``docker-tutor worker`` on its own (any number of them).
     """
-    if not settings.slack_bot_token:
-        raise UsageError("SLACK_BOT_TOKEN is not set (the xoxb-... token from "
-                         "OAuth & Permissions); see docs/slack-setup.md.")
-    if not settings.slack_app_token and not settings.slack_signing_secret:
-        raise UsageError("Set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET "
-                         "(HTTP mode); see docs/slack-setup.md.")
+    try:
+        return max(0, int(os.environ.get("TUTOR_SERVE_WORKERS", "1")))
+    except ValueError:
+        return 1
 
 
-def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
-    """Make SIGINT/SIGTERM set ``stop``; returns a function restoring the old handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+def start_workers(settings: Settings, count: int) -> list[BaseProcess]:
+    """Start ``count`` worker processes (fresh interpreters) running queued jobs."""
+    from handlers.worker import run_worker
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: shutting down", signum)
-        stop.set()
+    context = multiprocessing.get_context("spawn")
+    children: list[BaseProcess] = []
+    for n in range(count):
+        child = context.Process(target=run_worker, args=(settings,),
+                                name=f"docker-tutor-worker-{n + 1}", daemon=False)
+        child.start()
+        log.info("started worker process %s (pid %s)", child.name, child.pid)
+        children.append(child)
+    return children
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore
+def stop_workers(children: list[BaseProcess], timeout: float = WORKER_GRACE) -> None:
+    """SIGTERM every worker (each finishes the jobs it runs), then wait; kill stragglers."""
+    for child in children:
+        if child.is_alive():
+            child.terminate()
+    deadline = time.monotonic() + timeout
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            log.warning("worker %s did not stop in %.0f s: killed", child.name, timeout)
+            child.kill()
+            child.join(5)
 
 
 def _wait(stop: threading.Event) -> None:
@@ -77,6 +105,57 @@ def _socket_mode(app: App, app_token: str, stop: threading.Event,
         _wait(stop)
     finally:
         socket.close()  # type: ignore[no-untyped-call]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(base: str, http: BaseProcess, timeout: float = 90.0) -> None:
+    """Wait until the HTTP server answers ``/healthz`` (its workers built their apps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not http.is_alive():
+            raise UsageError(f"the HTTP server exited (status {http.exitcode}); see the log")
+        try:
+            with urllib.request.urlopen(base + HEALTH_PATH, timeout=2) as response:  # noqa: S310
+                if response.status == HTTPStatus.OK:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise UsageError(f"the HTTP server did not answer {HEALTH_PATH} in {timeout:.0f} s")
+
+
+def _http_mode(settings: Settings, host: str, stop: threading.Event,
+               on_ready: Callable[[str], None] | None) -> None:
+    """Gunicorn in a child process (its arbiter needs a main thread of its own)."""
+    from handlers.wsgi import GRACEFUL_SECONDS, run_http
+
+    port = settings.port or _free_port(host)
+    http = multiprocessing.get_context("spawn").Process(
+        target=run_http, args=(settings, host, port), name="docker-tutor-http", daemon=False)
+    http.start()
+    try:
+        local = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        base = f"http://{local}:{port}"
+        _wait_healthy(base, http)
+        log.info("listening on port %d, events at %s", port, EVENTS_PATH)
+        if on_ready is not None:
+            on_ready(base + EVENTS_PATH)
+        while not stop.wait(1.0):
+            if not http.is_alive():
+                log.error("the HTTP server exited (status %s): stopping", http.exitcode)
+                break
+    finally:
+        if http.is_alive():
+            http.terminate()  # SIGTERM: gunicorn stops accepting, finishes requests in flight
+        http.join(GRACEFUL_SECONDS + 10)
+        if http.is_alive():
+            http.kill()
+            http.join(5)
 
 
 def serve(settings: Settings, *, stop: threading.Event | None = None,
@@ -98,32 +177,32 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
     """
     check_settings(settings)
     stop = stop if stop is not None else threading.Event()
-    restore = _stop_on_signals(stop)
+    restore = stop_on_signals(stop)
     try:
-        tutor = build_service(settings)
-        executor = KeyedExecutor(workers(settings), thread_name_prefix="tutor")
+        tutor = build_service(settings)  # brings the schema up to date, queue included
+        jobs = build_queue(settings)
+        executor = KeyedExecutor(ACK_SIDE_THREADS, thread_name_prefix="tutor")
         housekeeping = None
+        children: list[BaseProcess] = []
         try:
+            children = start_workers(settings, worker_processes())
             housekeeping = tutor.start_housekeeping()
-            app = build_app(settings, tutor, executor=executor)
             if settings.slack_app_token:
+                app = build_app(settings, tutor, executor=executor, jobs=jobs)
                 _socket_mode(app, settings.slack_app_token, stop, on_ready)
             else:
-                server = SlackHTTPServer(app, host=host, port=settings.port).start()
-                if on_ready is not None:
-                    on_ready(server.url)
-                try:
-                    _wait(stop)
-                finally:
-                    server.stop()
+                _http_mode(settings, host, stop, on_ready)
         finally:
             executor.shutdown(wait=True)
+            stop_workers(children)
             if housekeeping is not None:
                 housekeeping.stop()
+            jobs.close()
             tutor.close()
     finally:
         restore()
     return 0
 
 
-__all__ = ["check_settings", "serve"]
+__all__ = ["check_settings", "serve", "start_workers", "stop_on_signals", "stop_workers",
+           "worker_processes"]

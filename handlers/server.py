@@ -1,4 +1,7 @@
-"""A threaded HTTP server for the Bolt app (HTTP mode, when Socket Mode is not used).
+"""A small threaded HTTP server for the Bolt app, for tests and embedding in one process.
+
+``serve`` uses gunicorn (:mod:`handlers.wsgi`); this one runs the app on a background
+thread of the calling process, which is what the in-process test stacks need.
 
 ``POST /slack/events`` turns the request into a :class:`slack_bolt.request.BoltRequest`,
 dispatches it and writes the :class:`slack_bolt.response.BoltResponse` back; ``GET

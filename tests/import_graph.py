@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers")
 
 HANDLERS_MAY_IMPORT = frozenset({
-    "bot.config", "bot.errors", "bot.factory", "bot.identity", "bot.reply", "bot.service",
-    "bot.workqueue",
+    "bot.config", "bot.errors", "bot.factory", "bot.identity", "bot.jobs", "bot.reply",
+    "bot.service", "bot.workqueue",
 })
 """The core modules the Slack front end may use: it reaches the tutor through bot.service
-(built by bot.factory), besides settings, errors and the plain reply and person types."""
+and the durable queue through bot.jobs (both built by bot.factory), besides settings,
+errors and the plain reply and person types."""
 
 THIRD_PARTY_HOMES = {
     "slack_bolt": ("handlers",),

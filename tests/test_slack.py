@@ -29,6 +29,7 @@ from handlers.app import build_app
 from handlers.fake_slack import RESPONSE, FakeSlack
 from handlers.server import SlackHTTPServer
 from tests.fake_tutor import NO_ENGINE_OUTPUT, EnginelessTutor
+from tests.payload_check import StrictFakeSlack
 from tests.slack_helpers import (
     TOKEN,
     SlackSender,
@@ -46,9 +47,10 @@ SECOND_STEP = "The ephemeral writable layer"
 
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
-    """A fake Slack Web API that insists on the bot token."""
-    with FakeSlack(token=TOKEN) as slack:
+    """A fake Slack Web API that insists on the bot token and checks every payload."""
+    with StrictFakeSlack(token=TOKEN) as slack:
         yield slack
+    assert slack.problems == []
 
 
 @pytest.fixture

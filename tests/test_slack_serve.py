@@ -18,6 +18,7 @@ from bot.errors import UsageError
 from bot.tutor import Tutor
 from handlers.fake_slack import FakeSlack
 from handlers.serve import serve
+from handlers.wsgi import MAX_BODY
 from tests.conftest import NO_ENGINE
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 
@@ -51,7 +52,10 @@ def test_http_mode_serves_slack_and_stops_cleanly(settings: Settings) -> None:
             base = events_url.rsplit("/slack/events", 1)[0]
             with urllib.request.urlopen(base + "/healthz", timeout=5) as response:  # noqa: S310
                 assert response.read() == b"ok"
-            sent = SlackSender(events_url, fake).command("/tutor", "help")
+            sender = SlackSender(events_url, fake)
+            too_big = sender.post("x" * (MAX_BODY + 1), "application/x-www-form-urlencoded")
+            assert too_big.status == 413
+            sent = sender.command("/tutor", "help")
             assert sent.status == 200
             [reply] = fake.wait_for_response(sent.response_url)
             assert "start" in reply.texts()

@@ -148,3 +148,31 @@ class ClaimedRequest(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class QueuedJob(Base):
+    """One learner line acknowledged to Slack and waiting to run (the durable work queue).
+
+    The acknowledging process inserts the row; a worker process claims it with a lease
+    (``state`` ``running``, ``owner``, ``lease_until``), runs it and marks it ``done``.
+    ``request_key`` is Slack's identity of the request: a retried request finds its row
+    and is not queued twice. ``posts`` counts the messages sent to ``reply_to``'s
+    ``response_url`` (Slack allows 5 within 30 minutes).
+    """
+
+    __tablename__ = "queued_jobs"
+    __table_args__ = (Index("ix_queued_jobs_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    learner_key: Mapped[str] = mapped_column(String(200), index=True)
+    line: Mapped[str] = mapped_column(Text)
+    reply_to: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,8 +23,9 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+import docker
 import docker.errors
 import requests.exceptions
 
@@ -32,7 +33,21 @@ from bot.sandbox.engine_workspace import LABEL_HELPER, LABEL_WORKSPACE
 from bot.sandbox.naming import LABEL_LEARNER, LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace
 
 if TYPE_CHECKING:
-    from bot.sandbox.base import SandboxBase
+    from bot.config import Limits, Settings
+
+
+class QuotaHost(Protocol):
+    """What the watcher uses of its sandbox (the sandbox base satisfies it)."""
+
+    settings: Settings
+    limits: Limits
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine client."""
+
+    def _tell_later(self, ns: Namespace, note: str) -> None:
+        """Keep ``note`` for the learner's next reply."""
 
 log = logging.getLogger("docker_tutor.sandbox")
 
@@ -104,7 +119,7 @@ class DiskWatch:
         sandbox: The sandbox whose engine, namespace prefix and limits are used.
     """
 
-    def __init__(self, sandbox: SandboxBase) -> None:
+    def __init__(self, sandbox: QuotaHost) -> None:
         self.sandbox = sandbox
         self.prefix = sandbox.settings.namespace
         self.quota = sandbox.limits.disk_bytes

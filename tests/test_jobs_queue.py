@@ -1,0 +1,156 @@
+"""The durable job queue (``queued_jobs``) on the real database: dedupe, order, leases."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot.jobs import Job
+from bot.progress.queue import SqlJobQueue
+from bot.progress.store import ProgressStore
+
+
+@pytest.fixture
+def queue(database_url: str) -> Iterator[SqlJobQueue]:
+    """A queue on a fresh database with the current schema."""
+    ProgressStore(database_url).close()
+    jobs = SqlJobQueue(database_url)
+    yield jobs
+    jobs.close()
+
+
+def _claim(queue: SqlJobQueue, owner: str, lease: float = 30.0) -> Job:
+    job = queue.claim(owner, lease_seconds=lease)
+    assert job is not None
+    return job
+
+
+def test_a_request_key_is_queued_once(queue: SqlJobQueue) -> None:
+    """A retried request (same Slack key) is not queued a second time."""
+    first = queue.enqueue("slack:U1", "docker ps", {"user": "U1"}, request_key="command:U1:t1")
+    again = queue.enqueue("slack:U1", "docker ps", {"user": "U1"}, request_key="command:U1:t1")
+    assert first is not None
+    assert again is None
+    assert queue.pending() == 1
+
+
+def test_one_learner_runs_in_order_others_in_parallel(queue: SqlJobQueue) -> None:
+    """A learner's second line waits for the first to finish; another learner's does not."""
+    a1 = queue.enqueue("slack:A", "one", {})
+    a2 = queue.enqueue("slack:A", "two", {})
+    b1 = queue.enqueue("slack:B", "bee", {})
+    first = _claim(queue, "w1")
+    second = _claim(queue, "w2")
+    assert (first.id, first.line) == (a1, "one")
+    assert (second.id, second.line) == (b1, "bee")
+    assert queue.claim("w3") is None  # A's "two" waits behind "one"
+    assert queue.start(first.id, "w1")
+    assert queue.finish(first.id, "w1", "answered")
+    third = _claim(queue, "w3")
+    assert (third.id, third.line) == (a2, "two")
+
+
+def test_a_started_job_of_a_dead_worker_comes_back_interrupted_once(queue: SqlJobQueue) -> None:
+    """After the lease runs out, a started job is handed out once as interrupted, never re-run."""
+    queue.enqueue("slack:A", "docker run busybox sleep 5", {})
+    queue.enqueue("slack:A", "docker ps", {})
+    job = _claim(queue, "dead", lease=0.2)
+    assert queue.start(job.id, "dead")
+    time.sleep(0.4)
+    lost = _claim(queue, "w2")
+    assert lost.id == job.id
+    assert lost.interrupted
+    assert queue.claim("w3") is None  # the learner's next line waits for the notice
+    assert not queue.finish(job.id, "dead", "answered")  # the dead owner lost its claim
+    assert queue.finish(lost.id, "w2", "interrupted")
+    follow = _claim(queue, "w3")
+    assert (follow.line, follow.interrupted) == ("docker ps", False)
+    assert queue.outcomes()[job.id] == ("done", "interrupted")
+
+
+def test_a_claimed_job_that_never_started_runs_again(queue: SqlJobQueue) -> None:
+    """A dead worker's job that had not begun is queued again and runs normally."""
+    queue.enqueue("slack:A", "next", {})
+    job = _claim(queue, "dead", lease=0.2)
+    time.sleep(0.4)
+    assert queue.claim("w2") is None  # this call puts it back in the queue
+    again = _claim(queue, "w2")
+    assert (again.id, again.interrupted) == (job.id, False)
+
+
+def test_a_heartbeat_keeps_the_lease(queue: SqlJobQueue) -> None:
+    """A worker that renews its lease keeps its job however long it runs."""
+    queue.enqueue("slack:A", "docker run busybox sleep 5", {})
+    job = _claim(queue, "alive", lease=0.3)
+    queue.start(job.id, "alive")
+    for _ in range(4):
+        time.sleep(0.15)
+        assert queue.heartbeat("alive", lease_seconds=0.3) == 1
+    assert queue.claim("other") is None
+    assert queue.finish(job.id, "alive", "answered")
+
+
+def test_posts_are_counted_per_job(queue: SqlJobQueue) -> None:
+    """Each post to the response_url is counted in the job's row."""
+    job_id = queue.enqueue("slack:A", "next", {})
+    assert job_id is not None
+    assert [queue.count_post(job_id) for _ in range(3)] == [0, 1, 2]
+
+
+def test_concurrent_workers_never_share_a_job_nor_a_learner(queue: SqlJobQueue) -> None:
+    """Eight threads draining 60 jobs of 6 learners: each job once, one job per learner at a time."""
+    for n in range(60):
+        queue.enqueue(f"slack:L{n % 6}", f"line {n}", {})
+    running: dict[str, int] = {}
+    seen: list[int] = []
+    order: dict[str, list[int]] = {}
+    problems: list[str] = []
+    lock = threading.Lock()
+
+    def work(owner: str) -> None:
+        idle = 0
+        while idle < 20:
+            job = queue.claim(owner)
+            if job is None:
+                idle += 1
+                time.sleep(0.01)
+                continue
+            idle = 0
+            with lock:
+                if job.learner_key in running:
+                    problems.append(f"{job.learner_key} twice at once")
+                running[job.learner_key] = job.id
+                seen.append(job.id)
+                order.setdefault(job.learner_key, []).append(job.id)
+            queue.start(job.id, owner)
+            time.sleep(0.002)
+            with lock:
+                del running[job.learner_key]
+            queue.finish(job.id, owner, "answered")
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert problems == []
+    assert sorted(seen) == sorted(set(seen))
+    assert len(seen) == 60
+    assert all(ids == sorted(ids) for ids in order.values())
+    assert queue.pending() == 0
+
+
+def test_done_jobs_are_pruned_after_a_day_and_only_then(queue: SqlJobQueue) -> None:
+    """Pruning deletes done jobs older than the keep period, never queued or recent ones."""
+    queue.enqueue("slack:A", "old", {}, request_key="k-old")
+    queue.enqueue("slack:B", "waiting", {})
+    job = _claim(queue, "w")
+    queue.start(job.id, "w")
+    queue.finish(job.id, "w", "answered")
+    assert queue.prune() == 0  # finished just now: kept (its key still dedupes)
+    assert queue.prune(keep=timedelta(0)) == 1
+    assert [state for state, _ in queue.outcomes().values()] == ["queued"]
