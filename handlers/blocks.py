@@ -200,8 +200,17 @@ def code_blocks(code: Code, *, max_sections: int = MAX_CODE_SECTIONS) -> list[Bl
     Output goes on in the next section at a line end (a line too long for a whole
     section is cut where the section is full). After ``max_sections`` the rest is not
     shown and a context line says how much (plus what the sandbox cut, ``code.cut``).
+
+    The note counts every character of the cleaned output after the shown part, final
+    newlines included (they show nothing, but they are output not shown), except the
+    one line end where the shown part stops (as between sections). Lines count as
+    ``wc -l`` would, plus a last line without a newline. With nothing cut by the
+    sandbox, final newlines alone make no note.
     """
-    lines = clean(code.text).rstrip("\n").split("\n")  # a final newline shows nothing
+    cleaned = clean(code.text)
+    text = cleaned.rstrip("\n")  # a final newline shows nothing
+    final_newlines = len(cleaned) - len(text)
+    lines = text.split("\n")
     shown: list[list[str]] = []
     current: list[str] = []
     size = 0
@@ -235,9 +244,10 @@ def code_blocks(code: Code, *, max_sections: int = MAX_CODE_SECTIONS) -> list[Bl
         shown.append(current)
     blocks = [_fence(chunk) for chunk in shown if any(line.strip() for line in chunk)]
     rest = lines[index:]
-    characters = sum(len(line) for line in rest) + max(0, len(rest) - 1)
-    if characters or code.cut:
-        blocks.append(context(_not_shown(len(rest), characters, code.cut)))
+    if rest or code.cut:
+        characters = sum(len(line) for line in rest) + max(0, len(rest) - 1) + final_newlines
+        rest_lines = len(rest) + max(0, final_newlines - 1)  # blank lines at the end too
+        blocks.append(context(_not_shown(rest_lines, characters, code.cut)))
     return blocks
 
 

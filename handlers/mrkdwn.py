@@ -14,8 +14,9 @@ source is rendered so that Slack cannot read it as markup:
 * control characters become their visible pictures (``␀``, ``␛``), CRLF becomes LF.
 
 Code keeps its exact text: inside a fence only runs of backticks are broken with a
-zero-width space (so output cannot close the fence); inside inline code a backtick
-becomes :data:`GRAVE` (Slack inline code cannot hold one).
+zero-width space (so output cannot close the fence; a backtick before a zero-width
+space of the text gets one too, so the shown text reads back exactly); inside inline
+code a backtick becomes :data:`GRAVE` (Slack inline code cannot hold one).
 
 Lengths are measured as Slack measures them (UTF-16 code units, after escaping), and
 every cut (:func:`split_mrkdwn`, :func:`clip_mrkdwn`) happens between whole entities
@@ -55,7 +56,8 @@ _LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
 _AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
 _SAFE_URL = re.compile(r"^(?:https?://|mailto:)[^\s<>|`]+$")
 _EMOJI = re.compile(r":(?=[A-Za-z0-9_+\-']+:)")
-_BACKTICK_PAIR = re.compile("`(?=`)")
+_BACKTICK_BREAK = re.compile("`(?=[`\u200b])")
+"""A backtick before another one (or before a zero-width space the text already holds)."""
 _ATOM = re.compile(r"&(?:amp|lt|gt);|<[^<>\n]{1,2000}>|.", re.S)
 _ASCII_PUNCT = frozenset(string.punctuation)
 _SPECIAL = re.compile(r"[\\`]")
@@ -107,14 +109,19 @@ def escape(text: str) -> str:
 
 
 def code_text(text: str) -> str:
-    """Text for inside a fence: cleaned, escaped, with backtick runs broken (no ``` inside)."""
-    return _BACKTICK_PAIR.sub("`" + ZWSP, escape(clean(text)))
+    """Text for inside a fence: cleaned, escaped, with backtick runs broken (no ``` inside).
+
+    A zero-width space goes after every backtick that is followed by a backtick or by a
+    zero-width space of the text itself, so the shown text reads back exactly: drop
+    the one zero-width space right after each backtick, then unescape.
+    """
+    return _BACKTICK_BREAK.sub("`" + ZWSP, escape(clean(text)))
 
 
 def code_cost(text: str) -> int:
     """``slack_len(code_text(text))`` for already cleaned text, without building it."""
     return (slack_len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
-            + len(_BACKTICK_PAIR.findall(text)))
+            + len(_BACKTICK_BREAK.findall(text)))
 
 
 def code_span(text: str) -> str:
