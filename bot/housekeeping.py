@@ -349,3 +349,24 @@ class HousekeepingThread:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class HousekeepingThreads:
+    """One :class:`HousekeepingThread` per engine of a pool, started and stopped together.
+
+    Args:
+        threads: The threads (one engine each).
+    """
+
+    def __init__(self, threads: list[HousekeepingThread]) -> None:
+        self.threads = threads
+
+    def start(self) -> None:
+        """Start every thread."""
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every thread, waiting up to ``timeout`` seconds for each."""
+        for thread in self.threads:
+            thread.stop(timeout)
