@@ -15,6 +15,7 @@ engine is down on a healthy one.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -60,6 +61,17 @@ HEALTH_SECONDS = 5.0
 
 PING_TIMEOUT = 3
 """Seconds a health ping waits for an engine (a learner's own commands wait longer)."""
+
+
+def socket_accepts(address: str, timeout: float = PING_TIMEOUT) -> bool:
+    """Whether the unix socket of ``address`` (``unix:///path``) accepts a connection now."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(address[len("unix://"):])
+        except OSError:
+            return False
+        return True
 
 
 class Placements(Protocol):
@@ -131,17 +143,26 @@ class SandboxPool:
     def answers(self, address: str, *, fresh: bool = False) -> bool:
         """Whether the engine at ``address`` answers a ping (trusted :data:`HEALTH_SECONDS`).
 
-        ``fresh`` pings now whatever was seen before.
+        ``fresh`` pings now whatever was seen before. A unix socket is first tried with a
+        bare connect, at every call (a few microseconds): a dead local engine is known at
+        once, and docker-py never connects to it (it leaves such a socket unclosed).
         """
-        now = self._clock()
+        if address.startswith("unix://") and not socket_accepts(address):
+            self._remember(address, False)
+            return False
         with self._health_lock:
             seen = self._health.get(address)
-        if not fresh and seen is not None and now - seen.at < HEALTH_SECONDS:
+        if seen is not None and not seen.answers and address.startswith("unix://"):
+            fresh = True  # it accepts connections again: ask it now
+        if not fresh and seen is not None and self._clock() - seen.at < HEALTH_SECONDS:
             return seen.answers
         answers = self._ping(address)
+        self._remember(address, answers)
+        return answers
+
+    def _remember(self, address: str, answers: bool) -> None:
         with self._health_lock:
             self._health[address] = _Health(answers, self._clock())
-        return answers
 
     def _ping(self, address: str) -> bool:
         """One health ping with a short timeout, on a client of its own."""
@@ -276,4 +297,4 @@ class SandboxPool:
             sandbox.close()
 
 
-__all__ = ["DOWN", "DOWN_HINT", "FULL", "Placements", "SandboxPool"]
+__all__ = ["DOWN", "DOWN_HINT", "FULL", "Placements", "SandboxPool", "socket_accepts"]
