@@ -22,12 +22,14 @@ from dataclasses import replace
 
 import pytest
 
+from bot import cli
 from bot.config import Settings
 from bot.errors import EngineDown
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox.pool import DOWN, SandboxPool, socket_accepts
+from bot.sandbox.pool_report import engine_rows
 from bot.tutor import Tutor
 from tests.engines import Engine, EngineError, EngineOptions, engine_or_skip
 
@@ -161,6 +163,12 @@ def test_learners_spread_and_survive_an_engine_killed_and_restarted(
     works(pool_tutor, moving, "moved")
     assert store.engine_loads() == {first.docker_host: 1, second.docker_host: 3}
 
+    rows = {row.address: row for row in engine_rows(pool.settings, store)}  # docker-tutor engines
+    assert not rows[first.docker_host].up and rows[first.docker_host].containers is None
+    assert rows[first.docker_host].learners == 1
+    assert rows[second.docker_host].up and rows[second.docker_host].learners == 3
+    assert rows[second.docker_host].containers == 5  # c-, after0-1 and moved: 5 on this engine
+
     restart(first)
     staying = on_first[1]
     deadline = time.monotonic() + 30  # a health answer is trusted a few seconds
@@ -175,3 +183,23 @@ def test_learners_spread_and_survive_an_engine_killed_and_restarted(
     assert f"c{index}" in listed  # their container is still there (stopped by the restart)
     works(pool_tutor, staying, "again")
     assert store.engine_of(staying.key) == first.docker_host
+
+
+def test_engines_command_and_images_build_cover_every_engine(
+    settings: Settings, engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`docker-tutor engines` lists both engines up; `images build` visits each engine of the pool."""
+    for name, value in {"TUTOR_ENGINES": ",".join(e.docker_host for e in engines),
+                        "DATABASE_URL": settings.database_url, "TUTOR_NAMESPACE": settings.namespace,
+                        "TUTOR_OFFLINE": "1"}.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["engines"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split() == ["ENGINE", "STATE", "LEARNERS", "CONTAINERS", "VOLUMES"]
+    assert sorted(line.split()[:2][0] for line in listed[1:]) == sorted(e.docker_host for e in engines)
+    assert all(line.split()[1] == "up" for line in listed[1:])
+    assert cli.main(["images", "build", "--only", "busybox"]) == 0
+    built = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[0] for line in built) == sorted(f"{e.docker_host}:" for e in engines)
+    assert all(line.split()[1:4:2] == ["busybox", "present"] for line in built)
