@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings, engine_addresses
-from bot.errors import UsageError
+from bot.errors import EngineDown, EngineUnavailable, UsageError
+from bot.identity import Person
 from bot.progress import ProgressStore
 from bot.sandbox.addresses import engine_environment
+from bot.sandbox.pool import DOWN, DOWN_HINT, FULL, SandboxPool
 
 A = "unix:///tmp/dte-a/docker.sock"
 B = "tcp://sandbox-1.sandbox.example:2376"
@@ -140,3 +143,29 @@ def test_concurrent_new_learners_never_overfill_an_engine(settings: Settings) ->
     finally:
         for replica in stores:
             replica.close()
+
+
+NOWHERE = "tcp://127.0.0.1:1"
+"""An engine address that cannot answer (a closed loopback port refuses at once)."""
+
+
+def test_a_learner_placed_on_a_dead_engine_gets_the_clear_message(
+    settings: Settings, store: ProgressStore, alice: Person, bob: Person,
+) -> None:
+    """Placed on an engine that does not answer: EngineDown, saying what happened and what to do."""
+    pooled = replace(settings, engines=(NOWHERE,), engine_capacity=5)
+    pool = SandboxPool(pooled, store)
+    try:
+        with pytest.raises(EngineUnavailable) as full:  # nobody is placed on a dead engine
+            pool.containers(alice)
+        assert str(full.value) == FULL and not isinstance(full.value, EngineDown)
+        assert store.engine_of(alice.key) is None
+        assert store.place_learner(bob.key, [NOWHERE], capacity=5) == NOWHERE
+        with pytest.raises(EngineDown) as down:
+            pool.containers(bob)
+        assert str(down.value) == f"{DOWN}\n{DOWN_HINT}"
+        with pytest.raises(EngineUnavailable, match="full or down"):  # reset: nowhere to go
+            pool.remove_all(bob)
+        assert store.engine_of(bob.key) is None  # left unplaced: the next command places them
+    finally:
+        pool.close()
