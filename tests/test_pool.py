@@ -19,12 +19,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
 from bot import cli
 from bot.config import Settings
 from bot.errors import EngineDown
+from bot.housekeeping import reconcile
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
@@ -183,6 +185,13 @@ def test_learners_spread_and_survive_an_engine_killed_and_restarted(
     assert f"c{index}" in listed  # their container is still there (stopped by the restart)
     works(pool_tutor, staying, "again")
     assert store.engine_of(staying.key) == first.docker_host
+
+    left = pool.namespace(moving).engine_name(f"c{learners.index(moving)}")
+    assert left in names_on(first)  # what the moved learner left on the dead engine ...
+    report = reconcile(pool.engines[first.docker_host], store, grace=timedelta(0))
+    assert report.reasons["placed-elsewhere"] >= 1  # ... goes once it answers again
+    assert left not in names_on(first)
+    assert pool.namespace(staying).engine_name(f"c{index}") in names_on(first)
 
 
 def test_engines_command_and_images_build_cover_every_engine(
