@@ -68,17 +68,35 @@ def _images_build(args: argparse.Namespace, settings: Settings) -> int:
     from bot.sandbox.images import ensure_images
 
     names = args.only or sorted(Catalog(settings.lessons_dir).images)
-    sandbox = Sandbox(settings)
-    try:
-        reports = ensure_images(
-            sandbox.client, names, pull=not (args.offline or settings.offline),
-            log=lambda line: print(line, file=sys.stderr),
-        )
-    finally:
-        sandbox.close()
-    for report in reports:
-        print(f"{report.name:10} {report.tag:20} {report.action:8} {report.seconds:.2f}s")
+    addresses: Sequence[str | None] = settings.engines or (settings.docker_host,)
+    for address in addresses:  # a pool: every engine gets every image
+        sandbox = Sandbox(replace(settings, docker_host=address))
+        try:
+            reports = ensure_images(
+                sandbox.client, names, pull=not (args.offline or settings.offline),
+                log=lambda line: print(line, file=sys.stderr),
+            )
+        finally:
+            sandbox.close()
+        where = f"{address}: " if settings.engines else ""
+        for report in reports:
+            print(f"{where}{report.name:10} {report.tag:20} {report.action:8} {report.seconds:.2f}s")
     return 0
+
+
+def _engines(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.progress import ProgressStore
+    from bot.sandbox.pool_report import HEADER, engine_rows
+
+    store = ProgressStore(settings.database_url)
+    try:
+        rows = engine_rows(settings, store)
+    finally:
+        store.close()
+    print(HEADER)
+    for row in rows:
+        print(row.line())
+    return 0 if all(row.up for row in rows) else 1
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="never try a registry; build from Debian packages")
     build.add_argument("--only", action="append", metavar="NAME", help="just this image")
     build.set_defaults(func=_images_build)
+
+    engines = sub.add_parser("engines", help="each sandbox engine: health, learners, objects")
+    engines.set_defaults(func=_engines)
 
     db = sub.add_parser("db", help="the progress database")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

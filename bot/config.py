@@ -106,6 +106,13 @@ class Settings:
             tutors (or a test run) share one engine without seeing each other.
         runtime: The OCI runtime of learners' containers (``runsc`` for gVisor, registered
             on the sandbox engine); ``None`` for the engine's default.
+        engines: The pool of sandbox engines (``TUTOR_ENGINES``), each ``unix:///path`` or
+            ``tcp://host:port``; empty: the one engine of ``docker_host``, as before.
+        engine_capacity: Learners placed on one engine of the pool at most
+            (``TUTOR_ENGINE_CAPACITY``).
+        engine_certs: A folder with one sub-folder of TLS material per engine host
+            (``TUTOR_ENGINE_CERTS``: ``<it>/<host>/{ca,cert,key}.pem``); an engine without
+            one uses ``DOCKER_CERT_PATH``.
     """
 
     database_url: str
@@ -122,6 +129,9 @@ class Settings:
     offline: bool = False
     namespace: str = "dt"
     runtime: str | None = None
+    engines: tuple[str, ...] = ()
+    engine_capacity: int = 50
+    engine_certs: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +162,10 @@ class Settings:
             disk_check_seconds=_float(env, "TUTOR_DISK_CHECK_SECONDS", Limits.disk_check_seconds),
         )
         lessons_dir = env.get("TUTOR_LESSONS_DIR")
+        capacity = _int(env, "TUTOR_ENGINE_CAPACITY", 50)
+        if capacity < 1:
+            raise UsageError(f"TUTOR_ENGINE_CAPACITY must be at least 1, not {capacity}.")
+        certs = env.get("TUTOR_ENGINE_CERTS", "").strip()
         return cls(
             database_url=database_url,
             docker_host=env.get("DOCKER_HOST") or None,
@@ -167,4 +181,35 @@ class Settings:
             offline=env.get("TUTOR_OFFLINE", "").strip().lower() in {"1", "true", "yes"},
             runtime=env.get("TUTOR_RUNTIME", "").strip() or None,
             namespace=env.get("TUTOR_NAMESPACE") or "dt",
+            engines=engine_addresses(env.get("TUTOR_ENGINES", "")),
+            engine_capacity=capacity,
+            engine_certs=Path(certs) if certs else None,
         )
+
+
+def engine_addresses(raw: str) -> tuple[str, ...]:
+    """The engine addresses of ``TUTOR_ENGINES`` (comma-separated), checked, in order.
+
+    Raises:
+        UsageError: An address is neither ``unix:///path`` nor ``tcp://host:port``, or
+            is given twice.
+    """
+    addresses: list[str] = []
+    for part in raw.split(","):
+        address = part.strip().rstrip("/")
+        if not address:
+            continue
+        if address.startswith("unix://"):
+            ok = address.startswith("unix:///") and len(address) > len("unix:///")
+        elif address.startswith("tcp://"):
+            host, _, port = address[len("tcp://"):].rpartition(":")
+            ok = bool(host) and port.isdigit() and 0 < int(port) < 65536 and "/" not in host
+        else:
+            ok = False
+        if not ok:
+            raise UsageError(f"TUTOR_ENGINES: {address!r} is not an engine address "
+                             "(unix:///path/docker.sock or tcp://host:port).")
+        if address in addresses:
+            raise UsageError(f"TUTOR_ENGINES names {address!r} twice.")
+        addresses.append(address)
+    return tuple(addresses)

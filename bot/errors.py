@@ -51,6 +51,13 @@ class EngineUnavailable(TutorError):
     """The Docker engine could not be reached or failed in an unexpected way."""
 
 
+class EngineDown(EngineUnavailable):
+    """The engine of the pool a learner is placed on does not answer (their sandbox machine).
+
+    Only that engine's learners see it; ``reset`` places them on a healthy engine.
+    """
+
+
 class ImageUnavailable(TutorError):
     """A lesson image is missing and could neither be pulled nor built."""
 

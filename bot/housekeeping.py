@@ -82,6 +82,15 @@ def _activity(store: ProgressStore, prefix: str) -> dict[str, datetime]:
     return {learner_hash(prefix, key): when for key, when in store.learner_activity().items()}
 
 
+def _placed_here(sandbox: Sandbox, store: ProgressStore) -> set[str] | None:
+    """For one engine of a pool, the hashes of the learners placed on it (``None``: no pool)."""
+    settings = sandbox.settings
+    if not settings.engines:
+        return None
+    return {learner_hash(settings.namespace, key) for key, (engine, _) in store.placements().items()
+            if engine == settings.docker_host}
+
+
 def _last_seen(db_seen: datetime | None, objects: list[EngineObject]) -> datetime | None:
     """A learner's last activity: the database's, or their newest object's creation."""
     times = [t for t in [db_seen, *(o.created for o in objects)] if t is not None]
@@ -217,7 +226,9 @@ def reconcile(
 
     Removes, among this deployment's objects older than ``grace``: everything of a
     learner the database does not know, containers created but never started, and
-    anonymous volumes no remaining container uses. Run it at start-up, with this
+    anonymous volumes no remaining container uses; on one engine of a pool, the objects of
+    learners placed on another engine (left behind when ``reset`` moved them off this one
+    while it was down). Run it at start-up, with this
     deployment's own ``TUTOR_NAMESPACE`` and database: a database that does not know
     the namespace's learners would have all their objects removed.
 
@@ -236,12 +247,15 @@ def reconcile(
     janitor = Janitor(sandbox)
     objects = janitor.inventory()
     known = set(_activity(store, sandbox.settings.namespace))
+    here = _placed_here(sandbox, store)
     plan: list[tuple[EngineObject, str]] = []
     for obj in objects:
         if obj.created is not None and now - obj.created < grace:
             continue
         if obj.learner not in known:
             plan.append((obj, "unknown-learner"))
+        elif here is not None and obj.learner not in here:
+            plan.append((obj, "placed-elsewhere"))  # left behind by a reset off a dead engine
         elif obj.kind == "container" and obj.unstarted:
             plan.append((obj, "unstarted"))
     return _carry_out("reconcile", janitor, objects, plan, now=now, grace=grace,
@@ -313,13 +327,13 @@ class HousekeepingThread:
         while not self._stop.is_set():
             try:
                 self.run_once(reconcile_too=first)
+                first = False  # an engine down at start-up is reconciled when it answers
             except TutorError as error:
                 self.errors += 1
                 log.warning("housekeeping pass failed: %s", error)
             except Exception:
                 self.errors += 1
                 log.exception("housekeeping pass failed unexpectedly")
-            first = False
             self._stop.wait(self.interval)
 
     def start(self) -> None:
@@ -349,3 +363,24 @@ class HousekeepingThread:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class HousekeepingThreads:
+    """One :class:`HousekeepingThread` per engine of a pool, started and stopped together.
+
+    Args:
+        threads: The threads (one engine each).
+    """
+
+    def __init__(self, threads: list[HousekeepingThread]) -> None:
+        self.threads = threads
+
+    def start(self) -> None:
+        """Start every thread."""
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every thread, waiting up to ``timeout`` seconds for each."""
+        for thread in self.threads:
+            thread.stop(timeout)

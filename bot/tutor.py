@@ -50,6 +50,7 @@ from bot.service import LessonCard, Stoppable
 if TYPE_CHECKING:
     from bot.progress import ProgressStore
     from bot.sandbox.engine import Sandbox
+    from bot.sandbox.pool import SandboxPool
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Tutor:
         self,
         settings: Settings,
         store: ProgressStore,
-        sandbox: Sandbox | Callable[[], Sandbox],
+        sandbox: Sandbox | SandboxPool | Callable[[], Sandbox | SandboxPool],
         catalog: Catalog,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -78,8 +79,8 @@ class Tutor:
         self.settings = settings
         self.store = store
         self.catalog = catalog
-        self._sandbox: Sandbox | None = None
-        self._make_sandbox: Callable[[], Sandbox] | None = None
+        self._sandbox: Sandbox | SandboxPool | None = None
+        self._make_sandbox: Callable[[], Sandbox | SandboxPool] | None = None
         if callable(sandbox):
             self._make_sandbox = sandbox
         else:
@@ -101,7 +102,11 @@ class Tutor:
         catalog = Catalog(settings.lessons_dir)
         store = ProgressStore(settings.database_url)
 
-        def sandbox() -> Sandbox:  # docker-py loads with the first command that needs it
+        def sandbox() -> Sandbox | SandboxPool:  # docker-py loads with the first command
+            if settings.engines:  # TUTOR_ENGINES: each learner on their engine of the pool
+                from bot.sandbox.pool import SandboxPool
+
+                return SandboxPool(settings, store, allowed_images=catalog.images)
             from bot.sandbox.engine import Sandbox
 
             return Sandbox(settings, allowed_images=catalog.images)
@@ -109,7 +114,7 @@ class Tutor:
         return cls(settings, store, sandbox, catalog)
 
     @property
-    def sandbox(self) -> Sandbox:
+    def sandbox(self) -> Sandbox | SandboxPool:
         """The sandbox learners' commands run in (made on first use when given a factory)."""
         with self._sandbox_lock:
             if self._sandbox is None:
@@ -160,11 +165,14 @@ class Tutor:
 
     def start_housekeeping(self) -> Stoppable:
         """Start the housekeeping thread: reconcile the engine now, then reap idle learners."""
-        from bot.housekeeping import HousekeepingThread
+        from bot.housekeeping import HousekeepingThread, HousekeepingThreads
+        from bot.sandbox.pool import SandboxPool
 
-        thread = HousekeepingThread(self.sandbox, self.store)
-        thread.start()
-        return thread
+        sandbox = self.sandbox  # a pool: one thread per engine, each with its own learners
+        members = list(sandbox.engines.values()) if isinstance(sandbox, SandboxPool) else [sandbox]
+        threads = HousekeepingThreads([HousekeepingThread(s, self.store) for s in members])
+        threads.start()
+        return threads
 
     @contextmanager
     def _serial(self, person: Person) -> Iterator[None]:

@@ -176,3 +176,17 @@ class QueuedJob(Base):
     outcome: Mapped[str | None] = mapped_column(String(40), nullable=True)
     posts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LearnerEngine(Base):
+    """Which sandbox engine of the pool a learner is placed on (``TUTOR_ENGINES``).
+
+    One row per learner (the key is the primary key): two replicas placing the same new
+    learner at once both insert, one wins, the other reads the winner's engine.
+    """
+
+    __tablename__ = "learner_engine"
+
+    learner_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(300), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

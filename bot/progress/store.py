@@ -29,6 +29,7 @@ from bot.progress.models import (
     LessonProgress,
     StepProgress,
 )
+from bot.progress.placement import PlacementMixin
 from bot.progress.records import CommandEntry, LessonState, StepState, utcnow
 from bot.text import printable
 
@@ -59,7 +60,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
 
 
-class ProgressStore:
+class ProgressStore(PlacementMixin):
     """Learners' progress and history, in a relational database.
 
     Args:

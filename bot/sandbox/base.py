@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.errors import EngineUnavailable
 from bot.identity import Person
 from bot.sandbox import mounts, naming, policy
+from bot.sandbox.addresses import engine_environment
 from bot.sandbox.disk import DiskWatch
 from bot.sandbox.engine_workspace import EngineWorkspace, is_workspace_mount, refuse_sub_folder
 from bot.sandbox.mounts import MountRequest
@@ -193,9 +194,7 @@ class SandboxBase:
                 try:
                     # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, which
                     # the course deployment uses to reach its sandbox engine over TLS.
-                    environment = dict(os.environ)
-                    if self.settings.docker_host:
-                        environment["DOCKER_HOST"] = self.settings.docker_host
+                    environment = engine_environment(self.settings, os.environ)
                     self._client = docker.from_env(
                         timeout=120, max_pool_size=64, environment=environment
                     )

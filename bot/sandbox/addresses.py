@@ -1,0 +1,56 @@
+"""Engine addresses and the TLS material each one is reached with.
+
+One engine (``DOCKER_HOST``, no ``TUTOR_ENGINES``) is reached exactly as the docker CLI
+would: docker-py's ``from_env`` with the process environment (``DOCKER_TLS_VERIFY``,
+``DOCKER_CERT_PATH``). In a pool (``TUTOR_ENGINES``) each engine gets its own environment:
+
+* ``unix:///path``: no TLS (a local socket);
+* ``tcp://host:port``: TLS verified with ``$TUTOR_ENGINE_CERTS/<host>/{ca,cert,key}.pem``
+  when that folder exists, else with ``DOCKER_CERT_PATH`` (``DOCKER_TLS_VERIFY`` as set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from bot.config import Settings
+
+_TLS = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+
+
+def engine_host(address: str) -> str:
+    """The host name of a ``tcp://host:port`` address (``""`` for a unix socket)."""
+    if not address.startswith("tcp://"):
+        return ""
+    return urlsplit(address).hostname or ""
+
+
+def engine_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment docker-py's ``from_env`` reads to reach ``settings.docker_host``.
+
+    Args:
+        settings: The settings of one engine (a pool gives each engine its own copy, with
+            ``docker_host`` set to that engine's address).
+        base: The process environment.
+    """
+    environment = dict(base)
+    address = settings.docker_host
+    if address:
+        environment["DOCKER_HOST"] = address
+    if not settings.engines or not address:
+        return environment  # one engine: exactly as the docker CLI reaches it
+    if address.startswith("unix://"):
+        for name in _TLS:
+            environment.pop(name, None)
+        return environment
+    host = engine_host(address)
+    if settings.engine_certs is not None and host:
+        folder = settings.engine_certs / host
+        if folder.is_dir():
+            environment["DOCKER_CERT_PATH"] = str(folder)
+            environment["DOCKER_TLS_VERIFY"] = "1"
+    return environment
+
+
+__all__ = ["engine_environment", "engine_host"]

@@ -1,0 +1,300 @@
+"""A pool of sandbox engines: each learner's commands run on the one engine they are placed on.
+
+:class:`SandboxPool` holds one :class:`~bot.sandbox.engine.Sandbox` per address of
+``TUTOR_ENGINES`` and answers the same public methods (``run_command``, ``container``,
+``exec_capture``, ``remove_all``...), each routed to the learner's engine. Placements live in
+the progress store (:mod:`bot.progress.placement`), so every replica routes a learner to the
+same engine; a new learner goes to the healthy engine with the most room.
+
+When a learner's engine does not answer, they get :class:`~bot.errors.EngineDown` (one clear
+message: their sandbox machine is down, their progress is safe, what to do); learners on other
+engines notice nothing. ``reset`` (:meth:`SandboxPool.remove_all`) places a learner whose
+engine is down on a healthy one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from bot.config import Settings
+from bot.errors import EngineDown, EngineUnavailable
+from bot.identity import Person
+from bot.sandbox.addresses import engine_environment
+from bot.sandbox.base import Plan
+from bot.sandbox.engine import Sandbox
+from bot.sandbox.naming import Namespace
+from bot.sandbox.parser import Command
+from bot.sandbox.views import ContainerView, Outcome, VolumeView
+
+T = TypeVar("T")
+
+DOWN = (
+    "Your sandbox machine is not answering right now. Your progress is safe: your lesson "
+    "and everything you completed are kept."
+)
+"""What a learner whose engine is down reads (the first line of :class:`EngineDown`)."""
+
+DOWN_HINT = (
+    "Try again in a few minutes, or type `reset` to start this lesson over on a machine "
+    "that works (the containers and volumes you had are left behind)."
+)
+"""What they can do about it (the second line)."""
+
+FULL = (
+    "Every sandbox machine of this course is full or down right now; your progress is safe. "
+    "Try again in a few minutes, and tell your instructor if this goes on."
+)
+"""What a learner who cannot be placed reads."""
+
+HEALTH_SECONDS = 5.0
+"""How long an engine's answer to a health ping is trusted."""
+
+PING_TIMEOUT = 3
+"""Seconds a health ping waits for an engine (a learner's own commands wait longer)."""
+
+
+def socket_accepts(address: str, timeout: float = PING_TIMEOUT) -> bool:
+    """Whether the unix socket of ``address`` (``unix:///path``) accepts a connection now."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(address[len("unix://"):])
+        except OSError:
+            return False
+        return True
+
+
+class Placements(Protocol):
+    """Where learners are placed: the progress store's placement methods."""
+
+    def engine_of(self, key: str) -> str | None:
+        """The learner's engine, or ``None``."""
+
+    def place_learner(self, key: str, candidates: Sequence[str], capacity: int) -> str | None:
+        """The learner's engine, placing them on the candidate with most room if new."""
+
+    def move_learner(self, key: str, away_from: str, candidates: Sequence[str],
+                     capacity: int) -> str | None:
+        """Place the learner anew, away from ``away_from``."""
+
+    def engine_loads(self) -> dict[str, int]:
+        """Learners placed per engine."""
+
+
+@dataclass
+class _Health:
+    answers: bool
+    at: float
+
+
+class SandboxPool:
+    """Several engines behind the one sandbox interface, each learner on their own engine.
+
+    Args:
+        settings: The settings; ``settings.engines`` lists the engines (at least one).
+        placements: Where learners are placed (the progress store).
+        allowed_images: Image names learners may run, as for :class:`Sandbox`.
+        make: Builds the sandbox of one engine from its settings (tests pass their own).
+        clock: A monotonic clock, for how long a health answer is trusted.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        placements: Placements,
+        allowed_images: Iterable[str] | None = None,
+        *,
+        make: Callable[[Settings, frozenset[str] | None], Sandbox] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not settings.engines:
+            raise ValueError("a pool needs at least one engine (TUTOR_ENGINES)")
+        self.settings = settings
+        self.limits = settings.limits
+        self.allowed_images = frozenset(allowed_images) if allowed_images is not None else None
+        self.placements = placements
+        self.capacity = settings.engine_capacity
+        build = make or (lambda s, images: Sandbox(s, allowed_images=images))
+        self.engines: dict[str, Sandbox] = {
+            address: build(replace(settings, docker_host=address), self.allowed_images)
+            for address in settings.engines
+        }
+        self._clock = clock
+        self._health: dict[str, _Health] = {}
+        self._health_lock = threading.Lock()
+
+    # -- engines and their health ---------------------------------------------------------
+
+    @property
+    def addresses(self) -> list[str]:
+        """The engines' addresses, in ``TUTOR_ENGINES`` order."""
+        return list(self.engines)
+
+    def answers(self, address: str, *, fresh: bool = False) -> bool:
+        """Whether the engine at ``address`` answers a ping (trusted :data:`HEALTH_SECONDS`).
+
+        ``fresh`` pings now whatever was seen before. A unix socket is first tried with a
+        bare connect, at every call (a few microseconds): a dead local engine is known at
+        once, and docker-py never connects to it (it leaves such a socket unclosed).
+        """
+        if address.startswith("unix://") and not socket_accepts(address):
+            self._remember(address, False)
+            return False
+        with self._health_lock:
+            seen = self._health.get(address)
+        if seen is not None and not seen.answers and address.startswith("unix://"):
+            fresh = True  # it accepts connections again: ask it now
+        if not fresh and seen is not None and self._clock() - seen.at < HEALTH_SECONDS:
+            return seen.answers
+        answers = self._ping(address)
+        self._remember(address, answers)
+        return answers
+
+    def _remember(self, address: str, answers: bool) -> None:
+        with self._health_lock:
+            self._health[address] = _Health(answers, self._clock())
+
+    def _ping(self, address: str) -> bool:
+        """One health ping with a short timeout, on a client of its own."""
+        settings = replace(self.settings, docker_host=address)
+        try:
+            client = docker.from_env(timeout=PING_TIMEOUT,
+                                     environment=engine_environment(settings, os.environ))
+        except docker.errors.DockerException:
+            return False
+        try:
+            return bool(client.ping())
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return False
+        finally:
+            client.close()
+
+    def healthy(self) -> list[str]:
+        """The engines that answer now, in pool order."""
+        return [address for address in self.engines if self.answers(address)]
+
+    # -- placement ------------------------------------------------------------------------
+
+    def engine_for(self, person: Person) -> str:
+        """The address of the person's engine, placing them on first use.
+
+        Raises:
+            EngineUnavailable: They are not placed and no healthy engine has room.
+            StoreError: The placement could not be read or written.
+        """
+        placed = self.placements.engine_of(person.key)
+        if placed in self.engines:
+            return placed
+        if placed is not None:  # an engine no longer in TUTOR_ENGINES
+            moved = self.placements.move_learner(person.key, placed, self.healthy(), self.capacity)
+        else:
+            moved = self.placements.place_learner(person.key, self.healthy(), self.capacity)
+        if moved is None or moved not in self.engines:
+            raise EngineUnavailable(FULL)
+        return moved
+
+    def sandbox_for(self, person: Person) -> Sandbox:
+        """The sandbox of the person's engine (placing them on first use)."""
+        return self.engines[self.engine_for(person)]
+
+    def _on(self, person: Person, call: Callable[[Sandbox], T]) -> T:
+        """Run ``call`` on the person's engine; a failure of a dead engine becomes EngineDown."""
+        address = self.engine_for(person)
+        if not self.answers(address):  # known down moments ago: say so without waiting
+            raise EngineDown(DOWN, hint=DOWN_HINT)
+        try:
+            return call(self.engines[address])
+        except EngineDown:
+            raise
+        except EngineUnavailable as failure:
+            if self.answers(address, fresh=True):
+                raise  # the engine answers: a failure of this request, worded as it is
+            raise EngineDown(DOWN, hint=DOWN_HINT) from failure
+
+    # -- the sandbox interface, routed ----------------------------------------------------
+
+    def namespace(self, person: Person) -> Namespace:
+        """The person's namespace (the same name on every engine)."""
+        return Namespace.for_key(self.settings.namespace, person.key)
+
+    def vet(self, person: Person, command: Command) -> Plan:
+        """Check a command against the policy; no engine is asked (see :meth:`Sandbox.vet`)."""
+        return next(iter(self.engines.values())).vet(person, command)
+
+    def run_command(self, person: Person, command: Command) -> Outcome:
+        """Run a learner's command on their engine (see :meth:`Sandbox.run_command`)."""
+        return self._on(person, lambda s: s.run_command(person, command))
+
+    def container(self, person: Person, name: str) -> ContainerView | None:
+        """The person's container called ``name``, on their engine."""
+        return self._on(person, lambda s: s.container(person, name))
+
+    def containers(self, person: Person) -> list[ContainerView]:
+        """Every container of the person, on their engine."""
+        return self._on(person, lambda s: s.containers(person))
+
+    def volume(self, person: Person, name: str) -> VolumeView | None:
+        """The person's volume called ``name``, on their engine."""
+        return self._on(person, lambda s: s.volume(person, name))
+
+    def volumes(self, person: Person) -> list[VolumeView]:
+        """Every volume of the person, on their engine."""
+        return self._on(person, lambda s: s.volumes(person))
+
+    def exec_capture(self, person: Person, name: str, argv: list[str], *,
+                     timeout: float = 10.0) -> tuple[int, str] | None:
+        """Run ``argv`` in the person's running container as the tutor (see :class:`Sandbox`)."""
+        return self._on(person, lambda s: s.exec_capture(person, name, argv, timeout=timeout))
+
+    def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
+        """Read ``key`` from the Redis in the person's container, on their engine."""
+        return self._on(person, lambda s: s.redis_get(person, name, key))
+
+    def read_workspace_file(self, person: Person, path: str) -> str | None:
+        """The text of ``path`` in the person's workspace, read through their engine."""
+        return self._on(person, lambda s: s.read_workspace_file(person, path))
+
+    def write_workspace_file(self, person: Person, path: str, text: str) -> int:
+        """Write ``path`` in the person's workspace, through their engine (``edit``)."""
+        return self._on(person, lambda s: s.write_workspace_file(person, path, text))
+
+    def remove_all(self, person: Person) -> tuple[int, int]:
+        """Remove the person's containers and volumes (``reset``).
+
+        When their engine is down nothing can be removed there: they are placed on a
+        healthy engine instead, and start afresh on it (``(0, 0)`` removed).
+
+        Raises:
+            EngineUnavailable: Their engine is down and no healthy engine has room.
+        """
+        try:
+            return self._on(person, lambda s: s.remove_all(person))
+        except EngineDown:
+            address = self.engine_for(person)
+            moved = self.placements.move_learner(person.key, address, self.healthy(),
+                                                 self.capacity)
+            if moved is None:
+                raise EngineUnavailable(FULL) from None
+            return 0, 0
+
+    def ping(self) -> bool:
+        """Whether every engine of the pool answers now."""
+        return all(self.answers(address, fresh=True) for address in self.engines)
+
+    def close(self) -> None:
+        """Close every engine's connection."""
+        for sandbox in self.engines.values():
+            sandbox.close()
+
+
+__all__ = ["DOWN", "DOWN_HINT", "FULL", "Placements", "SandboxPool", "socket_accepts"]
