@@ -87,6 +87,7 @@ def test_the_cli_exits_non_zero_with_a_per_step_report(
     assert "selftest weak: works" in out.err
 
 
+@pytest.mark.docker
 def test_the_text_is_held_to_what_each_command_prints(settings: Settings, tmp_path: Path) -> None:
     """A "Step N prints" sentence that the real output contradicts fails the selftest."""
     (tmp_path / "lesson.toml").write_text(
