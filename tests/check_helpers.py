@@ -42,3 +42,19 @@ def shows_value(reply: Reply, value: str) -> bool:
 def shows_no_value(reply: Reply) -> bool:
     """`redis-cli get` found no key: an empty line without a TTY, `(nil)` with one."""
     return [line.strip() for line in printed(reply) if line.strip()] in ([], ["(nil)"])
+
+
+CHALLENGE_LESSON = "data-persistence"
+"""The lesson whose last step is the Immortal Database challenge."""
+
+
+def to_challenge(tutor: Tutor, person: Person) -> None:
+    """Start the lesson and walk to the challenge step."""
+    tutor.handle(person, f"start {CHALLENGE_LESSON}")
+    while tutor.store.lesson_state(person, CHALLENGE_LESSON).current_step != "challenge":  # type: ignore[union-attr]
+        tutor.handle(person, "next")
+
+
+def completed(tutor: Tutor, person: Person) -> bool:
+    """Whether the store recorded the challenge."""
+    return tutor.store.challenge_completed_at(person, CHALLENGE_LESSON, "challenge") is not None

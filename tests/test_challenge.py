@@ -6,29 +6,12 @@ import docker
 import pytest
 
 from bot.identity import Person
-from bot.reply import Code, Event, Reply
+from bot.reply import Code, Event
 from bot.tutor import Tutor
+from tests.check_helpers import completed, do, to_challenge
 
 pytestmark = pytest.mark.docker
 
-LESSON = "data-persistence"
-
-
-def to_challenge(tutor: Tutor, person: Person) -> None:
-    """Start the lesson and walk to the challenge step."""
-    tutor.handle(person, f"start {LESSON}")
-    while tutor.store.lesson_state(person, LESSON).current_step != "challenge":  # type: ignore[union-attr]
-        tutor.handle(person, "next")
-
-
-def run(tutor: Tutor, person: Person, *lines: str) -> list[Reply]:
-    """Send lines as the learner and return the replies."""
-    return [tutor.handle(person, line) for line in lines]
-
-
-def completed(tutor: Tutor, person: Person) -> bool:
-    """Whether the store recorded the challenge."""
-    return tutor.store.challenge_completed_at(person, LESSON, "challenge") is not None
 
 
 WRITE = [
@@ -44,7 +27,7 @@ READ = [
 def test_happy_path_confirms_survival_and_records_it(tutor: Tutor, alice: Person) -> None:
     """Stop, remove, re-run on the same volume: the tutor confirms the value survived."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *WRITE, "docker stop redis-1", "docker rm redis-1", *READ)
+    replies = do(tutor, alice, *WRITE, "docker stop redis-1", "docker rm redis-1", *READ)
     confirmations = [r for r in replies if Event.CHALLENGE_COMPLETED in r.events]
     assert len(confirmations) == 1
     text = confirmations[0].text()
@@ -56,7 +39,7 @@ def test_happy_path_confirms_survival_and_records_it(tutor: Tutor, alice: Person
 def test_redis_cli_save_also_works(tutor: Tutor, alice: Person) -> None:
     """`redis-cli save` then `rm -f` keeps the key, and the tutor confirms it."""
     to_challenge(tutor, alice)
-    run(tutor, alice, *WRITE, "docker exec redis-1 redis-cli save", "docker rm -f redis-1",
+    do(tutor, alice, *WRITE, "docker exec redis-1 redis-cli save", "docker rm -f redis-1",
         *READ)
     assert completed(tutor, alice)
 
@@ -64,7 +47,7 @@ def test_redis_cli_save_also_works(tutor: Tutor, alice: Person) -> None:
 def test_appendonly_on_both_containers_works(tutor: Tutor, alice: Person) -> None:
     """With `--appendonly yes` on both containers, `rm -f` loses nothing."""
     to_challenge(tutor, alice)
-    run(
+    do(
         tutor, alice,
         "docker run -d --name redis-1 -v my-redis-data:/data redis redis-server --appendonly yes",
         'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
@@ -78,7 +61,7 @@ def test_appendonly_on_both_containers_works(tutor: Tutor, alice: Person) -> Non
 def test_the_seeds_printed_solution_gets_the_trap_explained(tutor: Tutor, alice: Person) -> None:
     """`rm -f` straight after SET loses the key: explanation, no completion."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *WRITE, "docker rm -f redis-1", *READ)
+    replies = do(tutor, alice, *WRITE, "docker rm -f redis-1", *READ)
     outputs = [p.text for p in replies[-1].parts if isinstance(p, Code)]
     assert all(o.strip() == "" for o in outputs)  # nil is an empty line without -t
     assert "trap" in replies[-1].text() and "SIGKILL" in replies[-1].text()
@@ -91,7 +74,7 @@ def test_the_seeds_printed_solution_gets_the_trap_explained(tutor: Tutor, alice:
 def test_appendonly_on_the_writer_only_is_explained(tutor: Tutor, alice: Person) -> None:
     """AOF on redis-1 but not redis-2: the tutor says to start redis-2 with it too."""
     to_challenge(tutor, alice)
-    replies = run(
+    replies = do(
         tutor, alice,
         "docker run -d --name redis-1 -v my-redis-data:/data redis redis-server --appendonly yes",
         'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
@@ -104,7 +87,7 @@ def test_appendonly_on_the_writer_only_is_explained(tutor: Tutor, alice: Person)
 def test_a_recreated_volume_is_not_the_same_volume(tutor: Tutor, alice: Person) -> None:
     """Removing and re-creating `my-redis-data` is detected and explained."""
     to_challenge(tutor, alice)
-    replies = run(
+    replies = do(
         tutor, alice, *WRITE, "docker stop redis-1", "docker rm redis-1",
         "docker volume rm my-redis-data", "docker volume create my-redis-data", *READ,
     )
@@ -115,7 +98,7 @@ def test_a_recreated_volume_is_not_the_same_volume(tutor: Tutor, alice: Person) 
 def test_writing_the_key_in_redis_2_proves_nothing(tutor: Tutor, alice: Person) -> None:
     """A learner who SETs the key in redis-2 before reading it gets no completion."""
     to_challenge(tutor, alice)
-    replies = run(
+    replies = do(
         tutor, alice,
         "docker run -d --name redis-1 -v my-redis-data:/data redis",
         "docker rm -f redis-1",
@@ -131,7 +114,7 @@ def test_writing_the_key_in_redis_2_proves_nothing(tutor: Tutor, alice: Person) 
 def test_writing_in_redis_2_after_a_real_write_is_refused(tutor: Tutor, alice: Person) -> None:
     """Even after a genuine write, a SET in redis-2 itself voids the proof."""
     to_challenge(tutor, alice)
-    run(tutor, alice, *WRITE, "docker rm -f redis-1",
+    do(tutor, alice, *WRITE, "docker rm -f redis-1",
         "docker run -d --name redis-2 -v my-redis-data:/data redis",
         'docker exec redis-2 redis-cli set mykey "Hello Persistence"')
     reply = tutor.handle(alice, "docker exec redis-2 redis-cli get mykey")
@@ -145,8 +128,8 @@ def test_two_learners_with_the_same_names_do_not_touch(
     """Alice and Bob both use redis-1 and my-redis-data; each sees only their own."""
     to_challenge(tutor, alice)
     to_challenge(tutor, bob)
-    run(tutor, alice, *WRITE)
-    run(tutor, bob, "docker run -d --name redis-1 -v my-redis-data:/data redis",
+    do(tutor, alice, *WRITE)
+    do(tutor, bob, "docker run -d --name redis-1 -v my-redis-data:/data redis",
         'docker exec redis-1 redis-cli set mykey "Bob was here"')
     assert tutor.handle(alice, "docker exec redis-1 redis-cli get mykey").parts[0].text == (
         "Hello Persistence")

@@ -11,7 +11,7 @@ import pytest
 from bot.identity import Person
 from bot.reply import Event, Reply
 from bot.tutor import Tutor
-from tests.test_challenge_proof import completed, run, to_challenge
+from tests.check_helpers import completed, do, to_challenge
 
 pytestmark = pytest.mark.docker
 
@@ -38,7 +38,7 @@ def warned(reply: Reply) -> str:
 def test_appendonly_on_redis_2_only_after_a_clean_stop(tutor: Tutor, alice: Person) -> None:
     """redis-2 with AOF ignores dump.rdb: the tutor says so, not "docker stop redis-1"."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *SAVED,
+    replies = do(tutor, alice, *SAVED,
                   "docker run -d --name redis-2 -v my-redis-data:/data redis --appendonly yes",
                   GET_2)
     said = warned(replies[-1])
@@ -53,7 +53,7 @@ def test_appendonly_on_redis_2_only_after_a_clean_stop(tutor: Tutor, alice: Pers
 def test_appendonly_on_redis_2_after_a_saving_shutdown(tutor: Tutor, alice: Person) -> None:
     """`redis-cli shutdown` saves; an AOF redis-2 still ignores the snapshot, and is told so."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown",
+    replies = do(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown",
                   "docker rm redis-1",
                   "docker run -d --name redis-2 -v my-redis-data:/data redis --appendonly yes",
                   GET_2)
@@ -64,7 +64,7 @@ def test_appendonly_on_redis_2_after_a_saving_shutdown(tutor: Tutor, alice: Pers
 def test_a_stop_of_the_aof_reader_overwrites_the_snapshot(tutor: Tutor, alice: Person) -> None:
     """An AOF redis-2 stopped cleanly saves its empty data over dump.rdb: the next reader is told."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *SAVED,
+    replies = do(tutor, alice, *SAVED,
                   "docker run -d --name redis-2 -v my-redis-data:/data redis --appendonly yes",
                   GET_2, "docker stop redis-2", "docker rm redis-2", REDIS_2, GET_2)
     said = warned(replies[-1])
@@ -75,7 +75,7 @@ def test_a_stop_of_the_aof_reader_overwrites_the_snapshot(tutor: Tutor, alice: P
 def test_shutdown_nosave_is_named(tutor: Tutor, alice: Person) -> None:
     """`redis-cli shutdown nosave` quits without saving: the tutor names that, not the rm -f trap."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown nosave",
+    replies = do(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown nosave",
                   "docker rm redis-1", REDIS_2, GET_2)
     said = warned(replies[-1])
     assert "shutdown nosave" in said and "docker rm -f` sends SIGKILL" not in said
@@ -85,7 +85,7 @@ def test_shutdown_nosave_is_named(tutor: Tutor, alice: Person) -> None:
 def test_snapshots_turned_off_are_named(tutor: Tutor, alice: Person) -> None:
     """`--save ""` on redis-1: even a clean stop saves nothing, and the tutor says why."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice,
+    replies = do(tutor, alice,
                   'docker run -d --name redis-1 -v my-redis-data:/data redis --save ""',
                   SET_1, "docker stop redis-1", "docker rm redis-1", REDIS_2, GET_2)
     assert "snapshots turned off" in warned(replies[-1])
@@ -100,7 +100,7 @@ def test_stop_with_no_grace_time(tutor: Tutor, alice: Person) -> None:
     SIGKILL that `-t 0` sends at once always comes first, and the test is deterministic.
     """
     to_challenge(tutor, alice)
-    replies = run(tutor, alice,
+    replies = do(tutor, alice,
                   "docker run -d --name redis-1 -v my-redis-data:/data redis --hz 1", SET_1,
                   "docker stop -t 0 redis-1", "docker rm redis-1", REDIS_2, GET_2)
     said = warned(replies[-1])
@@ -113,7 +113,7 @@ def test_stop_with_no_grace_time(tutor: Tutor, alice: Person) -> None:
 def test_another_database_is_read_in_that_database(tutor: Tutor, alice: Person) -> None:
     """`-n 1 set`: a read of database 0 is told to use `-n 1`; `-n 1 get` confirms."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, REDIS_1,
+    replies = do(tutor, alice, REDIS_1,
                   'docker exec redis-1 redis-cli -n 1 set mykey "Hello Persistence"',
                   "docker stop redis-1", "docker rm redis-1", REDIS_2, GET_2)
     said = warned(replies[-1])
@@ -128,21 +128,21 @@ def test_another_database_is_read_in_that_database(tutor: Tutor, alice: Person) 
 def test_an_rm_container_stopped_is_right_either_way(tutor: Tutor, alice: Person) -> None:
     """`run --rm` then `docker stop`: the container is gone (as Docker does) or the tutor says remove it."""
     to_challenge(tutor, alice)
-    run(tutor, alice, "docker run --rm -d --name redis-1 -v my-redis-data:/data redis", SET_1,
+    do(tutor, alice, "docker run --rm -d --name redis-1 -v my-redis-data:/data redis", SET_1,
         "docker stop redis-1")
     if tutor.sandbox.container(alice, "redis-1") is not None:
         answer = tutor.handle(alice, "check").text()
         assert "`docker rm redis-1`" in answer and "--rm" in answer
         assert state(tutor, alice) == "writer-alive"
         tutor.handle(alice, "docker rm redis-1")
-    replies = run(tutor, alice, REDIS_2, GET_2)
+    replies = do(tutor, alice, REDIS_2, GET_2)
     assert Event.CHALLENGE_COMPLETED in replies[-1].events
 
 
 def test_a_reader_with_another_name_is_pointed_at_the_name(tutor: Tutor, alice: Person) -> None:
     """A reader called `redis2` is not looked for: the tutor says it looks for `redis-2`."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *SAVED, "docker run -d --name redis2 -v my-redis-data:/data redis")
+    replies = do(tutor, alice, *SAVED, "docker run -d --name redis2 -v my-redis-data:/data redis")
     assert "I look for a container named `redis-2`" in warned(replies[-1])
     assert state(tutor, alice) == "no-reader"
 
@@ -150,17 +150,17 @@ def test_a_reader_with_another_name_is_pointed_at_the_name(tutor: Tutor, alice: 
 def test_the_trap_then_doing_it_right_confirms(tutor: Tutor, alice: Person) -> None:
     """After the trap, the trap hint's way out (new redis-1, stop, rm, new redis-2) confirms."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, REDIS_1, SET_1, "docker rm -f redis-1", REDIS_2, GET_2)
+    replies = do(tutor, alice, REDIS_1, SET_1, "docker rm -f redis-1", REDIS_2, GET_2)
     assert "trap" in warned(replies[-1])
     assert "rm -f redis-2" in tutor.handle(alice, "hint").text()
-    replies = run(tutor, alice, "docker rm -f redis-2", *SAVED, REDIS_2, GET_2)
+    replies = do(tutor, alice, "docker rm -f redis-2", *SAVED, REDIS_2, GET_2)
     assert Event.CHALLENGE_COMPLETED in replies[-1].events
 
 
 def test_stopping_the_aof_reader_is_said_to_overwrite(tutor: Tutor, alice: Person) -> None:
     """Stopping an AOF redis-2 saves its empty data over dump.rdb: the tutor says so, not "start it"."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *SAVED,
+    replies = do(tutor, alice, *SAVED,
                   "docker run -d --name redis-2 -v my-redis-data:/data redis --appendonly yes",
                   GET_2, "docker stop redis-2")
     said = warned(replies[-1])

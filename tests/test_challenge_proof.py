@@ -12,11 +12,9 @@ import pytest
 from bot.identity import Person
 from bot.reply import Event, Reply
 from bot.tutor import Tutor
-from tests.check_helpers import shows_value
+from tests.check_helpers import completed, do, shows_value, to_challenge
 
 pytestmark = pytest.mark.docker
-
-LESSON = "data-persistence"
 
 REDIS_1 = "docker run -d --name redis-1 -v my-redis-data:/data redis"
 REDIS_2 = "docker run -d --name redis-2 -v my-redis-data:/data redis"
@@ -25,22 +23,6 @@ GET_2 = "docker exec redis-2 redis-cli get mykey"
 TRAP = [REDIS_1, SET_1, "docker rm -f redis-1", REDIS_2]
 """The seed's printed solution up to redis-2: `rm -f` right after SET loses the key."""
 
-
-def to_challenge(tutor: Tutor, person: Person) -> None:
-    """Start the lesson and walk to the challenge step."""
-    tutor.handle(person, f"start {LESSON}")
-    while tutor.store.lesson_state(person, LESSON).current_step != "challenge":  # type: ignore[union-attr]
-        tutor.handle(person, "next")
-
-
-def run(tutor: Tutor, person: Person, *lines: str) -> list[Reply]:
-    """Send lines as the learner and return the replies."""
-    return [tutor.handle(person, line) for line in lines]
-
-
-def completed(tutor: Tutor, person: Person) -> bool:
-    """Whether the store recorded the challenge."""
-    return tutor.store.challenge_completed_at(person, LESSON, "challenge") is not None
 
 
 def never_confirmed(tutor: Tutor, person: Person, replies: list[Reply]) -> bool:
@@ -58,7 +40,7 @@ def shows_hi(reply: Reply) -> bool:
 def test_eval_in_redis_2_after_the_trap_is_not_a_survival(tutor: Tutor, alice: Person) -> None:
     """(a) The key lost to `rm -f`, then written back in redis-2 by a Lua script: no completion."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *TRAP,
+    replies = do(tutor, alice, *TRAP,
                   "docker exec redis-2 redis-cli eval \"return redis.call('set','mykey','hi')\" 0",
                   GET_2)
     assert shows_hi(replies[-1])  # the forged value is really there
@@ -69,7 +51,7 @@ def test_eval_in_redis_2_after_the_trap_is_not_a_survival(tutor: Tutor, alice: P
 def test_a_shell_pipe_into_redis_cli_is_a_write(tutor: Tutor, alice: Person) -> None:
     """(b) `sh -c "echo 'set mykey hi' | redis-cli"` in redis-2 writes; it cannot confirm."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *TRAP,
+    replies = do(tutor, alice, *TRAP,
                   "docker exec redis-2 sh -c \"echo 'set mykey hi' | redis-cli\"", GET_2)
     assert shows_hi(replies[-1])
     assert never_confirmed(tutor, alice, replies)
@@ -78,7 +60,7 @@ def test_a_shell_pipe_into_redis_cli_is_a_write(tutor: Tutor, alice: Person) -> 
 def test_a_write_by_an_earlier_redis_2_survives_into_the_next(tutor: Tutor, alice: Person) -> None:
     """(c) The trap, SET in redis-2, a graceful stop saves it: a new redis-2 finds it, unconfirmed."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *TRAP, "docker exec redis-2 redis-cli set mykey hi",
+    replies = do(tutor, alice, *TRAP, "docker exec redis-2 redis-cli set mykey hi",
                   "docker stop redis-2", "docker rm redis-2", REDIS_2, GET_2)
     assert shows_hi(replies[-1])  # redis-2's own write came back from the volume
     assert never_confirmed(tutor, alice, replies)
@@ -89,7 +71,7 @@ def test_a_write_by_an_earlier_redis_2_survives_into_the_next(tutor: Tutor, alic
 def test_redis_2_started_before_redis_1_was_removed(tutor: Tutor, alice: Person) -> None:
     """(d) redis-2 created while redis-1 still existed (stopped), redis-1 removed after: unconfirmed."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, REDIS_1, SET_1, "docker stop redis-1", REDIS_2,
+    replies = do(tutor, alice, REDIS_1, SET_1, "docker stop redis-1", REDIS_2,
                   "docker rm redis-1", GET_2)
     assert shows_hi(replies[-1])
     assert never_confirmed(tutor, alice, replies)
@@ -98,10 +80,10 @@ def test_redis_2_started_before_redis_1_was_removed(tutor: Tutor, alice: Person)
 
 def test_a_volume_prepared_before_the_lesson_proves_nothing(tutor: Tutor, alice: Person) -> None:
     """A key saved into my-redis-data before `start`, then the trap: the old volume cannot confirm."""
-    run(tutor, alice, "docker run -d --name forger -v my-redis-data:/data redis",
+    do(tutor, alice, "docker run -d --name forger -v my-redis-data:/data redis",
         "docker exec forger redis-cli set mykey hi", "docker stop forger", "docker rm forger")
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *TRAP, GET_2)
+    replies = do(tutor, alice, *TRAP, GET_2)
     assert shows_hi(replies[-1])
     assert never_confirmed(tutor, alice, replies)
     assert "before you started this lesson" in tutor.handle(alice, "check").text()
@@ -110,7 +92,7 @@ def test_a_volume_prepared_before_the_lesson_proves_nothing(tutor: Tutor, alice:
 def test_a_write_whose_command_failed_still_counts(tutor: Tutor, alice: Person) -> None:
     """`sh -c "redis-cli set ...; exit 1"` exits 1 but wrote: a restarted redis-2 cannot confirm."""
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, *TRAP,
+    replies = do(tutor, alice, *TRAP,
                   'docker exec redis-2 sh -c "redis-cli set mykey hi; exit 1"',
                   "docker restart redis-2", GET_2)
     assert shows_hi(replies[-1])
@@ -120,7 +102,7 @@ def test_a_write_whose_command_failed_still_counts(tutor: Tutor, alice: Person) 
 def test_a_snapshot_copied_in_by_another_container(tutor: Tutor, alice: Person) -> None:
     """A dump.rdb made elsewhere and copied into the volume by busybox is not redis-1's write."""
     to_challenge(tutor, alice)
-    replies = run(
+    replies = do(
         tutor, alice, REDIS_1, SET_1, "docker rm -f redis-1",
         "docker run -d --name helper -v other:/data redis",
         "docker exec helper redis-cli set mykey hi", "docker exec helper redis-cli save",
@@ -135,7 +117,7 @@ def test_a_snapshot_copied_in_by_another_container(tutor: Tutor, alice: Person) 
 def test_a_key_saved_by_a_container_with_another_name(tutor: Tutor, alice: Person) -> None:
     """`helper` writes and saves the key on the volume before redis-1: the trap then cannot confirm."""
     to_challenge(tutor, alice)
-    replies = run(
+    replies = do(
         tutor, alice, "docker run -d --name helper -v my-redis-data:/data redis",
         "docker exec helper redis-cli mset mykey hi", "docker exec helper redis-cli save",
         "docker rm -f helper", *TRAP, GET_2,
@@ -148,13 +130,13 @@ def test_a_key_saved_by_a_container_with_another_name(tutor: Tutor, alice: Perso
 def test_harmless_reads_in_redis_2_keep_the_proof(tutor: Tutor, alice: Person) -> None:
     """KEYS, EXISTS, INFO and a write to another database of redis-2 do not spoil a real survival."""
     to_challenge(tutor, alice)
-    replies = run(
+    replies = do(
         tutor, alice, REDIS_1, SET_1, "docker stop redis-1", "docker rm redis-1", REDIS_2,
         "docker exec redis-2 redis-cli keys '*'", "docker exec redis-2 redis-cli exists mykey",
         "docker exec redis-2 redis-cli info persistence", "docker exec redis-2 ls /data",
     )
     assert not completed(tutor, alice)  # no read of the value yet
-    replies = run(tutor, alice, "docker exec redis-2 redis-cli --raw get mykey")
+    replies = do(tutor, alice, "docker exec redis-2 redis-cli --raw get mykey")
     assert Event.CHALLENGE_COMPLETED in replies[-1].events
     assert completed(tutor, alice)
 
@@ -166,7 +148,7 @@ def test_a_reader_restarted_after_a_new_writer_saved(tutor: Tutor, alice: Person
     empty data over the new snapshot.
     """
     to_challenge(tutor, alice)
-    replies = run(tutor, alice, REDIS_1, SET_1, "docker rm -f redis-1",
+    replies = do(tutor, alice, REDIS_1, SET_1, "docker rm -f redis-1",
                   'docker run -d --name redis-2 -v my-redis-data:/data redis --save ""', GET_2,
                   REDIS_1, SET_1, "docker stop redis-1", "docker rm redis-1",
                   "docker restart redis-2", GET_2)
