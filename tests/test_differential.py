@@ -279,12 +279,19 @@ def wait_sandbox_redis(sandbox: Sandbox, person: Person, name: str) -> None:
 def cli_side(namespace_prefix: str, docker_client: docker.DockerClient) -> Iterator[CliSide]:
     """The CLI's side; its objects are removed afterwards (and by the session's cleanup)."""
     side = CliSide(namespace_prefix)
+    before = {v["Name"] for v in docker_client.api.volumes().get("Volumes") or []}
     yield side
     for container in docker_client.containers.list(
             all=True, filters={"label": f"docker-tutor.diff={side.tag}"}):
         container.remove(force=True, v=True)
     for volume in docker_client.volumes.list(filters={"label": f"docker-tutor.diff={side.tag}"}):
         volume.remove(force=True)
+    # `docker rm` without -v (as the corpus types it) leaves the CLI's anonymous volumes:
+    # remove those this test made (new, unnamed, unlabelled, used by nothing).
+    for volume in docker_client.api.volumes(filters={"dangling": True}).get("Volumes") or []:
+        name = volume["Name"]
+        if name not in before and not volume.get("Labels") and re.fullmatch(r"[0-9a-f]{64}", name):
+            docker_client.api.remove_volume(name, force=True)
 
 
 def test_the_sandbox_answers_as_the_docker_cli(
