@@ -8,6 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
+# The Debian packages an offline lesson-image build copies its binaries from (redis-tools for
+# redis-server and redis-cli, busybox-static for the shell and applets): an air-gapped classroom
+# builds the lesson images from the bot's own image (TUTOR_OFFLINE=1), with no registry at all.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends redis-tools busybox-static \
+    && rm -rf /var/lib/apt/lists/*
 # Exact versions first (requirements.lock: runtime dependencies, charts and postgres extras),
 # in their own layer; then the project itself, adding nothing the lock did not pin.
 COPY requirements.lock ./
@@ -29,5 +35,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
     CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\",\"3000\")}/healthz', timeout=2)" || exit 1
 
-# Pull the lesson images into the sandbox engine, migrate the database, serve Slack.
+# Put the lesson images on every sandbox engine (pulled; built from the packages above when
+# TUTOR_OFFLINE=1 or no registry answers), migrate the database, serve Slack.
 CMD ["sh", "-c", "docker-tutor images build && docker-tutor db upgrade && exec docker-tutor serve"]

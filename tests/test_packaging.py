@@ -134,6 +134,17 @@ def test_the_image_installs_the_lock_and_adds_nothing() -> None:
     assert "pip install ." not in text.replace("pip install --no-deps", "")
 
 
+def test_the_image_holds_what_an_offline_lesson_image_build_copies() -> None:
+    """Every Debian package the offline build copies binaries from is installed in the bot's image."""
+    from bot.sandbox.image_specs import IMAGES
+
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    install = next(line for line in text.splitlines() if "apt-get install" in line)
+    needed = {package for spec in IMAGES.values() for package in spec.packages}
+    assert needed == {"redis-tools", "busybox-static"}
+    assert needed <= set(install.split())
+
+
 # -- optional parts without their extra ---------------------------------------------------------
 
 
