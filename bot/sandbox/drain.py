@@ -47,6 +47,7 @@ from bot.sandbox.naming import (
     Namespace,
 )
 from bot.sandbox.pool import SandboxPool
+from bot.sandbox.tar_ids import remap_base, shift_ids
 
 MAX_VOLUME_BYTES = 2 * 1024**3
 """The most archive bytes one volume may take on its way between two engines."""
@@ -158,6 +159,13 @@ def drain(pool: SandboxPool, store: DrainStore, address: str, *,
     report = DrainReport(address)
     keys = sorted(key for key, (engine, _) in store.placements().items() if engine == address)
     down = not pool.answers(address, fresh=True)
+    base = (0, 0)
+    if keys and not down:
+        try:
+            base = remap_base(pool.engines[address].client)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            down = True
+    move = _Move(pool, store, address, limit, base)
     for key in keys:
         ns = pool.namespace(person_of(key))
         if down:
@@ -165,7 +173,7 @@ def drain(pool: SandboxPool, store: DrainStore, address: str, *,
                                                 reason="the engine does not answer"))
             continue
         with store.learner_lock(person_of(key)):
-            report.learners.append(_move_one(_Move(pool, store, address, limit), key, ns))
+            report.learners.append(_move_one(move, key, ns))
     return report
 
 
@@ -195,6 +203,7 @@ class _Move:
     store: DrainStore
     address: str
     limit: int
+    base: tuple[int, int]  # the source's user-namespace remapping
 
 
 def _move_one(move: _Move, key: str, ns: Namespace) -> LearnerDrain:
@@ -223,7 +232,7 @@ def _move_one(move: _Move, key: str, ns: Namespace) -> LearnerDrain:
     destination = pool.engines[target].client
     try:
         for volume in named:
-            entry.copied_bytes += _copy_volume((source, destination), ns, volume, made, move.limit)
+            entry.copied_bytes += _copy_volume((source, destination), ns, volume, made, move)
             entry.volumes += 1
         if any(c.get("State") in BUSY_STATES
                for c in source.api.containers(all=True, filters=ns.filters())):
@@ -242,7 +251,7 @@ def _move_one(move: _Move, key: str, ns: Namespace) -> LearnerDrain:
 
 
 def _copy_volume(engines: tuple[docker.DockerClient, docker.DockerClient], ns: Namespace,
-                 volume: dict[str, Any], made: list[str], limit: int) -> int:
+                 volume: dict[str, Any], made: list[str], move: _Move) -> int:
     """Create ``volume`` on the target (same name and labels) and stream its files there."""
     source, target = engines
     name = str(volume["Name"])
@@ -257,7 +266,8 @@ def _copy_volume(engines: tuple[docker.DockerClient, docker.DockerClient], ns: N
     with _helper(source, ns, name, writable=False) as giver, \
             _helper(target, ns, name, writable=True) as taker:
         chunks, _ = source.api.get_archive(giver, "/v")
-        counted = _Counted(bounded(chunks, limit, f"the volume {name}"))
+        # Host ids of a remapped source back to the container's, which the target maps itself.
+        counted = _Counted(shift_ids(bounded(chunks, move.limit, f"the volume {name}"), move.base))
         try:
             # "v/..." unpacked at "/": the volume root keeps its owner and mode (redis's
             # /data is the redis user's), the files land in the mount.

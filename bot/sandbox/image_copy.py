@@ -166,10 +166,14 @@ class ImageFiller:
             thread.start()
             return thread
 
-    def fill_all(self, addresses: Iterable[str]) -> list[threading.Thread]:
-        """Start filling every engine of ``addresses`` that answers (the start of ``serve``)."""
-        threads = [self.request(a) for a in addresses if self._answers(a)]
-        return [t for t in threads if t is not None]
+    def wait(self, address: str, timeout: float | None = None) -> str | None:
+        """Wait for the fill of ``address`` under way (if any); how the last fill ended."""
+        with self._lock:
+            running = self._busy.get(address)
+        if running is not None:
+            running.join(timeout)
+        with self._lock:
+            return self.outcomes.get(address)
 
     def _fill(self, address: str) -> None:
         try:
