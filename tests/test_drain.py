@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
-import docker
 import pytest
 
 from bot import cli
@@ -27,6 +26,7 @@ from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox.engine_workspace import volume_name
+from bot.sandbox.image_copy import fill_in_background, missing_tags
 from bot.sandbox.images import lesson_tags
 from bot.sandbox.pool import SandboxPool
 from bot.sandbox.pool_report import engine_rows
@@ -176,12 +176,7 @@ def test_an_engine_without_the_lesson_images_takes_no_learner_until_filled(
 ) -> None:
     """Images before learners: an engine lacking redis is 'images missing', then filled from the other."""
     first, second = engines
-    client = second.client(timeout=60)
-    try:
-        for tag in lesson_tags(["redis"]):
-            client.api.remove_image(tag, force=True)
-    finally:
-        client.close()
+    remove_redis(second)
     rows = {row.address: row for row in engine_rows(pooled, store, catalog.images)}
     assert rows[second.docker_host].state == "images missing"
     assert rows[first.docker_host].state == "up"
@@ -200,8 +195,28 @@ def test_an_engine_without_the_lesson_images_takes_no_learner_until_filled(
         assert pool.engine_for(newcomer) == second.docker_host  # it has the most room now
     finally:
         pool.close()
-    check = docker.DockerClient(base_url=second.docker_host, timeout=30)
+    assert has_every_image(second, catalog)
+
+    remove_redis(second)  # `serve` fills every engine as it starts, before any placement
+    assert not has_every_image(second, catalog)
+    fill_in_background(pooled, catalog.images).join(300)
+    assert has_every_image(second, catalog) and has_every_image(first, catalog)
+
+
+def remove_redis(engine: Engine) -> None:
+    """Untag the redis lesson image on the engine (as if it were new)."""
+    client = engine.client(timeout=60)
     try:
-        assert all(check.images.get(tag) for tag in lesson_tags(catalog.images))
+        for tag in lesson_tags(["redis"]):
+            client.api.remove_image(tag, force=True)
     finally:
-        check.close()
+        client.close()
+
+
+def has_every_image(engine: Engine, catalog: Catalog) -> bool:
+    """Whether every tag of every lesson image is on the engine."""
+    client = engine.client(timeout=30)
+    try:
+        return not missing_tags(client, lesson_tags(catalog.images))
+    finally:
+        client.close()
