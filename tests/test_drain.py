@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
+from bot.sandbox.drain import drain
 from bot.sandbox.engine_workspace import volume_name
 from bot.sandbox.image_copy import fill_in_background, missing_tags
 from bot.sandbox.images import lesson_tags
@@ -169,6 +170,33 @@ def test_drain_moves_the_idle_learner_with_their_volumes_and_keeps_the_running_o
     assert engines_listing(capsys)[first.docker_host][0] == "up"
     said(pool_tutor, later, "docker ps")
     assert store.engine_of(later.key) == first.docker_host
+
+
+def test_a_failed_copy_leaves_the_learner_where_they_were(
+    pool_tutor: Tutor, store: ProgressStore, engines: tuple[Engine, Engine],
+) -> None:
+    """A volume past the copy bound: the learner stays placed on the source, their volume intact there."""
+    first, second = engines
+    pool = pool_tutor.sandbox
+    assert isinstance(pool, SandboxPool)
+    learner = Person("console", f"drain-big-{os.getpid()}")
+    store.set_draining(second.docker_host, True)
+    said(pool_tutor, learner, "docker run --name fill -v big:/big busybox "
+                              "dd if=/dev/zero of=/big/zeros bs=1024 count=256")
+    store.set_draining(second.docker_host, False)
+    assert store.engine_of(learner.key) == first.docker_host
+    ns = pool.namespace(learner)
+
+    report = drain(pool, store, first.docker_host, limit=64 * 1024)  # the volume holds 256 KiB
+    assert (report.count("moved"), report.count("kept"), report.count("failed")) == (0, 0, 1)
+    assert "larger than 65536 bytes" in report.learners[0].reason
+    assert store.engine_of(learner.key) == first.docker_host
+    assert ns.engine_name("big") in engine_names(first)
+    assert ns.engine_name("fill") in engine_names(first)  # nothing removed from the source
+    assert not any(name.startswith(f"{ns.prefix}-{ns.learner}-") for name in engine_names(second))
+    assert store.set_draining(first.docker_host, False)
+    listed = said(pool_tutor, learner, "docker run --name check -v big:/big busybox ls -l /big/zeros")
+    assert "262144" in listed
 
 
 def test_an_engine_without_the_lesson_images_takes_no_learner_until_filled(

@@ -51,7 +51,7 @@ def bounded(chunks: Iterable[bytes], limit: int, what: str) -> Iterator[bytes]:
     for chunk in chunks:
         total += len(chunk)
         if total > limit:
-            raise TooLarge(f"{what} is larger than {limit // 2**20} MiB; not copied.")
+            raise TooLarge(f"{what} is larger than {limit} bytes; not copied.")
         yield chunk
 
 
