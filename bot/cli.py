@@ -15,9 +15,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.errors import TutorError
+
+if TYPE_CHECKING:
+    from bot.progress import ProgressStore
 
 log = logging.getLogger("docker_tutor")
 
@@ -43,6 +47,11 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.engines:  # a pool: engines without the lesson images get them meanwhile
+        from bot.lessons import Catalog
+        from bot.sandbox.image_copy import fill_in_background
+
+        fill_in_background(settings, Catalog(settings.lessons_dir).images)
     serve: Callable[[Settings], int] = importlib.import_module(SLACK_FRONT_END).serve
     return serve(settings)
 
@@ -85,18 +94,42 @@ def _images_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _engines(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.lessons import Catalog
     from bot.progress import ProgressStore
     from bot.sandbox.pool_report import HEADER, engine_rows
 
     store = ProgressStore(settings.database_url)
     try:
-        rows = engine_rows(settings, store)
+        if getattr(args, "engines_command", None) in ("drain", "undrain"):
+            return _drain(args, settings, store)
+        rows = engine_rows(settings, store, Catalog(settings.lessons_dir).images)
     finally:
         store.close()
     print(HEADER)
     for row in rows:
         print(row.line())
     return 0 if all(row.up for row in rows) else 1
+
+
+def _drain(args: argparse.Namespace, settings: Settings, store: ProgressStore) -> int:
+    from bot.lessons import Catalog
+    from bot.sandbox.drain import drain, undrain
+    from bot.sandbox.pool import SandboxPool
+
+    listed = settings.engines or (settings.docker_host or "unix:///var/run/docker.sock",)
+    pool = SandboxPool(replace(settings, engines=listed), store,
+                       allowed_images=Catalog(settings.lessons_dir).images)
+    try:
+        if args.engines_command == "undrain" or args.undo:
+            changed = undrain(pool, store, args.address)
+            print(f"{args.address}: {'placeable again' if changed else 'was not draining'}")
+            return 0
+        report = drain(pool, store, args.address)
+    finally:
+        pool.close()
+    for line in report.lines():
+        print(line)
+    return 1 if report.count("failed") else 0
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -202,8 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--only", action="append", metavar="NAME", help="just this image")
     build.set_defaults(func=_images_build)
 
-    engines = sub.add_parser("engines", help="each sandbox engine: health, learners, objects")
+    engines = sub.add_parser("engines", help="each sandbox engine: state, learners, objects, disk")
     engines.set_defaults(func=_engines)
+    engines_sub = engines.add_subparsers(dest="engines_command", metavar="ACTION")
+    drain = engines_sub.add_parser(
+        "drain", help="place no new learner on ADDRESS; move its learners who run nothing")
+    drain.add_argument("address", metavar="ADDRESS", help="an engine of TUTOR_ENGINES")
+    drain.add_argument("--undo", action="store_true", help="stop draining (as undrain)")
+    undrain = engines_sub.add_parser("undrain", help="let new learners be placed on ADDRESS again")
+    undrain.add_argument("address", metavar="ADDRESS", help="an engine of TUTOR_ENGINES")
+    undrain.set_defaults(undo=True)
 
     db = sub.add_parser("db", help="the progress database")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

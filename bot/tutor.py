@@ -218,7 +218,9 @@ class Tutor:
         finally:  # the operators' line (bot.oplog); the learner is the hash on their objects
             if log.isEnabledFor(logging.INFO):
                 learner = Namespace.for_key(self.settings.namespace, person.key).learner
-                log_line(log, trace, learner=learner, engine=self.settings.docker_host or "default")
+                log_line(log, trace, learner=learner,
+                         engine=self._sandbox.engine_address(person) if self._sandbox
+                         else self.settings.docker_host or "default")
 
     # -- tutor words ----------------------------------------------------------------------
 

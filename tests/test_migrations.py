@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -72,3 +73,22 @@ def test_a_database_at_head_starts_without_alembic(database_url: str) -> None:
             f"ProgressStore({database_url!r}).close(); "
             "assert 'alembic' not in sys.modules, 'alembic imported on an up-to-date database'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_engine_state_comes_and_goes_with_revision_0006(database_url: str) -> None:
+    """0006 adds engine_state after 0005's placements; reverting it keeps every placement."""
+    from bot.progress.store import ProgressStore
+
+    store = ProgressStore(database_url)
+    try:
+        assert store.place_learner("k", ["unix:///a"], capacity=5) == "unix:///a"
+        assert store.set_draining("unix:///a", True)
+        migrate.downgrade(store.engine, "0005")
+        assert migrate.current(store.engine) == "0005"
+        with store.engine.connect() as connection:
+            assert not sqlalchemy.inspect(connection).has_table("engine_state")
+        migrate.upgrade(store.engine)
+        assert migrate.current(store.engine) == "0006"
+        assert store.engine_of("k") == "unix:///a" and store.draining_engines() == set()
+    finally:
+        store.close()

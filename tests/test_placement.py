@@ -169,3 +169,68 @@ def test_a_learner_placed_on_a_dead_engine_gets_the_clear_message(
         assert store.engine_of(bob.key) is None  # left unplaced: the next command places them
     finally:
         pool.close()
+
+
+def test_a_draining_engine_takes_no_new_learner_on_any_replica(settings: Settings) -> None:
+    """A drain recorded by one store stops placements there for another store (replica); undrain undoes it."""
+    operator, replica = ProgressStore(settings.database_url), ProgressStore(settings.database_url)
+    try:
+        assert operator.set_draining(A, True) and not operator.set_draining(A, True)
+        assert replica.draining_engines() == {A}
+        assert replica.place_learner("new", [A], capacity=5) is None  # even as the only candidate
+        assert replica.place_learner("new", [A, B], capacity=5) == B
+        assert operator.set_draining(A, False) and replica.draining_engines() == set()
+        assert replica.place_learner("newer", [A, B], capacity=5) == A
+    finally:
+        operator.close()
+        replica.close()
+
+
+def test_a_drained_placement_moves_only_from_where_it_still_is(store: ProgressStore) -> None:
+    """relocate_learner switches source to target once; not to a draining or full target, not twice."""
+    assert store.place_learner("k", [A], capacity=5) == A
+    assert store.place_learner("other", [B], capacity=5) == B
+    assert not store.relocate_learner("k", A, B, capacity=1)  # B is full
+    store.set_draining(B, True)
+    assert not store.relocate_learner("k", A, B, capacity=5)  # B is draining
+    store.set_draining(B, False)
+    assert store.relocate_learner("k", A, B, capacity=5)
+    assert store.engine_of("k") == B
+    assert not store.relocate_learner("k", A, B, capacity=5)  # not on A any more
+    assert store.engine_loads() == {B: 2}
+
+
+def test_the_pool_places_only_on_engines_that_are_placeable(
+    settings: Settings, store: ProgressStore, alice: Person,
+) -> None:
+    """A draining engine is not placeable; the operators' line names the learner's engine."""
+    pooled = replace(settings, engines=(NOWHERE, "tcp://127.0.0.1:2"), engine_capacity=5)
+    pool = SandboxPool(pooled, store)
+    try:
+        pool.answers = lambda address, fresh=False: True  # type: ignore[method-assign]
+        store.set_draining(NOWHERE, True)
+        assert pool.placeable() == ["tcp://127.0.0.1:2"]
+        assert pool.engine_address(alice) == "unplaced"
+        assert pool.engine_for(alice) == "tcp://127.0.0.1:2"
+        assert pool.engine_address(alice) == "tcp://127.0.0.1:2"
+    finally:
+        pool.close()
+
+
+def test_the_disk_watcher_skips_a_dead_local_engine(tmp_path: Path) -> None:
+    """A unix socket nobody listens on is skipped before any client is made (nothing to leak)."""
+    from bot.config import Limits
+    from bot.sandbox.disk import DiskWatch
+
+    class Host:
+        settings = Settings(database_url="sqlite://", docker_host=f"unix://{tmp_path}/gone.sock")
+        limits = Limits()
+
+        @property
+        def client(self) -> object:
+            raise AssertionError("the dead engine was asked")
+
+        def _tell_later(self, ns: object, note: str) -> None:
+            raise AssertionError("nobody is over any quota")
+
+    assert DiskWatch(Host()).check() == {}  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
 """A pool of two real engines: learners spread over both, one engine killed and restarted.
 
 The module starts two private ``dockerd`` processes (``tests/engines/``, the hardened
-profile, busybox copied in) that the tutor reaches only through their API, and a tutor whose
-``TUTOR_ENGINES`` lists both. Four learners are placed (two on each), each runs a container
+profile, the lesson images copied in) that the tutor reaches only through their API, and a
+tutor whose ``TUTOR_ENGINES`` lists both. Four learners are placed (two on each), each runs a container
 and execs in it on their own engine. Then one daemon is SIGKILLed: its learners get the one
 clear message, the others go on; ``reset`` moves a learner to the healthy engine; the daemon
 is restarted at the same socket and its remaining learners work again. Skipped, with the
@@ -40,10 +40,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def engines() -> Iterator[tuple[Engine, Engine]]:
-    """Two private hardened engines with busybox; stopped (and emptied) after the module."""
-    first = engine_or_skip(EngineOptions(label="pool1", images=("busybox",), runsc=False))
+    """Two private hardened engines with the lesson images; stopped (and emptied) after the module."""
+    first = engine_or_skip(EngineOptions(label="pool1", runsc=False))
     try:
-        second = engine_or_skip(EngineOptions(label="pool2", images=("busybox",), runsc=False))
+        second = engine_or_skip(EngineOptions(label="pool2", runsc=False))
     except BaseException:
         first.stop()
         raise
@@ -60,10 +60,9 @@ def engines() -> Iterator[tuple[Engine, Engine]]:
 def pool_tutor(settings: Settings, store: ProgressStore, catalog: Catalog,
                engines: tuple[Engine, Engine]) -> Iterator[Tutor]:
     """The real tutor on a pool of the two engines, three learners per engine at most."""
-    # The disk watcher polls every engine with running learner containers; against the killed
-    # daemon docker-py's unix connect leaves its socket to the garbage collector (a
-    # ResourceWarning the suite makes an error), so it waits past the test here.
-    limits = replace(settings.limits, disk_check_seconds=3600.0)
+    # The disk watcher polls every engine often, the killed one included: it must skip a dead
+    # engine without leaking a socket (a ResourceWarning the suite makes an error).
+    limits = replace(settings.limits, disk_check_seconds=0.5)
     pooled = replace(settings, engines=tuple(e.docker_host for e in engines), engine_capacity=3,
                      limits=limits)
     pool = SandboxPool(pooled, store, allowed_images=catalog.images)
@@ -170,6 +169,8 @@ def test_learners_spread_and_survive_an_engine_killed_and_restarted(
     assert rows[first.docker_host].learners == 1
     assert rows[second.docker_host].up and rows[second.docker_host].learners == 3
     assert rows[second.docker_host].containers == 5  # c-, after0-1 and moved: 5 on this engine
+    assert rows[first.docker_host].disk is None and rows[first.docker_host].state == "DOWN"
+    assert rows[second.docker_host].disk is not None and rows[second.docker_host].state == "up"
 
     restart(first)
     staying = on_first[1]
@@ -205,7 +206,7 @@ def test_engines_command_and_images_build_cover_every_engine(
         monkeypatch.setenv(name, value)
     assert cli.main(["engines"]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert listed[0].split() == ["ENGINE", "STATE", "LEARNERS", "CONTAINERS", "VOLUMES"]
+    assert listed[0].split() == ["ENGINE", "STATE", "LEARNERS", "CONTAINERS", "VOLUMES", "DISK"]
     assert sorted(line.split()[:2][0] for line in listed[1:]) == sorted(e.docker_host for e in engines)
     assert all(line.split()[1] == "up" for line in listed[1:])
     assert cli.main(["images", "build", "--only", "busybox"]) == 0

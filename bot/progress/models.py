@@ -190,3 +190,18 @@ class LearnerEngine(Base):
     learner_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     engine: Mapped[str] = mapped_column(String(300), index=True)
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EngineState(Base):
+    """An engine of the pool that an operator took out of placement (``engines drain``).
+
+    Only engines that are not placeable by choice have a row: every replica reads this
+    table when it places a learner, so a drain holds across replicas. ``undrain`` deletes
+    the row.
+    """
+
+    __tablename__ = "engine_state"
+
+    engine: Mapped[str] = mapped_column(String(300), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

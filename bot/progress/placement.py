@@ -8,6 +8,11 @@ Placing is race-free by construction:
 * the count of learners per engine is read and the new row written under one lock
   (a PostgreSQL transaction advisory lock across replicas, and a process lock), so no
   engine ever takes more than its capacity.
+
+An engine an operator drains (``docker-tutor engines drain``) has a row in
+``engine_state``; placing reads it under the same lock, so once a drain is recorded no
+replica places a new learner there. Moving a drained learner (:meth:`relocate_learner`)
+updates their row only if it still names the engine the copy came from.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StoreError
-from bot.progress.models import LearnerEngine
+from bot.progress.models import EngineState, LearnerEngine
 from bot.progress.records import utcnow
 
 _PLACE_LOCK_ID = 0x706C6163  # "plac": the advisory lock of placements
@@ -108,6 +113,56 @@ class PlacementMixin:
                                                         LearnerEngine.engine == away_from))
             return _place(session, key, [c for c in candidates if c != away_from], capacity)
 
+    def relocate_learner(self, key: str, source: str, target: str, capacity: int) -> bool:
+        """Move the learner's placement from ``source`` to ``target`` in one statement.
+
+        Done only after their volumes were copied to ``target``: the row changes only if it
+        still names ``source``, ``target`` is not draining and has room.
+
+        Returns:
+            Whether the placement now names ``target``.
+        """
+        with self._placing() as session:
+            if target in _drained(session) or _loads(session).get(target, 0) >= capacity:
+                return False
+            moved = session.execute(update(LearnerEngine)
+                                    .where(LearnerEngine.learner_key == key,
+                                           LearnerEngine.engine == source)
+                                    .values(engine=target, assigned_at=utcnow()))
+            return bool(getattr(moved, "rowcount", 0) == 1)
+
+    def set_draining(self, engine: str, draining: bool) -> bool:
+        """Record (or forget) that ``engine`` is draining: no new learner is placed there.
+
+        Returns:
+            Whether the state changed.
+        """
+        with self._placing() as session:
+            was = session.get(EngineState, engine)
+            if draining and was is None:
+                session.add(EngineState(engine=engine, state=DRAINING, changed_at=utcnow()))
+                return True
+            if not draining and was is not None:
+                session.delete(was)
+                return True
+            return False
+
+    def draining_engines(self) -> set[str]:
+        """The engines being drained (every replica's placements avoid them)."""
+        try:
+            with self._sessions.begin() as session:
+                return _drained(session)
+        except SQLAlchemyError as exc:
+            raise StoreError("The progress database is not answering; try again.") from exc
+
+
+DRAINING = "draining"
+"""The state of a drained engine in ``engine_state``."""
+
+
+def _drained(session: Session) -> set[str]:
+    return set(session.scalars(select(EngineState.engine).where(EngineState.state == DRAINING)))
+
 
 def _loads(session: Session) -> dict[str, int]:
     rows = session.execute(select(LearnerEngine.engine, func.count())
@@ -120,8 +175,9 @@ def _place(session: Session, key: str, candidates: Sequence[str], capacity: int)
     if placed is not None:
         return placed
     loads = _loads(session)
+    drained = _drained(session)
     open_ = [(loads.get(engine, 0), index, engine) for index, engine in enumerate(candidates)
-             if loads.get(engine, 0) < capacity]
+             if loads.get(engine, 0) < capacity and engine not in drained]
     if not open_:
         return None
     chosen = min(open_)[2]
@@ -135,4 +191,4 @@ def _place(session: Session, key: str, candidates: Sequence[str], capacity: int)
     return chosen
 
 
-__all__ = ["PlacementMixin"]
+__all__ = ["DRAINING", "PlacementMixin"]

@@ -11,6 +11,7 @@ would: docker-py's ``from_env`` with the process environment (``DOCKER_TLS_VERIF
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -53,4 +54,19 @@ def engine_environment(settings: Settings, base: Mapping[str, str]) -> dict[str,
     return environment
 
 
-__all__ = ["engine_environment", "engine_host"]
+def socket_accepts(address: str, timeout: float = 3.0) -> bool:
+    """Whether the unix socket of ``address`` (``unix:///path``) accepts a connection now.
+
+    A bare connect, closed at once: docker-py's own connect to a dead unix socket leaves
+    its socket to the garbage collector, so a dead local engine is asked this way first.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(address[len("unix://"):])
+        except OSError:
+            return False
+        return True
+
+
+__all__ = ["engine_environment", "engine_host", "socket_accepts"]

@@ -218,6 +218,10 @@ class SandboxBase:
         """
         return bool(self.client.ping())
 
+    def engine_address(self, person: Person) -> str:
+        """The engine the person's commands go to (for the operators' log)."""
+        return self.settings.docker_host or "default"
+
     def namespace(self, person: Person) -> Namespace:
         """The person's namespace on the engine."""
         return Namespace.for_key(self.settings.namespace, person.key)

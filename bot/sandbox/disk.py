@@ -13,7 +13,9 @@ learner is told in the reply to their next command, frees space (``docker rm``,
 The watcher is one thread per sandbox. It asks the engine for the deployment's running
 containers every ``TUTOR_DISK_CHECK_SECONDS`` and measures only while some run; the
 overshoot past the quota is at most what a container writes in one interval plus one
-measurement.
+measurement. An engine on a unix socket that accepts no connection (its daemon died) is
+skipped with a bare connect, closed at once, before docker-py is asked anything: polling a
+dead engine costs microseconds and leaves no socket behind.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from bot.sandbox.addresses import socket_accepts
 from bot.sandbox.engine_workspace import LABEL_HELPER, LABEL_WORKSPACE
 from bot.sandbox.naming import LABEL_LEARNER, LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace
 
@@ -155,8 +158,12 @@ class DiskWatch:
         """Measure once and stop what writes past the quota.
 
         Returns:
-            Learner hash -> names of the containers stopped.
+            Learner hash -> names of the containers stopped (none when the engine is dead).
         """
+        address = self.sandbox.settings.docker_host or ""
+        if address.startswith("unix://") and not socket_accepts(address, timeout=1.0):
+            self._last = None  # a dead local engine: nothing to measure, nothing to leak
+            return {}
         api = self.sandbox.client.api
         running = api.containers(filters={"label": [f"{LABEL_NAMESPACE}={self.prefix}",
                                                     f"{LABEL_MANAGED}=1"],

@@ -40,7 +40,7 @@ from bot.errors import EngineUnavailable, ImageUnavailable
 from bot.sandbox import host_files, rootfs
 from bot.sandbox.image_specs import IMAGES, ImageSpec, short
 
-__all__ = ["BUILD_LABEL", "IMAGES", "ImageReport", "ensure_images"]
+__all__ = ["BUILD_LABEL", "IMAGES", "ImageReport", "ensure_images", "lesson_tags"]
 
 BUILD_LABEL = "docker-tutor.image"
 """Label set on every image this module builds (value ``offline-build``)."""
@@ -98,6 +98,20 @@ def _lookup(name: str) -> tuple[ImageSpec, str]:
     raise ImageUnavailable(
         f"There is no lesson image called {name!r}.", hint=f"Try one of: {known}."
     )
+
+
+def lesson_tags(names: Iterable[str]) -> list[str]:
+    """Every tag of the lesson images named (``redis`` gives ``redis:latest`` and ``redis:7``).
+
+    Raises:
+        ImageUnavailable: A name is not a lesson image.
+    """
+    tags: dict[str, None] = {}
+    for name in names:
+        spec, _ = _lookup(name)
+        tags.update(dict.fromkeys(spec.tags))
+    return list(tags)
+
 
 def ensure_images(
     client: docker.DockerClient,

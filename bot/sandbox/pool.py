@@ -10,12 +10,16 @@ When a learner's engine does not answer, they get :class:`~bot.errors.EngineDown
 message: their sandbox machine is down, their progress is safe, what to do); learners on other
 engines notice nothing. ``reset`` (:meth:`SandboxPool.remove_all`) places a learner whose
 engine is down on a healthy one.
+
+A new learner is placed only on a *placeable* engine: it answers, no operator is draining
+it (``docker-tutor engines drain``, recorded in the store for every replica), and it holds
+every lesson image. An engine that lacks images is filled in the background
+(:class:`~bot.sandbox.image_copy.ImageFiller`) and takes learners once it has them.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,11 +33,14 @@ import requests.exceptions
 from bot.config import Settings
 from bot.errors import EngineDown, EngineUnavailable
 from bot.identity import Person
-from bot.sandbox.addresses import engine_environment
+from bot.sandbox.addresses import engine_environment, socket_accepts
 from bot.sandbox.base import Plan
 from bot.sandbox.engine import Sandbox
+from bot.sandbox.image_copy import ImageFiller, missing_tags
+from bot.sandbox.images import lesson_tags
 from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import Command
+from bot.sandbox.translate import engine_reads
 from bot.sandbox.views import ContainerView, Outcome, VolumeView
 
 T = TypeVar("T")
@@ -63,17 +70,6 @@ PING_TIMEOUT = 3
 """Seconds a health ping waits for an engine (a learner's own commands wait longer)."""
 
 
-def socket_accepts(address: str, timeout: float = PING_TIMEOUT) -> bool:
-    """Whether the unix socket of ``address`` (``unix:///path``) accepts a connection now."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(timeout)
-        try:
-            probe.connect(address[len("unix://"):])
-        except OSError:
-            return False
-        return True
-
-
 class Placements(Protocol):
     """Where learners are placed: the progress store's placement methods."""
 
@@ -89,6 +85,9 @@ class Placements(Protocol):
 
     def engine_loads(self) -> dict[str, int]:
         """Learners placed per engine."""
+
+    def draining_engines(self) -> set[str]:
+        """The engines being drained (no new placements)."""
 
 
 @dataclass
@@ -132,6 +131,11 @@ class SandboxPool:
         self._clock = clock
         self._health: dict[str, _Health] = {}
         self._health_lock = threading.Lock()
+        self._stocked: set[str] = set()  # engines seen holding every lesson image
+        self._routed: dict[str, str] = {}  # learner key -> the engine their last call went to
+        self.filler = (ImageFiller(lambda: {a: s.client for a, s in self.engines.items()},
+                                   self.allowed_images, self.answers, clock=clock)
+                       if self.allowed_images else None)
 
     # -- engines and their health ---------------------------------------------------------
 
@@ -183,6 +187,37 @@ class SandboxPool:
         """The engines that answer now, in pool order."""
         return [address for address in self.engines if self.answers(address)]
 
+    def has_images(self, address: str, *, fill: bool = True) -> bool:
+        """Whether the engine holds every lesson image (always, without an image list).
+
+        An engine seen holding them is trusted from then on. One that lacks some is filled
+        in the background when ``fill`` (never on the caller's thread).
+        """
+        if self.allowed_images is None or address in self._stocked:
+            return True
+        try:
+            with engine_reads():
+                missing = missing_tags(self.engines[address].client,
+                                       lesson_tags(self.allowed_images))
+        except EngineUnavailable:
+            return False
+        if not missing:
+            self._stocked.add(address)
+            return True
+        if fill and self.filler is not None:
+            self.filler.request(address)
+        return False
+
+    def placeable(self) -> list[str]:
+        """The engines a new learner may go to: answering, not draining, images present."""
+        draining = self.placements.draining_engines()
+        return [address for address in self.engines
+                if address not in draining and self.answers(address) and self.has_images(address)]
+
+    def engine_address(self, person: Person) -> str:
+        """The engine the person's last call went to (for the operators' log; no database read)."""
+        return self._routed.get(person.key, "unplaced")
+
     # -- placement ------------------------------------------------------------------------
 
     def engine_for(self, person: Person) -> str:
@@ -194,13 +229,16 @@ class SandboxPool:
         """
         placed = self.placements.engine_of(person.key)
         if placed in self.engines:
+            self._routed[person.key] = placed
             return placed
         if placed is not None:  # an engine no longer in TUTOR_ENGINES
-            moved = self.placements.move_learner(person.key, placed, self.healthy(), self.capacity)
+            moved = self.placements.move_learner(person.key, placed, self.placeable(),
+                                                 self.capacity)
         else:
-            moved = self.placements.place_learner(person.key, self.healthy(), self.capacity)
+            moved = self.placements.place_learner(person.key, self.placeable(), self.capacity)
         if moved is None or moved not in self.engines:
             raise EngineUnavailable(FULL)
+        self._routed[person.key] = moved
         return moved
 
     def sandbox_for(self, person: Person) -> Sandbox:
@@ -281,7 +319,7 @@ class SandboxPool:
             return self._on(person, lambda s: s.remove_all(person))
         except EngineDown:
             address = self.engine_for(person)
-            moved = self.placements.move_learner(person.key, address, self.healthy(),
+            moved = self.placements.move_learner(person.key, address, self.placeable(),
                                                  self.capacity)
             if moved is None:
                 raise EngineUnavailable(FULL) from None
