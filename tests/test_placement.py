@@ -234,3 +234,23 @@ def test_the_disk_watcher_skips_a_dead_local_engine(tmp_path: Path) -> None:
             raise AssertionError("nobody is over any quota")
 
     assert DiskWatch(Host()).check() == {}  # type: ignore[arg-type]
+
+
+def test_an_engine_socket_is_probed_with_a_bounded_bare_connect(tmp_path: Path) -> None:
+    """A listening loopback port or unix socket accepts; a closed port or a missing socket does not."""
+    import socket
+
+    from bot.sandbox.addresses import socket_accepts
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        assert socket_accepts(f"tcp://127.0.0.1:{port}", timeout=1.0)
+    assert not socket_accepts(f"tcp://127.0.0.1:{port}", timeout=1.0)  # closed now
+    path = tmp_path / "engine.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        assert socket_accepts(f"unix://{path}", timeout=1.0)
+    assert not socket_accepts(f"unix://{tmp_path}/gone.sock", timeout=1.0)

@@ -55,18 +55,30 @@ def engine_environment(settings: Settings, base: Mapping[str, str]) -> dict[str,
 
 
 def socket_accepts(address: str, timeout: float = 3.0) -> bool:
-    """Whether the unix socket of ``address`` (``unix:///path``) accepts a connection now.
+    """Whether the engine socket of ``address`` accepts a connection now.
 
-    A bare connect, closed at once: docker-py's own connect to a dead unix socket leaves
-    its socket to the garbage collector, so a dead local engine is asked this way first.
+    A bare connect, closed at once, bounded by ``timeout``: docker-py's own connect to a
+    dead unix socket leaves its socket to the garbage collector, and its connect to a
+    ``tcp://`` host that never answers waits for the client's whole timeout (120 s), so a
+    background watcher asks this way first. An address of another scheme counts as
+    accepting (docker-py decides).
     """
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(timeout)
+    if address.startswith("unix://"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout)
+            try:
+                probe.connect(address[len("unix://"):])
+            except OSError:
+                return False
+            return True
+    if address.startswith("tcp://"):
+        parts = urlsplit(address)
         try:
-            probe.connect(address[len("unix://"):])
-        except OSError:
+            with socket.create_connection((parts.hostname or "", parts.port or 2376), timeout):
+                return True
+        except (OSError, ValueError):
             return False
-        return True
+    return True
 
 
 __all__ = ["engine_environment", "engine_host", "socket_accepts"]

@@ -161,8 +161,8 @@ class DiskWatch:
             Learner hash -> names of the containers stopped (none when the engine is dead).
         """
         address = self.sandbox.settings.docker_host or ""
-        if address.startswith("unix://") and not socket_accepts(address, timeout=1.0):
-            self._last = None  # a dead local engine: nothing to measure, nothing to leak
+        if address and not socket_accepts(address, timeout=1.0):
+            self._last = None  # a dead engine: nothing to measure, no socket left, no long wait
             return {}
         api = self.sandbox.client.api
         running = api.containers(filters={"label": [f"{LABEL_NAMESPACE}={self.prefix}",
