@@ -29,8 +29,10 @@ Every setup removes what it made; the engines are stopped by pid at the end, alw
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+import statistics
 import subprocess
 import threading
 import time
@@ -142,8 +144,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+def median_ms(values: Sequence[float]) -> float:
+    """The median in milliseconds (the p50 of the results table), NaN for no values."""
+    return statistics.median(values) * 1000 if values else float("nan")
 
 
 def rows(run: ClassRun, suite: str) -> list[bench.Measurement]:
@@ -178,11 +185,11 @@ def note(run: ClassRun) -> str:
     """One line of the suite's notes about a setup."""
     latencies = run.latencies
     line = (f"{run.setup}: {run.confirmed}/{len(run.learners)} confirmed, "
-            f"{len(run.errors)} errors, command latency p50 {percentile(latencies, 50) * 1000:.0f} ms "
+            f"{len(run.errors)} errors, command latency p50 {median_ms(latencies):.0f} ms "
             f"p95 {percentile(latencies, 95) * 1000:.0f} ms, class wall time {run.wall:.1f} s")
     steps = by_step(run)
     if steps:
-        line += "; p50 by command: " + ", ".join(f"{name} {percentile(values, 50) * 1000:.0f}"
+        line += "; p50 by command: " + ", ".join(f"{name} {statistics.median(values) * 1000:.0f}"
                                                    for name, values in steps.items()) + " ms"
     if run.errors:
         line += f"; first error: {run.errors[0][:160]}"
