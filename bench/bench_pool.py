@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import secrets
 import statistics
 import subprocess
@@ -38,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import bench
 from bench.bench_engine import CLI_LIMITS
@@ -90,6 +92,7 @@ class LearnerRun:
         retries: ``redis-cli`` commands re-typed because Redis was still starting.
         confirmed: The challenge check passed (tutor) or ``GET`` printed the value (CLI).
         finished: ``time.perf_counter()`` when their last command answered.
+        spans: ``(start, end)`` of each command (``time.perf_counter()``).
     """
 
     engine: str = ""
@@ -98,6 +101,13 @@ class LearnerRun:
     retries: int = 0
     confirmed: bool = False
     finished: float = 0.0
+    spans: list[tuple[float, float]] = field(default_factory=list)
+
+    def timed(self, began: float) -> None:
+        """Record a command that began at ``began`` and answered now."""
+        ended = time.perf_counter()
+        self.latencies.append(ended - began)
+        self.spans.append((began, ended))
 
 
 @dataclass
@@ -108,11 +118,30 @@ class ClassRun:
         setup: ``tutor, 1 engine``, ``CLI, 2 engines``...
         learners: Each learner's run.
         wall: Seconds from the barrier's release to the last learner's last answer.
+        client_cpu: CPU seconds of the client side from the start line to the end: the
+            tutor's process (every thread), or the ``docker`` CLI processes.
+        engine_cpu: CPU seconds of the engines' ``dockerd`` processes over the class.
     """
 
     setup: str
     learners: list[LearnerRun]
     wall: float
+    client_cpu: float = 0.0
+    engine_cpu: float = 0.0
+
+    def in_flight(self) -> tuple[float, int]:
+        """Commands in flight at once: the mean over the wall time, and the peak.
+
+        Something that ran the learners' commands one at a time would show 1 and 1.
+        """
+        edges = sorted([(start, 1) for learner in self.learners for start, _ in learner.spans]
+                       + [(end, -1) for learner in self.learners for _, end in learner.spans])
+        peak = now = 0
+        for _, step in edges:
+            now += step
+            peak = max(peak, now)
+        busy = sum(end - start for learner in self.learners for start, end in learner.spans)
+        return (busy / self.wall if self.wall > 0 else 0.0), peak
 
     @property
     def confirmed(self) -> int:
@@ -187,6 +216,9 @@ def note(run: ClassRun) -> str:
     line = (f"{run.setup}: {run.confirmed}/{len(run.learners)} confirmed, "
             f"{len(run.errors)} errors, command latency p50 {median_ms(latencies):.0f} ms "
             f"p95 {percentile(latencies, 95) * 1000:.0f} ms, class wall time {run.wall:.1f} s")
+    mean, peak = run.in_flight()
+    line += (f"; commands in flight mean {mean:.1f} peak {peak}; CPU s: client {run.client_cpu:.1f}, "
+             f"dockerd {run.engine_cpu:.1f}")
     steps = by_step(run)
     if steps:
         line += "; p50 by command: " + ", ".join(f"{name} {statistics.median(values) * 1000:.0f}"
@@ -196,16 +228,20 @@ def note(run: ClassRun) -> str:
     return line
 
 
-def together(learners: int, work: Callable[[int, threading.Barrier], LearnerRun]) -> tuple[
-        list[LearnerRun], float]:
+def together(learners: int, work: Callable[[int, threading.Barrier], LearnerRun],
+             on_release: Callable[[], None] = lambda: None) -> tuple[list[LearnerRun], float]:
     """Run ``work(i, barrier)`` for every learner in its own thread; the class's wall time.
 
     ``work`` prepares untimed, then waits on the barrier; the wall time runs from the
-    barrier's release to the last learner's ``finished``.
+    barrier's release to the last learner's ``finished``; ``on_release`` runs as it opens.
     """
     released: list[float] = []
-    barrier = threading.Barrier(learners, action=lambda: released.append(time.perf_counter()),
-                                timeout=BARRIER_SECONDS)
+
+    def release() -> None:
+        on_release()
+        released.append(time.perf_counter())
+
+    barrier = threading.Barrier(learners, action=release, timeout=BARRIER_SECONDS)
     runs: list[LearnerRun] = [LearnerRun() for _ in range(learners)]
 
     def one(i: int) -> None:
@@ -224,6 +260,26 @@ def together(learners: int, work: Callable[[int, threading.Barrier], LearnerRun]
     if not released:
         raise RuntimeError(f"the class never started: {next((e for r in runs for e in r.errors), '?')}")
     return runs, max(run.finished for run in runs) - released[0]
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def engines_cpu(engines: Sequence[Engine]) -> float:
+    """CPU seconds the engines' ``dockerd`` processes used so far."""
+    return sum(process_cpu(engine.pid) for engine in engines)
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (the ``docker`` CLI processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _printed(reply: Reply) -> str:
@@ -270,7 +326,7 @@ def tutor_class(session: bench.BenchSession, engines: Sequence[Engine], learners
                         continue
                     run.confirmed = run.confirmed or Event.CHALLENGE_COMPLETED in reply.events
                     break
-                run.latencies.append(time.perf_counter() - began)
+                run.timed(began)
             run.finished = time.perf_counter()
             # after the clock: what the tutor logged and recorded
             logged = tutor.store.history(person, kind="docker", limit=attempts)
@@ -283,8 +339,11 @@ def tutor_class(session: bench.BenchSession, engines: Sequence[Engine], learners
                           else engines[0].docker_host)
             return run
 
-        runs, wall = together(learners, learner)
-        return ClassRun(setup, runs, wall)
+        cpu: list[float] = []  # at the start line, after the untimed walk
+        runs, wall = together(learners, learner,
+                              lambda: cpu.extend((time.process_time(), engines_cpu(engines))))
+        return ClassRun(setup, runs, wall, client_cpu=time.process_time() - cpu[0],
+                        engine_cpu=engines_cpu(engines) - cpu[1])
     finally:
         tutor.close()
         for engine in engines:
@@ -335,7 +394,7 @@ def cli_class(engines: Sequence[Engine], learners: int) -> ClassRun:
                     time.sleep(0.05)
                     continue
                 break
-            run.latencies.append(time.perf_counter() - began)
+            run.timed(began)
             if result.returncode != 0:
                 run.errors.append(f"docker {' '.join(argv[:2])}: exit {result.returncode}: "
                                   f"{result.stderr.strip()[:120]}")
@@ -345,8 +404,10 @@ def cli_class(engines: Sequence[Engine], learners: int) -> ClassRun:
         return run
 
     try:
+        cpu, engine_cpu = children_cpu(), engines_cpu(engines)
         runs, wall = together(learners, user)
-        return ClassRun(setup, runs, wall)
+        return ClassRun(setup, runs, wall, client_cpu=children_cpu() - cpu,
+                        engine_cpu=engines_cpu(engines) - engine_cpu)
     finally:
         for engine in engines:
             client = engine.client()
@@ -418,10 +479,11 @@ def run(session: bench.BenchSession) -> None:
         hosts = [engine.docker_host for engine in engines]
         one, two = engines[:1], engines
         setups: list[tuple[str, Callable[[], ClassRun]]] = [
+            # ABBA: a drift of the shared machine's load favours neither side
             ("tutor, 1 engine", lambda: tutor_class(session, one, learners)),
             ("CLI, 1 engine", lambda: cli_class(one, learners)),
-            ("tutor, 2 engines", lambda: tutor_class(session, two, learners)),
             ("CLI, 2 engines", lambda: cli_class(two, learners)),
+            ("tutor, 2 engines", lambda: tutor_class(session, two, learners)),
         ]
         for setup, measure in setups:
             try:

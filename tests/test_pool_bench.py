@@ -25,9 +25,24 @@ from tests.engines import PARENT, PREFIX, missing
 
 def learner(engine: str, confirmed: bool = True, errors: tuple[str, ...] = (),
             base: float = 0.1) -> LearnerRun:
-    """A learner who ran all six commands, each ``base`` seconds apart."""
-    return LearnerRun(engine=engine, latencies=[base * (i + 1) for i in range(len(STEP_NAMES))],
-                      errors=list(errors), confirmed=confirmed, finished=1.0)
+    """A learner who ran six commands lasting ``base``, 2 x ``base``... one after the other."""
+    latencies = [base * (i + 1) for i in range(len(STEP_NAMES))]
+    starts = [sum(latencies[:i]) for i in range(len(latencies))]
+    return LearnerRun(engine=engine, latencies=latencies, errors=list(errors), confirmed=confirmed,
+                      finished=sum(latencies),
+                      spans=[(start, start + took) for start, took in zip(starts, latencies, strict=True)])
+
+
+def test_commands_in_flight_tell_parallel_from_one_at_a_time() -> None:
+    """Two learners side by side keep two commands in flight; one after the other keeps one."""
+    side_by_side = ClassRun("x", [learner("a"), learner("b")], wall=2.1)
+    mean, peak = side_by_side.in_flight()
+    assert mean == pytest.approx(2.0) and peak == 2
+    second = learner("b")
+    second.spans = [(start + 2.1, end + 2.1) for start, end in second.spans]
+    in_turn = ClassRun("x", [learner("a"), second], wall=4.2)
+    mean, peak = in_turn.in_flight()
+    assert mean == pytest.approx(1.0) and peak == 1
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -46,7 +61,7 @@ def test_rows_and_notes_render_as_well_formed_table_lines(tmp_path: Path) -> Non
     result = ClassRun("tutor, 2 engines",
                       [learner(hosts[0]), learner(hosts[1], confirmed=False,
                                                   errors=("docker rm redis-1: exit 1: busy",))],
-                      wall=2.5)
+                      wall=2.5, client_cpu=1.25, engine_cpu=3.5)
     assert result.per_engine(hosts) == [1, 1]
     assert by_step(result)["stop"] == pytest.approx([0.3, 0.3])
     session = BenchSession(scratch=tmp_path, runs=1, suite="pool")
@@ -63,7 +78,8 @@ def test_rows_and_notes_render_as_well_formed_table_lines(tmp_path: Path) -> Non
     assert "p95 600 ms over 12 commands; 1/2 confirmed, 1 errors" in latency
     assert "| tutor, 2 engines: whole class wall time | 2500.0 |" in wall
     assert ("- tutor, 2 engines: 1/2 confirmed, 1 errors, command latency p50 350 ms p95 600 ms, "
-            "class wall time 2.5 s; p50 by command: run redis-1 100") in text
+            "class wall time 2.5 s; commands in flight mean 1.7 peak 2; CPU s: client 1.2, "
+            "dockerd 3.5; p50 by command: run redis-1 100") in text
     assert "first error: docker rm redis-1: exit 1: busy" in text
 
 
