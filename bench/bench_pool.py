@@ -460,9 +460,24 @@ def machine_note() -> str:
     cores = os.cpu_count() or 1
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (f"The two engines, the tutor and the CLI processes all share this machine's {cores} "
-            f"cores (and other work on it: load average {load} at the start), so two engines "
-            f"add no CPU: the point is that the tutor with two engines tracks the CLI with two, "
-            f"i.e. nothing in the tutor serialises learners across engines.")
+            f"cores (and other work on it: load average {load} at the start), so a second engine "
+            f"adds no CPU here. What two engines show on this machine is whether anything in the "
+            f"tutor serialises learners across engines: compare its commands in flight, and its "
+            f"ratios to the CLI, on one engine and on two.")
+
+
+def comparison(runs: Sequence[ClassRun]) -> str | None:
+    """Tutor / CLI ratios per engine count: wall time, dockerd CPU, commands in flight."""
+    by_setup = {run.setup: run for run in runs}
+    parts = []
+    for engines in ("1 engine", "2 engines"):
+        tutor, cli = by_setup.get(f"tutor, {engines}"), by_setup.get(f"CLI, {engines}")
+        if tutor is None or cli is None or not cli.wall or not cli.engine_cpu:
+            continue
+        parts.append(f"{engines}: wall {tutor.wall / cli.wall:.2f}x, dockerd CPU "
+                     f"{tutor.engine_cpu / cli.engine_cpu:.2f}x, commands in flight "
+                     f"{tutor.in_flight()[0]:.1f} vs {cli.in_flight()[0]:.1f}")
+    return "Tutor / CLI: " + "; ".join(parts) if parts else None
 
 
 def run(session: bench.BenchSession) -> None:
@@ -475,6 +490,7 @@ def run(session: bench.BenchSession) -> None:
     session.note(machine_note())
     problems: list[str] = []
     failed: list[str] = []
+    measured: list[ClassRun] = []
     try:
         hosts = [engine.docker_host for engine in engines]
         one, two = engines[:1], engines
@@ -491,6 +507,7 @@ def run(session: bench.BenchSession) -> None:
             except Exception as exc:  # the other setups still run; the suite fails below
                 failed.append(f"{setup}: {type(exc).__name__}: {exc}")
                 continue
+            measured.append(result)
             session.results.extend(rows(result, session.suite))
             line = note(result)
             if result.setup.endswith("2 engines"):
@@ -500,6 +517,9 @@ def run(session: bench.BenchSession) -> None:
         began = time.monotonic()
         problems = stop_engines(engines)
         session.record("engines: stop and clean-up", time.monotonic() - began)
+    ratios = comparison(measured)
+    if ratios:
+        session.note(ratios)
     session.note(f"{learners} learners, each: {'; '.join(f'`{c}`' for c in CHALLENGE)}. Tutor "
                  f"learners first walk to the challenge step ({CHALLENGE_LESSON}), untimed.")
     session.note("Engines: tests.engines launcher, hardened profile (vfs, no bridge, userns-remap), "

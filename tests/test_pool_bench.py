@@ -15,6 +15,7 @@ from bench.bench_pool import (
     ClassRun,
     LearnerRun,
     by_step,
+    comparison,
     note,
     percentile,
     rows,
@@ -81,6 +82,16 @@ def test_rows_and_notes_render_as_well_formed_table_lines(tmp_path: Path) -> Non
             "class wall time 2.5 s; commands in flight mean 1.7 peak 2; CPU s: client 1.2, "
             "dockerd 3.5; p50 by command: run redis-1 100") in text
     assert "first error: docker rm redis-1: exit 1: busy" in text
+
+
+def test_comparison_gives_tutor_to_cli_ratios_per_engine_count() -> None:
+    """The ratios line pairs each tutor setup with the CLI on as many engines, and skips a lone one."""
+    tutor = ClassRun("tutor, 1 engine", [learner("a")], wall=4.2, engine_cpu=3.0)
+    cli = ClassRun("CLI, 1 engine", [learner("a")], wall=2.1, engine_cpu=1.0)
+    alone = ClassRun("tutor, 2 engines", [learner("a")], wall=2.1, engine_cpu=1.0)
+    assert comparison([tutor, cli, alone]) == (
+        "Tutor / CLI: 1 engine: wall 2.00x, dockerd CPU 3.00x, commands in flight 0.5 vs 1.0")
+    assert comparison([alone]) is None
 
 
 def test_without_root_the_suite_records_why_it_skipped(tmp_path: Path,
