@@ -29,17 +29,21 @@ Every setup removes what it made; the engines are stopped by pid at the end, alw
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
 import secrets
 import statistics
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import docker
 
 import bench
 from bench.bench_engine import CLI_LIMITS
@@ -282,6 +286,21 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@contextlib.contextmanager
+def tidy(engine: Engine) -> Iterator[docker.DockerClient]:
+    """A client to remove a setup's objects with; a failure is not the bench's result.
+
+    Whatever is left goes with the engine when it stops (its folder is removed).
+    """
+    client = engine.client()
+    try:
+        yield client
+    except Exception as exc:  # the engine stops and is removed at the end anyway
+        print(f"pool bench: clean-up on {engine.docker_host} failed: {exc}", file=sys.stderr)
+    finally:
+        client.close()
+
+
 def _printed(reply: Reply) -> str:
     return "\n".join(part.text for part in reply.parts if isinstance(part, Code))
 
@@ -347,11 +366,8 @@ def tutor_class(session: bench.BenchSession, engines: Sequence[Engine], learners
     finally:
         tutor.close()
         for engine in engines:
-            client = engine.client()
-            try:
+            with tidy(engine) as client:
                 purge_prefix(client, prefix)
-            finally:
-                client.close()
 
 
 # -- the docker CLI -------------------------------------------------------------------------
@@ -410,15 +426,12 @@ def cli_class(engines: Sequence[Engine], learners: int) -> ClassRun:
                         engine_cpu=engines_cpu(engines) - engine_cpu)
     finally:
         for engine in engines:
-            client = engine.client()
-            try:
+            with tidy(engine) as client:
                 for container in client.containers.list(
                         all=True, filters={"label": f"{CLI_LABEL}={prefix}"}):
                     container.remove(force=True, v=True)
                 for found in client.volumes.list(filters={"name": prefix}):
                     found.remove(force=True)
-            finally:
-                client.close()
 
 
 # -- the suite ------------------------------------------------------------------------------
