@@ -51,7 +51,6 @@ from bot.config import Limits, Settings
 from bot.errors import TutorError
 from bot.identity import Person
 from bot.reply import Code, Event, Reply
-from bot.sandbox.base import CAPABILITIES
 from bot.sandbox.janitor import purge_prefix
 from bot.sandbox.pool import SandboxPool
 from bot.sandbox.redis_cli import not_ready
@@ -80,9 +79,8 @@ BARRIER_SECONDS = 900.0
 
 CLI_LABEL = "dte.bench.pool"
 
-CLI_FLAGS = (*CLI_LIMITS, *(f"--cap-add={name}" for name in CAPABILITIES))
-"""The tutor's limits for a CLI user, with the capabilities it keeps: without DAC_OVERRIDE
-root in the container cannot write Redis's ``/data``, ``stop`` waits 10 s and SIGKILLs."""
+CLI_FLAGS = tuple(CLI_LIMITS)
+"""The tutor's limits for a CLI user (those of the engine bench, capabilities included)."""
 
 
 @dataclass
