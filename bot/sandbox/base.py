@@ -28,7 +28,7 @@ from bot.identity import Person
 from bot.sandbox import mounts, naming, policy
 from bot.sandbox.addresses import engine_environment
 from bot.sandbox.disk import DiskWatch
-from bot.sandbox.engine_workspace import EngineWorkspace, is_workspace_mount, refuse_sub_folder
+from bot.sandbox.engine_workspace import EngineWorkspace
 from bot.sandbox.mounts import MountRequest
 from bot.sandbox.naming import (
     LABEL_ANONYMOUS,
@@ -44,6 +44,7 @@ from bot.sandbox.overtime import Overtime
 from bot.sandbox.parser import Command
 from bot.sandbox.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.views import ContainerView, MountView
+from bot.sandbox.workspace_names import is_workspace_mount, refuse_sub_folder
 
 CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
 """The only kernel capabilities a learner container keeps (all others are dropped)."""
