@@ -25,7 +25,7 @@ from docker.models.volumes import Volume
 from bot.config import Settings
 from bot.errors import EngineUnavailable
 from bot.identity import Person
-from bot.sandbox import mounts, naming, policy
+from bot.sandbox import mounts, naming, option_values, policy
 from bot.sandbox.addresses import engine_environment
 from bot.sandbox.disk import DiskWatch
 from bot.sandbox.engine_workspace import EngineWorkspace
@@ -450,29 +450,29 @@ class SandboxBase:
         plan = Plan()
         verb = command.verb
         if verb == "run":
-            plan.image_name, plan.tag = policy.check_image(command.args[0], self.allowed_images)
+            plan.image_name, plan.tag = option_values.check_image(command.args[0], self.allowed_images)
             name = command.value("name")
             plan.name = (policy.check_name(name, "container") if name
                          else naming.random_container_name())
-            plan.env = policy.check_env(command.values("env"))
+            plan.env = option_values.check_env(command.values("env"))
             plan.mounts = mounts.requested_mounts(
                 command.values("volume"), command.values("mount"), command.values("tmpfs")
             )
-            plan.user = policy.check_user(command.value("user"))
-            plan.workdir = policy.check_workdir(command.value("workdir"))
-            plan.hostname = policy.check_hostname(command.value("hostname"))
-            plan.entrypoint = policy.check_entrypoint(command.value("entrypoint"))
+            plan.user = option_values.check_user(command.value("user"))
+            plan.workdir = option_values.check_workdir(command.value("workdir"))
+            plan.hostname = option_values.check_hostname(command.value("hostname"))
+            plan.entrypoint = option_values.check_entrypoint(command.value("entrypoint"))
             for request in plan.mounts:
                 if request.kind == "bind" and request.source:
                     raise refuse_sub_folder("-v", request.source)
         elif verb == "exec":
-            plan.env = policy.check_env(command.values("env"))
-            plan.user = policy.check_user(command.value("user"))
-            plan.workdir = policy.check_workdir(command.value("workdir"))
+            plan.env = option_values.check_env(command.values("env"))
+            plan.user = option_values.check_user(command.value("user"))
+            plan.workdir = option_values.check_workdir(command.value("workdir"))
         elif verb in ("stop", "restart"):
-            plan.seconds = policy.check_seconds(command.value("time"), 10)
+            plan.seconds = option_values.check_seconds(command.value("time"), 10)
         elif verb == "logs":
-            plan.tail = policy.check_tail(command.value("tail"))
+            plan.tail = option_values.check_tail(command.value("tail"))
         elif verb == "volume create" and command.args:
             plan.name = policy.check_name(command.args[0], "volume")
         return plan
