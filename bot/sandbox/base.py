@@ -8,7 +8,6 @@ builds on :class:`SandboxBase`; :mod:`bot.sandbox.engine` composes them into
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -32,13 +31,12 @@ from bot.sandbox.engine_workspace import EngineWorkspace
 from bot.sandbox.mounts import MountRequest
 from bot.sandbox.naming import (
     LABEL_ANONYMOUS,
-    LABEL_LEARNER,
-    LABEL_MANAGED,
     LABEL_NAME,
-    LABEL_NAMESPACE,
     LABEL_UID,
-    LABEL_VOLUMES,
     Namespace,
+    learner_name,
+    owned,
+    volume_records,
 )
 from bot.sandbox.overtime import Overtime
 from bot.sandbox.parser import Command
@@ -92,59 +90,6 @@ class Plan:
     entrypoint: list[str] | None = None
     seconds: int = 10
     tail: int | str = "all"
-
-
-def owned(labels: dict[str, str], ns: Namespace) -> bool:
-    """Whether labels mark an object as belonging to exactly this namespace."""
-    return (
-        labels.get(LABEL_MANAGED) == "1"
-        and labels.get(LABEL_NAMESPACE) == ns.prefix
-        and labels.get(LABEL_LEARNER) == ns.learner
-    )
-
-
-def volume_records(labels: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The volumes recorded in a container's :data:`LABEL_VOLUMES`, by engine name.
-
-    Each record is the part of the volume's labels that views need (its learner name,
-    uid and anonymous mark). A missing or malformed label records nothing.
-    """
-    try:
-        raw = json.loads(labels.get(LABEL_VOLUMES) or "{}")
-    except ValueError:
-        return {}
-    if not isinstance(raw, dict):
-        return {}
-    records: dict[str, dict[str, str]] = {}
-    for engine_name, record in raw.items():
-        if isinstance(record, list) and len(record) == 3 and all(isinstance(v, str) for v in record):
-            name, uid, anonymous = record
-            records[str(engine_name)] = {LABEL_NAME: name, LABEL_UID: uid, LABEL_ANONYMOUS: anonymous}
-    return records
-
-
-def record_volumes(volumes: Iterable[Volume]) -> str:
-    """The :data:`LABEL_VOLUMES` value for a container that mounts ``volumes``."""
-    records = {}
-    for volume in volumes:
-        labels = volume.attrs.get("Labels") or {}
-        records[volume.name] = [labels.get(LABEL_NAME, ""), labels.get(LABEL_UID, ""),
-                                "1" if labels.get(LABEL_ANONYMOUS) == "1" else ""]
-    return json.dumps(records, separators=(",", ":"), sort_keys=True)
-
-
-def anonymous_name() -> str:
-    """A name for a volume the learner did not name (64 hex digits, as docker makes)."""
-    return naming.new_uid() + naming.new_uid() + naming.new_uid() + naming.new_uid()
-
-
-def learner_name(ns: Namespace, container: Container) -> str:
-    """The learner's name for their container: its engine name, less the namespace.
-
-    The name label records the name given at creation; ``docker rename`` changes the
-    engine name only (labels cannot change), so the engine name is read first.
-    """
-    return ns.learner_name(container.name or "") or container.labels.get(LABEL_NAME, "")
 
 
 class SandboxBase:

@@ -18,12 +18,10 @@ from bot.sandbox import mounts, option_values
 from bot.sandbox.base import (  # noqa: F401  (CAPABILITIES: re-exported for the tests)
     CAPABILITIES,
     Plan,
-    anonymous_name,
-    record_volumes,
 )
 from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.mounts import MountRequest
-from bot.sandbox.naming import LABEL_NAME, LABEL_VOLUMES, Namespace
+from bot.sandbox.naming import LABEL_NAME, LABEL_VOLUMES, Namespace, anonymous_name, record_volumes
 from bot.sandbox.parser import Command
 from bot.sandbox.streams import read_stream
 from bot.sandbox.views import Outcome
