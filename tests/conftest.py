@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from bot.config import Limits, Settings
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
+from bot.render_text import render
 from bot.sandbox.engine import Sandbox
 from bot.sandbox.janitor import purge_prefix
 from bot.tutor import Tutor
@@ -156,3 +158,36 @@ def bob() -> Person:
 def with_limits(settings: Settings, **changes: object) -> Settings:
     """A copy of ``settings`` with some limits changed."""
     return replace(settings, limits=replace(settings.limits, **changes))  # type: ignore[arg-type]
+
+
+LimitedTutor = Callable[..., Tutor]
+"""Makes the whole tutor on the real engine with some limits changed: ``make(output_chars=500)``."""
+
+
+@pytest.fixture
+def limited_tutor(settings: Settings, store: ProgressStore, catalog: Catalog,
+                  docker_client: docker.DockerClient) -> Iterator[LimitedTutor]:
+    """A maker of tutors on the real engine whose limits differ (keywords of :class:`Limits`).
+
+    Each tutor has its own sandbox; after the test every sandbox made is closed and the
+    test's engine objects are removed.
+    """
+    boxes: list[Sandbox] = []
+
+    def make(**changes: object) -> Tutor:
+        changed = with_limits(settings, **changes)
+        box = Sandbox(changed, allowed_images=catalog.images)
+        boxes.append(box)
+        return Tutor(changed, store, box, catalog)
+
+    yield make
+    for box in boxes:
+        box.close()
+    _purge(docker_client, settings.namespace)
+
+
+def timed_reply(tutor: Tutor, person: Person, text: str) -> tuple[str, float]:
+    """The rendered reply to ``text`` and how long it took (seconds)."""
+    started = time.monotonic()
+    reply = tutor.handle(person, text)
+    return render(reply), time.monotonic() - started

@@ -26,11 +26,11 @@ from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox.drain import drain
-from bot.sandbox.engine_workspace import volume_name
 from bot.sandbox.image_copy import fill_in_background, missing_tags
 from bot.sandbox.images import lesson_tags
 from bot.sandbox.pool import SandboxPool
 from bot.sandbox.pool_report import engine_rows
+from bot.sandbox.workspace_names import volume_name
 from bot.tutor import Tutor
 from tests.engines import Engine, EngineOptions, engine_or_skip
 

@@ -84,6 +84,12 @@ def runtime_or_skip(engine: Engine, runtime: str) -> str:
     return runtime
 
 
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest, hardened: Engine) -> str:
+    """Each runtime in turn (test ids ``runc``, ``runsc``); skipped where the engine lacks it."""
+    return runtime_or_skip(hardened, request.param)
+
+
 def run(client: docker.DockerClient, runtime: str, command: list[str], **kwargs: object) -> str:
     """Run busybox to completion with ``runtime`` and no network; its output."""
     output = client.containers.run("busybox", command, runtime=runtime, network_mode="none",
@@ -139,12 +145,10 @@ def test_the_engine_runs_the_documented_profile(hardened: Engine, client: docker
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_a_file_made_by_container_root_in_a_bind_mount_is_not_host_roots(
     hardened: Engine, client: docker.DockerClient, workspace: Path, runtime: str
 ) -> None:
     """Container root writes a file in its bind mount: on the host it belongs to the remapped uid."""
-    runtime_or_skip(hardened, runtime)
     assert hardened.remap is not None
     inside = run(client, runtime, ["sh", "-c", "touch /app/made && id -u && stat -c %u /app/made"],
                  volumes={str(workspace): {"bind": "/app", "mode": "rw"}})
@@ -156,12 +160,10 @@ def test_a_file_made_by_container_root_in_a_bind_mount_is_not_host_roots(
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_a_setuid_root_file_made_in_a_bind_mount_gives_no_host_root(
     hardened: Engine, client: docker.DockerClient, workspace: Path, runtime: str
 ) -> None:
     """Finding 3 replayed: a setuid-root copy of `id` made by container root runs as the remapped uid."""
-    runtime_or_skip(hardened, runtime)
     assert hardened.remap is not None
     host_id = shutil.which("id")
     assert host_id is not None
@@ -203,10 +205,8 @@ def test_a_runsc_container_runs_on_gvisors_kernel_with_no_network(
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_the_redis_challenge_works_on_the_hardened_engine(hardened: Engine, runtime: str) -> None:
     """The persistence challenge with the plain CLI: SET, `docker stop`, rm, a new container GETs it."""
-    runtime_or_skip(hardened, runtime)
     tag = secrets.token_hex(3)
     volume, first, second = f"data-{tag}", f"redis-1-{tag}", f"redis-2-{tag}"
     common = ["--runtime", runtime, "--network", "none", "--label", f"{LABEL}=1"]
@@ -379,7 +379,6 @@ def test_the_compose_sandbox_engine_is_built_with_the_hardened_profile() -> None
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
     hardened: Engine, runtime: str, tmp_path: Path
 ) -> None:
@@ -392,8 +391,8 @@ def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
     from bot.sandbox.engine import Sandbox
     from bot.sandbox.janitor import purge_prefix
     from bot.tutor import Tutor
+    from tests.check_helpers import to_challenge
 
-    runtime_or_skip(hardened, runtime)
     root = Path(__file__).resolve().parent.parent
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'tutor.db'}",
                         docker_host=hardened.docker_host, lessons_dir=root / "lessons",
@@ -413,9 +412,7 @@ def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
         made = tutor.handle(
             ada, "docker run --rm -v $(pwd):/app busybox sh -c 'echo x > /app/m; stat -c %u /app/m'")
         assert made.text().strip().splitlines()[0] == "0"  # root inside; the engine maps it
-        tutor.handle(ada, "start data-persistence")
-        while store.lesson_state(ada, "data-persistence").current_step != "challenge":  # type: ignore[union-attr]
-            tutor.handle(ada, "next")
+        to_challenge(tutor, ada)
         replies = [tutor.handle(ada, line) for line in (
             "docker run -d --name redis-1 -v my-redis-data:/data redis",
             'docker exec redis-1 redis-cli set mykey "Hello Persistence"',

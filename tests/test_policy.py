@@ -14,7 +14,7 @@ from pytest_mock import MockerFixture
 from bot.config import Limits, Settings
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.sandbox import mounts, policy
+from bot.sandbox import mounts, option_values
 from bot.sandbox.engine import VERBS, Sandbox, check_verbs
 from bot.sandbox.parser import WORKSPACE, parse, tokenize
 from bot.sandbox.run import CAPABILITIES
@@ -375,27 +375,27 @@ def test_sub_folder_binds_are_refused_with_the_way_to_do_it_before_the_engine(
 def test_images_the_lesson_does_not_use_are_refused(ref: str) -> None:
     """Only the lesson's images, by plain name and tag, may be run."""
     with pytest.raises(CommandRefused):
-        policy.check_image(ref, ALLOWED)
+        option_values.check_image(ref, ALLOWED)
 
 
 def test_lesson_images_are_accepted_in_their_usual_spellings() -> None:
     """`redis`, `redis:7` and `docker.io/library/redis` all mean the lesson's redis."""
-    assert policy.check_image("redis", ALLOWED) == ("redis", "redis:latest")
-    assert policy.check_image("redis:7", ALLOWED) == ("redis", "redis:7")
-    assert policy.check_image("docker.io/library/busybox", ALLOWED) == ("busybox", "busybox:latest")
+    assert option_values.check_image("redis", ALLOWED) == ("redis", "redis:latest")
+    assert option_values.check_image("redis:7", ALLOWED) == ("redis", "redis:7")
+    assert option_values.check_image("docker.io/library/busybox", ALLOWED) == ("busybox", "busybox:latest")
 
 
 @pytest.mark.parametrize(
     ("check", "value"),
     [
-        (policy.check_user, "root;id"),
-        (policy.check_user, "a b"),
-        (policy.check_user, "../x"),
-        (policy.check_workdir, "relative"),
-        (policy.check_workdir, "/" + "a" * 300),
-        (policy.check_hostname, "bad host"),
-        (policy.check_hostname, "-x"),
-        (policy.check_entrypoint, "  "),
+        (option_values.check_user, "root;id"),
+        (option_values.check_user, "a b"),
+        (option_values.check_user, "../x"),
+        (option_values.check_workdir, "relative"),
+        (option_values.check_workdir, "/" + "a" * 300),
+        (option_values.check_hostname, "bad host"),
+        (option_values.check_hostname, "-x"),
+        (option_values.check_entrypoint, "  "),
     ],
 )
 def test_malformed_values_are_refused(check: object, value: str) -> None:
@@ -407,22 +407,22 @@ def test_malformed_values_are_refused(check: object, value: str) -> None:
 
 def test_env_items_copy_nothing_from_the_host() -> None:
     """`-e NAME` (copy from the host) and malformed names are refused; `-e A=1` is fine."""
-    assert policy.check_env(["A=1", "B="]) == ["A=1", "B="]
+    assert option_values.check_env(["A=1", "B="]) == ["A=1", "B="]
     for bad in (["HOME"], ["A B=1"], ["=x"], [f"V{i}=1" for i in range(65)]):
         with pytest.raises(CommandRefused):
-            policy.check_env(bad)
+            option_values.check_env(bad)
 
 
 def test_stop_time_and_log_tail_are_checked() -> None:
     """`-t` must be 0..60 seconds; `--tail` a number of lines or `all`."""
-    assert policy.check_seconds("5", 10) == 5
+    assert option_values.check_seconds("5", 10) == 5
     for bad in ("61", "-1", "x"):
         with pytest.raises(CommandRefused):
-            policy.check_seconds(bad, 10)
-    assert policy.check_tail("3") == 3
-    assert policy.check_tail("all") == "all"
+            option_values.check_seconds(bad, 10)
+    assert option_values.check_tail("3") == 3
+    assert option_values.check_tail("all") == "all"
     with pytest.raises(CommandRefused):
-        policy.check_tail("many")
+        option_values.check_tail("many")
 
 
 def test_vet_refuses_before_the_engine_and_plans_accepted_runs(
@@ -575,11 +575,11 @@ def test_ps_format_templates_are_capped() -> None:
                                              ("sigint", "SIGINT"), ("9", "9")])
 def test_kill_signals_are_checked(raw: str | None, signal: str) -> None:
     """`kill -s` takes Linux signal names (with or without SIG) or numbers 1..64."""
-    assert policy.check_signal(raw) == signal
+    assert option_values.check_signal(raw) == signal
 
 
 @pytest.mark.parametrize("raw", ["FOO", "0", "65", "-9", "KILL;rm"])
 def test_unknown_signals_are_refused(raw: str) -> None:
     """Anything else is refused before the engine."""
     with pytest.raises(CommandRefused):
-        policy.check_signal(raw)
+        option_values.check_signal(raw)

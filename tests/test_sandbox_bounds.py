@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from collections.abc import Iterator
 
 import docker
 import pytest
@@ -19,13 +18,9 @@ import pytest
 from bot.config import Settings
 from bot.errors import CommandRefused, QuotaExceeded
 from bot.identity import Person
-from bot.lessons import Catalog
-from bot.progress import ProgressStore
-from bot.render_text import render
-from bot.sandbox.engine import Sandbox
 from bot.sandbox.execs import EXEC_GRACE
 from bot.tutor import Tutor
-from tests.conftest import _purge, with_limits
+from tests.conftest import LimitedTutor, timed_reply, with_limits
 
 pytestmark = pytest.mark.docker
 
@@ -37,29 +32,16 @@ MEMORY_BOUND = 50 * 2**20
 
 
 @pytest.fixture
-def quick(
-    settings: Settings, store: ProgressStore, catalog: Catalog, docker_client: docker.DockerClient
-) -> Iterator[Tutor]:
+def quick(limited_tutor: LimitedTutor) -> Tutor:
     """A tutor whose foreground limit is three seconds and whose output cap is 2500 characters."""
-    fast = with_limits(settings, foreground_seconds=LIMIT, commands_per_minute=100_000)
-    box = Sandbox(fast, allowed_images=catalog.images)
-    yield Tutor(fast, store, box, catalog)
-    box.close()
-    _purge(docker_client, settings.namespace)
-
-
-def run(tutor: Tutor, person: Person, text: str) -> tuple[str, float]:
-    """The rendered reply to ``text`` and how long it took."""
-    started = time.monotonic()
-    reply = tutor.handle(person, text)
-    return render(reply), time.monotonic() - started
+    return limited_tutor(foreground_seconds=LIMIT, commands_per_minute=100_000)
 
 
 def measured(tutor: Tutor, person: Person, text: str) -> tuple[str, float, int]:
     """The reply to ``text``, its wall time and the peak memory the bot allocated for it."""
     tracemalloc.start()
     try:
-        text_out, took = run(tutor, person, text)
+        text_out, took = timed_reply(tutor, person, text)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -84,7 +66,7 @@ def test_a_repeated_template_over_a_big_container_stays_bounded(quick: Tutor, al
     The parser caps names (8) and template actions (8), so the rendering is bounded by
     construction: well under 50 MB and a couple of seconds (it was 1.9 GB and 10.8 s).
     """
-    run(quick, alice, f"docker run -d --name x -e A={'a' * 3900} busybox sleep 600")
+    timed_reply(quick, alice, f"docker run -d --name x -e A={'a' * 3900} busybox sleep 600")
     template = "{{json .}}" * 8
     line = f"docker inspect -f '{template}' " + " ".join(["x"] * 8)
     answer, took, peak = measured(quick, alice, line)
@@ -92,15 +74,15 @@ def test_a_repeated_template_over_a_big_container_stays_bounded(quick: Tutor, al
     assert peak < MEMORY_BOUND, peak
     assert took < LIMIT + 3, took
     with pytest.raises(CommandRefused):
-        run(quick, alice, f"docker inspect -f '{template}{{{{json .}}}}' x")
+        timed_reply(quick, alice, f"docker inspect -f '{template}{{{{json .}}}}' x")
     with pytest.raises(CommandRefused):
-        run(quick, alice, "docker inspect -f '{{json .}}' " + " ".join(["x"] * 9))
+        timed_reply(quick, alice, "docker inspect -f '{{json .}}' " + " ".join(["x"] * 9))
     print(f"\nfinding 2 line: peak {peak / 2**20:.1f} MiB, {took:.2f} s")
 
 
 def test_output_is_kept_only_up_to_the_cap_while_it_is_read(quick: Tutor, alice: Person) -> None:
     """An exec and a foreground run printing 100 MB cost the bot a few kilobytes, not megabytes."""
-    run(quick, alice, "docker run -d --name y busybox sleep 600")
+    timed_reply(quick, alice, "docker run -d --name y busybox sleep 600")
     for line in ("docker exec y sh -c 'yes abcdefghij | head -c 100000000'",
                  "docker run --rm busybox sh -c 'yes abcdefghij | head -c 100000000'"):
         answer, took, peak = measured(quick, alice, line)
@@ -120,14 +102,14 @@ def test_one_wall_time_budget_per_line_whatever_the_names(quick: Tutor, alice: P
     few seconds of engine time (the seconds are shared out, then the engine kills).
     """
     for name in ("h", "a", "b"):
-        run(quick, alice, f"docker run -d --name {name} {TERM_IGNORING}")
+        timed_reply(quick, alice, f"docker run -d --name {name} {TERM_IGNORING}")
     time.sleep(0.5)  # the trap is set
-    answer, took = run(quick, alice, "docker restart -t 60 h h")
+    answer, took = timed_reply(quick, alice, "docker restart -t 60 h h")
     assert answer.split() == ["h", "h"], answer
     assert took < LIMIT + 4, took
     view = quick.sandbox.container(alice, "h")
     assert view is not None and view.running
-    answer, took = run(quick, alice, "docker stop -t 60 a b h")
+    answer, took = timed_reply(quick, alice, "docker stop -t 60 a b h")
     assert answer.split() == ["a", "b", "h"] and took < LIMIT + 4, (answer, took)
     assert not any(v.running for v in quick.sandbox.containers(alice))
     print(f"\nstop -t 60 of three TERM-ignoring containers: {took:.2f} s")
@@ -143,9 +125,9 @@ def test_a_learners_own_timeout_in_path_does_not_outlive_the_limit(
     quick: Tutor, alice: Person, docker_client: docker.DockerClient
 ) -> None:
     """Finding 8: `-e PATH=/tmp/bin:/bin` with a fake `timeout`; nothing of it runs past the limit."""
-    run(quick, alice, "docker run -d --name bomb busybox sleep 600")
-    run(quick, alice, FAKE_TIMEOUT)
-    answer, took = run(quick, alice, "docker exec -e PATH=/tmp/bin:/bin bomb sleep 1000")
+    timed_reply(quick, alice, "docker run -d --name bomb busybox sleep 600")
+    timed_reply(quick, alice, FAKE_TIMEOUT)
+    answer, took = timed_reply(quick, alice, "docker exec -e PATH=/tmp/bin:/bin bomb sleep 1000")
     assert took < LIMIT + EXEC_GRACE + 2, took
     assert "still running after" in answer and "stopped the container `bomb`" in answer, answer
     assert not any("sleep 1000" in p for p in processes(docker_client, quick, alice, "bomb"))
@@ -155,8 +137,8 @@ def test_a_double_fork_past_the_limit_is_stopped_from_outside(
     quick: Tutor, alice: Person, docker_client: docker.DockerClient
 ) -> None:
     """A process the exec left behind (re-parented to init, holding the output) is stopped too."""
-    run(quick, alice, "docker run -d --name bomb busybox sleep 600")
-    answer, took = run(quick, alice, "docker exec bomb sh -c '(sleep 1001 &) ; sleep 1002'")
+    timed_reply(quick, alice, "docker run -d --name bomb busybox sleep 600")
+    answer, took = timed_reply(quick, alice, "docker exec bomb sh -c '(sleep 1001 &) ; sleep 1002'")
     assert took < LIMIT + EXEC_GRACE + 2, took
     assert "stopped the container `bomb`" in answer, answer
     left = processes(docker_client, quick, alice, "bomb")
@@ -167,14 +149,14 @@ def test_a_detached_exec_with_its_own_timeout_is_stopped_at_the_limit(
     quick: Tutor, alice: Person, docker_client: docker.DockerClient
 ) -> None:
     """`exec -d` with a fake `timeout`: stopped at the limit, and the next reply says so."""
-    run(quick, alice, "docker run -d --name bomb busybox sleep 600")
-    run(quick, alice, FAKE_TIMEOUT)
-    _, took = run(quick, alice, "docker exec -d -e PATH=/tmp/bin:/bin bomb sleep 999")
+    timed_reply(quick, alice, "docker run -d --name bomb busybox sleep 600")
+    timed_reply(quick, alice, FAKE_TIMEOUT)
+    _, took = timed_reply(quick, alice, "docker exec -d -e PATH=/tmp/bin:/bin bomb sleep 999")
     assert took < 2
     assert any("sleep 999" in p for p in processes(docker_client, quick, alice, "bomb"))
     time.sleep(LIMIT + 2.5)
     assert not any("sleep 999" in p for p in processes(docker_client, quick, alice, "bomb"))
-    answer, _ = run(quick, alice, "docker ps -a")
+    answer, _ = timed_reply(quick, alice, "docker ps -a")
     assert "`docker exec -d`" in answer and "stopped the container `bomb`" in answer, answer
 
 
@@ -182,9 +164,9 @@ def test_orphans_the_main_process_made_before_an_exec_are_not_the_execs(
     quick: Tutor, alice: Person
 ) -> None:
     """An exec that times out stops only what it started: the main process's own orphan stays."""
-    run(quick, alice, "docker run -d --name m busybox sh -c '(sleep 1004 &); sleep 600'")
+    timed_reply(quick, alice, "docker run -d --name m busybox sh -c '(sleep 1004 &); sleep 600'")
     time.sleep(LIMIT + 0.5)
-    answer, _ = run(quick, alice, "docker exec m sleep 1000")
+    answer, _ = timed_reply(quick, alice, "docker exec m sleep 1000")
     assert "still running after" in answer and "stopped the container" not in answer, answer
     time.sleep(1.5)  # past the deferred look too
     view = quick.sandbox.container(alice, "m")
@@ -195,8 +177,8 @@ def test_an_exec_that_ends_in_time_leaves_the_container_running(
     quick: Tutor, alice: Person
 ) -> None:
     """The outside check only acts past the limit: a normal exec changes nothing."""
-    run(quick, alice, "docker run -d --name calm busybox sleep 600")
-    answer, _ = run(quick, alice, "docker exec calm sh -c 'echo hi; sleep 1'")
+    timed_reply(quick, alice, "docker run -d --name calm busybox sleep 600")
+    answer, _ = timed_reply(quick, alice, "docker exec calm sh -c 'echo hi; sleep 1'")
     assert answer.strip() == "hi"
     view = quick.sandbox.container(alice, "calm")
     assert view is not None and view.running
@@ -212,7 +194,7 @@ def test_a_run_that_fails_to_start_leaves_nothing(
     for line in ("docker run --rm -w /etc/passwd busybox true",
                  "docker run -w /etc/passwd busybox true",
                  "docker run -d --name w -v $(pwd):/etc/passwd busybox true"):
-        answer, _ = run(quick, alice, line)
+        answer, _ = timed_reply(quick, alice, line)
         assert "Error response from daemon" in answer, answer
         assert quick.sandbox.containers(alice) == [], line
     labelled = docker_client.containers.list(
@@ -224,10 +206,10 @@ def test_rm_with_detach_removes_the_container_when_it_stops(
     quick: Tutor, alice: Person, docker_client: docker.DockerClient
 ) -> None:
     """`docker run --rm -d ... redis` then `docker stop` leaves no container, as in docker."""
-    run(quick, alice, "docker run --rm -d --name r redis")
+    timed_reply(quick, alice, "docker run --rm -d --name r redis")
     engine_name = quick.sandbox.namespace(alice).engine_name("r")
     assert docker_client.api.inspect_container(engine_name)["HostConfig"]["AutoRemove"] is True
-    answer, _ = run(quick, alice, "docker stop r")
+    answer, _ = timed_reply(quick, alice, "docker stop r")
     assert answer.strip() == "r"
     assert quick.sandbox.container(alice, "r") is None
     with pytest.raises(docker.errors.NotFound):

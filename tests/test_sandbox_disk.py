@@ -8,20 +8,16 @@ and the learner's next reply says why.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import docker
 import pytest
 
 from bot.config import Settings
 from bot.identity import Person
-from bot.lessons import Catalog
-from bot.progress import ProgressStore
 from bot.render_text import render
 from bot.sandbox.disk import measure
-from bot.sandbox.engine import Sandbox
 from bot.tutor import Tutor
-from tests.conftest import _purge, with_limits
+from tests.conftest import LimitedTutor
 
 pytestmark = pytest.mark.docker
 
@@ -36,16 +32,10 @@ to a few seconds on the busy shared engine (one ``df`` at a time, engine-wide)."
 
 
 @pytest.fixture
-def small(
-    settings: Settings, store: ProgressStore, catalog: Catalog, docker_client: docker.DockerClient
-) -> Iterator[Tutor]:
+def small(limited_tutor: LimitedTutor) -> Tutor:
     """A tutor with a 20 MiB disk quota, measured every second."""
-    tight = with_limits(settings, disk_bytes=QUOTA_MB * 2**20, disk_check_seconds=CHECK_SECONDS,
-                        commands_per_minute=100_000)
-    box = Sandbox(tight, allowed_images=catalog.images)
-    yield Tutor(tight, store, box, catalog)
-    box.close()
-    _purge(docker_client, settings.namespace)
+    return limited_tutor(disk_bytes=QUOTA_MB * 2**20, disk_check_seconds=CHECK_SECONDS,
+                         commands_per_minute=100_000)
 
 
 def test_writing_past_the_quota_stops_the_writer_and_loses_nothing(

@@ -30,10 +30,10 @@ from bot.lessons import Catalog
 from bot.progress import ProgressStore
 from bot.reply import Event, Reply
 from bot.sandbox.engine import Sandbox
-from bot.sandbox.engine_workspace import volume_name
 from bot.sandbox.naming import LABEL_NAMESPACE
 from bot.sandbox.parser import parse
 from bot.sandbox.run import CAPABILITIES
+from bot.sandbox.workspace_names import volume_name
 from bot.tutor import Tutor
 from tests.conftest import ROOT, _purge
 from tests.test_engine_workspace import HostFileWatch

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import docker
 import pytest
@@ -13,13 +12,10 @@ from pytest_mock import MockerFixture
 from bot.config import Settings
 from bot.errors import QuotaExceeded
 from bot.identity import Person
-from bot.lessons import Catalog
-from bot.progress import ProgressStore
 from bot.render_text import render
-from bot.sandbox.engine import Sandbox
 from bot.sandbox.execs import EXEC_GRACE
 from bot.tutor import Tutor
-from tests.conftest import _purge, with_limits
+from tests.conftest import LimitedTutor, timed_reply, with_limits
 
 pytestmark = pytest.mark.docker
 
@@ -28,22 +24,9 @@ LIMIT = 2.0
 
 
 @pytest.fixture
-def quick(
-    settings: Settings, store: ProgressStore, catalog: Catalog, docker_client: docker.DockerClient
-) -> Iterator[Tutor]:
+def quick(limited_tutor: LimitedTutor) -> Tutor:
     """A tutor whose foreground limit is two seconds and whose output cap is 500 characters."""
-    fast = with_limits(settings, foreground_seconds=LIMIT, output_chars=500)
-    box = Sandbox(fast, allowed_images=catalog.images)
-    yield Tutor(fast, store, box, catalog)
-    box.close()
-    _purge(docker_client, settings.namespace)
-
-
-def run(tutor: Tutor, person: Person, text: str) -> tuple[str, float]:
-    """The rendered reply to ``text`` and how long it took."""
-    started = time.monotonic()
-    reply = tutor.handle(person, text)
-    return render(reply), time.monotonic() - started
+    return limited_tutor(foreground_seconds=LIMIT, output_chars=500)
 
 
 # -- time --------------------------------------------------------------------------------------
@@ -53,32 +36,32 @@ def test_an_exec_that_runs_forever_is_stopped_and_the_learner_told(
     quick: Tutor, alice: Person
 ) -> None:
     """`docker exec r sh -c 'sleep 1000'` is killed at the limit, and the reply says so."""
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
-    text, took = run(quick, alice, "docker exec r sh -c 'sleep 1000'")
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
+    text, took = timed_reply(quick, alice, "docker exec r sh -c 'sleep 1000'")
     assert "still running after 2 seconds" in text
     assert LIMIT - 0.5 <= took < LIMIT + 2.5
-    ps, _ = run(quick, alice, "docker exec r ps")
+    ps, _ = timed_reply(quick, alice, "docker exec r ps")
     assert "sleep 1000" not in ps
 
 
 def test_redis_cli_monitor_is_stopped_and_the_learner_told(quick: Tutor, alice: Person) -> None:
     """`redis-cli monitor` never ends on its own; the tutor stops it at the limit."""
-    run(quick, alice, "docker run -d --name r redis")
+    timed_reply(quick, alice, "docker run -d --name r redis")
     for _ in range(50):
-        if "PONG" in run(quick, alice, "docker exec r redis-cli ping")[0]:
+        if "PONG" in timed_reply(quick, alice, "docker exec r redis-cli ping")[0]:
             break
         time.sleep(0.1)
-    text, took = run(quick, alice, "docker exec r redis-cli monitor")
+    text, took = timed_reply(quick, alice, "docker exec r redis-cli monitor")
     assert "OK" in text and "still running after 2 seconds" in text
     assert took < LIMIT + 2.5
 
 
 def test_a_replaced_timeout_program_does_not_hold_the_tutor(quick: Tutor, alice: Person) -> None:
     """If a learner replaces `timeout` in the container, the tutor still returns in time."""
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
-    run(quick, alice, "docker exec r sh -c 'rm /bin/timeout && printf \"#!/bin/sh\\nshift 3\\n"
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
+    timed_reply(quick, alice, "docker exec r sh -c 'rm /bin/timeout && printf \"#!/bin/sh\\nshift 3\\n"
                       "exec \\\"\\$@\\\"\\n\" > /bin/timeout && chmod +x /bin/timeout'")
-    text, took = run(quick, alice, "docker exec r sleep 1000")
+    text, took = timed_reply(quick, alice, "docker exec r sleep 1000")
     assert "still running after 2 seconds" in text
     assert took < LIMIT + EXEC_GRACE + 1.5
 
@@ -87,7 +70,7 @@ def test_a_foreground_run_is_stopped_at_the_limit(
     quick: Tutor, alice: Person, docker_client: docker.DockerClient
 ) -> None:
     """A foreground `run` past the limit is killed, told, and `--rm` still removes it."""
-    text, took = run(quick, alice, "docker run --rm --name s busybox sleep 1000")
+    text, took = timed_reply(quick, alice, "docker run --rm --name s busybox sleep 1000")
     assert "still running after 2 seconds" in text and "docker run -d" in text
     assert took < LIMIT + 3
     assert quick.sandbox.container(alice, "s") is None
@@ -95,12 +78,12 @@ def test_a_foreground_run_is_stopped_at_the_limit(
 
 def test_a_detached_exec_is_stopped_at_the_limit_too(quick: Tutor, alice: Person) -> None:
     """`docker exec -d` returns at once; its process is killed at the limit."""
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
-    _, took = run(quick, alice, "docker exec -d r sleep 777")
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
+    _, took = timed_reply(quick, alice, "docker exec -d r sleep 777")
     assert took < 1.5
-    assert "sleep 777" in run(quick, alice, "docker exec r ps")[0]
+    assert "sleep 777" in timed_reply(quick, alice, "docker exec r ps")[0]
     time.sleep(LIMIT + 1)
-    assert "sleep 777" not in run(quick, alice, "docker exec r ps")[0]
+    assert "sleep 777" not in timed_reply(quick, alice, "docker exec r ps")[0]
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -108,12 +91,12 @@ def test_a_detached_exec_is_stopped_at_the_limit_too(quick: Tutor, alice: Person
 
 def test_output_is_capped_with_a_note_of_how_much_was_cut(quick: Tutor, alice: Person) -> None:
     """Long output shows the first 500 characters and says how many more there were."""
-    text, _ = run(quick, alice, "docker run --rm busybox seq 1 20000")
+    text, _ = timed_reply(quick, alice, "docker run --rm busybox seq 1 20000")
     total = len("".join(f"{i}\n" for i in range(1, 20001)))
     match = re.search(r"\[\.\.\. (\d+) more characters not shown\]", text)
     assert match is not None and int(match.group(1)) == total - 500
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
-    text, took = run(quick, alice, "docker exec r sh -c 'yes | head -c 3000000'")
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
+    text, took = timed_reply(quick, alice, "docker exec r sh -c 'yes | head -c 3000000'")
     match = re.search(r"\[\.\.\. (\d+) more characters not shown\]", text)
     assert match is not None and int(match.group(1)) == 3_000_000 - 500
     assert took < LIMIT + 1
@@ -121,8 +104,8 @@ def test_output_is_capped_with_a_note_of_how_much_was_cut(quick: Tutor, alice: P
 
 def test_an_endless_stream_stops_being_read(quick: Tutor, alice: Person) -> None:
     """`docker exec r yes` is cut after a bounded read, well before the time limit."""
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
-    text, took = run(quick, alice, "docker exec r yes")
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
+    text, took = timed_reply(quick, alice, "docker exec r yes")
     assert "more characters not shown" in text
     assert took < LIMIT + EXEC_GRACE + 1
 
@@ -132,16 +115,17 @@ def test_an_endless_stream_stops_being_read(quick: Tutor, alice: Person) -> None
 
 def test_memory_past_the_limit_is_killed_and_the_learner_told(quick: Tutor, alice: Person) -> None:
     """A 300 MiB allocation in a 256 MiB container is OOM-killed; the reply names the limit."""
-    text, _ = run(quick, alice, "docker run --rm busybox dd if=/dev/zero of=/dev/null bs=300M count=1")
+    text, _ = timed_reply(quick, alice,
+                          "docker run --rm busybox dd if=/dev/zero of=/dev/null bs=300M count=1")
     assert "memory limit (256 MiB)" in text
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
-    text, _ = run(quick, alice, "docker exec r dd if=/dev/zero of=/dev/null bs=300M count=1")
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
+    text, _ = timed_reply(quick, alice, "docker exec r dd if=/dev/zero of=/dev/null bs=300M count=1")
     assert "exit status 137" in text or "memory limit" in text
 
 
 def test_processes_past_the_limit_cannot_fork(quick: Tutor, alice: Person) -> None:
     """A learner's fork loop stops at 128 processes: `can't fork`."""
-    text, _ = run(quick, alice, "docker run --rm busybox sh -c "
+    text, _ = timed_reply(quick, alice, "docker run --rm busybox sh -c "
                                 "'for i in $(seq 1 300); do sleep 3 & done; wait'")
     assert "can't fork" in text
 
@@ -150,8 +134,8 @@ def test_cpu_is_capped_at_half_a_core(
     quick: Tutor, alice: Person, docker_client: docker.DockerClient
 ) -> None:
     """The engine and the kernel both show half a core: NanoCpus and the CFS quota."""
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
-    text, _ = run(quick, alice, "docker exec r cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
+    text, _ = timed_reply(quick, alice, "docker exec r cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
                                 "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
     quota, period = (int(n) for n in re.findall(r"\d+", text)[:2])
     assert quota / period == pytest.approx(0.5)
@@ -166,7 +150,7 @@ def test_cpu_is_capped_at_half_a_core(
 def test_container_quota_holds(quick: Tutor, alice: Person, mocker: MockerFixture) -> None:
     """The seventh container is refused before anything is created."""
     for i in range(6):
-        out, _ = run(quick, alice, f"docker run -d --name c{i} busybox sleep 600")
+        out, _ = timed_reply(quick, alice, f"docker run -d --name c{i} busybox sleep 600")
         assert re.fullmatch(r"[0-9a-f]{64}", out.strip()), out
     create = mocker.spy(docker.api.client.APIClient, "create_container")
     with pytest.raises(QuotaExceeded, match="6 containers"):  # noqa: PT012 - say what ran instead
@@ -180,13 +164,13 @@ def test_volume_quota_holds_for_named_and_anonymous_volumes(
 ) -> None:
     """Six volumes at most: `volume create`, `-v NAME` and an image's anonymous volume all count."""
     for i in range(5):
-        run(quick, alice, f"docker volume create v{i}")
+        timed_reply(quick, alice, f"docker volume create v{i}")
     create = mocker.spy(docker.api.client.APIClient, "create_volume")
     for text in ("docker run -d -v a:/a -v b:/b busybox sleep 600",
                  "docker run -d -v v0:/d -v /anon -v /anon2 busybox sleep 1",
                  "docker run -d --name r redis"):
         if text.endswith("redis"):
-            run(quick, alice, "docker volume create v5")
+            timed_reply(quick, alice, "docker volume create v5")
             create.reset_mock()
         with pytest.raises(QuotaExceeded, match="6 volumes"):
             quick.handle(alice, text)
@@ -212,7 +196,7 @@ def test_the_command_rate_is_limited_per_learner(
 
 def test_tmpfs_sizes_are_what_the_kernel_mounts(quick: Tutor, alice: Person) -> None:
     """`--tmpfs` gets 16 MiB by default, the size asked up to 64 MiB, and noexec/nosuid."""
-    text, _ = run(quick, alice, "docker run --rm --tmpfs /a --tmpfs /b:size=8m "
+    text, _ = timed_reply(quick, alice, "docker run --rm --tmpfs /a --tmpfs /b:size=8m "
                                 "--mount type=tmpfs,target=/c,tmpfs-size=40m busybox "
                                 "grep ' /[abc] ' /proc/mounts")
     sizes = dict(re.findall(r" (/[abc]) tmpfs \S*size=(\d+)k", text))
@@ -222,7 +206,7 @@ def test_tmpfs_sizes_are_what_the_kernel_mounts(quick: Tutor, alice: Person) -> 
 
 def test_limits_reach_the_engine(quick: Tutor, alice: Person, docker_client: docker.DockerClient) -> None:
     """Memory, swap, processes, CPU, capabilities and the log size are set on each container."""
-    run(quick, alice, "docker run -d --name r busybox sleep 600")
+    timed_reply(quick, alice, "docker run -d --name r busybox sleep 600")
     view = quick.sandbox.container(alice, "r")
     assert view is not None
     host = docker_client.api.inspect_container(view.id)["HostConfig"]

@@ -8,7 +8,6 @@ builds on :class:`SandboxBase`; :mod:`bot.sandbox.engine` composes them into
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -25,25 +24,25 @@ from docker.models.volumes import Volume
 from bot.config import Settings
 from bot.errors import EngineUnavailable
 from bot.identity import Person
-from bot.sandbox import mounts, naming, policy
+from bot.sandbox import mounts, naming, option_values, policy
 from bot.sandbox.addresses import engine_environment
 from bot.sandbox.disk import DiskWatch
-from bot.sandbox.engine_workspace import EngineWorkspace, is_workspace_mount, refuse_sub_folder
+from bot.sandbox.engine_workspace import EngineWorkspace
 from bot.sandbox.mounts import MountRequest
 from bot.sandbox.naming import (
     LABEL_ANONYMOUS,
-    LABEL_LEARNER,
-    LABEL_MANAGED,
     LABEL_NAME,
-    LABEL_NAMESPACE,
     LABEL_UID,
-    LABEL_VOLUMES,
     Namespace,
+    learner_name,
+    owned,
+    volume_records,
 )
 from bot.sandbox.overtime import Overtime
 from bot.sandbox.parser import Command
 from bot.sandbox.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.views import ContainerView, MountView
+from bot.sandbox.workspace_names import is_workspace_mount, refuse_sub_folder
 
 CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
 """The only kernel capabilities a learner container keeps (all others are dropped)."""
@@ -91,59 +90,6 @@ class Plan:
     entrypoint: list[str] | None = None
     seconds: int = 10
     tail: int | str = "all"
-
-
-def owned(labels: dict[str, str], ns: Namespace) -> bool:
-    """Whether labels mark an object as belonging to exactly this namespace."""
-    return (
-        labels.get(LABEL_MANAGED) == "1"
-        and labels.get(LABEL_NAMESPACE) == ns.prefix
-        and labels.get(LABEL_LEARNER) == ns.learner
-    )
-
-
-def volume_records(labels: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The volumes recorded in a container's :data:`LABEL_VOLUMES`, by engine name.
-
-    Each record is the part of the volume's labels that views need (its learner name,
-    uid and anonymous mark). A missing or malformed label records nothing.
-    """
-    try:
-        raw = json.loads(labels.get(LABEL_VOLUMES) or "{}")
-    except ValueError:
-        return {}
-    if not isinstance(raw, dict):
-        return {}
-    records: dict[str, dict[str, str]] = {}
-    for engine_name, record in raw.items():
-        if isinstance(record, list) and len(record) == 3 and all(isinstance(v, str) for v in record):
-            name, uid, anonymous = record
-            records[str(engine_name)] = {LABEL_NAME: name, LABEL_UID: uid, LABEL_ANONYMOUS: anonymous}
-    return records
-
-
-def record_volumes(volumes: Iterable[Volume]) -> str:
-    """The :data:`LABEL_VOLUMES` value for a container that mounts ``volumes``."""
-    records = {}
-    for volume in volumes:
-        labels = volume.attrs.get("Labels") or {}
-        records[volume.name] = [labels.get(LABEL_NAME, ""), labels.get(LABEL_UID, ""),
-                                "1" if labels.get(LABEL_ANONYMOUS) == "1" else ""]
-    return json.dumps(records, separators=(",", ":"), sort_keys=True)
-
-
-def anonymous_name() -> str:
-    """A name for a volume the learner did not name (64 hex digits, as docker makes)."""
-    return naming.new_uid() + naming.new_uid() + naming.new_uid() + naming.new_uid()
-
-
-def learner_name(ns: Namespace, container: Container) -> str:
-    """The learner's name for their container: its engine name, less the namespace.
-
-    The name label records the name given at creation; ``docker rename`` changes the
-    engine name only (labels cannot change), so the engine name is read first.
-    """
-    return ns.learner_name(container.name or "") or container.labels.get(LABEL_NAME, "")
 
 
 class SandboxBase:
@@ -453,29 +399,29 @@ class SandboxBase:
         plan = Plan()
         verb = command.verb
         if verb == "run":
-            plan.image_name, plan.tag = policy.check_image(command.args[0], self.allowed_images)
+            plan.image_name, plan.tag = option_values.check_image(command.args[0], self.allowed_images)
             name = command.value("name")
             plan.name = (policy.check_name(name, "container") if name
                          else naming.random_container_name())
-            plan.env = policy.check_env(command.values("env"))
+            plan.env = option_values.check_env(command.values("env"))
             plan.mounts = mounts.requested_mounts(
                 command.values("volume"), command.values("mount"), command.values("tmpfs")
             )
-            plan.user = policy.check_user(command.value("user"))
-            plan.workdir = policy.check_workdir(command.value("workdir"))
-            plan.hostname = policy.check_hostname(command.value("hostname"))
-            plan.entrypoint = policy.check_entrypoint(command.value("entrypoint"))
+            plan.user = option_values.check_user(command.value("user"))
+            plan.workdir = option_values.check_workdir(command.value("workdir"))
+            plan.hostname = option_values.check_hostname(command.value("hostname"))
+            plan.entrypoint = option_values.check_entrypoint(command.value("entrypoint"))
             for request in plan.mounts:
                 if request.kind == "bind" and request.source:
                     raise refuse_sub_folder("-v", request.source)
         elif verb == "exec":
-            plan.env = policy.check_env(command.values("env"))
-            plan.user = policy.check_user(command.value("user"))
-            plan.workdir = policy.check_workdir(command.value("workdir"))
+            plan.env = option_values.check_env(command.values("env"))
+            plan.user = option_values.check_user(command.value("user"))
+            plan.workdir = option_values.check_workdir(command.value("workdir"))
         elif verb in ("stop", "restart"):
-            plan.seconds = policy.check_seconds(command.value("time"), 10)
+            plan.seconds = option_values.check_seconds(command.value("time"), 10)
         elif verb == "logs":
-            plan.tail = policy.check_tail(command.value("tail"))
+            plan.tail = option_values.check_tail(command.value("tail"))
         elif verb == "volume create" and command.args:
             plan.name = policy.check_name(command.args[0], "volume")
         return plan

@@ -32,8 +32,8 @@ import docker.errors
 import requests.exceptions
 
 from bot.sandbox.addresses import socket_accepts
-from bot.sandbox.engine_workspace import LABEL_HELPER, LABEL_WORKSPACE
 from bot.sandbox.naming import LABEL_LEARNER, LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace
+from bot.sandbox.workspace_names import LABEL_HELPER, LABEL_WORKSPACE
 
 if TYPE_CHECKING:
     from bot.config import Limits, Settings

@@ -36,7 +36,7 @@ from docker.types import Mount
 
 from bot.errors import TutorError, UsageError
 from bot.identity import Person
-from bot.sandbox.engine_workspace import DEFAULT_HOST_LIMITS, HELPER_IMAGE, LABEL_HELPER, volume_name
+from bot.sandbox.engine_workspace import DEFAULT_HOST_LIMITS, HELPER_IMAGE
 from bot.sandbox.image_copy import bounded
 from bot.sandbox.naming import (
     LABEL_ANONYMOUS,
@@ -48,6 +48,7 @@ from bot.sandbox.naming import (
 )
 from bot.sandbox.pool import SandboxPool
 from bot.sandbox.tar_ids import remap_base, shift_ids
+from bot.sandbox.workspace_names import LABEL_HELPER, volume_name
 
 MAX_VOLUME_BYTES = 2 * 1024**3
 """The most archive bytes one volume may take on its way between two engines."""

@@ -18,9 +18,10 @@ Here the workspace is a named volume in the engine, one per learner:
   in the workspace can at worst send the write into the throw-away helper's own files.
 - checks read through the engine the same way (:meth:`EngineWorkspace.read`); a link
   reads as nothing, since the engine does not follow the last component.
-- sub-folder binds (``-v $(pwd)/sub:/m``) are refused (:func:`refuse_sub_folder`):
-  Docker 20.10 has no volume sub-path, and making one from the volume's folder on the
-  engine's host would walk a path that the learner's containers can change.
+- sub-folder binds (``-v $(pwd)/sub:/m``) are refused
+  (:func:`~bot.sandbox.workspace_names.refuse_sub_folder`): Docker 20.10 has no volume
+  sub-path, and making one from the volume's folder on the engine's host would walk a
+  path that the learner's containers can change.
 
 The volume and the helpers carry the deployment's namespace label (so housekeeping and
 the test purge find them) but not the learner label: no learner view (``docker volume
@@ -31,9 +32,7 @@ so a setuid file that container root makes in it is out of reach of other host u
 
 from __future__ import annotations
 
-import io
 import secrets
-import tarfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -48,17 +47,13 @@ from docker.models.containers import Container
 from docker.models.volumes import Volume
 from docker.types import Mount
 
-from bot.errors import CommandRefused, EngineUnavailable, UsageError
+from bot.errors import EngineUnavailable, UsageError
 from bot.sandbox.formatting import parse_time
 from bot.sandbox.naming import LABEL_MANAGED, LABEL_NAMESPACE, Namespace
 from bot.sandbox.targets import path_stat
+from bot.sandbox.workspace_archives import Entry, entries, file_archive, first_file
+from bot.sandbox.workspace_names import LABEL_HELPER, LABEL_WORKSPACE, volume_name
 from bot.workspace import check_text, clean_path
-
-LABEL_WORKSPACE = "docker-tutor.workspace"
-"""On a workspace volume: the learner hash it belongs to (instead of the learner label)."""
-
-LABEL_HELPER = "docker-tutor.workspace-helper"
-"""On a helper container: the learner hash whose workspace it mounts."""
 
 HELPER_IMAGE = "busybox:latest"
 """The image helper containers are created from (a lesson image; never started)."""
@@ -92,47 +87,6 @@ DEFAULT_HOST_LIMITS: Mapping[str, Any] = {
 }
 """Host settings of a helper when the sandbox gives none (it is never started anyway)."""
 
-SUB_FOLDER_REASON = (
-    "only your whole workspace can be mounted here (`-v $(pwd):/app`); to work in a "
-    "sub-folder, mount the workspace and add `-w /app/{sub}`."
-)
-
-
-def volume_name(ns: Namespace) -> str:
-    """The engine name of a learner's workspace volume.
-
-    ``<prefix>-<learner>-.workspace``: no learner name starts with a dot, so no learner
-    volume can have this name, and the engine's name rewriting shows it as ``.workspace``.
-    """
-    return f"{ns.prefix}-{ns.learner}-.workspace"
-
-
-def is_workspace_mount(ns: Namespace, mount: Mapping[str, Any]) -> bool:
-    """Whether a container's mount (from ``inspect``'s ``Mounts``) is the learner's workspace."""
-    return mount.get("Type") == "volume" and mount.get("Name") == volume_name(ns)
-
-
-def refuse_sub_folder(option: str, sub: str) -> CommandRefused:
-    """The refusal for a bind of a workspace sub-folder (``-v $(pwd)/sub:/m``)."""
-    return CommandRefused(f"`{option} $(pwd)/{sub}`: " + SUB_FOLDER_REASON.format(sub=sub),
-                          option=option)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One thing in a workspace listing.
-
-    Attributes:
-        path: Relative to the workspace (``notes.txt``, ``src/app.py``).
-        kind: ``file``, ``dir``, ``link`` or ``other``.
-        size: Bytes (files only).
-    """
-
-    path: str
-    kind: str
-    size: int = 0
-
-
 @dataclass(frozen=True)
 class WorkspaceRecord:
     """A workspace volume as housekeeping sees it.
@@ -146,35 +100,6 @@ class WorkspaceRecord:
     learner: str
     volume: str
     created: datetime | None
-
-
-class _Capped(io.RawIOBase):
-    """A readable over an archive stream that stops (as if it ended) after ``cap`` bytes."""
-
-    def __init__(self, chunks: Iterator[bytes], cap: int) -> None:
-        self._chunks = chunks
-        self._left = cap
-        self._buffer = b""
-        self.cut = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer and self._left > 0:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                return 0
-            self._buffer = chunk[: self._left]
-            self.cut = self.cut or len(chunk) > self._left
-            self._left -= len(self._buffer)
-        if not self._buffer:
-            self.cut = self.cut or bool(next(self._chunks, b""))
-            return 0
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
 
 
 class EngineWorkspace:
@@ -315,22 +240,13 @@ class EngineWorkspace:
         *folders, _ = path.split("/")
         with self._helper(writable=True) as helper:
             missing = self._check_way(helper, path, folders)
-            now = time.time()
-            archive = io.BytesIO()
-            with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for folder in missing:
-                    info = tarfile.TarInfo(folder)
-                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
-                    tar.addfile(info)
-                info = tarfile.TarInfo(path)
-                info.size, info.mode, info.mtime = len(data), 0o644, now
-                tar.addfile(info, io.BytesIO(data))
+            archive = file_archive(path, data, missing, time.time())
             api = self.client.api
             with _engine():
                 response = api._put(
                     api._url("/containers/{0}/archive", helper.id),
                     params={"path": ROOT, "noOverwriteDirNonDir": "1"},
-                    data=archive.getvalue(),
+                    data=archive,
                 )
             if response.status_code >= 400:
                 raise _in_the_way(path)
@@ -386,20 +302,8 @@ class EngineWorkspace:
                 return None
             if int(stat.get("mode", 0)) & MODE_TYPE or stat.get("linkTarget"):
                 return None
-            # Room for the headers (PAX records included) and tarfile's read-ahead.
-            stream = _Capped(iter(chunks), limit + 128 * 1024)
-            try:
-                with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
-                    member = tar.next()
-                    if member is None or not member.isfile():
-                        return None
-                    handle = tar.extractfile(member)
-                    raw = handle.read(limit) if handle is not None else b""
-            except tarfile.TarError:
-                return None
-            finally:
-                _close(chunks)
-        return raw.decode("utf-8", "replace")
+            raw = first_file(chunks, limit)
+        return None if raw is None else raw.decode("utf-8", "replace")
 
     def listing(self, max_bytes: int = LISTING_BYTES) -> tuple[list[Entry], bool]:
         """What the workspace holds, read through the engine.
@@ -411,27 +315,9 @@ class EngineWorkspace:
         Returns:
             The entries seen (sorted) and whether the listing is complete.
         """
-        entries: list[Entry] = []
-        complete = True
         with self._helper(writable=False) as helper, _engine():
             chunks, _ = self.client.api.get_archive(helper.id, f"{ROOT}/.")
-            stream = _Capped(iter(chunks), max_bytes)
-            try:
-                with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
-                    for member in tar:
-                        name = member.name.split("/", 1)[1] if "/" in member.name else ""
-                        if not name:
-                            continue
-                        kind = ("file" if member.isfile() else "dir" if member.isdir()
-                                else "link" if member.issym() else "other")
-                        entries.append(Entry(name.rstrip("/"), kind,
-                                             member.size if member.isfile() else 0))
-            except tarfile.TarError:
-                complete = False
-            finally:
-                _close(chunks)
-            complete = complete and not stream.cut
-        return sorted(entries, key=lambda e: e.path), complete
+            return entries(chunks, max_bytes)
 
 
 # -- housekeeping -----------------------------------------------------------------------------
@@ -498,12 +384,6 @@ def _remove_quietly(container: Container) -> int:
             return 0
         raise
     return 1
-
-
-def _close(chunks: Any) -> None:
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()
 
 
 def _in_the_way(path: str) -> UsageError:

@@ -22,7 +22,6 @@ import requests.exceptions
 
 from bot.errors import EngineUnavailable
 from bot.sandbox.engine import Sandbox
-from bot.sandbox.engine_workspace import LABEL_HELPER, LABEL_WORKSPACE
 from bot.sandbox.formatting import parse_time
 from bot.sandbox.naming import (
     LABEL_ANONYMOUS,
@@ -32,6 +31,7 @@ from bot.sandbox.naming import (
     LABEL_NAMESPACE,
     Namespace,
 )
+from bot.sandbox.workspace_names import LABEL_HELPER, LABEL_WORKSPACE
 
 Kind = Literal["container", "volume"]
 

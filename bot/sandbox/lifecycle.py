@@ -14,7 +14,7 @@ from docker.models.containers import Container
 
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.sandbox import formatting, policy, templates
+from bot.sandbox import formatting, option_values, policy, templates
 from bot.sandbox.base import NOT_FOUND, Plan
 from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.naming import Namespace
@@ -39,7 +39,7 @@ class LifecycleMixin(ContainersMixin):
     """The learner's containers: killing, renaming, their changes, processes and listing."""
 
     def _do_kill(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
-        signal = policy.check_signal(command.value("signal"))
+        signal = option_values.check_signal(command.value("signal"))
         killed: list[dict[str, Any]] = []
         out, code = [], 0
         for ref in command.args:
@@ -157,7 +157,7 @@ class LifecycleMixin(ContainersMixin):
         rows = [self._ps_row(ns, c, full) for c in containers]
         rows = [r for r in rows if _ps_match(r, filters)]
         if command.value("last") is not None:
-            rows = rows[: policy.check_count(command.value("last"), "--last")]
+            rows = rows[: option_values.check_count(command.value("last"), "--last")]
         if command.flag("latest"):
             rows = rows[:1]
         if command.flag("quiet"):

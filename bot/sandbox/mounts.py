@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.errors import CommandRefused
-from bot.sandbox import policy
+from bot.sandbox import option_values, policy
 from bot.sandbox.parser import WORKSPACE
 from bot.text import one_line, unsafe_char
 
@@ -21,7 +21,7 @@ TMPFS_DEFAULT_BYTES = 16 * 1024 * 1024
 MAX_MOUNTS = 8
 """How many mounts (``-v``, ``--mount``, ``--tmpfs`` together) one ``run`` may ask for."""
 
-SYSTEM_TARGETS = policy.SYSTEM_PATHS
+SYSTEM_TARGETS = option_values.SYSTEM_PATHS
 """Container folders the kernel and runtime own: nothing may be mounted on or under them."""
 
 
@@ -52,7 +52,7 @@ def _target(path: str, option: str) -> str:
             f"(got {one_line(path)!r}).",
             option=option,
         )
-    if len(path) > policy.MAX_PATH_CHARS:
+    if len(path) > option_values.MAX_PATH_CHARS:
         raise CommandRefused(f"`{option}`: the path inside the container is too long.",
                              option=option)
     if any(unsafe_char(ch) or ch in "\n\t" for ch in path):

@@ -7,8 +7,15 @@ decided by labels, never by name prefixes, so no name trick can reach another le
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+    from docker.models.volumes import Volume
 
 LABEL_MANAGED = "docker-tutor.managed"
 LABEL_NAMESPACE = "docker-tutor.namespace"
@@ -81,3 +88,56 @@ def random_container_name() -> str:
 def new_uid() -> str:
     """A unique id for a volume, so that a re-created volume is told apart from the old."""
     return secrets.token_hex(8)
+
+
+def owned(labels: dict[str, str], ns: Namespace) -> bool:
+    """Whether labels mark an object as belonging to exactly this namespace."""
+    return (
+        labels.get(LABEL_MANAGED) == "1"
+        and labels.get(LABEL_NAMESPACE) == ns.prefix
+        and labels.get(LABEL_LEARNER) == ns.learner
+    )
+
+
+def volume_records(labels: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The volumes recorded in a container's :data:`LABEL_VOLUMES`, by engine name.
+
+    Each record is the part of the volume's labels that views need (its learner name,
+    uid and anonymous mark). A missing or malformed label records nothing.
+    """
+    try:
+        raw = json.loads(labels.get(LABEL_VOLUMES) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    records: dict[str, dict[str, str]] = {}
+    for engine_name, record in raw.items():
+        if isinstance(record, list) and len(record) == 3 and all(isinstance(v, str) for v in record):
+            name, uid, anonymous = record
+            records[str(engine_name)] = {LABEL_NAME: name, LABEL_UID: uid, LABEL_ANONYMOUS: anonymous}
+    return records
+
+
+def record_volumes(volumes: Iterable[Volume]) -> str:
+    """The :data:`LABEL_VOLUMES` value for a container that mounts ``volumes``."""
+    records = {}
+    for volume in volumes:
+        labels = volume.attrs.get("Labels") or {}
+        records[volume.name] = [labels.get(LABEL_NAME, ""), labels.get(LABEL_UID, ""),
+                                "1" if labels.get(LABEL_ANONYMOUS) == "1" else ""]
+    return json.dumps(records, separators=(",", ":"), sort_keys=True)
+
+
+def anonymous_name() -> str:
+    """A name for a volume the learner did not name (64 hex digits, as docker makes)."""
+    return new_uid() + new_uid() + new_uid() + new_uid()
+
+
+def learner_name(ns: Namespace, container: Container) -> str:
+    """The learner's name for their container: its engine name, less the namespace.
+
+    The name label records the name given at creation; ``docker rename`` changes the
+    engine name only (labels cannot change), so the engine name is read first.
+    """
+    return ns.learner_name(container.name or "") or container.labels.get(LABEL_NAME, "")

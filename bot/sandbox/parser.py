@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.errors import CommandRefused
-from bot.sandbox import policy
+from bot.sandbox import option_values, policy
 from bot.sandbox.verbs import ALIASES, MAX_NAMES, POSITIONALS, STOP_AT, USAGE, VERB_OPTIONS, Opt
 from bot.text import describe_char, first_unsafe
 
@@ -244,7 +244,7 @@ def parse(text: str) -> Command:
             f"`docker {verb}` expects different arguments. Usage: {USAGE[verb]}", option=verb
         )
     if verb == "exec":
-        policy.check_not_interactive(command.args[0], command.args[1:],
+        option_values.check_not_interactive(command.args[0], command.args[1:],
                                      interactive=command.flag("interactive"))
     if command.flag("interactive"):
         command.notes.append(

@@ -14,16 +14,14 @@ from docker.types import Mount
 
 from bot.errors import QuotaExceeded
 from bot.identity import Person
-from bot.sandbox import mounts, policy
+from bot.sandbox import mounts, option_values
 from bot.sandbox.base import (  # noqa: F401  (CAPABILITIES: re-exported for the tests)
     CAPABILITIES,
     Plan,
-    anonymous_name,
-    record_volumes,
 )
 from bot.sandbox.containers import ContainersMixin
 from bot.sandbox.mounts import MountRequest
-from bot.sandbox.naming import LABEL_NAME, LABEL_VOLUMES, Namespace
+from bot.sandbox.naming import LABEL_NAME, LABEL_VOLUMES, Namespace, anonymous_name, record_volumes
 from bot.sandbox.parser import Command
 from bot.sandbox.streams import read_stream
 from bot.sandbox.views import Outcome
@@ -61,7 +59,7 @@ class RunMixin(ContainersMixin, VolumesMixin):
             return Outcome(
                 125,
                 f"Unable to find image '{tag}' locally\ndocker: the sandbox has no network, so "
-                f"it cannot be pulled. {policy.image_hint(self.allowed_images)}\n",
+                f"it cannot be pulled. {option_values.image_hint(self.allowed_images)}\n",
             )
         declared = list(((image.attrs.get("Config") or {}).get("Volumes") or {}).keys())
         mounts.check_nesting(wanted, declared)

@@ -9,8 +9,8 @@ from docker.models.volumes import Volume
 from bot.errors import QuotaExceeded
 from bot.identity import Person
 from bot.sandbox import formatting, naming
-from bot.sandbox.base import Plan, SandboxBase, anonymous_name
-from bot.sandbox.naming import LABEL_ANONYMOUS, LABEL_NAME, LABEL_UID, Namespace
+from bot.sandbox.base import Plan, SandboxBase
+from bot.sandbox.naming import LABEL_ANONYMOUS, LABEL_NAME, LABEL_UID, Namespace, anonymous_name
 from bot.sandbox.parser import Command
 from bot.sandbox.translate import boundary
 from bot.sandbox.views import Outcome, VolumeView
