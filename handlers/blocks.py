@@ -400,6 +400,7 @@ def split_messages(blocks: list[Block], limit: int = MAX_BLOCKS) -> list[list[Bl
         while cut > limit // 2 and (rest[cut - 1]["type"] == "header"
                                     or rest[cut]["type"] == "actions"):
             cut -= 1
+        cut = max(1, cut)  # every message takes at least one block: the loop always ends
         messages.append(rest[:cut])
         rest = rest[cut:]
     if rest:

@@ -9,7 +9,9 @@ non-BMP characters and outputs of exactly the limit and one either side.
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -360,6 +362,53 @@ def test_split_prose_loses_nothing(text: str) -> None:
         return re.sub(r"[\s`]", "", s)
 
     assert visible("".join(pieces)) == visible(converted)
+
+
+_LINKY = st.lists(st.sampled_from([
+    "<http://x.y/z|a```b>", "<http://x.y/z~~|#```>", "<http://x.y/`>", "`", "```", " ", "a",
+    "&", "*", "~~", "|", "\U0001f600", "\u200b", ":smile:", "word ",
+]), min_size=1, max_size=60).map("".join)
+
+
+@contextmanager
+def _within(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging the suite) when the block runs longer than ``seconds``."""
+    def stop(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_LINKY, limit=st.integers(20, 80))
+def test_splitting_links_and_code_spans_ends_and_keeps_links_whole(text: str, limit: int) -> None:
+    """Any line of links and backticks splits, at any small limit, into pieces within it, links whole.
+
+    A link longer than a piece may hold is cut as text (nothing else fits); any other stays whole.
+    """
+    converted = to_mrkdwn(text)
+    with _within(5.0):
+        pieces = split_mrkdwn(converted, limit)
+    assert all(slack_len(piece) <= limit for piece in pieces)
+    links = set(re.findall(r"<[^<>]*>", converted))
+    if all(slack_len(link) <= limit - 2 for link in links):
+        for piece in pieces:
+            assert set(re.findall(r"<[^<>]*>", piece)) <= links  # never a link cut in two
+            assert piece.count("<") == piece.count(">")
+
+
+def test_a_line_that_once_split_forever_ends() -> None:
+    """A cut landing on a link's backticks used to leave the rest as long as before: now it moves on."""
+    text = to_mrkdwn("<http://x.y/z~~|#```>#\\_ _\U0001f600&-\u200b~~|)a&>**:smile:" * 5)
+    with _within(5.0):
+        pieces = split_mrkdwn(text, 22)
+    assert pieces and all(slack_len(piece) <= 22 for piece in pieces)
 
 
 # -- fallback text ------------------------------------------------------------------------

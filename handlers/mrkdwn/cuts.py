@@ -48,29 +48,38 @@ def safe_cut(text: str, budget: int, *, at_space: bool = True) -> int:
     return end
 
 
+def _ticks(text: str) -> list[int]:
+    """Where the backticks of ``text`` are, those inside a ``<...>`` link or entity aside."""
+    return [match.start() for match in _ATOM.finditer(text) if match.group() == "`"]
+
+
 def _split_line(line: str, limit: int, *, spans: bool = True) -> list[str]:
     """Cut one over-long mrkdwn line into pieces of at most ``limit`` (Slack length).
 
     With ``spans`` (prose, not fence content) an inline code span that must be cut is
     closed at the end of one piece and reopened at the start of the next (code spans
-    made here never contain a backtick).
+    made here never contain a backtick). Every turn of the loop leaves a strictly shorter
+    rest, so it ends on any input: where keeping a span whole would not move on (a cut
+    that lands on the span's backtick, or a link with backticks in it), the line is cut
+    plainly there instead.
     """
     pieces: list[str] = []
     while slack_len(line) > limit:
-        cut = safe_cut(line, limit - 1) or 1
-        head = line[:cut]
-        if spans and head.count("`") % 2:
-            opening = head.rfind("`")
+        plain = cut = max(1, safe_cut(line, limit - 1))
+        piece, rest = line[:cut], line[cut:]
+        ticks = _ticks(piece) if spans else []
+        if len(ticks) % 2:
+            opening = ticks[-1]
             if opening * 2 > cut or (opening > 0 and cut - opening < 3):
-                cut = opening  # the span moves whole to the next piece
+                piece, rest = line[:opening], line[opening:]  # the span moves whole on
             else:
                 if line[cut] == "`":  # keep at least one character after the reopening
                     cut -= 1
-                pieces.append(line[:cut] + "`")
-                line = "`" + line[cut:]
-                continue
-        pieces.append(line[:cut])
-        line = line[cut:]
+                piece, rest = line[:cut] + "`", "`" + line[cut:]
+        if not piece or len(rest) >= len(line):  # no progress that way: a plain cut
+            piece, rest = line[:plain], line[plain:]
+        pieces.append(piece)
+        line = rest
     pieces.append(line)
     return pieces
 
