@@ -195,9 +195,9 @@ class Tutor:
         trace = LineTrace(time.monotonic())
         try:
             with self._serial(person):
-                self.store.touch(person)  # last activity: the reaper spares active learners
                 if text == "docker" or text.startswith(("docker ", "docker\t")):
-                    return self._docker(person, text, trace)
+                    return self._docker(person, text, trace)  # touches them as it reads
+                self.store.touch(person)  # last activity: the reaper spares active learners
                 word, _, rest = text.partition(" ")
                 word = word.lower() or "help"
                 command = _WORDS.get(word)
@@ -284,13 +284,13 @@ class Tutor:
         if state.completed(step.id):
             return Reply().add(Notice(f"\u201c{step.title}\u201d is already done. "
                                       "Type `next` to go on.", Tone.SUCCESS))
-        result = self._run_checks(person, lesson, step)
+        result = self._run_checks(person, lesson, step, state)
         self.store.record_check(person, lesson.id, step.id, passed=result.passed)
         if result.passed:
             return self._completed(person, lesson, step, result)
         reply = Reply().add(Notice(result.message, Tone.WARNING))
         if step.quiz:
-            right = quiz.answered_right(self._history(person, lesson), step.id)
+            right = quiz.answered_right(self._history(person, lesson, state), step.id)
             question = quiz.current(step, right)
             if question is not None:
                 return reply.add(*quiz.question_parts(step, question))
@@ -312,7 +312,7 @@ class Tutor:
         """Answer the current quiz question (``answer 2``; a Slack button sends ``answer q1:2``)."""
         lesson, state = self._current(person)
         step = lesson.step(state.current_step)
-        graded = quiz.grade(step, rest, self._history(person, lesson))
+        graded = quiz.grade(step, rest, self._history(person, lesson, state))
         if graded.fresh:
             self.store.log(person, kind=quiz.KIND, text=graded.text,
                            exit_status=0 if graded.correct else 1, lesson_id=lesson.id,
@@ -380,10 +380,12 @@ class Tutor:
 
     def _docker(self, person: Person, text: str, trace: LineTrace) -> Reply:
         """Run a learner's docker command in their sandbox, log it, and verify the step."""
-        lesson_id = self.store.current_lesson(person)
+        position = self.store.enter(person)  # last activity, and where they are: one read
+        lesson_id = position.lesson_id
         lesson = self.catalog.get(lesson_id) if lesson_id else None
-        state = self.store.lesson_state(person, lesson.id) if lesson else None
+        state = position.state if lesson else None
         step_id = state.current_step if state else None
+        learner_id = position.learner_id  # the log's writes need not look the learner up again
         started = time.monotonic()
         try:
             self._rate.take(person.key)
@@ -394,11 +396,12 @@ class Tutor:
         except CommandRefused as refused:
             self.store.log(person, kind="docker", text=text, exit_status=-1,
                            lesson_id=lesson_id, step_id=step_id, output=refused.message,
-                           facts={"refused": refused.option})
+                           facts={"refused": refused.option}, learner_id=learner_id)
             raise
         except EngineUnavailable as failure:
             self.store.log(person, kind="docker", text=text, exit_status=-2,
-                           lesson_id=lesson_id, step_id=step_id, output=failure.message)
+                           lesson_id=lesson_id, step_id=step_id, output=failure.message,
+                           learner_id=learner_id)
             raise
         outcome.facts.update(observe.after_command(self.sandbox, person, lesson,
                                                    outcome.facts, before))
@@ -406,6 +409,7 @@ class Tutor:
         self.store.log(
             person, kind="docker", text=text, exit_status=outcome.exit_code, duration_ms=duration,
             output=outcome.output, lesson_id=lesson_id, step_id=step_id, facts=outcome.facts,
+            learner_id=learner_id,
         )
         trace.settle(outcome.exit_code)
         reply = view.command_reply(outcome)
@@ -419,7 +423,7 @@ class Tutor:
         if not step.state_hints or state.completed(step.id):
             return None
         try:
-            result = self._run_checks(person, lesson, step)
+            result = self._run_checks(person, lesson, step, state)
         except EngineUnavailable:
             return None
         hint = pick_state_hint(step, result, self.store.history(person, limit=50))
@@ -435,23 +439,31 @@ class Tutor:
         step = lesson.step(state.current_step)
         if not step.checks or state.completed(step.id):
             return Reply()
-        result = self._run_checks(person, lesson, step)
+        result = self._run_checks(person, lesson, step, state)
         if result.passed:
             return self._completed(person, lesson, step, result)
         if result.volunteer:
             return Reply().add(Notice(result.message, Tone.WARNING))
         return Reply()
 
-    def _run_checks(self, person: Person, lesson: Lesson, step: Step) -> CheckResult:
+    def _run_checks(self, person: Person, lesson: Lesson, step: Step,
+                    state: LessonState | None = None) -> CheckResult:
         ctx = CheckContext(person=person, sandbox=self.sandbox,
-                           history=self._history(person, lesson), step_id=step.id)
+                           history=self._history(person, lesson, state), step_id=step.id)
         return run_checks(ctx, step.checks)
 
-    def _history(self, person: Person, lesson: Lesson) -> list[CommandEntry]:
-        """What checks see: docker commands, edits and quiz answers since the lesson began."""
-        state = self.store.lesson_state(person, lesson.id)
+    def _history(self, person: Person, lesson: Lesson,
+                 state: LessonState | None = None) -> list[CommandEntry]:
+        """What checks see: docker commands, edits and quiz answers since the lesson began.
+
+        ``state`` is the person's state in ``lesson`` when the caller read it this turn
+        (only its start time is used, which a command never changes); else it is read.
+        """
+        if state is None:
+            state = self.store.lesson_state(person, lesson.id)
         since = state.started_at if state else None
-        return checked_history(self.store.history(person, limit=HISTORY_LIMIT), since)
+        entries = self.store.history(person, limit=HISTORY_LIMIT, since=since)
+        return checked_history(entries, since)
 
     def _completed(self, person: Person, lesson: Lesson, step: Step, result: CheckResult) -> Reply:
         reply = Reply()

@@ -21,20 +21,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import StoreError
 from bot.identity import Person
 from bot.progress import migrate
+from bot.progress.commandlog import CommandLogMixin
 from bot.progress.models import (
     ChallengeCompletion,
     ClaimedRequest,
-    CommandLog,
     Learner,
     LessonProgress,
     StepProgress,
 )
 from bot.progress.placement import PlacementMixin
-from bot.progress.records import CommandEntry, LessonState, StepState, utcnow
-from bot.text import printable
-
-OUTPUT_KEEP = 500
-"""How many characters of a command's output the log keeps."""
+from bot.progress.records import LessonState, Position, StepState, utcnow
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,15 +48,15 @@ def make_engine(url: str) -> Engine:
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
-        )
+        # No pre-ping: a connection to a file cannot go stale, and the ping would cost a
+        # round of the driver on every transaction (several per learner command).
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
 
 
-class ProgressStore(PlacementMixin):
+class ProgressStore(PlacementMixin, CommandLogMixin):
     """Learners' progress and history, in a relational database.
 
     Args:
@@ -119,6 +115,19 @@ class ProgressStore(PlacementMixin):
         """Record that the person was active now (creates them if new)."""
         with self.session() as session:
             self._learner(session, person)
+
+    def enter(self, person: Person) -> Position:
+        """Record the person active now and read where they are, in one transaction.
+
+        What a learner's command reads as it begins (their lesson and their state in
+        it); pass :attr:`Position.learner_id` to :meth:`log` later in the same turn.
+        """
+        with self.session() as session:
+            learner = self._learner(session, person)
+            lesson_id = learner.current_lesson
+            progress = self._progress(session, learner, lesson_id) if lesson_id else None
+            state = None if progress is None else self._state(session, learner, progress)
+            return Position(learner.id, lesson_id, state)
 
     # -- coordination between replicas ---------------------------------------------------
 
@@ -379,61 +388,3 @@ class ProgressStore(PlacementMixin):
                     LessonProgress.learner_id == learner.id, LessonProgress.lesson_id == lesson_id
                 )
             )
-
-    # -- the command log ------------------------------------------------------------------
-
-    def log(
-        self,
-        person: Person,
-        *,
-        kind: str,
-        text: str,
-        exit_status: int,
-        duration_ms: int = 0,
-        output: str = "",
-        lesson_id: str | None = None,
-        step_id: str | None = None,
-        facts: dict[str, Any] | None = None,
-    ) -> int:
-        """Append one entry to the command log and return its id."""
-        with self.session() as session:
-            learner = self._learner(session, person)
-            row = CommandLog(
-                learner_id=learner.id,
-                lesson_id=lesson_id,
-                step_id=step_id,
-                kind=kind,
-                text=printable(text[:2000]),  # a lone surrogate would fail the encoder
-                exit_status=exit_status,
-                duration_ms=duration_ms,
-                output=printable(output[:OUTPUT_KEEP]),
-                facts=facts,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-
-    def history(
-        self, person: Person, *, kind: str | None = None, limit: int | None = None
-    ) -> list[CommandEntry]:
-        """The person's command log, oldest first (the last ``limit`` entries if given)."""
-        with self.session() as session:
-            query = (
-                select(CommandLog)
-                .join(Learner, Learner.id == CommandLog.learner_id)
-                .where(Learner.key == person.key)
-            )
-            if kind is not None:
-                query = query.where(CommandLog.kind == kind)
-            query = query.order_by(CommandLog.id.desc())
-            if limit is not None:
-                query = query.limit(limit)
-            rows = list(session.scalars(query).all())
-            rows.reverse()
-            return [
-                CommandEntry(
-                    r.id, r.at, r.lesson_id, r.step_id, r.kind, r.text, r.exit_status,
-                    r.duration_ms, r.output, r.facts,
-                )
-                for r in rows
-            ]
