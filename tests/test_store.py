@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 from pytest_mock import MockerFixture
+from sqlalchemy import select
 
 from bot.errors import StoreError
 from bot.identity import Person
 from bot.progress import ProgressStore
+from bot.progress.models import Learner
 
 
 def test_progress_survives_a_restart(database_url: str) -> None:
@@ -87,6 +89,11 @@ def test_enter_records_activity_and_reads_the_position(store: ProgressStore) -> 
     assert store.learner_activity()[person.key] > first_seen
     store.reset_lesson(person, "l")  # the lesson stays current, its progress is gone
     assert store.enter(person).state is None
+    renamed = Person("console", "e", "Eve")
+    assert store.enter(renamed).learner_id == fresh.learner_id
+    with store.session() as session:
+        assert session.scalars(select(Learner.display_name)
+                               .where(Learner.key == person.key)).one() == "Eve"
 
 
 def test_log_with_the_learner_read_this_turn_writes_the_same_entry(store: ProgressStore) -> None:

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from bot.identity import Person
@@ -28,6 +28,7 @@ class CommandLogMixin:
     """The store's command-log methods (mixed into :class:`~bot.progress.store.ProgressStore`)."""
 
     session: Callable[[], AbstractContextManager[Session]]
+    connection: Callable[[], AbstractContextManager[Connection]]
     _learner: Callable[[Session, Person], Learner]
 
     def log(
@@ -52,22 +53,22 @@ class CommandLogMixin:
         touching the learner again; without it the learner is looked up (made if new) and
         recorded active.
         """
-        with self.session() as session:
-            if learner_id is None:
-                learner_id = self._learner(session, person).id
-            values: dict[str, Any] = {
-                "learner_id": learner_id,
-                "lesson_id": lesson_id,
-                "step_id": step_id,
-                "kind": kind,
-                "text": printable(text[:2000]),  # a lone surrogate would fail the encoder
-                "exit_status": exit_status,
-                "duration_ms": duration_ms,
-                "output": printable(output[:OUTPUT_KEEP]),
-                "facts": facts,
-            }
-            return int(session.execute(insert(CommandLog).values(values)
-                                       .returning(CommandLog.id)).scalar_one())
+        values: dict[str, Any] = {
+            "lesson_id": lesson_id,
+            "step_id": step_id,
+            "kind": kind,
+            "text": printable(text[:2000]),  # a lone surrogate would fail the encoder
+            "exit_status": exit_status,
+            "duration_ms": duration_ms,
+            "output": printable(output[:OUTPUT_KEEP]),
+            "facts": facts,
+        }
+        if learner_id is None:
+            with self.session() as session:
+                values["learner_id"] = self._learner(session, person).id
+                return _append(session.connection(), values)
+        with self.connection() as connection:
+            return _append(connection, {**values, "learner_id": learner_id})
 
     def history(
         self, person: Person, *, kind: str | None = None, limit: int | None = None,
@@ -77,7 +78,7 @@ class CommandLogMixin:
 
         With ``since`` (a lesson's start), only the entries logged at or after it.
         """
-        with self.session() as session:
+        with self.connection() as connection:
             query = (
                 select(CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
                        CommandLog.kind, CommandLog.text, CommandLog.exit_status,
@@ -92,9 +93,15 @@ class CommandLogMixin:
             query = query.order_by(CommandLog.id.desc())
             if limit is not None:
                 query = query.limit(limit)
-            rows = list(_entries(session.execute(query)))
+            rows = list(_entries(connection.execute(query)))
             rows.reverse()
             return rows
+
+
+def _append(connection: Connection, values: dict[str, Any]) -> int:
+    """Insert one log row and return its id."""
+    return int(connection.execute(insert(CommandLog).values(values)
+                                  .returning(CommandLog.id)).scalar_one())
 
 
 def _entries(rows: Any) -> Iterator[CommandEntry]:

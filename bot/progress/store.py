@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, make_url, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, make_url, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -93,6 +93,20 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
                 "The progress database could not save that; nothing was changed. Try again."
             ) from exc
 
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A transaction on a plain connection, for Core statements (no ORM session to set up).
+
+        Committed on success, rolled back on any error, as :meth:`session`.
+        """
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                "The progress database could not save that; nothing was changed. Try again."
+            ) from exc
+
     # -- learners -------------------------------------------------------------------------
 
     def _learner(self, session: Session, person: Person, *, touch: bool = True) -> Learner:
@@ -122,11 +136,24 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
         What a learner's command reads as it begins (their lesson and their state in
         it); pass :attr:`Position.learner_id` to :meth:`log` later in the same turn.
         """
-        with self.session() as session:
+        with self.connection() as connection:  # Core: the learner's row is touched in place
+            row = connection.execute(
+                update(Learner).where(Learner.key == person.key)
+                .values(last_active_at=utcnow())
+                .returning(Learner.id, Learner.current_lesson, Learner.display_name)
+            ).one_or_none()
+            renamed = row is not None and bool(person.display_name) and \
+                row.display_name != person.display_name
+            if row is not None and not renamed:
+                lesson_id: str | None = row.current_lesson
+                progress = self._progress_row(connection, row.id, lesson_id) if lesson_id else None
+                state = None if progress is None else self._state(connection, row.id, progress)
+                return Position(row.id, lesson_id, state)
+        with self.session() as session:  # new (or renamed): made and updated through the ORM
             learner = self._learner(session, person)
             lesson_id = learner.current_lesson
             progress = self._progress(session, learner, lesson_id) if lesson_id else None
-            state = None if progress is None else self._state(session, learner, progress)
+            state = None if progress is None else self._state(session, learner.id, progress)
             return Position(learner.id, lesson_id, state)
 
     # -- coordination between replicas ---------------------------------------------------
@@ -236,7 +263,7 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
                 )
                 session.add(progress)
                 session.flush()
-            return self._state(session, learner, progress)
+            return self._state(session, learner.id, progress)
 
     def move_to(self, person: Person, lesson_id: str, step_id: str) -> None:
         """Set the person's current step in a lesson they started."""
@@ -255,7 +282,7 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
             if learner is None:
                 return None
             progress = self._progress(session, learner, lesson_id)
-            return None if progress is None else self._state(session, learner, progress)
+            return None if progress is None else self._state(session, learner.id, progress)
 
     def all_lesson_states(self, person: Person) -> list[LessonState]:
         """Every lesson the person started, oldest first."""
@@ -268,14 +295,24 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
                 .where(LessonProgress.learner_id == learner.id)
                 .order_by(LessonProgress.started_at)
             ).all()
-            return [self._state(session, learner, row) for row in rows]
+            return [self._state(session, learner.id, row) for row in rows]
 
-    def _state(self, session: Session, learner: Learner, progress: LessonProgress) -> LessonState:
-        steps = session.scalars(
-            select(StepProgress).where(
-                StepProgress.learner_id == learner.id,
-                StepProgress.lesson_id == progress.lesson_id,
-            )
+    @staticmethod
+    def _progress_row(connection: Connection, learner_id: int, lesson_id: str) -> Any:
+        """The learner's position in a lesson as a plain row (the columns :meth:`_state` reads)."""
+        return connection.execute(
+            select(LessonProgress.lesson_id, LessonProgress.current_step,
+                   LessonProgress.started_at, LessonProgress.completed_at)
+            .where(LessonProgress.learner_id == learner_id, LessonProgress.lesson_id == lesson_id)
+        ).one_or_none()
+
+    def _state(self, db: Session | Connection, learner_id: int, progress: Any) -> LessonState:
+        """The state from a position (a :class:`LessonProgress` or a row of its columns)."""
+        steps = db.execute(
+            select(StepProgress.step_id, StepProgress.completed_at, StepProgress.hints_shown,
+                   StepProgress.check_attempts, StepProgress.failed_checks)
+            .where(StepProgress.learner_id == learner_id,
+                   StepProgress.lesson_id == progress.lesson_id)
         ).all()
         return LessonState(
             lesson_id=progress.lesson_id,
