@@ -98,10 +98,13 @@ class CommandLogMixin:
             return rows
 
 
+_APPEND = insert(CommandLog).returning(CommandLog.id)
+"""The log's insert, built once: each entry only binds its values."""
+
+
 def _append(connection: Connection, values: dict[str, Any]) -> int:
     """Insert one log row and return its id."""
-    return int(connection.execute(insert(CommandLog).values(values)
-                                  .returning(CommandLog.id)).scalar_one())
+    return int(connection.execute(_APPEND, values).scalar_one())
 
 
 def _entries(rows: Any) -> Iterator[CommandEntry]:

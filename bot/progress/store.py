@@ -14,7 +14,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, make_url, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    make_url,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +65,24 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
+
+
+_TOUCH = (update(Learner).where(Learner.key == bindparam("learner_key"))
+          .values(last_active_at=bindparam("active_at"))
+          .returning(Learner.id, Learner.current_lesson, Learner.display_name))
+"""What :meth:`ProgressStore.enter` runs first, built once (each learner command runs it)."""
+
+_POSITION = (select(LessonProgress.lesson_id, LessonProgress.current_step,
+                    LessonProgress.started_at, LessonProgress.completed_at)
+             .where(LessonProgress.learner_id == bindparam("learner_id"),
+                    LessonProgress.lesson_id == bindparam("lesson_id")))
+"""A learner's position in a lesson, as the columns a :class:`LessonState` needs."""
+
+_STEPS = (select(StepProgress.step_id, StepProgress.completed_at, StepProgress.hints_shown,
+                 StepProgress.check_attempts, StepProgress.failed_checks)
+          .where(StepProgress.learner_id == bindparam("learner_id"),
+                 StepProgress.lesson_id == bindparam("lesson_id")))
+"""A learner's step states in a lesson."""
 
 
 class ProgressStore(PlacementMixin, CommandLogMixin):
@@ -137,11 +166,8 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
         it); pass :attr:`Position.learner_id` to :meth:`log` later in the same turn.
         """
         with self.connection() as connection:  # Core: the learner's row is touched in place
-            row = connection.execute(
-                update(Learner).where(Learner.key == person.key)
-                .values(last_active_at=utcnow())
-                .returning(Learner.id, Learner.current_lesson, Learner.display_name)
-            ).one_or_none()
+            row = connection.execute(_TOUCH, {"learner_key": person.key,
+                                              "active_at": utcnow()}).one_or_none()
             renamed = row is not None and bool(person.display_name) and \
                 row.display_name != person.display_name
             if row is not None and not renamed:
@@ -300,20 +326,13 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
     @staticmethod
     def _progress_row(connection: Connection, learner_id: int, lesson_id: str) -> Any:
         """The learner's position in a lesson as a plain row (the columns :meth:`_state` reads)."""
-        return connection.execute(
-            select(LessonProgress.lesson_id, LessonProgress.current_step,
-                   LessonProgress.started_at, LessonProgress.completed_at)
-            .where(LessonProgress.learner_id == learner_id, LessonProgress.lesson_id == lesson_id)
-        ).one_or_none()
+        return connection.execute(_POSITION, {"learner_id": learner_id,
+                                              "lesson_id": lesson_id}).one_or_none()
 
     def _state(self, db: Session | Connection, learner_id: int, progress: Any) -> LessonState:
         """The state from a position (a :class:`LessonProgress` or a row of its columns)."""
-        steps = db.execute(
-            select(StepProgress.step_id, StepProgress.completed_at, StepProgress.hints_shown,
-                   StepProgress.check_attempts, StepProgress.failed_checks)
-            .where(StepProgress.learner_id == learner_id,
-                   StepProgress.lesson_id == progress.lesson_id)
-        ).all()
+        steps = db.execute(_STEPS, {"learner_id": learner_id,
+                                    "lesson_id": progress.lesson_id}).all()
         return LessonState(
             lesson_id=progress.lesson_id,
             current_step=progress.current_step,
