@@ -132,6 +132,21 @@ def _requests_of(fn: Callable[[], object]) -> int:
     return count
 
 
+def _balanced_orders(arms: list[str]) -> list[list[str]]:
+    """Orders of ``arms`` in which each arm runs right after each other arm equally often.
+
+    A Williams design (an even number of arms): what runs just before a measurement (a
+    CLI process still exiting, the engine still cleaning up its exec) weighs on every arm
+    alike. Alternating one order with its reverse would put one arm after the CLI in half
+    the rounds and another never.
+    """
+    n = len(arms)
+    first = [0]
+    for k in range(1, n):
+        first.append((k + 1) // 2 if k % 2 else n - k // 2)
+    return [[arms[(j + shift) % n] for j in first] for shift in range(n)]
+
+
 def _exec_side_by_side(session: bench.BenchSession, tutor: Tutor, person: Person) -> None:
     """60 `docker exec c redis-cli get k` through the sandbox, the tutor and the CLI."""
     rounds = 10 if session.quick else 60
@@ -156,9 +171,9 @@ def _exec_side_by_side(session: bench.BenchSession, tutor: Tutor, person: Person
         "cli": lambda: _cli("exec", engine_name, "redis-cli", "get", "k"),
     }
     times: dict[str, list[float]] = {who: [] for who in steps}
+    orders = _balanced_orders(list(steps))
     for i in range(rounds + 1):  # the first round is a warm-up
-        order = list(steps) if i % 2 else list(reversed(steps))
-        for who in order:
+        for who in orders[i % len(orders)]:
             seconds = _timed(steps[who])
             if i:
                 times[who].append(seconds)
