@@ -2,8 +2,9 @@
 
 Both front ends (Slack handlers and the terminal console) call :meth:`Tutor.handle`
 with the words a learner typed after ``/tutor`` or a ``docker ...`` line, through
-:class:`bot.service.TutorService`. The service walks the lesson, runs learner commands in
-the sandbox, logs them, and verifies the current step after every command unasked.
+:class:`bot.service.TutorService`. The service walks the lesson; its hands-on side
+(:class:`bot.hands_on.HandsOn`) runs learner commands in the sandbox, logs them, and
+verifies the current step after every command unasked.
 Every line handled is also logged for operators as one structured line on this module's
 logger at INFO (see :mod:`bot.oplog`): ``serve`` shows it, the console does not.
 """
@@ -19,22 +20,18 @@ from typing import TYPE_CHECKING
 
 from bot import lesson_view as view
 from bot import workspace
-from bot.checks import CheckContext, CheckResult, observe, quiz, run_checks
-from bot.checks.hints import KIND as HINT_KIND
-from bot.checks.hints import pick_state_hint
-from bot.checks.history import HISTORY_LIMIT, checked_history
+from bot.checks import CheckResult, quiz
 from bot.config import Settings
-from bot.errors import CommandRefused, EngineUnavailable, TutorError, UsageError
+from bot.errors import TutorError, UsageError
+from bot.hands_on import HandsOn
 from bot.identity import Person
 from bot.lessons import Catalog, Lesson, Step
 from bot.oplog import LineTrace, exit_status_of, log_line
-from bot.progress import CommandEntry, LessonState
+from bot.progress import LessonState
 from bot.ratelimit import CommandRate
 from bot.reply import (
-    Actions,
     Context,
     Event,
-    Heading,
     Markdown,
     Notice,
     Part,
@@ -43,7 +40,6 @@ from bot.reply import (
     code_span,
 )
 from bot.sandbox.naming import Namespace
-from bot.sandbox.parser import parse
 from bot.sandbox.policy import suggest
 from bot.service import LessonCard, Stoppable
 
@@ -89,6 +85,7 @@ class Tutor:
         self._rate = CommandRate(settings.limits.commands_per_minute, clock=clock)
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self.hands_on = HandsOn(store, catalog, lambda: self.sandbox, self._rate)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tutor:
@@ -195,9 +192,9 @@ class Tutor:
         trace = LineTrace(time.monotonic())
         try:
             with self._serial(person):
-                self.store.touch(person)  # last activity: the reaper spares active learners
                 if text == "docker" or text.startswith(("docker ", "docker\t")):
-                    return self._docker(person, text, trace)
+                    return self.hands_on.docker(person, text, trace)  # touches them too
+                self.store.touch(person)  # last activity: the reaper spares active learners
                 word, _, rest = text.partition(" ")
                 word = word.lower() or "help"
                 command = _WORDS.get(word)
@@ -286,13 +283,13 @@ class Tutor:
         if state.completed(step.id):
             return Reply().add(Notice(f"\u201c{step.title}\u201d is already done. "
                                       "Type `next` to go on.", Tone.SUCCESS))
-        result = self._run_checks(person, lesson, step)
+        result = self.hands_on.run(person, lesson, step, state)
         self.store.record_check(person, lesson.id, step.id, passed=result.passed)
         if result.passed:
-            return self._completed(person, lesson, step, result)
+            return self.hands_on.completed(person, lesson, step, result)
         reply = Reply().add(Notice(result.message, Tone.WARNING))
         if step.quiz:
-            right = quiz.answered_right(self._history(person, lesson), step.id)
+            right = quiz.answered_right(self.hands_on.history(person, lesson, state), step.id)
             question = quiz.current(step, right)
             if question is not None:
                 return reply.add(*quiz.question_parts(step, question))
@@ -302,7 +299,7 @@ class Tutor:
         """The hint for where the learner is now, else the next of the step's (up to three)."""
         lesson, state = self._current(person)
         step = lesson.step(state.current_step)
-        special = self._state_hint(person, lesson, step, state)
+        special = self.hands_on.state_hint(person, lesson, step, state)
         if special is not None:
             return special
         if not step.hints:
@@ -314,13 +311,13 @@ class Tutor:
         """Answer the current quiz question (``answer 2``; a Slack button sends ``answer q1:2``)."""
         lesson, state = self._current(person)
         step = lesson.step(state.current_step)
-        graded = quiz.grade(step, rest, self._history(person, lesson))
+        graded = quiz.grade(step, rest, self.hands_on.history(person, lesson, state))
         if graded.fresh:
             self.store.log(person, kind=quiz.KIND, text=graded.text,
                            exit_status=0 if graded.correct else 1, lesson_id=lesson.id,
                            step_id=step.id, facts={"quiz": graded.fact})
         reply = Reply().add(*graded.parts)
-        return reply.extend(self._auto_check(person, lesson, state))
+        return reply.extend(self.hands_on.after_command(person, lesson, state))
 
     def edit(self, person: Person, rest: str) -> Reply:
         """Write a file in the workspace ``$(pwd)`` binds, standing in for an editor on the host."""
@@ -340,7 +337,7 @@ class Tutor:
         reply = Reply().add(Notice(f"Saved `{path}` in your workspace (`$(pwd)/{path}` on the "
                                    f"host, {size} bytes).", Tone.INFO))
         if lesson is not None and state is not None:
-            reply.extend(self._auto_check(person, lesson, state))
+            reply.extend(self.hands_on.after_command(person, lesson, state))
         return reply
 
     def status(self, person: Person, rest: str) -> Reply:
@@ -378,99 +375,10 @@ class Tutor:
         return reports.progress_word(self.store, self.catalog, rest,
                                      allowed=self.is_instructor(person))
 
-    # -- docker commands ------------------------------------------------------------------
-
-    def _docker(self, person: Person, text: str, trace: LineTrace) -> Reply:
-        """Run a learner's docker command in their sandbox, log it, and verify the step."""
-        lesson_id = self.store.current_lesson(person)
-        lesson = self.catalog.get(lesson_id) if lesson_id else None
-        state = self.store.lesson_state(person, lesson.id) if lesson else None
-        step_id = state.current_step if state else None
-        started = time.monotonic()
-        try:
-            self._rate.take(person.key)
-            command = parse(text)
-            trace.verb = f"docker {command.verb}"
-            before = observe.before_command(self.sandbox, person, command)
-            outcome = self.sandbox.run_command(person, command)
-        except CommandRefused as refused:
-            self.store.log(person, kind="docker", text=text, exit_status=-1,
-                           lesson_id=lesson_id, step_id=step_id, output=refused.message,
-                           facts={"refused": refused.option})
-            raise
-        except EngineUnavailable as failure:
-            self.store.log(person, kind="docker", text=text, exit_status=-2,
-                           lesson_id=lesson_id, step_id=step_id, output=failure.message)
-            raise
-        outcome.facts.update(observe.after_command(self.sandbox, person, lesson,
-                                                   outcome.facts, before))
-        duration = int((time.monotonic() - started) * 1000)
-        self.store.log(
-            person, kind="docker", text=text, exit_status=outcome.exit_code, duration_ms=duration,
-            output=outcome.output, lesson_id=lesson_id, step_id=step_id, facts=outcome.facts,
-        )
-        trace.settle(outcome.exit_code)
-        reply = view.command_reply(outcome)
-        if lesson is not None and state is not None:
-            reply.extend(self._auto_check(person, lesson, state))
-        return reply
-
-    def _state_hint(self, person: Person, lesson: Lesson, step: Step,
-                    state: LessonState) -> Reply | None:
-        """The state hint for what the step's checks find now (once per situation)."""
-        if not step.state_hints or state.completed(step.id):
-            return None
-        try:
-            result = self._run_checks(person, lesson, step)
-        except EngineUnavailable:
-            return None
-        hint = pick_state_hint(step, result, self.store.history(person, limit=50))
-        if hint is None:
-            return None
-        self.store.log(person, kind=HINT_KIND, text="hint", exit_status=0, lesson_id=lesson.id,
-                       step_id=step.id, facts={"step": step.id, "state": hint.state})
-        return Reply().add(Notice(f"Hint: {hint.text}", Tone.INFO),
-                           Context("That hint is about where you are right now; type `hint` "
-                                   "again for the step's general hints."))
-
-    def _auto_check(self, person: Person, lesson: Lesson, state: LessonState) -> Reply:
-        step = lesson.step(state.current_step)
-        if not step.checks or state.completed(step.id):
-            return Reply()
-        result = self._run_checks(person, lesson, step)
-        if result.passed:
-            return self._completed(person, lesson, step, result)
-        if result.volunteer:
-            return Reply().add(Notice(result.message, Tone.WARNING))
-        return Reply()
-
-    def _run_checks(self, person: Person, lesson: Lesson, step: Step) -> CheckResult:
-        ctx = CheckContext(person=person, sandbox=self.sandbox,
-                           history=self._history(person, lesson), step_id=step.id)
-        return run_checks(ctx, step.checks)
-
-    def _history(self, person: Person, lesson: Lesson) -> list[CommandEntry]:
-        """What checks see: docker commands, edits and quiz answers since the lesson began."""
-        state = self.store.lesson_state(person, lesson.id)
-        since = state.started_at if state else None
-        return checked_history(self.store.history(person, limit=HISTORY_LIMIT), since)
-
-    def _completed(self, person: Person, lesson: Lesson, step: Step, result: CheckResult) -> Reply:
-        reply = Reply()
-        first = self.store.complete_step(person, lesson.id, step.id)
-        if first:
-            reply.events.append(Event.STEP_COMPLETED)
-        if step.challenge and self.store.record_challenge(
-            person, lesson.id, step.id, result.evidence
-        ):
-            reply.events.append(Event.CHALLENGE_COMPLETED)
-            reply.add(Heading("\U0001f389 Challenge complete"))
-        reply.add(Notice(result.message or f"\u201c{step.title}\u201d is done.", Tone.SUCCESS))
-        index = lesson.index(step.id)
-        if index + 1 < len(lesson.steps):
-            reply.add(Context(f"Next: {lesson.steps[index + 1].title}. Type `next` to go on."),
-                      Actions(("next",)))
-        return reply
+    def _run_checks(self, person: Person, lesson: Lesson, step: Step,
+                    state: LessonState | None = None) -> CheckResult:
+        """The step's checks now (see :meth:`bot.hands_on.HandsOn.run`)."""
+        return self.hands_on.run(person, lesson, step, state)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -495,7 +403,7 @@ class Tutor:
     def _section(self, lesson: Lesson, step: Step, person: Person | None = None) -> Reply:
         parts: list[Part] = []
         if step.quiz and person is not None:
-            right = quiz.answered_right(self._history(person, lesson), step.id)
+            right = quiz.answered_right(self.hands_on.history(person, lesson), step.id)
             question = quiz.current(step, right)
             if question is not None:
                 parts = quiz.question_parts(step, question)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bot.checks import CheckContext, CheckResult, run_checks
@@ -15,6 +16,19 @@ from bot.tutor import Tutor
 def do(tutor: Tutor, person: Person, *lines: str) -> list[Reply]:
     """Send lines as the learner (no lesson started, so no auto-check runs)."""
     return [tutor.handle(person, line) for line in lines]
+
+
+def until_exited(tutor: Tutor, person: Person, name: str, *, within: float = 30.0) -> None:
+    """Wait until the learner's container ``name`` no longer runs.
+
+    A Redis told ``redis-cli shutdown`` answers first and exits a moment later: a ``docker
+    rm`` sent at once can meet it still running (as a learner's would, typed that fast).
+    """
+    deadline = time.monotonic() + within
+    while (view := tutor.sandbox.container(person, name)) is not None and view.running:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} still runs {within:.0f} s after it was told to stop")
+        time.sleep(0.05)
 
 
 def verify(tutor: Tutor, person: Person, check_type: str, /, **params: Any) -> CheckResult:

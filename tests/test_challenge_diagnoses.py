@@ -11,7 +11,7 @@ import pytest
 from bot.identity import Person
 from bot.reply import Event, Reply
 from bot.tutor import Tutor
-from tests.check_helpers import completed, do, to_challenge
+from tests.check_helpers import completed, do, to_challenge, until_exited
 
 pytestmark = pytest.mark.docker
 
@@ -53,10 +53,11 @@ def test_appendonly_on_redis_2_only_after_a_clean_stop(tutor: Tutor, alice: Pers
 def test_appendonly_on_redis_2_after_a_saving_shutdown(tutor: Tutor, alice: Person) -> None:
     """`redis-cli shutdown` saves; an AOF redis-2 still ignores the snapshot, and is told so."""
     to_challenge(tutor, alice)
-    replies = do(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown",
-                  "docker rm redis-1",
-                  "docker run -d --name redis-2 -v my-redis-data:/data redis --appendonly yes",
-                  GET_2)
+    do(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown")
+    until_exited(tutor, alice, "redis-1")
+    replies = do(tutor, alice, "docker rm redis-1",
+                 "docker run -d --name redis-2 -v my-redis-data:/data redis --appendonly yes",
+                 GET_2)
     assert "ignores `dump.rdb`" in warned(replies[-1])
     assert state(tutor, alice) == "aof-reader-only"
 
@@ -75,8 +76,9 @@ def test_a_stop_of_the_aof_reader_overwrites_the_snapshot(tutor: Tutor, alice: P
 def test_shutdown_nosave_is_named(tutor: Tutor, alice: Person) -> None:
     """`redis-cli shutdown nosave` quits without saving: the tutor names that, not the rm -f trap."""
     to_challenge(tutor, alice)
-    replies = do(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown nosave",
-                  "docker rm redis-1", REDIS_2, GET_2)
+    do(tutor, alice, REDIS_1, SET_1, "docker exec redis-1 redis-cli shutdown nosave")
+    until_exited(tutor, alice, "redis-1")
+    replies = do(tutor, alice, "docker rm redis-1", REDIS_2, GET_2)
     said = warned(replies[-1])
     assert "shutdown nosave" in said and "docker rm -f` sends SIGKILL" not in said
     assert state(tutor, alice) == "nosave"

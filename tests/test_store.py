@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 from pytest_mock import MockerFixture
+from sqlalchemy import select
 
 from bot.errors import StoreError
 from bot.identity import Person
 from bot.progress import ProgressStore
+from bot.progress.models import Learner
 
 
 def test_progress_survives_a_restart(database_url: str) -> None:
@@ -69,6 +71,64 @@ def test_output_is_truncated_in_the_log(store: ProgressStore) -> None:
     person = Person("console", "o")
     store.log(person, kind="docker", text="x", exit_status=0, output="y" * 10_000)
     assert len(store.history(person)[0].output) == 500
+
+
+def test_enter_records_activity_and_reads_the_position(store: ProgressStore) -> None:
+    """One read at a command's start makes a new learner, marks them active and says where they are."""
+    person = Person("console", "e")
+    fresh = store.enter(person)
+    assert (fresh.lesson_id, fresh.state) == (None, None)
+    first_seen = store.learner_activity()[person.key]
+    store.start_lesson(person, "l", "a")
+    store.complete_step(person, "l", "a")
+    store.move_to(person, "l", "b")
+    position = store.enter(person)
+    assert position.learner_id == fresh.learner_id
+    assert position.lesson_id == "l" and position.state is not None
+    assert position.state.current_step == "b" and position.state.completed("a")
+    assert store.learner_activity()[person.key] > first_seen
+    store.reset_lesson(person, "l")  # the lesson stays current, its progress is gone
+    assert store.enter(person).state is None
+    renamed = Person("console", "e", "Eve")
+    assert store.enter(renamed).learner_id == fresh.learner_id
+    with store.session() as session:
+        assert session.scalars(select(Learner.display_name)
+                               .where(Learner.key == person.key)).one() == "Eve"
+
+
+def test_log_with_the_learner_read_this_turn_writes_the_same_entry(store: ProgressStore) -> None:
+    """An entry logged with the learner id from enter() reads back like one logged without it."""
+    person = Person("console", "i")
+    learner_id = store.enter(person).learner_id
+    facts = {"verb": "exec", "container": {"name": "c", "mounts": []}}
+    for given in (None, learner_id):
+        store.log(person, kind="docker", text="docker exec c ls\ud800", exit_status=3,
+                  duration_ms=7, output="y" * 600, lesson_id="l", step_id="s", facts=facts,
+                  learner_id=given)
+    store.log(person, kind="quiz", text="answer 1", exit_status=0, learner_id=learner_id)
+    plain, fast, without_facts = store.history(person)
+    assert fast.id > plain.id
+    assert [getattr(fast, f) for f in ("lesson_id", "step_id", "kind", "text", "exit_status",
+                                       "duration_ms", "output", "facts")] == \
+        [getattr(plain, f) for f in ("lesson_id", "step_id", "kind", "text", "exit_status",
+                                     "duration_ms", "output", "facts")]
+    assert fast.facts == facts and len(fast.output) == 500 and "\ud800" not in fast.text
+    assert without_facts.facts is None
+    assert [e.kind for e in store.history(person, kind="quiz")] == ["quiz"]
+
+
+def test_history_since_keeps_the_entries_logged_from_then_on(store: ProgressStore) -> None:
+    """``since`` drops what was logged before a lesson's start and keeps order and limit."""
+    person = Person("console", "s")
+    store.log(person, kind="docker", text="before", exit_status=0)
+    state = store.start_lesson(person, "l", "a")
+    for n in range(3):
+        store.log(person, kind="docker", text=f"after {n}", exit_status=0)
+    assert [e.text for e in store.history(person)] == ["before", "after 0", "after 1", "after 2"]
+    assert [e.text for e in store.history(person, since=state.started_at)] == \
+        ["after 0", "after 1", "after 2"]
+    assert [e.text for e in store.history(person, since=state.started_at, limit=2)] == \
+        ["after 1", "after 2"]
 
 
 def test_a_failed_write_changes_nothing(store: ProgressStore, mocker: MockerFixture) -> None:

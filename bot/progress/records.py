@@ -59,4 +59,19 @@ class CommandEntry:
     facts: dict[str, Any] | None
 
 
-__all__ = ["CommandEntry", "LessonState", "StepState", "utcnow"]
+@dataclass(frozen=True)
+class Position:
+    """Where a learner is as their turn begins (see :meth:`ProgressStore.enter`).
+
+    Attributes:
+        learner_id: The learner's row, for writes later in the same turn.
+        lesson_id: The lesson they are working on, if any.
+        state: Their state in that lesson (``None`` when there is none, or it was reset).
+    """
+
+    learner_id: int
+    lesson_id: str | None
+    state: LessonState | None
+
+
+__all__ = ["CommandEntry", "LessonState", "Position", "StepState", "utcnow"]

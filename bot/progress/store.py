@@ -14,27 +14,34 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, make_url, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    make_url,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StoreError
 from bot.identity import Person
 from bot.progress import migrate
+from bot.progress.commandlog import CommandLogMixin
 from bot.progress.models import (
     ChallengeCompletion,
     ClaimedRequest,
-    CommandLog,
     Learner,
     LessonProgress,
     StepProgress,
 )
 from bot.progress.placement import PlacementMixin
-from bot.progress.records import CommandEntry, LessonState, StepState, utcnow
-from bot.text import printable
-
-OUTPUT_KEEP = 500
-"""How many characters of a command's output the log keeps."""
+from bot.progress.records import LessonState, Position, StepState, utcnow
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,15 +59,33 @@ def make_engine(url: str) -> Engine:
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
-        )
+        # No pre-ping: a connection to a file cannot go stale, and the ping would cost a
+        # round of the driver on every transaction (several per learner command).
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
 
 
-class ProgressStore(PlacementMixin):
+_TOUCH = (update(Learner).where(Learner.key == bindparam("learner_key"))
+          .values(last_active_at=bindparam("active_at"))
+          .returning(Learner.id, Learner.current_lesson, Learner.display_name))
+"""What :meth:`ProgressStore.enter` runs first, built once (each learner command runs it)."""
+
+_POSITION = (select(LessonProgress.lesson_id, LessonProgress.current_step,
+                    LessonProgress.started_at, LessonProgress.completed_at)
+             .where(LessonProgress.learner_id == bindparam("learner_id"),
+                    LessonProgress.lesson_id == bindparam("lesson_id")))
+"""A learner's position in a lesson, as the columns a :class:`LessonState` needs."""
+
+_STEPS = (select(StepProgress.step_id, StepProgress.completed_at, StepProgress.hints_shown,
+                 StepProgress.check_attempts, StepProgress.failed_checks)
+          .where(StepProgress.learner_id == bindparam("learner_id"),
+                 StepProgress.lesson_id == bindparam("lesson_id")))
+"""A learner's step states in a lesson."""
+
+
+class ProgressStore(PlacementMixin, CommandLogMixin):
     """Learners' progress and history, in a relational database.
 
     Args:
@@ -97,6 +122,20 @@ class ProgressStore(PlacementMixin):
                 "The progress database could not save that; nothing was changed. Try again."
             ) from exc
 
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A transaction on a plain connection, for Core statements (no ORM session to set up).
+
+        Committed on success, rolled back on any error, as :meth:`session`.
+        """
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                "The progress database could not save that; nothing was changed. Try again."
+            ) from exc
+
     # -- learners -------------------------------------------------------------------------
 
     def _learner(self, session: Session, person: Person, *, touch: bool = True) -> Learner:
@@ -119,6 +158,29 @@ class ProgressStore(PlacementMixin):
         """Record that the person was active now (creates them if new)."""
         with self.session() as session:
             self._learner(session, person)
+
+    def enter(self, person: Person) -> Position:
+        """Record the person active now and read where they are, in one transaction.
+
+        What a learner's command reads as it begins (their lesson and their state in
+        it); pass :attr:`Position.learner_id` to :meth:`log` later in the same turn.
+        """
+        with self.connection() as connection:  # Core: the learner's row is touched in place
+            row = connection.execute(_TOUCH, {"learner_key": person.key,
+                                              "active_at": utcnow()}).one_or_none()
+            renamed = row is not None and bool(person.display_name) and \
+                row.display_name != person.display_name
+            if row is not None and not renamed:
+                lesson_id: str | None = row.current_lesson
+                progress = self._progress_row(connection, row.id, lesson_id) if lesson_id else None
+                state = None if progress is None else self._state(connection, row.id, progress)
+                return Position(row.id, lesson_id, state)
+        with self.session() as session:  # new (or renamed): made and updated through the ORM
+            learner = self._learner(session, person)
+            lesson_id = learner.current_lesson
+            progress = self._progress(session, learner, lesson_id) if lesson_id else None
+            state = None if progress is None else self._state(session, learner.id, progress)
+            return Position(learner.id, lesson_id, state)
 
     # -- coordination between replicas ---------------------------------------------------
 
@@ -227,7 +289,7 @@ class ProgressStore(PlacementMixin):
                 )
                 session.add(progress)
                 session.flush()
-            return self._state(session, learner, progress)
+            return self._state(session, learner.id, progress)
 
     def move_to(self, person: Person, lesson_id: str, step_id: str) -> None:
         """Set the person's current step in a lesson they started."""
@@ -246,7 +308,7 @@ class ProgressStore(PlacementMixin):
             if learner is None:
                 return None
             progress = self._progress(session, learner, lesson_id)
-            return None if progress is None else self._state(session, learner, progress)
+            return None if progress is None else self._state(session, learner.id, progress)
 
     def all_lesson_states(self, person: Person) -> list[LessonState]:
         """Every lesson the person started, oldest first."""
@@ -259,15 +321,18 @@ class ProgressStore(PlacementMixin):
                 .where(LessonProgress.learner_id == learner.id)
                 .order_by(LessonProgress.started_at)
             ).all()
-            return [self._state(session, learner, row) for row in rows]
+            return [self._state(session, learner.id, row) for row in rows]
 
-    def _state(self, session: Session, learner: Learner, progress: LessonProgress) -> LessonState:
-        steps = session.scalars(
-            select(StepProgress).where(
-                StepProgress.learner_id == learner.id,
-                StepProgress.lesson_id == progress.lesson_id,
-            )
-        ).all()
+    @staticmethod
+    def _progress_row(connection: Connection, learner_id: int, lesson_id: str) -> Any:
+        """The learner's position in a lesson as a plain row (the columns :meth:`_state` reads)."""
+        return connection.execute(_POSITION, {"learner_id": learner_id,
+                                              "lesson_id": lesson_id}).one_or_none()
+
+    def _state(self, db: Session | Connection, learner_id: int, progress: Any) -> LessonState:
+        """The state from a position (a :class:`LessonProgress` or a row of its columns)."""
+        steps = db.execute(_STEPS, {"learner_id": learner_id,
+                                    "lesson_id": progress.lesson_id}).all()
         return LessonState(
             lesson_id=progress.lesson_id,
             current_step=progress.current_step,
@@ -379,61 +444,3 @@ class ProgressStore(PlacementMixin):
                     LessonProgress.learner_id == learner.id, LessonProgress.lesson_id == lesson_id
                 )
             )
-
-    # -- the command log ------------------------------------------------------------------
-
-    def log(
-        self,
-        person: Person,
-        *,
-        kind: str,
-        text: str,
-        exit_status: int,
-        duration_ms: int = 0,
-        output: str = "",
-        lesson_id: str | None = None,
-        step_id: str | None = None,
-        facts: dict[str, Any] | None = None,
-    ) -> int:
-        """Append one entry to the command log and return its id."""
-        with self.session() as session:
-            learner = self._learner(session, person)
-            row = CommandLog(
-                learner_id=learner.id,
-                lesson_id=lesson_id,
-                step_id=step_id,
-                kind=kind,
-                text=printable(text[:2000]),  # a lone surrogate would fail the encoder
-                exit_status=exit_status,
-                duration_ms=duration_ms,
-                output=printable(output[:OUTPUT_KEEP]),
-                facts=facts,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-
-    def history(
-        self, person: Person, *, kind: str | None = None, limit: int | None = None
-    ) -> list[CommandEntry]:
-        """The person's command log, oldest first (the last ``limit`` entries if given)."""
-        with self.session() as session:
-            query = (
-                select(CommandLog)
-                .join(Learner, Learner.id == CommandLog.learner_id)
-                .where(Learner.key == person.key)
-            )
-            if kind is not None:
-                query = query.where(CommandLog.kind == kind)
-            query = query.order_by(CommandLog.id.desc())
-            if limit is not None:
-                query = query.limit(limit)
-            rows = list(session.scalars(query).all())
-            rows.reverse()
-            return [
-                CommandEntry(
-                    r.id, r.at, r.lesson_id, r.step_id, r.kind, r.text, r.exit_status,
-                    r.duration_ms, r.output, r.facts,
-                )
-                for r in rows
-            ]

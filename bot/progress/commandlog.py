@@ -1,0 +1,116 @@
+"""The command log half of the progress store: appending entries and reading them back.
+
+Both run once per learner command (the log write, then the history the step's checks
+read), so they use SQLAlchemy Core statements over the mapped columns: no ORM objects
+are built, flushed or tracked for a row that is written once and never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.orm import Session
+
+from bot.identity import Person
+from bot.progress.models import CommandLog, Learner
+from bot.progress.records import CommandEntry
+from bot.text import printable
+
+OUTPUT_KEEP = 500
+"""How many characters of a command's output the log keeps."""
+
+
+class CommandLogMixin:
+    """The store's command-log methods (mixed into :class:`~bot.progress.store.ProgressStore`)."""
+
+    session: Callable[[], AbstractContextManager[Session]]
+    connection: Callable[[], AbstractContextManager[Connection]]
+    _learner: Callable[[Session, Person], Learner]
+
+    def log(
+        self,
+        person: Person,
+        *,
+        kind: str,
+        text: str,
+        exit_status: int,
+        duration_ms: int = 0,
+        output: str = "",
+        lesson_id: str | None = None,
+        step_id: str | None = None,
+        facts: dict[str, Any] | None = None,
+        learner_id: int | None = None,
+    ) -> int:
+        """Append one entry to the command log and return its id.
+
+        Given ``learner_id``, the person's row as
+        :meth:`~bot.progress.store.ProgressStore.enter` read it this turn (which also
+        recorded them active), the entry is written in one statement, without reading or
+        touching the learner again; without it the learner is looked up (made if new) and
+        recorded active.
+        """
+        values: dict[str, Any] = {
+            "lesson_id": lesson_id,
+            "step_id": step_id,
+            "kind": kind,
+            "text": printable(text[:2000]),  # a lone surrogate would fail the encoder
+            "exit_status": exit_status,
+            "duration_ms": duration_ms,
+            "output": printable(output[:OUTPUT_KEEP]),
+            "facts": facts,
+        }
+        if learner_id is None:
+            with self.session() as session:
+                values["learner_id"] = self._learner(session, person).id
+                return _append(session.connection(), values)
+        with self.connection() as connection:
+            return _append(connection, {**values, "learner_id": learner_id})
+
+    def history(
+        self, person: Person, *, kind: str | None = None, limit: int | None = None,
+        since: datetime | None = None,
+    ) -> list[CommandEntry]:
+        """The person's command log, oldest first (the last ``limit`` entries if given).
+
+        With ``since`` (a lesson's start), only the entries logged at or after it.
+        """
+        with self.connection() as connection:
+            query = (
+                select(CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
+                       CommandLog.kind, CommandLog.text, CommandLog.exit_status,
+                       CommandLog.duration_ms, CommandLog.output, CommandLog.facts)
+                .join(Learner, Learner.id == CommandLog.learner_id)
+                .where(Learner.key == person.key)
+            )
+            if kind is not None:
+                query = query.where(CommandLog.kind == kind)
+            if since is not None:
+                query = query.where(CommandLog.at >= since)
+            query = query.order_by(CommandLog.id.desc())
+            if limit is not None:
+                query = query.limit(limit)
+            rows = list(_entries(connection.execute(query)))
+            rows.reverse()
+            return rows
+
+
+_APPEND = insert(CommandLog).returning(CommandLog.id)
+"""The log's insert, built once: each entry only binds its values."""
+
+
+def _append(connection: Connection, values: dict[str, Any]) -> int:
+    """Insert one log row and return its id."""
+    return int(connection.execute(_APPEND, values).scalar_one())
+
+
+def _entries(rows: Any) -> Iterator[CommandEntry]:
+    for r in rows:
+        yield CommandEntry(r.id, r.at, r.lesson_id, r.step_id, r.kind, r.text, r.exit_status,
+                           r.duration_ms, r.output, r.facts)
+
+
+__all__ = ["OUTPUT_KEEP", "CommandLogMixin"]
