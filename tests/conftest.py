@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -102,9 +103,43 @@ def catalog(settings: Settings) -> Catalog:
     return Catalog(settings.lessons_dir)
 
 
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A SQLite file migrated to the head revision once per session (``None`` on PostgreSQL).
+
+    Migrating a fresh SQLite file costs tens of milliseconds, most of it waiting on the
+    disk for each schema change to be synced; a test that only needs a store at the
+    current schema gets a copy of this file instead (see :func:`at_head`).
+    """
+    if POSTGRES_URL:
+        return None
+    path = tmp_path_factory.mktemp("schema") / "head.db"
+    ProgressStore(f"sqlite:///{path}").close()
+    # Closing the last connection checkpoints the WAL into the file: the file is all of it.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+def at_head(database_url: str, template: Path | None) -> None:
+    """Give a fresh SQLite database the current schema by copying ``template`` to it.
+
+    The copy is the database Alembic would have made (same tables, indexes and version
+    row); a store opened on it finds it at head and migrates nothing. A database that
+    exists already, PostgreSQL, or no template: nothing is done (the store migrates).
+    """
+    prefix = "sqlite:///"
+    if template is None or not database_url.startswith(prefix):
+        return
+    target = Path(database_url.removeprefix(prefix))
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, target)
+
+
 @pytest.fixture
-def store(settings: Settings) -> Iterator[ProgressStore]:
-    """A progress store on the test's fresh database."""
+def store(settings: Settings, schema_template: Path | None) -> Iterator[ProgressStore]:
+    """A progress store on the test's fresh database, at the current schema."""
+    at_head(settings.database_url, schema_template)
     progress = ProgressStore(settings.database_url)
     yield progress
     progress.close()
