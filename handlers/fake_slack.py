@@ -142,7 +142,7 @@ class FakeSlack(BackgroundServer):
 
     _server: ThreadingHTTPServer
     thread_name = "fake-slack"
-    poll_interval = 0.1
+    poll_interval = 0.02  # stop() waits for the serving loop to notice: a fake stops at once
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, team_id: str = "T0FAKE",
                  bot_user_id: str = "U0BOT", bot_id: str = "B0BOT",
