@@ -128,6 +128,18 @@ class _State:
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+class _Server(ThreadingHTTPServer):
+    """The fake's HTTP server: a thread per request, and a listen backlog for a whole class.
+
+    With the standard backlog of 5, a class's worth of simultaneous replies overflows it
+    and the kernel drops the extra connection attempts: their clients retry after a
+    second, which Slack never makes them do.
+    """
+
+    daemon_threads = True
+    request_queue_size = 256
+
+
 class FakeSlack(BackgroundServer):
     """A fake Slack Web API on ``127.0.0.1``.
 
@@ -155,8 +167,7 @@ class FakeSlack(BackgroundServer):
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
         handler = type("FakeSlackHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
 
     # -- lifecycle ------------------------------------------------------------------------
 
