@@ -23,18 +23,25 @@ def compose_command() -> list[str]:
     pytest.fail("neither docker-compose nor the docker compose plugin is installed")
 
 
-@pytest.fixture
-def resolved(tmp_path: Path) -> dict[str, object]:
-    """The compose file as docker-compose resolves it, with the example env file."""
-    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
-    shutil.copy(ROOT / "deploy" / "env.example", tmp_path / ".env")
-    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")  # build contexts (deploy/sandbox)
+@pytest.fixture(scope="module")
+def compose_config(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`docker-compose config` of the compose file with the example env file, run once."""
+    folder = tmp_path_factory.mktemp("compose")
+    shutil.copy(ROOT / "docker-compose.yml", folder / "docker-compose.yml")
+    shutil.copy(ROOT / "deploy" / "env.example", folder / ".env")
+    shutil.copytree(ROOT / "deploy", folder / "deploy")  # build contexts (deploy/sandbox)
     result = subprocess.run(
-        [*compose_command(), "config"], cwd=tmp_path, capture_output=True, text=True,
+        [*compose_command(), "config"], cwd=folder, capture_output=True, text=True,
         check=False, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return dict(yaml.safe_load(result.stdout))
+    return result.stdout
+
+
+@pytest.fixture
+def resolved(compose_config: str) -> dict[str, object]:
+    """The compose file as docker-compose resolves it (each test gets its own copy)."""
+    return dict(yaml.safe_load(compose_config))
 
 
 def test_compose_file_is_valid_and_has_the_three_services(resolved: dict[str, object]) -> None:
