@@ -13,6 +13,7 @@ its end, even after failures.
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import shutil
@@ -44,6 +45,16 @@ socket would do too, but docker-py leaves the socket of that failed connect uncl
 
 def _purge(client: docker.DockerClient, prefix: str) -> None:
     purge_prefix(client, prefix)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what collection built out of the garbage collector's way for the session.
+
+    The imported modules, classes and collected items (~160,000 objects) live until the
+    end anyway; frozen, they are no longer walked by each of the 20-30 full collections
+    the tests trigger (about a third of the run's time in the garbage collector).
+    """
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
