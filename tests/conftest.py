@@ -135,13 +135,17 @@ def at_head(database_url: str, template: Path | None) -> None:
     """Give a fresh SQLite database the current schema by copying ``template`` to it.
 
     The copy is the database Alembic would have made (same tables, indexes and version
-    row); a store opened on it finds it at head and migrates nothing. A database that
-    exists already, PostgreSQL, or no template: nothing is done (the store migrates).
+    row); a store opened on it finds it at head and migrates nothing. For a database that
+    exists already, an in-memory one, PostgreSQL, or no template nothing is done (the
+    store migrates as usual).
     """
     prefix = "sqlite:///"
     if template is None or not database_url.startswith(prefix):
         return
-    target = Path(database_url.removeprefix(prefix))
+    path = database_url.removeprefix(prefix).split("?", 1)[0]
+    if path in ("", ":memory:"):
+        return
+    target = Path(path)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, target)
