@@ -147,6 +147,9 @@ class BenchSession:
         """Time ``fn`` over several runs (after ``warmup`` untimed ones) and record it.
 
         With ``memory``, one more run under tracemalloc records the peak Python heap.
+        Each timed run starts after a full garbage collection, except in quick mode: there
+        the figures mean little, a collection of a large heap (a test process's) can cost
+        more than the run, and ``--runs`` caps the runs a suite asks for.
 
         Returns:
             What the last run of ``fn`` returned, so the suite can check it.
@@ -155,14 +158,17 @@ class BenchSession:
             fn()
         seconds = []
         result = None
-        for _ in range(max(runs or self.runs, 1)):
-            gc.collect()
+        count = max(runs or self.runs, 1)
+        if self.quick:
+            count = min(count, max(self.runs, 1))
+        for _ in range(count):
+            self._collect()
             start = time.perf_counter()
             result = fn()
             seconds.append(time.perf_counter() - start)
         peak = None
         if memory:
-            gc.collect()
+            self._collect()
             tracemalloc.start()
             try:
                 fn()
@@ -171,6 +177,11 @@ class BenchSession:
                 tracemalloc.stop()
         self.results.append(Measurement(self.suite, name, seconds, target_ms, peak, notes))
         return result  # type: ignore[return-value]
+
+    def _collect(self) -> None:
+        """Collect garbage before a timed run, so no earlier run's garbage is collected in it."""
+        if not self.quick:
+            gc.collect()
 
     def record(self, name: str, seconds: float, *, notes: str = "") -> None:
         """Record a one-off duration (seeding, building) measured by the suite itself."""

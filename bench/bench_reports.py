@@ -163,7 +163,7 @@ def run(session: BenchSession) -> None:
     from bot.reports import summary_reply, timeline_reply
 
     learners = 300 if session.quick else LEARNERS
-    commands = 20_000 if session.quick else COMMANDS
+    commands = 3_000 if session.quick else COMMANDS  # quick: ten per learner, a smoke test
     url = session.database_url or f"sqlite:///{session.scratch / 'bench.db'}"
     lesson = Catalog(default_lessons_dir()).get(LESSON_ID)
     outline = outline_of(lesson)

@@ -128,6 +128,18 @@ class _State:
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+class _Server(ThreadingHTTPServer):
+    """The fake's HTTP server: a thread per request, and a listen backlog for a whole class.
+
+    With the standard backlog of 5, a class's worth of simultaneous replies overflows it
+    and the kernel drops the extra connection attempts: their clients retry after a
+    second, which Slack never makes them do.
+    """
+
+    daemon_threads = True
+    request_queue_size = 256
+
+
 class FakeSlack(BackgroundServer):
     """A fake Slack Web API on ``127.0.0.1``.
 
@@ -142,7 +154,7 @@ class FakeSlack(BackgroundServer):
 
     _server: ThreadingHTTPServer
     thread_name = "fake-slack"
-    poll_interval = 0.1
+    poll_interval = 0.02  # stop() waits for the serving loop to notice: a fake stops at once
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, team_id: str = "T0FAKE",
                  bot_user_id: str = "U0BOT", bot_id: str = "B0BOT",
@@ -155,8 +167,7 @@ class FakeSlack(BackgroundServer):
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
         handler = type("FakeSlackHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
 
     # -- lifecycle ------------------------------------------------------------------------
 

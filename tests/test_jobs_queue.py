@@ -6,17 +6,20 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.jobs import Job
 from bot.progress.queue import SqlJobQueue
 from bot.progress.store import ProgressStore
+from tests.conftest import at_head
 
 
 @pytest.fixture
-def queue(database_url: str) -> Iterator[SqlJobQueue]:
+def queue(database_url: str, schema_template: Path | None) -> Iterator[SqlJobQueue]:
     """A queue on a fresh database with the current schema."""
+    at_head(database_url, schema_template)
     ProgressStore(database_url).close()
     jobs = SqlJobQueue(database_url)
     yield jobs

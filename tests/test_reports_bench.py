@@ -46,7 +46,7 @@ def test_a_failing_suite_is_recorded_not_raised(tmp_path: Path) -> None:
 
 def test_render_marks_targets(tmp_path: Path) -> None:
     """A measurement with a target says whether its median met it."""
-    session = BenchSession(scratch=tmp_path, runs=1)
+    session = BenchSession(scratch=tmp_path, runs=1, quick=True)
     session.suite = "demo"
     session.time("fast", lambda: 1, target_ms=10_000, memory=False)
     session.time("slow", lambda: sum(range(10_000)), target_ms=0.0, memory=True)

@@ -15,9 +15,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from pytest_mock import MockerFixture
+from slack_sdk.http_retry import builtin_handlers
 
 from bot.config import Settings
 from bot.identity import Person
@@ -347,12 +349,14 @@ def test_twenty_learners_are_acked_before_any_slow_command_finishes(
 def test_one_learners_commands_run_in_the_order_sent(stack: Stack, mocker: MockerFixture) -> None:
     """Five lines sent quickly while the first still runs are handled and answered in order."""
     gate = threading.Event()
+    first_running = threading.Event()
     order: list[str] = []
     real = stack.tutor.handle
 
     def handle(person: Person, text: str) -> Reply:
         if text == "status" and not order:
             order.append(text)
+            first_running.set()
             assert gate.wait(30)
             return Reply().add(Markdown("held"))
         order.append(text)
@@ -365,6 +369,8 @@ def test_one_learners_commands_run_in_the_order_sent(stack: Stack, mocker: Mocke
         sent = stack.sender.command("/tutor", line)
         assert sent.status == 200
         urls.append(sent.response_url)
+    # The acks come first: the first line may not have started yet (a busy machine).
+    assert first_running.wait(30), "the first line never ran"
     assert order == ["status"]
     gate.set()
     stack.fake.wait_for_all(RESPONSE, len(lines))
@@ -415,14 +421,23 @@ def test_a_double_clicked_button_runs_once(stack: Stack, mocker: MockerFixture) 
     assert len(stack.fake.responses(url)) == 1
 
 
-def test_a_rate_limited_post_is_retried_after_retry_after(stack: Stack) -> None:
-    """chat.postMessage answered 429 with Retry-After: 1 is retried and then succeeds."""
+def test_a_rate_limited_post_is_retried_after_retry_after(
+    stack: Stack, mocker: MockerFixture
+) -> None:
+    """chat.postMessage answered 429 with Retry-After: 1 waits that long, is retried, succeeds.
+
+    slack_sdk's retry handler waits Retry-After plus up to a second of jitter: the wait it
+    asks for is recorded here rather than slept.
+    """
+    waits: list[float] = []
+    mocker.patch.object(builtin_handlers, "time", SimpleNamespace(sleep=waits.append))
     stack.fake.rate_limit("chat.postMessage", times=1, retry_after=1)
     stack.sender.dm("help")
     posted = stack.fake.wait_for("chat.postMessage", timeout=20)
     assert posted.body["channel"] == "D0ALICE"
     statuses = [c.status for c in stack.fake.calls("chat.postMessage")]
     assert statuses == [429, 200]
+    assert len(waits) == 1 and 1 <= waits[0] < 2, waits
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -437,7 +452,9 @@ def test_an_unexpected_error_surfaces_and_is_not_shown_to_the_learner(
     app = build_app(slack_settings(settings, fake), service, executor=executor,
                     on_error=errors.append)
     mocker.patch.object(service, "handle", side_effect=RuntimeError("bug"))
-    with SlackHTTPServer(app, host="127.0.0.1", port=0) as server:
+    server = SlackHTTPServer(app, host="127.0.0.1", port=0)
+    server.poll_interval = 0.02  # stop() waits for the serving loop to notice: keep it short
+    with server:
         sender = SlackSender(server.url, fake)
         sent = sender.command("/tutor", "next")
         assert sent.status == 200
@@ -497,7 +514,9 @@ def test_a_bug_whose_apology_cannot_be_delivered_still_reaches_on_error(
                     on_error=errors.append)
     mocker.patch.object(service, "handle", side_effect=RuntimeError("bug"))
     fake.answer("chat.postMessage", {"ok": False, "error": "is_archived"})
-    with caplog.at_level(logging.WARNING), SlackHTTPServer(app, host="127.0.0.1", port=0) as server:
+    server = SlackHTTPServer(app, host="127.0.0.1", port=0)
+    server.poll_interval = 0.02  # stop() waits for the serving loop to notice: keep it short
+    with caplog.at_level(logging.WARNING), server:
         assert SlackSender(server.url, fake).dm("next").status == 200
         executor.shutdown(wait=True)
     assert [str(e) for e in errors] == ["bug"]

@@ -8,6 +8,7 @@ line for operators, which a learner's console never shows.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import pty
@@ -33,10 +34,6 @@ HEAVY = ("sqlalchemy", "alembic", "docker", "requests", "matplotlib", "slack_bol
          "bot.progress.store")
 
 
-def _python(code: str, env: dict[str, str] | None = None) -> None:
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env)
-
-
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "TUTOR_DATA_DIR": str(tmp_path / "data"), "DOCKER_HOST": NO_ENGINE,
            **extra}
@@ -49,27 +46,43 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 # -- what loads before the prompt ---------------------------------------------------------------
 
 
-def test_the_prompt_path_imports_nothing_heavy() -> None:
-    """The command line and the console load no database, engine, chart or Slack library."""
-    _python("import sys, bot.cli, bot.console, bot.factory, bot.service\n"
-            f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
-            "assert not heavy, heavy")
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """What one fresh interpreter had loaded after the prompt path, then after a lesson walk.
 
-
-def test_walking_a_lesson_never_loads_the_engine_client(tmp_path: Path) -> None:
-    """A tutor built from settings answers tutor words without importing docker-py."""
-    code = ("import sys\n"
+    The walk is a tutor built from settings answering tutor words. One interpreter gives
+    both facts in turn: walking starts where the prompt path ends, so it can only have
+    more loaded than a walk on its own.
+    """
+    database = tmp_path_factory.mktemp("walk") / "t.db"
+    code = ("import json, sys\n"
+            "import bot.cli, bot.console, bot.factory, bot.service\n"
+            f"prompt = [m for m in {HEAVY!r} if m in sys.modules]\n"
             "from bot.config import Settings\n"
             "from bot.identity import Person\n"
             "from bot.factory import build_service\n"
-            f"tutor = build_service(Settings(database_url='sqlite:///{tmp_path / 't.db'}'))\n"
+            f"tutor = build_service(Settings(database_url='sqlite:///{database}'))\n"
             "ada = Person('console', 'ada')\n"
             "for line in ('start', 'next', 'status', 'lessons', 'back'):\n"
             "    tutor.handle(ada, line)\n"
             "tutor.close()\n"
-            "assert 'docker' not in sys.modules, 'docker-py imported by tutor words'\n"
-            "assert 'matplotlib' not in sys.modules")
-    _python(code)
+            "walk = [m for m in ('docker', 'matplotlib') if m in sys.modules]\n"
+            "print(json.dumps({'prompt': prompt, 'walk': walk}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    facts: dict[str, list[str]] = json.loads(result.stdout.splitlines()[-1])
+    return facts
+
+
+def test_the_prompt_path_imports_nothing_heavy(loaded: dict[str, list[str]]) -> None:
+    """The command line and the console load no database, engine, chart or Slack library."""
+    assert loaded["prompt"] == []
+
+
+def test_walking_a_lesson_never_loads_the_engine_client(loaded: dict[str, list[str]]) -> None:
+    """A tutor built from settings answers tutor words without importing docker-py (nor matplotlib)."""
+    assert loaded["walk"] == []
 
 
 # -- building behind the prompt -----------------------------------------------------------------
