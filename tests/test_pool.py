@@ -12,6 +12,7 @@ reason, where the suite is not root or ``dockerd`` is missing. Every engine star
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -70,8 +72,48 @@ def pool_tutor(settings: Settings, store: ProgressStore, catalog: Catalog,
     pool.close()
 
 
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie waiting to be reaped counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def _end_orphaned_containerd(engine: Engine) -> None:
+    """End the containerd a SIGKILLed dockerd left behind, and forget its pid file.
+
+    A new dockerd that finds the old pid still alive (a containerd on its way out, or a
+    zombie nobody reaped yet) dials its socket instead of starting one, and gives up after
+    its timeout. With the old one gone the new dockerd starts its own, which takes the
+    running containers' shims back; so a restart does not depend on how fast the old
+    containerd dies.
+    """
+    pidfile = engine.root / "exec" / "containerd" / "containerd.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        command = b""
+    if b"containerd" not in command or str(engine.root).encode() not in command:
+        pidfile.unlink(missing_ok=True)  # gone already, or the pid is someone else's now
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid), f"containerd {pid} of the killed engine would not end"
+    pidfile.unlink(missing_ok=True)
+
+
 def restart(engine: Engine, timeout: float = 60.0) -> None:
     """Start the engine's daemon again on its own folder and socket, after it was killed."""
+    _end_orphaned_containerd(engine)
     log = engine.log.open("ab")
     process = subprocess.Popen(
         [shutil.which("dockerd") or "dockerd", "--config-file", str(engine.root / "daemon.json")],
