@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -32,7 +33,7 @@ from bot.housekeeping import reconcile
 from bot.identity import Person
 from bot.lessons import Catalog
 from bot.progress import ProgressStore
-from bot.sandbox.pool import DOWN, SandboxPool, socket_accepts
+from bot.sandbox.pool import DOWN, PING_TIMEOUT, STALL_SECONDS, SandboxPool, socket_accepts
 from bot.sandbox.pool_report import engine_rows
 from bot.tutor import Tutor
 from tests.engines import Engine, EngineError, EngineOptions, engine_or_skip
@@ -164,6 +165,52 @@ def names_on(engine: Engine) -> set[str]:
         return {c.name or "" for c in client.containers.list(all=True)}
     finally:
         client.close()
+
+
+def test_a_hung_engine_is_told_within_seconds_and_holds_up_nobody_else(
+    pool_tutor: Tutor, store: ProgressStore, engines: tuple[Engine, Engine],
+) -> None:
+    """A frozen daemon accepts and never answers: its learner is told it is down, the other works on."""
+    first, second = engines
+    learners = [Person("console", f"hung-learner-{i}-{os.getpid()}", f"H{i}") for i in range(2)]
+    for index, person in enumerate(learners):
+        works(pool_tutor, person, f"h{index}")
+    on_first = next(p for p in learners if store.engine_of(p.key) == first.docker_host)
+    on_second = next(p for p in learners if store.engine_of(p.key) == second.docker_host)
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        time.sleep(STALL_SECONDS / 2)  # past the pool's trust in its last health answer
+        began = time.monotonic()
+        failures: list[BaseException] = []
+
+        def meanwhile() -> None:
+            try:
+                works(pool_tutor, on_second, "during")
+            except BaseException as failure:  # handed to the test's thread below
+                failures.append(failure)
+
+        other = threading.Thread(target=meanwhile)
+        other.start()
+        with pytest.raises(EngineDown) as down:
+            pool_tutor.handle(on_first, "docker ps")
+        told = time.monotonic() - began
+        assert str(down.value).startswith(DOWN)
+        assert told < STALL_SECONDS + 3 * PING_TIMEOUT, f"told after {told:.1f} s"
+        other.join(timeout=60)
+        assert not other.is_alive() and not failures, failures  # the other learner went on
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            listed = pool_tutor.handle(on_first, "docker ps").text()
+            break
+        except EngineDown:
+            assert time.monotonic() < deadline, "the thawed engine was never used again"
+            time.sleep(0.5)
+    assert "h" in listed
+    for person in learners:  # leave the engines as the next test expects them
+        assert "Removed" in pool_tutor.handle(person, "reset").text()
 
 
 def test_learners_spread_and_survive_an_engine_killed_and_restarted(

@@ -19,10 +19,13 @@ every lesson image. An engine that lacks images is filled in the background
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
@@ -68,6 +71,14 @@ HEALTH_SECONDS = 5.0
 
 PING_TIMEOUT = 3
 """Seconds a health ping waits for an engine (a learner's own commands wait longer)."""
+
+STALL_SECONDS = 8.0
+"""How long a call may go without an answer before the pool asks whether its engine is alive.
+
+A killed engine refuses connections at once; a hung one (frozen, its host cut off) accepts
+and never answers, and docker-py would wait out its whole timeout (120 s). After this long
+the pool pings the engine twice (:data:`PING_TIMEOUT` each): a slow engine that answers is
+waited for, a silent one is down, and the learner is told within about 14 s."""
 
 
 class Placements(Protocol):
@@ -133,6 +144,11 @@ class SandboxPool:
         self._health_lock = threading.Lock()
         self._stocked: set[str] = set()  # engines seen holding every lesson image
         self._routed: dict[str, str] = {}  # learner key -> the engine their last call went to
+        # Calls run on a bounded set of threads per engine, so that a hung engine holds at
+        # most its own threads (until docker-py's timeout), never a caller or other engines'.
+        self._runners = {address: ThreadPoolExecutor(max_workers=max(8, 2 * self.capacity),
+                                                     thread_name_prefix=f"engine{index}")
+                         for index, address in enumerate(self.engines)}
         self.filler = (ImageFiller(lambda: {a: s.client for a, s in self.engines.items()},
                                    self.allowed_images, self.answers, clock=clock)
                        if self.allowed_images else None)
@@ -251,13 +267,34 @@ class SandboxPool:
         if not self.answers(address):  # known down moments ago: say so without waiting
             raise EngineDown(DOWN, hint=DOWN_HINT)
         try:
-            return call(self.engines[address])
+            return self._watched(address, call)
         except EngineDown:
             raise
         except EngineUnavailable as failure:
             if self.answers(address, fresh=True):
                 raise  # the engine answers: a failure of this request, worded as it is
             raise EngineDown(DOWN, hint=DOWN_HINT) from failure
+
+    def _watched(self, address: str, call: Callable[[Sandbox], T]) -> T:
+        """``call`` on the engine's threads, given up on when the engine stops answering.
+
+        Every :data:`STALL_SECONDS` without a result the engine is pinged (twice before it
+        is called silent). A call given up on is left to end on its own thread (docker-py's
+        timeout bounds it); what it did is proven from the engine's state later, as ever.
+
+        Raises:
+            EngineDown: The engine answered no ping while the call waited.
+        """
+        future = self._runners[address].submit(contextvars.copy_context().run, call,
+                                               self.engines[address])
+        while True:
+            try:
+                return future.result(timeout=STALL_SECONDS)
+            except FutureTimeout:
+                if self.answers(address, fresh=True) or self.answers(address, fresh=True):
+                    continue  # slow, not gone: a busy engine or a long command
+                future.cancel()
+                raise EngineDown(DOWN, hint=DOWN_HINT) from None
 
     # -- the sandbox interface, routed ----------------------------------------------------
 
@@ -330,7 +367,9 @@ class SandboxPool:
         return all(self.answers(address, fresh=True) for address in self.engines)
 
     def close(self) -> None:
-        """Close every engine's connection."""
+        """Close every engine's connection (calls still running on a hung engine are not waited for)."""
+        for runner in self._runners.values():
+            runner.shutdown(wait=False, cancel_futures=True)
         for sandbox in self.engines.values():
             sandbox.close()
 
