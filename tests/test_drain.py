@@ -32,7 +32,7 @@ from bot.sandbox.pool import SandboxPool
 from bot.sandbox.pool_report import engine_rows
 from bot.sandbox.workspace_names import volume_name
 from bot.tutor import Tutor
-from tests.engines import Engine, EngineOptions, engine_or_skip
+from tests.engines import Engine, engine_pair
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -40,19 +40,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def engines() -> Iterator[tuple[Engine, Engine]]:
     """Two private hardened engines with the lesson images; stopped (and emptied) after the module."""
-    first = engine_or_skip(EngineOptions(label="drain1", runsc=False))
-    try:
-        second = engine_or_skip(EngineOptions(label="drain2", runsc=False))
-    except BaseException:
-        first.stop()
-        raise
-    try:
-        yield first, second
-    finally:
-        try:
-            first.stop()
-        finally:
-            second.stop()
+    with engine_pair("drain") as pair:
+        yield pair
 
 
 @pytest.fixture

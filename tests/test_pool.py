@@ -36,7 +36,7 @@ from bot.progress import ProgressStore
 from bot.sandbox.pool import DOWN, PING_TIMEOUT, STALL_SECONDS, SandboxPool, socket_accepts
 from bot.sandbox.pool_report import engine_rows
 from bot.tutor import Tutor
-from tests.engines import Engine, EngineError, EngineOptions, engine_or_skip
+from tests.engines import Engine, EngineError, engine_pair
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -44,19 +44,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def engines() -> Iterator[tuple[Engine, Engine]]:
     """Two private hardened engines with the lesson images; stopped (and emptied) after the module."""
-    first = engine_or_skip(EngineOptions(label="pool1", runsc=False))
-    try:
-        second = engine_or_skip(EngineOptions(label="pool2", runsc=False))
-    except BaseException:
-        first.stop()
-        raise
-    try:
-        yield first, second
-    finally:
-        try:
-            first.stop()
-        finally:
-            second.stop()
+    with engine_pair("pool") as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -178,6 +178,32 @@ the dearest thing an engine does, and a class starting at once would pay it ~6 t
 
 _POLL_SECONDS = 0.05
 
+_NO_ANSWER: dict[str, Any] = {"reachable": False, "why": "no answer"}
+
+
+class _Reading:
+    """What one look at a Redis found, database by database (both ways of asking fill it)."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.aof = fields.get("aof_enabled", "0").strip() == "1"
+        self.values: dict[str, str] = {}
+        self.others: dict[str, str] = {}
+
+    def add(self, db: int, found: str, got: tuple[int, str] | None) -> bool:
+        """Note the key's type in ``db`` and, for a string, its value; ``False``: no answer."""
+        found = found.strip()
+        if found == "string":
+            if got is None or got[0] != 0:
+                return False
+            self.values[str(db)] = got[1][:-1] if got[1].endswith("\n") else got[1]
+        elif found != "none":
+            self.others[str(db)] = found
+        return True
+
+    def record(self) -> dict[str, Any]:
+        """The facts logged for the look."""
+        return {"reachable": True, "values": self.values, "others": self.others, "aof": self.aof}
+
 
 def _frame(line: str) -> tuple[int, str] | None:
     """``(status, output)`` of one framed answer, or ``None`` when it is not one.
@@ -205,18 +231,16 @@ def _read_at_once(sandbox: EngineReader, person: Person, name: str, key: str,
         return {"reachable": False, "why": "not running"}
     lines = result[1].splitlines()
     if lines[:1] in (["@@absent"], ["@@noanswer"]):
-        return {"reachable": False, "why": "no answer"}
+        return dict(_NO_ANSWER)
     if lines[:1] != ["@@pong"] or lines[-1:] != ["@@end"] or len(lines) < 4:
         return None
     persistence, keyspace = _frame(lines[1]), _frame(lines[2])
     if persistence is None or keyspace is None:
         return None
     if persistence[0] or keyspace[0]:
-        return {"reachable": False, "why": "no answer"}
-    fields = _section(persistence[1])
+        return dict(_NO_ANSWER)
+    reading = _Reading(_section(persistence[1]))
     databases = sorted(int(f[2:]) for f in _section(keyspace[1]) if f.startswith("db") and f[2:].isdigit())
-    values: dict[str, str] = {}
-    others: dict[str, str] = {}
     body = lines[3:-1]
     if len(body) != 3 * len(databases):
         return None
@@ -224,17 +248,9 @@ def _read_at_once(sandbox: EngineReader, person: Person, name: str, key: str,
         head, kind, got = body[3 * index], _frame(body[3 * index + 1]), _frame(body[3 * index + 2])
         if head != f"@@db {db}" or kind is None or got is None:
             return None
-        if kind[0]:
-            return {"reachable": False, "why": "no answer"}
-        found = kind[1].strip()
-        if found == "string":
-            if got[0]:
-                return {"reachable": False, "why": "no answer"}
-            values[str(db)] = got[1][:-1] if got[1].endswith("\n") else got[1]
-        elif found != "none":
-            others[str(db)] = found
-    return {"reachable": True, "values": values, "others": others,
-            "aof": fields.get("aof_enabled", "0").strip() == "1"}
+        if kind[0] or not reading.add(db, kind[1], got):
+            return dict(_NO_ANSWER)
+    return reading.record()
 
 
 def read_redis_key(
@@ -271,28 +287,20 @@ def _read_one_by_one(
         if ping[0] == 0 and ping[1].strip() == "PONG":
             break
         if time.monotonic() >= deadline:
-            return {"reachable": False, "why": "no answer"}
+            return dict(_NO_ANSWER)
         time.sleep(0.05)
     info = sandbox.exec_capture(person, name, ["redis-cli", "--raw", "info"], timeout=3)
     if info is None or info[0] != 0:
-        return {"reachable": False, "why": "no answer"}
+        return dict(_NO_ANSWER)
     fields = _section(info[1])
-    databases = sorted(int(f[2:]) for f in fields if f.startswith("db") and f[2:].isdigit())
-    values: dict[str, str] = {}
-    others: dict[str, str] = {}
-    for db in databases:
+    reading = _Reading(fields)
+    for db in sorted(int(f[2:]) for f in fields if f.startswith("db") and f[2:].isdigit()):
         kind = sandbox.exec_capture(person, name, ["redis-cli", "--raw", "-n", str(db), "type", key],
                                     timeout=3)
         if kind is None or kind[0] != 0:
-            return {"reachable": False, "why": "no answer"}
-        found = kind[1].strip()
-        if found == "string":
-            got = sandbox.exec_capture(person, name, ["redis-cli", "--raw", "-n", str(db), "get", key],
-                                       timeout=3)
-            if got is None or got[0] != 0:
-                return {"reachable": False, "why": "no answer"}
-            values[str(db)] = got[1][:-1] if got[1].endswith("\n") else got[1]
-        elif found != "none":
-            others[str(db)] = found
-    return {"reachable": True, "values": values, "others": others,
-            "aof": fields.get("aof_enabled", "0").strip() == "1"}
+            return dict(_NO_ANSWER)
+        got = (sandbox.exec_capture(person, name, ["redis-cli", "--raw", "-n", str(db), "get", key],
+                                    timeout=3) if kind[1].strip() == "string" else None)
+        if not reading.add(db, kind[1], got):
+            return dict(_NO_ANSWER)
+    return reading.record()

@@ -85,6 +85,17 @@ _STEPS = (select(StepProgress.step_id, StepProgress.completed_at, StepProgress.h
 """A learner's step states in a lesson."""
 
 
+@contextmanager
+def _saved() -> Iterator[None]:
+    """Database errors inside become one :class:`StoreError`: nothing was changed."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            "The progress database could not save that; nothing was changed. Try again."
+        ) from exc
+
+
 class ProgressStore(PlacementMixin, CommandLogMixin):
     """Learners' progress and history, in a relational database.
 
@@ -114,13 +125,8 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed on success, rolled back on any error."""
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                "The progress database could not save that; nothing was changed. Try again."
-            ) from exc
+        with _saved(), self._sessions.begin() as session:
+            yield session
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -128,13 +134,8 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
 
         Committed on success, rolled back on any error, as :meth:`session`.
         """
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                "The progress database could not save that; nothing was changed. Try again."
-            ) from exc
+        with _saved(), self.engine.begin() as connection:
+            yield connection
 
     # -- learners -------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -457,6 +458,28 @@ def engine_or_skip(options: EngineOptions | None = None) -> Engine:
         return start_engine(options)
     except EngineSkip as exc:
         pytest.skip(str(exc))
+
+
+@contextlib.contextmanager
+def engine_pair(label: str) -> Iterator[tuple[Engine, Engine]]:
+    """Two private hardened engines (``<label>1``, ``<label>2``, runc) with the lesson images.
+
+    Skips the test when this machine cannot run them; both are stopped and emptied after,
+    the second even when stopping the first fails.
+    """
+    first = engine_or_skip(EngineOptions(label=f"{label}1", runsc=False))
+    try:
+        second = engine_or_skip(EngineOptions(label=f"{label}2", runsc=False))
+    except BaseException:
+        first.stop()
+        raise
+    try:
+        yield first, second
+    finally:
+        try:
+            first.stop()
+        finally:
+            second.stop()
 
 
 def sweep(parent: Path = PARENT, everything: bool = False) -> list[Path]:
