@@ -235,9 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--only", action="append", metavar="NAME", help="just this image")
     build.set_defaults(func=_images_build)
 
-    engines = sub.add_parser("engines", help="each sandbox engine: state, learners, objects, disk")
+    engines = sub.add_parser("engines", help="each sandbox engine: state, learners, objects, disk",
+                             description="Without ACTION: list each engine of the pool.")
     engines.set_defaults(func=_engines)
-    engines_sub = engines.add_subparsers(dest="engines_command", metavar="ACTION")
+    engines_sub = engines.add_subparsers(dest="engines_command", metavar="[ACTION]")
     drain = engines_sub.add_parser(
         "drain", help="place no new learner on ADDRESS; move its learners who run nothing")
     drain.add_argument("address", metavar="ADDRESS", help="an engine of TUTOR_ENGINES")
