@@ -41,8 +41,11 @@ from bot.sandbox.naming import (
 from bot.sandbox.overtime import Overtime
 from bot.sandbox.parser import Command
 from bot.sandbox.translate import UNREACHABLE, boundary, engine_calls
+from bot.sandbox.unix_socket import mend
 from bot.sandbox.views import ContainerView, MountView
 from bot.sandbox.workspace_names import is_workspace_mount, refuse_sub_folder
+
+mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
 
 CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
 """The only kernel capabilities a learner container keeps (all others are dropped)."""

@@ -31,6 +31,9 @@ from bot.config import Settings
 from bot.errors import EngineUnavailable, TutorError
 from bot.sandbox.addresses import engine_environment, socket_accepts
 from bot.sandbox.images import ensure_images, lesson_tags
+from bot.sandbox.unix_socket import mend
+
+mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
 
 log = logging.getLogger("docker_tutor.sandbox")
 

@@ -44,7 +44,10 @@ from bot.sandbox.images import lesson_tags
 from bot.sandbox.naming import Namespace
 from bot.sandbox.parser import Command
 from bot.sandbox.translate import engine_reads
+from bot.sandbox.unix_socket import mend
 from bot.sandbox.views import ContainerView, Outcome, VolumeView
+
+mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
 
 T = TypeVar("T")
 
