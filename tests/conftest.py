@@ -13,6 +13,7 @@ its end, even after failures.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import secrets
@@ -23,8 +24,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 import sqlalchemy
+from docker.models.volumes import Volume
 
 from bot.config import Limits, Settings
 from bot.identity import Person
@@ -69,11 +72,27 @@ def namespace_prefix() -> str:
 def docker_client(namespace_prefix: str) -> Iterator[docker.DockerClient]:
     """A docker-py client on the real engine; at the session's end it removes the session's objects."""
     client = docker.from_env()
+    before = {v.name for v in client.volumes.list()}
     yield client
     try:
         _purge(client, namespace_prefix)
+        left = _unlabelled_anonymous(client, before)
+        for volume in left:  # unused by anything now: the session's own leftovers
+            with contextlib.suppress(docker.errors.APIError):
+                volume.remove()
+        assert not left, (
+            f"the tests left {len(left)} unlabelled anonymous volume(s) on the engine "
+            f"(a container of an image with VOLUME removed without v=True): "
+            f"{', '.join(v.name[:12] for v in left)}")
     finally:
         client.close()
+
+
+def _unlabelled_anonymous(client: docker.DockerClient, before: set[str]) -> list[Volume]:
+    """Volumes made since ``before`` that no container uses, with a hex name and no labels."""
+    return [volume for volume in client.volumes.list(filters={"dangling": True})
+            if volume.name not in before and not (volume.attrs.get("Labels") or {})
+            and len(volume.name) == 64 and all(c in "0123456789abcdef" for c in volume.name)]
 
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
