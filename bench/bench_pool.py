@@ -55,21 +55,20 @@ from bot.sandbox.janitor import purge_prefix
 from bot.sandbox.pool import SandboxPool
 from bot.sandbox.redis_cli import not_ready
 from bot.tutor import Tutor
-from tests.check_helpers import CHALLENGE_LESSON, completed, to_challenge
+from tests.check_helpers import (
+    CHALLENGE_LESSON,
+    CHALLENGE_SOLUTION,
+    CHALLENGE_VALUE,
+    completed,
+    to_challenge,
+)
 from tests.engines import Engine, EngineError, EngineOptions, EngineSkip, start_engine
 
 LEARNERS = 50
 QUICK_LEARNERS = 6
-VALUE = "Hello Persistence"
-CHALLENGE = (
-    "docker run -d --name redis-1 -v my-redis-data:/data redis",
-    f'docker exec redis-1 redis-cli set mykey "{VALUE}"',
-    "docker stop redis-1",
-    "docker rm redis-1",
-    "docker run -d --name redis-2 -v my-redis-data:/data redis",
-    "docker exec redis-2 redis-cli get mykey",
-)
-"""The Immortal Database challenge, as a learner types it (``tests/test_challenge.py``)."""
+VALUE = CHALLENGE_VALUE
+CHALLENGE = CHALLENGE_SOLUTION
+"""The Immortal Database challenge, as a learner types it (``tests/check_helpers.py``)."""
 
 REDIS_WAIT_SECONDS = 30.0
 """How long a scripted user keeps re-typing a ``redis-cli`` command Redis is not ready for."""

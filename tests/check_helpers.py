@@ -61,6 +61,19 @@ def shows_no_value(reply: Reply) -> bool:
 CHALLENGE_LESSON = "data-persistence"
 """The lesson whose last step is the Immortal Database challenge."""
 
+CHALLENGE_VALUE = "Hello Persistence"
+"""The value the challenge's solution writes and reads back."""
+
+CHALLENGE_SOLUTION = (
+    "docker run -d --name redis-1 -v my-redis-data:/data redis",
+    f'docker exec redis-1 redis-cli set mykey "{CHALLENGE_VALUE}"',
+    "docker stop redis-1",
+    "docker rm redis-1",
+    "docker run -d --name redis-2 -v my-redis-data:/data redis",
+    "docker exec redis-2 redis-cli get mykey",
+)
+"""The Immortal Database challenge solved as the lesson teaches it (`stop` before `rm`)."""
+
 
 def to_challenge(tutor: Tutor, person: Person) -> None:
     """Start the lesson and walk to the challenge step."""

@@ -18,20 +18,13 @@ from bot.config import Settings
 from bot.console import run_console
 from bot.identity import Person
 from bot.tutor import Tutor
+from tests.check_helpers import CHALLENGE_SOLUTION
 
 pytestmark = pytest.mark.docker
 
 NEXT_TO_CHALLENGE = ["start data-persistence"] + ["next"] * 6
 
-FOLLOWS_THE_LESSON = [
-    *NEXT_TO_CHALLENGE,
-    "docker run -d --name redis-1 -v my-redis-data:/data redis",
-    'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
-    "docker stop redis-1",
-    "docker rm redis-1",
-    "docker run -d --name redis-2 -v my-redis-data:/data redis",
-    "docker exec redis-2 redis-cli get mykey",
-]
+FOLLOWS_THE_LESSON = [*NEXT_TO_CHALLENGE, *CHALLENGE_SOLUTION]
 
 SEEDS_SOLUTION = [
     *NEXT_TO_CHALLENGE,

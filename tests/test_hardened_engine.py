@@ -391,7 +391,7 @@ def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
     from bot.sandbox.engine import Sandbox
     from bot.sandbox.janitor import purge_prefix
     from bot.tutor import Tutor
-    from tests.check_helpers import to_challenge
+    from tests.check_helpers import CHALLENGE_SOLUTION, CHALLENGE_VALUE, to_challenge
 
     root = Path(__file__).resolve().parent.parent
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'tutor.db'}",
@@ -413,15 +413,8 @@ def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
             ada, "docker run --rm -v $(pwd):/app busybox sh -c 'echo x > /app/m; stat -c %u /app/m'")
         assert made.text().strip().splitlines()[0] == "0"  # root inside; the engine maps it
         to_challenge(tutor, ada)
-        replies = [tutor.handle(ada, line) for line in (
-            "docker run -d --name redis-1 -v my-redis-data:/data redis",
-            'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
-            "docker stop redis-1",
-            "docker rm redis-1",
-            "docker run -d --name redis-2 -v my-redis-data:/data redis",
-            "docker exec redis-2 redis-cli get mykey",
-        )]
-        assert "Hello Persistence" in replies[-1].text()
+        replies = [tutor.handle(ada, line) for line in CHALLENGE_SOLUTION]
+        assert CHALLENGE_VALUE in replies[-1].text()
         assert any(Event.CHALLENGE_COMPLETED in r.events for r in replies)
         if runtime == "runsc":
             engine_client = hardened.client()

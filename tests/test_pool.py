@@ -139,6 +139,17 @@ def kill(engine: Engine) -> None:
     assert not engine.alive()
 
 
+def once_it_answers(tutor: Tutor, person: Person, line: str, within: float = 30.0) -> str:
+    """The reply to ``line`` once the learner's engine answers again (health is trusted a few seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return tutor.handle(person, line).text()
+        except EngineDown:
+            assert time.monotonic() < deadline, "the engine that came back was never used again"
+            time.sleep(0.5)
+
+
 def works(tutor: Tutor, person: Person, name: str) -> None:
     """The learner starts a container and execs in it, on their own engine."""
     ran = tutor.handle(person, f"docker run -d --name {name} busybox sleep 600").text()
@@ -189,14 +200,7 @@ def test_a_hung_engine_is_told_within_seconds_and_holds_up_nobody_else(
         assert not other.is_alive() and not failures, failures  # the other learner went on
     finally:
         os.kill(first.pid, signal.SIGCONT)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            listed = pool_tutor.handle(on_first, "docker ps").text()
-            break
-        except EngineDown:
-            assert time.monotonic() < deadline, "the thawed engine was never used again"
-            time.sleep(0.5)
+    listed = once_it_answers(pool_tutor, on_first, "docker ps")
     assert "h" in listed
     for person in learners:  # leave the engines as the next test expects them
         assert "Removed" in pool_tutor.handle(person, "reset").text()
@@ -252,14 +256,7 @@ def test_learners_spread_and_survive_an_engine_killed_and_restarted(
 
     restart(first)
     staying = on_first[1]
-    deadline = time.monotonic() + 30  # a health answer is trusted a few seconds
-    while True:
-        try:
-            listed = pool_tutor.handle(staying, "docker ps -a").text()
-            break
-        except EngineDown:
-            assert time.monotonic() < deadline, "the restarted engine was never used again"
-            time.sleep(0.5)
+    listed = once_it_answers(pool_tutor, staying, "docker ps -a")
     index = learners.index(staying)
     assert f"c{index}" in listed  # their container is still there (stopped by the restart)
     works(pool_tutor, staying, "again")
