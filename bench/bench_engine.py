@@ -27,14 +27,14 @@ from docker.api.client import APIClient
 import bench
 from bot.config import Limits, Settings
 from bot.identity import Person
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
-from bot.sandbox.base import CAPABILITIES
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.janitor import purge_prefix
-from bot.sandbox.naming import LABEL_NAMESPACE
-from bot.sandbox.parser import parse
-from bot.tutor import Tutor
+from bot.sandbox.engine.client import CAPABILITIES
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.naming import LABEL_NAMESPACE
+from bot.sandbox.policy.parser import parse
+from bot.sandbox.pool.janitor import purge_prefix
+from bot.tutor.core import Tutor
 
 CLI_LIMITS = [
     "--network", "none", "--memory", "256m", "--memory-swap", "256m", "--pids-limit", "128",

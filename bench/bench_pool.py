@@ -10,7 +10,7 @@ commands at the same moment (one thread per learner, all released by one barrier
 
 Measured four ways on the same engines, one after the other:
 
-* **tutor, 1 engine**: one shared :class:`~bot.tutor.Tutor` (as ``serve`` and the console
+* **tutor, 1 engine**: one shared :class:`~bot.tutor.core.Tutor` (as ``serve`` and the console
   build it, :meth:`Tutor.from_settings`) with ``TUTOR_ENGINES`` = the first engine. Each
   learner first walks to the challenge step (``start data-persistence``, ``next``...;
   untimed, before the barrier); a learner is *confirmed* when the tutor recorded the
@@ -51,10 +51,10 @@ from bot.config import Limits, Settings
 from bot.errors import TutorError
 from bot.identity import Person
 from bot.reply import Code, Event, Reply
-from bot.sandbox.janitor import purge_prefix
-from bot.sandbox.pool import SandboxPool
-from bot.sandbox.redis_cli import not_ready
-from bot.tutor import Tutor
+from bot.sandbox.pool.janitor import purge_prefix
+from bot.sandbox.pool.sandbox_pool import SandboxPool
+from bot.sandbox.redis.cli import not_ready
+from bot.tutor.core import Tutor
 from tests.check_helpers import (
     CHALLENGE_LESSON,
     CHALLENGE_SOLUTION,

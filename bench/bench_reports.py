@@ -20,7 +20,7 @@ from sqlalchemy import Table, insert
 
 from bench import BenchSession
 from bot.config import default_lessons_dir
-from bot.lessons import Catalog, Lesson
+from bot.lessons.model import Catalog, Lesson
 from bot.progress import LessonOutline, ProgressStore, StuckRules
 from bot.progress.models import ChallengeCompletion, CommandLog, Learner, LessonProgress, StepProgress
 from bot.progress.queries import learner_timeline, lesson_summary
@@ -159,8 +159,8 @@ def seed(store: ProgressStore, outline: LessonOutline, *, learners: int, command
 
 def run(session: BenchSession) -> None:
     """Seed a class and time the summary, a timeline and the export."""
-    from bot.exports import LessonInfo, export_csv
-    from bot.reports import summary_reply, timeline_reply
+    from bot.reports.exports import LessonInfo, export_csv
+    from bot.reports.replies import summary_reply, timeline_reply
 
     learners = 300 if session.quick else LEARNERS
     commands = 3_000 if session.quick else COMMANDS  # quick: ten per learner, a smoke test

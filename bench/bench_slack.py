@@ -32,7 +32,7 @@ from pathlib import Path
 import docker
 
 import bench
-from bot.sandbox.janitor import purge_prefix
+from bot.sandbox.pool.janitor import purge_prefix
 from handlers.fake_slack import FakeSlack, sign
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 

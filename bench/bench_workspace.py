@@ -15,9 +15,9 @@ import docker
 import bench
 from bot.config import Settings
 from bot.identity import Person
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.engine_workspace import EngineWorkspace
-from bot.sandbox.janitor import purge_prefix
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.pool.janitor import purge_prefix
+from bot.sandbox.workspace.volume import EngineWorkspace
 
 
 def run(session: bench.BenchSession) -> None:

@@ -31,7 +31,7 @@ SLACK_WORKER = "handlers.worker"
 
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.console import ServiceStartup, run_console
+    from bot.console.repl import ServiceStartup, run_console
     from bot.factory import build_service
 
     if "TUTOR_COMMANDS_PER_MINUTE" not in os.environ:
@@ -48,8 +48,8 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.engines:  # a pool: engines without the lesson images get them meanwhile
-        from bot.lessons import Catalog
-        from bot.sandbox.image_copy import fill_in_background
+        from bot.lessons.model import Catalog
+        from bot.sandbox.images.copy import fill_in_background
 
         fill_in_background(settings, Catalog(settings.lessons_dir).images)
     serve: Callable[[Settings], int] = importlib.import_module(SLACK_FRONT_END).serve
@@ -72,9 +72,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _images_build(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.lessons import Catalog
-    from bot.sandbox.engine import Sandbox
-    from bot.sandbox.images import ensure_images
+    from bot.lessons.model import Catalog
+    from bot.sandbox.engine.sandbox import Sandbox
+    from bot.sandbox.images.lesson_images import ensure_images
 
     names = args.only or sorted(Catalog(settings.lessons_dir).images)
     addresses: Sequence[str | None] = settings.engines or (settings.docker_host,)
@@ -94,9 +94,9 @@ def _images_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _engines(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.lessons import Catalog
+    from bot.lessons.model import Catalog
     from bot.progress import ProgressStore
-    from bot.sandbox.pool_report import HEADER, engine_rows
+    from bot.sandbox.pool.report import HEADER, engine_rows
 
     store = ProgressStore(settings.database_url)
     try:
@@ -112,9 +112,9 @@ def _engines(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _drain(args: argparse.Namespace, settings: Settings, store: ProgressStore) -> int:
-    from bot.lessons import Catalog
-    from bot.sandbox.drain import drain, undrain
-    from bot.sandbox.pool import SandboxPool
+    from bot.lessons.model import Catalog
+    from bot.sandbox.pool.drain import drain, undrain
+    from bot.sandbox.pool.sandbox_pool import SandboxPool
 
     listed = settings.engines or (settings.docker_host or "unix:///var/run/docker.sock",)
     pool = SandboxPool(replace(settings, engines=listed), store,
@@ -150,9 +150,9 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def _sandbox_reap(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import timedelta
 
-    from bot.housekeeping import reap, reconcile
     from bot.progress import ProgressStore
-    from bot.sandbox.engine import Sandbox
+    from bot.sandbox.engine.sandbox import Sandbox
+    from bot.tutor.housekeeping import reap, reconcile
 
     store = ProgressStore(settings.database_url)
     sandbox = Sandbox(settings)
@@ -168,7 +168,7 @@ def _sandbox_reap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _progress(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.report_cli import progress_cli
+    from bot.reports.cli import progress_cli
 
     return progress_cli(
         settings, lesson_id=args.lesson, fmt=args.format, chart=args.chart,
@@ -177,7 +177,7 @@ def _progress(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _lessons_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.lesson_validate import validate_path
+    from bot.lessons.validate import validate_path
 
     folders, problems = validate_path(Path(args.path) if args.path else settings.lessons_dir)
     for problem in problems:
@@ -191,8 +191,8 @@ def _lessons_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _lessons_selftest(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.lessons import Catalog, load_lesson
-    from bot.selftest import run_selftest
+    from bot.lessons.model import Catalog, load_lesson
+    from bot.lessons.selftest import run_selftest
 
     candidate = Path(args.lesson)
     if (candidate / "lesson.toml").is_file():

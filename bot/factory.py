@@ -8,7 +8,7 @@ load, and the service interface (:mod:`bot.service`) imports no implementation a
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.jobs.durable import JobQueue
 from bot.service import TutorService
 
 
@@ -18,7 +18,7 @@ def build_service(settings: Settings) -> TutorService:
     Raises:
         TutorError: The database or the lessons could not be opened.
     """
-    from bot.tutor import Tutor
+    from bot.tutor.core import Tutor
 
     return Tutor.from_settings(settings)
 

@@ -1,7 +1,7 @@
 """What the tutor answers, independent of where it is shown.
 
 A :class:`Reply` is a list of parts. The console renders it as plain text
-(:mod:`bot.render_text`); the Slack handlers render it as Block Kit. Nothing here
+(:mod:`bot.console.render`); the Slack handlers render it as Block Kit. Nothing here
 knows about Slack.
 """
 
@@ -19,7 +19,7 @@ def code_span(text: str) -> str:
 
     The fence is a backtick run one longer than the longest run inside (CommonMark);
     text that starts or ends with a backtick, or is only spaces, is padded with one
-    space on each side, which a CommonMark reader (and :mod:`bot.render_text`) strips;
+    space on each side, which a CommonMark reader (and :mod:`bot.console.render`) strips;
     so is text that starts and ends with a space (the reader would strip those).
     Learner text quoted in a reply goes through here, never through ``f"`{text}`"``.
 

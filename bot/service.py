@@ -1,7 +1,7 @@
 """The seam between the front ends and the core: the tutor service interface.
 
 The Slack handlers and the terminal console depend on :class:`TutorService`, a
-:class:`typing.Protocol`, never on :class:`bot.tutor.Tutor` itself nor on its store or
+:class:`typing.Protocol`, never on :class:`bot.tutor.core.Tutor` itself nor on its store or
 sandbox: whatever answers these methods can sit behind either front end (the real tutor
 in production, a fake one in tests that need no Docker engine). This module imports no
 implementation; :func:`bot.factory.build_service` builds the real service.

@@ -7,7 +7,7 @@ gets its answer in milliseconds whatever Docker is doing, and the queueing is do
 the ``200`` is sent (which is what keeps one learner's lines in the order they were
 typed). In ``serve`` the queue is the durable one in the database (``jobs``), run by
 worker processes; without it (tests, embedding) lines run on the
-:class:`~bot.workqueue.KeyedExecutor` in this process.
+:class:`~bot.jobs.ordered.KeyedExecutor` in this process.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.jobs import JobQueue
+from bot.jobs.durable import JobQueue
+from bot.jobs.ordered import DEFAULT_WORKERS, KeyedExecutor
 from bot.service import TutorService
-from bot.workqueue import DEFAULT_WORKERS, KeyedExecutor
 from handlers import actions, commands, dedupe, home, messages
 from handlers.runtime import ErrorHook, Runtime
 

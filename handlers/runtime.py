@@ -2,7 +2,7 @@
 
 Listeners only enqueue: :meth:`Runtime.run_line` stores the line in the durable queue
 (``serve``: one insert; worker processes run it, :mod:`handlers.worker`) or puts it on
-the :class:`~bot.workqueue.KeyedExecutor` under the learner's key (in-process), and
+the :class:`~bot.jobs.ordered.KeyedExecutor` under the learner's key (in-process), and
 returns at once, so the listener can acknowledge Slack well inside its 3-second limit.
 Either way one learner's lines run in the order they were typed, different learners in
 parallel.
@@ -30,10 +30,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import DeliveryError, TutorError
 from bot.identity import Person
-from bot.jobs import JobQueue
+from bot.jobs.durable import JobQueue
+from bot.jobs.ordered import KeyedExecutor
 from bot.reply import Context, Notice, Reply, Tone
 from bot.service import TutorService
-from bot.workqueue import KeyedExecutor
 from handlers import dedupe
 from handlers.blocks import MAX_BLOCKS, Rendered, Upload, context, fallback_text, render
 from handlers.delivery import send_all

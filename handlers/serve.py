@@ -1,7 +1,7 @@
 """``docker-tutor serve``: run the Slack app until SIGINT or SIGTERM.
 
 Acknowledging and working happen in separate processes, joined by the durable queue in
-the progress database (:mod:`bot.jobs`):
+the progress database (:mod:`bot.jobs.durable`):
 
 * the acknowledging side verifies each request, stores its line as a job and answers
   Slack: with ``SLACK_APP_TOKEN`` over Socket Mode in this process, otherwise over HTTP
@@ -35,9 +35,9 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.factory import build_queue, build_service
-from bot.workqueue import KeyedExecutor
+from bot.jobs.ordered import KeyedExecutor
 from handlers.app import build_app
-from handlers.lifecycle import check_settings, stop_on_signals
+from handlers.signals import check_settings, stop_on_signals
 from handlers.wsgi import EVENTS_PATH, HEALTH_PATH
 
 log = logging.getLogger("docker_tutor.slack")

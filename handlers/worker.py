@@ -1,6 +1,6 @@
 """``docker-tutor worker``: run the learner lines the Slack front end queued.
 
-A worker process claims jobs from the durable queue (:mod:`bot.jobs`) with a lease, runs
+A worker process claims jobs from the durable queue (:mod:`bot.jobs.durable`) with a lease, runs
 each through the tutor service and delivers the reply to where the job says (the
 request's ``response_url``, or the learner's DM), then marks it done. It runs
 ``TUTOR_SLACK_WORKERS`` jobs at once on threads; a heartbeat thread renews the leases.
@@ -30,7 +30,7 @@ from slack_bolt.context.respond import Respond
 from bot.config import Settings
 from bot.errors import TutorError
 from bot.identity import Person
-from bot.jobs import (
+from bot.jobs.durable import (
     DEFAULT_LEASE_SECONDS,
     RESPONSE_URL_POSTS,
     RESPONSE_URL_SECONDS,
@@ -40,8 +40,8 @@ from bot.jobs import (
 )
 from bot.reply import Notice, Reply, Tone
 from handlers.app import web_client, workers
-from handlers.lifecycle import check_settings, stop_on_signals
 from handlers.runtime import Conversation, Destination, ResponseUrl, Runtime
+from handlers.signals import check_settings, stop_on_signals
 
 log = logging.getLogger("docker_tutor.slack.worker")
 
@@ -271,7 +271,7 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None,
         housekeeping: Also run the tutor's housekeeping (one process per deployment).
     """
     from bot.factory import build_queue, build_service
-    from bot.workqueue import KeyedExecutor
+    from bot.jobs.ordered import KeyedExecutor
 
     check_settings(settings)
     _lower_priority()

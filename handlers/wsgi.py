@@ -86,7 +86,7 @@ def slack_wsgi(handler: Callable[[WSGIEnvironment, StartResponse], Iterable[byte
 def build_wsgi(settings: Settings) -> WSGIApplication:
     """The whole acknowledging side for one server process: tutor, queue, Bolt app."""
     from bot.factory import build_queue, build_service
-    from bot.workqueue import KeyedExecutor
+    from bot.jobs.ordered import KeyedExecutor
     from handlers.app import build_app
 
     tutor = build_service(settings)

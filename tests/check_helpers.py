@@ -8,9 +8,9 @@ from typing import Any
 from bot.checks import CheckContext, CheckResult, run_checks
 from bot.checks.history import HISTORY_LIMIT, checked_history
 from bot.identity import Person
-from bot.lessons import CheckSpec
+from bot.lessons.model import CheckSpec
 from bot.reply import Code, Reply
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 
 
 def do(tutor: Tutor, person: Person, *lines: str) -> list[Reply]:

@@ -30,13 +30,13 @@ import sqlalchemy
 from docker.models.volumes import Volume
 
 from bot.config import Limits, Settings
+from bot.console.render import render
 from bot.identity import Person
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
-from bot.render_text import render
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.janitor import purge_prefix
-from bot.tutor import Tutor
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.pool.janitor import purge_prefix
+from bot.tutor.core import Tutor
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """A tutor service for tests without a Docker engine.
 
 :class:`EnginelessTutor` implements :class:`bot.service.TutorService`: tutor words go to
-the real :class:`~bot.tutor.Tutor` (real store, real lessons, real checks), while
+the real :class:`~bot.tutor.core.Tutor` (real store, real lessons, real checks), while
 ``docker ...`` lines, which need an engine, get a scripted answer and are recorded. The
 Slack request pipeline is then tested end to end on any machine; the same pipeline with
 real docker commands is tested in ``test_slack_engine.py`` on the real engine.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from bot.identity import Person
 from bot.reply import Code, Event, Reply
 from bot.service import LessonCard, Stoppable
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 
 NO_ENGINE_OUTPUT = "(no engine in this test) {line}"
 """What a docker line answers: the line itself, so tests see what reached the service."""

@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers")
 
 HANDLERS_MAY_IMPORT = frozenset({
-    "bot.config", "bot.errors", "bot.factory", "bot.identity", "bot.jobs", "bot.reply",
-    "bot.service", "bot.workqueue",
+    "bot.config", "bot.errors", "bot.factory", "bot.identity", "bot.jobs.durable", "bot.reply",
+    "bot.service", "bot.jobs.ordered",
 })
 """The core modules the Slack front end may use: it reaches the tutor through bot.service
-and the durable queue through bot.jobs (both built by bot.factory), besides settings,
+and the durable queue through bot.jobs.durable (both built by bot.factory), besides settings,
 errors and the plain reply and person types."""
 
 THIRD_PARTY_HOMES = {
@@ -35,7 +35,7 @@ THIRD_PARTY_HOMES = {
     "requests": ("bot.sandbox",),
     "sqlalchemy": ("bot.progress",),
     "alembic": ("bot.progress",),
-    "matplotlib": ("bot.chart",),
+    "matplotlib": ("bot.reports.chart",),
 }
 """Which packages may import each heavy or front-end library (a module or package prefix)."""
 
@@ -56,7 +56,7 @@ class Graph:
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
-    """``bot/progress/__init__.py`` -> ``bot.progress``; ``bot/tutor.py`` -> ``bot.tutor``."""
+    """``bot/progress/__init__.py`` -> ``bot.progress``; ``bot/tutor/core.py`` -> ``bot.tutor.core``."""
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()

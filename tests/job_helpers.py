@@ -11,8 +11,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from bot.config import Settings
+from bot.jobs.ordered import KeyedExecutor
 from bot.progress.queue import SqlJobQueue
-from bot.workqueue import KeyedExecutor
 from handlers.app import build_app, web_client
 from handlers.fake_slack import FakeSlack
 from handlers.runtime import Runtime

@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.config import Settings
+from bot.jobs.ordered import KeyedExecutor
 from bot.service import TutorService
-from bot.workqueue import KeyedExecutor
 from handlers.app import build_app
 from handlers.fake_slack import FakeSlack, sign
 from handlers.server import SlackHTTPServer

@@ -7,7 +7,7 @@ import pytest
 
 from bot.identity import Person
 from bot.reply import Code, Event
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import completed, do, to_challenge
 
 pytestmark = pytest.mark.docker

@@ -10,7 +10,7 @@ import pytest
 
 from bot.identity import Person
 from bot.reply import Event, Reply
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import completed, do, to_challenge, until_exited
 
 pytestmark = pytest.mark.docker

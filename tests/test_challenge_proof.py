@@ -11,7 +11,7 @@ import pytest
 
 from bot.identity import Person
 from bot.reply import Event, Reply
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import completed, do, shows_value, to_challenge
 
 pytestmark = pytest.mark.docker

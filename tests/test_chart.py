@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from bot.chart import BAR_COLOR, HIGHLIGHT_COLOR, WIDTH_PX, FunnelChart, chart_height, funnel_chart
+from bot.reports.chart import BAR_COLOR, HIGHLIGHT_COLOR, WIDTH_PX, FunnelChart, chart_height, funnel_chart
 
 STEPS = [("1. Intro", 10), ("2. Build", 8), ("3. Volumes", 5), ("4. The challenge", 3),
          ("5. A step with a very long title that cannot fit beside the bars", 0)]
@@ -97,8 +97,8 @@ def test_an_empty_lesson_still_draws_its_steps() -> None:
 
 def test_importing_the_reports_does_not_import_matplotlib() -> None:
     """Importing costs no matplotlib: it loads only when a chart is drawn, and never pyplot."""
-    code = ("import sys, bot.chart, bot.reports, bot.tutor; "
+    code = ("import sys, bot.reports.chart, bot.reports.replies, bot.tutor.core; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'; "
-            "bot.chart.funnel_chart('t', [('a', 1)], total=1); "
+            "bot.reports.chart.funnel_chart('t', [('a', 1)], total=1); "
             "assert 'matplotlib.pyplot' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -6,7 +6,7 @@ import pytest
 
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import do, verify
 
 pytestmark = pytest.mark.docker

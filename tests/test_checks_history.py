@@ -6,7 +6,7 @@ import pytest
 
 from bot.checks.history import bind_sources, paths_read, paths_written
 from bot.identity import Person
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import do, verify
 
 

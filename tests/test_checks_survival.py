@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from bot.checks.base import CheckContext
+from bot.checks.framework import CheckContext
 from bot.checks.survival import Trail
 from bot.identity import Person
 from bot.progress import CommandEntry
-from bot.sandbox.engine import Sandbox
+from bot.sandbox.engine.sandbox import Sandbox
 
 VOLUME = {"kind": "volume", "name": "my-redis-data", "uid": "u1", "target": "/data",
           "anonymous": False}

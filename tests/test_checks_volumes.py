@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.identity import Person
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import do, verify
 
 pytestmark = pytest.mark.docker

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.console import run_console
+from bot.console.repl import run_console
 from bot.identity import Person
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import CHALLENGE_SOLUTION
 
 pytestmark = pytest.mark.docker

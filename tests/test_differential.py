@@ -28,9 +28,9 @@ import pytest
 
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.naming import LABEL_NAMESPACE
-from bot.sandbox.parser import parse
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.naming import LABEL_NAMESPACE
+from bot.sandbox.policy.parser import parse
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

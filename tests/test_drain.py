@@ -23,15 +23,15 @@ import pytest
 from bot import cli
 from bot.config import Settings
 from bot.identity import Person
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
-from bot.sandbox.drain import drain
-from bot.sandbox.image_copy import fill_in_background, missing_tags
-from bot.sandbox.images import lesson_tags
-from bot.sandbox.pool import SandboxPool
-from bot.sandbox.pool_report import engine_rows
-from bot.sandbox.workspace_names import volume_name
-from bot.tutor import Tutor
+from bot.sandbox.images.copy import fill_in_background, missing_tags
+from bot.sandbox.images.lesson_images import lesson_tags
+from bot.sandbox.pool.drain import drain
+from bot.sandbox.pool.report import engine_rows
+from bot.sandbox.pool.sandbox_pool import SandboxPool
+from bot.sandbox.workspace.names import volume_name
+from bot.tutor.core import Tutor
 from tests.engines import Engine, engine_pair
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -112,9 +112,9 @@ def test_drain_moves_the_idle_learner_with_their_volumes_and_keeps_the_running_o
     said(pool_tutor, idle, 'docker run --name own -v data:/data busybox sh -c '
                            '"echo x > /data/marker && chown 1234:4321 /data/marker"')
     said(pool_tutor, idle, "edit notes.txt written on the first engine")
-    with caplog.at_level(logging.INFO, logger="bot.tutor"):
+    with caplog.at_level(logging.INFO, logger="bot.tutor.core"):
         said(pool_tutor, busy, "docker run -d --name s busybox sleep 600")
-    logged = [r.command for r in caplog.records if r.name == "bot.tutor"]  # type: ignore[attr-defined]
+    logged = [r.command for r in caplog.records if r.name == "bot.tutor.core"]  # type: ignore[attr-defined]
     assert logged[-1]["engine"] == first.docker_host  # the operators' line names the real engine
     assert store.set_draining(second.docker_host, False)
     assert store.engine_of(idle.key) == store.engine_of(busy.key) == first.docker_host

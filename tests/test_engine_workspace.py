@@ -22,11 +22,11 @@ from docker.models.containers import Container
 
 from bot.errors import CommandRefused, UsageError
 from bot.identity import Person
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.engine_workspace import EngineWorkspace, list_workspaces, remove_stale_helpers
-from bot.sandbox.naming import LABEL_NAMESPACE
-from bot.sandbox.workspace_names import LABEL_HELPER, is_workspace_mount, refuse_sub_folder, volume_name
-from bot.tutor import Tutor
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.naming import LABEL_NAMESPACE
+from bot.sandbox.workspace.names import LABEL_HELPER, is_workspace_mount, refuse_sub_folder, volume_name
+from bot.sandbox.workspace.volume import EngineWorkspace, list_workspaces, remove_stale_helpers
+from bot.tutor.core import Tutor
 
 pytestmark = pytest.mark.docker
 

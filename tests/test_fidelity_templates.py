@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox import formatting
-from bot.sandbox.templates import (
+from bot.sandbox.output import formatting
+from bot.sandbox.output.templates import (
     MAX_STEPS,
     Struct,
     TemplateError,

@@ -12,8 +12,8 @@ import pytest
 
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.parser import parse
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.parser import parse
 from bot.sandbox.views import Outcome
 
 pytestmark = pytest.mark.docker

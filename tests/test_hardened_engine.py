@@ -385,12 +385,12 @@ def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
     """Through the tutor (`TUTOR_RUNTIME`): the workspace, the kernel, and the challenge confirmed."""
     from bot.config import Settings
     from bot.identity import Person
-    from bot.lessons import Catalog
+    from bot.lessons.model import Catalog
     from bot.progress import ProgressStore
     from bot.reply import Event
-    from bot.sandbox.engine import Sandbox
-    from bot.sandbox.janitor import purge_prefix
-    from bot.tutor import Tutor
+    from bot.sandbox.engine.sandbox import Sandbox
+    from bot.sandbox.pool.janitor import purge_prefix
+    from bot.tutor.core import Tutor
     from tests.check_helpers import CHALLENGE_SOLUTION, CHALLENGE_VALUE, to_challenge
 
     root = Path(__file__).resolve().parent.parent

@@ -21,8 +21,9 @@ import docker.errors
 import pytest
 
 from bot.errors import EngineUnavailable, ImageUnavailable
-from bot.sandbox import host_files, images, rootfs
-from bot.sandbox.images import IMAGES, ImageReport, ensure_images
+from bot.sandbox.images import host_files, rootfs
+from bot.sandbox.images import lesson_images as images
+from bot.sandbox.images.lesson_images import IMAGES, ImageReport, ensure_images
 
 TEST_LABEL = {"docker-tutor.test": "1"}
 NIL_WITHOUT_TTY = b"\n"  # what `redis-cli get missingkey` prints when stdout is no tty

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs import Job
+from bot.jobs.durable import Job
 from bot.progress.queue import SqlJobQueue
 from bot.progress.store import ProgressStore
 from tests.conftest import at_head

@@ -36,9 +36,9 @@ def test_every_layer_rule_holds(graph: Graph) -> None:
 
 def test_the_graph_sees_lazy_and_type_checking_imports(graph: Graph) -> None:
     """Imports inside functions and under TYPE_CHECKING are edges too (the check is not blind)."""
-    assert "bot.tutor" in graph.edges["bot.factory"]  # inside build_service()
-    assert "bot.sandbox.engine" in graph.edges["bot.tutor"]  # TYPE_CHECKING and lazy
-    assert "docker" in graph.external["bot.sandbox.engine"]
+    assert "bot.tutor.core" in graph.edges["bot.factory"]  # inside build_service()
+    assert "bot.sandbox.engine.sandbox" in graph.edges["bot.tutor.core"]  # TYPE_CHECKING and lazy
+    assert "docker" in graph.external["bot.sandbox.engine.sandbox"]
     assert "sqlalchemy" in graph.external["bot.progress.store"]
 
 

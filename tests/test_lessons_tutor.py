@@ -9,9 +9,9 @@ import pytest
 
 from bot.errors import UsageError
 from bot.identity import Person
-from bot.lessons import QUIZ_CHECK, Catalog, StateHint
+from bot.lessons.model import QUIZ_CHECK, Catalog, StateHint
 from bot.reply import Event, Notice
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 
 LESSON = "data-persistence"
 

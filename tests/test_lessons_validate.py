@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.lesson_validate import validate_lesson, validate_path
-from bot.toml_lines import Locator
+from bot.lessons.toml_lines import Locator
+from bot.lessons.validate import validate_lesson, validate_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

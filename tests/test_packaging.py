@@ -136,7 +136,7 @@ def test_the_image_installs_the_lock_and_adds_nothing() -> None:
 
 def test_the_image_holds_what_an_offline_lesson_image_build_copies() -> None:
     """Every Debian package the offline build copies binaries from is installed in the bot's image."""
-    from bot.sandbox.image_specs import IMAGES
+    from bot.sandbox.images.specs import IMAGES
 
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     install = next(line for line in text.splitlines() if "apt-get install" in line)
@@ -154,10 +154,11 @@ def test_without_the_charts_extra_the_summary_says_how_to_get_the_chart(
     """No matplotlib: the summary has no image but one line naming the extra; --chart refuses."""
     from datetime import UTC, datetime
 
-    from bot import report_cli, reports
-    from bot.exports import LessonInfo
     from bot.progress import LessonOutline, LessonSummary, StuckRules
     from bot.reply import Image
+    from bot.reports import cli as report_cli
+    from bot.reports import replies as reports
+    from bot.reports.exports import LessonInfo
 
     monkeypatch.setattr(reports, "charts_available", lambda: False)
     monkeypatch.setattr(report_cli, "charts_available", lambda: False)
@@ -173,7 +174,7 @@ def test_without_the_charts_extra_the_summary_says_how_to_get_the_chart(
 
 def test_charts_are_available_in_the_dev_install() -> None:
     """The dev install has the charts extra, so the suite draws real charts."""
-    from bot.reports import charts_available
+    from bot.reports.replies import charts_available
 
     assert charts_available()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import CommandRefused
-from bot.sandbox.parser import WORKSPACE, parse
+from bot.sandbox.policy.parser import WORKSPACE, parse
 
 
 def test_run_with_volume_and_name_is_parsed() -> None:
@@ -156,7 +156,7 @@ def test_refusals_quote_learner_text_on_one_line(text: str) -> None:
     """A newline inside quotes never breaks a refusal over two lines."""
     from bot.config import Settings
     from bot.identity import Person
-    from bot.sandbox.engine import Sandbox
+    from bot.sandbox.engine.sandbox import Sandbox
 
     box = Sandbox(Settings(database_url="sqlite://", namespace="p"), allowed_images=["busybox"])
     with pytest.raises(CommandRefused) as caught:

@@ -12,8 +12,8 @@ from bot.config import Settings, engine_addresses
 from bot.errors import EngineDown, EngineUnavailable, UsageError
 from bot.identity import Person
 from bot.progress import ProgressStore
-from bot.sandbox.addresses import engine_environment
-from bot.sandbox.pool import DOWN, DOWN_HINT, FULL, SandboxPool
+from bot.sandbox.pool.addresses import engine_environment
+from bot.sandbox.pool.sandbox_pool import DOWN, DOWN_HINT, FULL, SandboxPool
 
 A = "unix:///tmp/dte-a/docker.sock"
 B = "tcp://sandbox-1.sandbox.example:2376"
@@ -220,7 +220,7 @@ def test_the_pool_places_only_on_engines_that_are_placeable(
 def test_the_disk_watcher_skips_a_dead_local_engine(tmp_path: Path) -> None:
     """A unix socket nobody listens on is skipped before any client is made (nothing to leak)."""
     from bot.config import Limits
-    from bot.sandbox.disk import DiskWatch
+    from bot.sandbox.engine.disk import DiskWatch
 
     class Host:
         settings = Settings(database_url="sqlite://", docker_host=f"unix://{tmp_path}/gone.sock")
@@ -240,7 +240,7 @@ def test_an_engine_socket_is_probed_with_a_bounded_bare_connect(tmp_path: Path) 
     """A listening loopback port or unix socket accepts; a closed port or a missing socket does not."""
     import socket
 
-    from bot.sandbox.addresses import socket_accepts
+    from bot.sandbox.pool.addresses import socket_accepts
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
         server.bind(("127.0.0.1", 0))

@@ -29,13 +29,13 @@ import pytest
 from bot import cli
 from bot.config import Settings
 from bot.errors import EngineDown
-from bot.housekeeping import reconcile
 from bot.identity import Person
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
-from bot.sandbox.pool import DOWN, PING_TIMEOUT, STALL_SECONDS, SandboxPool, socket_accepts
-from bot.sandbox.pool_report import engine_rows
-from bot.tutor import Tutor
+from bot.sandbox.pool.report import engine_rows
+from bot.sandbox.pool.sandbox_pool import DOWN, PING_TIMEOUT, STALL_SECONDS, SandboxPool, socket_accepts
+from bot.tutor.core import Tutor
+from bot.tutor.housekeeping import reconcile
 from tests.engines import Engine, EngineError, engine_pair
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

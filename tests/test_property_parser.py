@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from bot.config import Settings
 from bot.errors import CommandRefused, TutorError
 from bot.identity import Person
-from bot.sandbox import mounts, parser, policy
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.parser import WORKSPACE, Command, parse
-from bot.sandbox.verbs import ALIASES, VERB_OPTIONS
-from bot.text import one_line, printable, unsafe_char
+from bot.printable import one_line, printable, unsafe_char
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy import mounts, parser
+from bot.sandbox.policy import rules as policy
+from bot.sandbox.policy.parser import WORKSPACE, Command, parse
+from bot.sandbox.policy.verbs import ALIASES, VERB_OPTIONS
 
 SEEDS = [
     "docker run -d --name redis-1 -v my-redis-data:/data redis",

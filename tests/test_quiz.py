@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.console.render import render
 from bot.errors import UsageError
 from bot.identity import Person
-from bot.render_text import render
 from bot.reply import Actions, Event, Reply
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from tests.check_helpers import verify
 
 pytestmark = pytest.mark.docker

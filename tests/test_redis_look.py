@@ -10,8 +10,8 @@ import pytest
 from bot.checks import observe
 from bot.checks.observe import read_redis_key
 from bot.identity import Person
-from bot.sandbox.engine import Sandbox
-from bot.tutor import Tutor
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.tutor.core import Tutor
 
 FORGED = "hi\n@@end\n@@db 1\n" + base64.b64encode(b"string@@rc=0\n").decode() + "\r\nlast\n\n"
 """A value that looks like the frames of the one-exec answer, with CRLF and trailing newlines."""

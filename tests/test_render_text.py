@@ -9,11 +9,11 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import lesson_view
 from bot.checks import quiz
+from bot.console.render import inline, render, render_error, render_styled
 from bot.errors import UsageError
-from bot.lessons import Catalog
-from bot.render_text import inline, render, render_error, render_styled
+from bot.lessons import view as lesson_view
+from bot.lessons.model import Catalog
 from bot.reply import (
     Actions,
     Code,
@@ -152,9 +152,9 @@ def test_unclosed_backticks_are_text() -> None:
 
 def test_the_prompt_path_never_loads_rich() -> None:
     """Rich loads behind the console's prompt: importing the console and renderer does not."""
-    code = ("import sys, bot.cli, bot.console, bot.render_text\n"
+    code = ("import sys, bot.cli, bot.console.repl, bot.console.render\n"
             "assert not [m for m in sys.modules if m == 'rich' or m.startswith('rich.')]\n"
-            "from bot.render_text import preload\n"
+            "from bot.console.render import preload\n"
             "preload()\n"
             "assert 'rich.console' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

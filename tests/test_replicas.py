@@ -26,8 +26,8 @@ import pytest
 from bot.config import Settings
 from bot.identity import Person
 from bot.progress import ProgressStore
-from bot.sandbox.janitor import purge_prefix
-from bot.sandbox.naming import LABEL_NAMESPACE
+from bot.sandbox.policy.naming import LABEL_NAMESPACE
+from bot.sandbox.pool.janitor import purge_prefix
 from handlers.fake_slack import FakeSlack
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 

@@ -19,18 +19,18 @@ from pathlib import Path
 import pytest
 from pytest_mock import MockerFixture
 
-from bot.chart import chart_height
 from bot.config import Settings
 from bot.errors import NotAllowed, UsageError
-from bot.exports import CSV_COLUMNS, LessonInfo, class_records, csv_bytes, export_csv
 from bot.identity import Person
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore, StuckRules, learner_rows, lesson_summary
 from bot.progress import records as progress_records
 from bot.reply import File, Image
-from bot.reports import REFUSAL, parse_learner, resolve_learner, summary_reply
-from bot.sandbox.engine import Sandbox
-from bot.tutor import Tutor
+from bot.reports.chart import chart_height
+from bot.reports.exports import CSV_COLUMNS, LessonInfo, class_records, csv_bytes, export_csv
+from bot.reports.replies import REFUSAL, parse_learner, resolve_learner, summary_reply
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.tutor.core import Tutor
 from tests.conftest import NO_ENGINE
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -335,8 +335,7 @@ def test_summary_reply_caps_the_names_it_lists(seeded: Seeded) -> None:
     summary = lesson_summary(seeded.store, seeded.info.outline, now=NOW,
                              rules=StuckRules(idle_after=timedelta(minutes=1)))
     assert len(summary.stuck) == 6
-    from bot import reports
-
+    from bot.reports import replies as reports
     original = reports.MAX_NAMES
     reports.MAX_NAMES = 4
     try:
@@ -488,8 +487,8 @@ def test_non_instructors_are_refused_and_learn_nothing(
     seeded: Seeded, class_tutor: Tutor, mocker: MockerFixture, words: str
 ) -> None:
     """A learner asking for class data gets a polite refusal naming nobody, before any query runs."""
-    from bot import exports, reports
-
+    from bot.reports import exports
+    from bot.reports import replies as reports
     spies = [mocker.spy(reports, name) for name in
              ("lesson_summary", "learner_timeline", "resolve_learner")]
     spies.append(mocker.spy(exports, "class_records"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from bench import BenchSession, Measurement, SuiteRun, discover, load, render, run_suite, save
 from bench.__main__ import main
 from bench.bench_reports import outline_of, seed
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore, lesson_summary
 from bot.progress.records import utcnow
 

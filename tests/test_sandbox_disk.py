@@ -13,10 +13,10 @@ import docker
 import pytest
 
 from bot.config import Settings
+from bot.console.render import render
 from bot.identity import Person
-from bot.render_text import render
-from bot.sandbox.disk import measure
-from bot.tutor import Tutor
+from bot.sandbox.engine.disk import measure
+from bot.tutor.core import Tutor
 from tests.conftest import LimitedTutor
 
 pytestmark = pytest.mark.docker

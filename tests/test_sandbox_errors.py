@@ -22,9 +22,9 @@ from pytest_mock import MockerFixture
 from bot.config import Settings
 from bot.errors import EngineUnavailable
 from bot.identity import Person
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.janitor import EngineObject, Janitor
-from bot.sandbox.parser import parse
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.parser import parse
+from bot.sandbox.pool.janitor import EngineObject, Janitor
 
 ENGINE_PATH = "/var/lib/docker/overlay2/" + "ab" * 32 + "/merged"
 """A path in the engine's own storage, which no learner may see."""

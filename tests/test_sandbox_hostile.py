@@ -26,15 +26,15 @@ from pytest_mock import MockerFixture
 from bot.config import Limits, Settings
 from bot.errors import CommandRefused, QuotaExceeded, TutorError
 from bot.identity import Person
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
 from bot.reply import Event, Reply
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.naming import LABEL_NAMESPACE
-from bot.sandbox.parser import parse
-from bot.sandbox.run import CAPABILITIES
-from bot.sandbox.workspace_names import volume_name
-from bot.tutor import Tutor
+from bot.sandbox.engine.run import CAPABILITIES
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.naming import LABEL_NAMESPACE
+from bot.sandbox.policy.parser import parse
+from bot.sandbox.workspace.names import volume_name
+from bot.tutor.core import Tutor
 from tests.conftest import ROOT, _purge
 from tests.test_engine_workspace import HostFileWatch
 

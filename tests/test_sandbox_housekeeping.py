@@ -12,13 +12,13 @@ from pytest_mock import MockerFixture
 
 from bot import cli
 from bot.config import Settings
-from bot.housekeeping import HousekeepingThread, Report, reap, reconcile
 from bot.identity import Person
-from bot.sandbox.engine import Sandbox
-from bot.sandbox.janitor import Janitor
-from bot.sandbox.naming import LABEL_NAMESPACE, Namespace
-from bot.sandbox.parser import parse
-from bot.tutor import Tutor
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.naming import LABEL_NAMESPACE, Namespace
+from bot.sandbox.policy.parser import parse
+from bot.sandbox.pool.janitor import Janitor
+from bot.tutor.core import Tutor
+from bot.tutor.housekeeping import HousekeepingThread, Report, reap, reconcile
 
 pytestmark = pytest.mark.docker
 
@@ -163,7 +163,7 @@ def test_the_reaper_thread_survives_an_engine_failure(
     tutor: Tutor, sandbox: Sandbox, mocker: MockerFixture
 ) -> None:
     """A pass that fails is logged and counted; the thread goes on."""
-    mocker.patch("bot.housekeeping.reap", side_effect=[RuntimeError("boom"), *[Report()] * 200])
+    mocker.patch("bot.tutor.housekeeping.reap", side_effect=[RuntimeError("boom"), *[Report()] * 200])
     reaper = HousekeepingThread(sandbox, tutor.store, interval=0.05, reconcile_first=False)
     reaper.start()
     deadline = time.monotonic() + 5

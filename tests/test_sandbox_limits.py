@@ -10,11 +10,11 @@ import pytest
 from pytest_mock import MockerFixture
 
 from bot.config import Settings
+from bot.console.render import render
 from bot.errors import QuotaExceeded
 from bot.identity import Person
-from bot.render_text import render
-from bot.sandbox.execs import EXEC_GRACE
-from bot.tutor import Tutor
+from bot.sandbox.engine.execs import EXEC_GRACE
+from bot.tutor.core import Tutor
 from tests.conftest import LimitedTutor, timed_reply, with_limits
 
 pytestmark = pytest.mark.docker

@@ -23,11 +23,11 @@ from pytest_mock import MockerFixture
 
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.lessons import Catalog
-from bot.sandbox.mounts import inside
-from bot.sandbox.naming import LABEL_NAMESPACE
-from bot.sandbox.targets import linked_targets, mount_targets
-from bot.tutor import Tutor
+from bot.lessons.model import Catalog
+from bot.sandbox.engine.targets import linked_targets, mount_targets
+from bot.sandbox.policy.mounts import inside
+from bot.sandbox.policy.naming import LABEL_NAMESPACE
+from bot.tutor.core import Tutor
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker

@@ -11,9 +11,9 @@ from docker.api.client import APIClient
 from pytest_mock import MockerFixture
 
 from bot.identity import Person
-from bot.sandbox.naming import LABEL_VOLUMES
-from bot.sandbox.parser import parse
-from bot.tutor import Tutor
+from bot.sandbox.policy.naming import LABEL_VOLUMES
+from bot.sandbox.policy.parser import parse
+from bot.tutor.core import Tutor
 
 pytestmark = pytest.mark.docker
 

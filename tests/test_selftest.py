@@ -10,9 +10,9 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings
-from bot.lessons import Catalog, load_lesson
-from bot.sandbox.naming import LABEL_LEARNER, LABEL_NAMESPACE, Namespace
-from bot.selftest import SelftestReport, run_selftest
+from bot.lessons.model import Catalog, load_lesson
+from bot.lessons.selftest import SelftestReport, run_selftest
+from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_NAMESPACE, Namespace
 from tests.conftest import NO_ENGINE
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -23,10 +23,10 @@ from slack_sdk.http_retry import builtin_handlers
 
 from bot.config import Settings
 from bot.identity import Person
+from bot.jobs.ordered import KeyedExecutor
 from bot.reply import File, Image, Markdown, Reply
 from bot.service import TutorService
-from bot.tutor import Tutor
-from bot.workqueue import KeyedExecutor
+from bot.tutor.core import Tutor
 from handlers.app import build_app
 from handlers.fake_slack import RESPONSE, FakeSlack
 from handlers.server import SlackHTTPServer

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.lessons import Catalog
+from bot.lessons.model import Catalog
 from bot.reply import Actions, Code, Context, Heading, Markdown, Notice, Reply, Tone
-from bot.tutor import TUTOR_WORDS
+from bot.tutor.core import TUTOR_WORDS
 from handlers.blocks import MAX_BLOCKS, fallback_text, render, reply_blocks
 from handlers.dedupe import SeenCache, dedupe_key
 from handlers.home import progress_bar

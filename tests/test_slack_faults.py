@@ -18,7 +18,7 @@ from pytest_mock import MockerFixture
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from handlers.fake_slack import FakeSlack
 from handlers.inbound import slack_person
 from tests.job_helpers import QueuedStack, queued_stack, thread_worker
@@ -104,9 +104,9 @@ def test_postgresql_stopped_mid_lesson_every_request_is_answered(
     """
     from dataclasses import replace
 
-    from bot.lessons import Catalog
+    from bot.lessons.model import Catalog
     from bot.progress.store import ProgressStore
-    from bot.sandbox.engine import Sandbox
+    from bot.sandbox.engine.sandbox import Sandbox
     from tests.conftest import NO_ENGINE
 
     config = replace(settings, database_url=postgres.url, docker_host=NO_ENGINE)

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
-from bot import tutor as tutor_module
-from bot.tutor import TUTOR_WORDS
+from bot.tutor import core as tutor_module
+from bot.tutor.core import TUTOR_WORDS
 from handlers.messages import route
 
 ROOT = Path(__file__).resolve().parent.parent

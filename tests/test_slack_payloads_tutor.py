@@ -25,12 +25,12 @@ from slack_bolt.request import BoltRequest
 from bot.config import Settings
 from bot.errors import TutorError
 from bot.identity import Person
-from bot.lessons import Catalog
+from bot.jobs.ordered import KeyedExecutor
+from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
 from bot.reply import Code, Reply
-from bot.sandbox.engine import Sandbox
-from bot.tutor import Tutor
-from bot.workqueue import KeyedExecutor
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.tutor.core import Tutor
 from handlers import home
 from handlers.app import build_app
 from handlers.blocks import render

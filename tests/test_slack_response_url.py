@@ -9,7 +9,7 @@ from sqlalchemy import update
 from bot.config import Settings
 from bot.progress.models import QueuedJob
 from bot.progress.queue import SqlJobQueue
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from handlers.blocks import text_message
 from handlers.fake_slack import FakeSlack
 from tests.job_helpers import queued_stack, thread_worker, wait_until

@@ -15,7 +15,7 @@ from pytest_mock import MockerFixture
 
 from bot.config import Settings
 from bot.errors import UsageError
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from handlers.fake_slack import FakeSlack
 from handlers.serve import serve
 from handlers.wsgi import MAX_BODY

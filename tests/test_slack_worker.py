@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.progress.models import QueuedJob
 from bot.progress.queue import SqlJobQueue
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 from handlers.fake_slack import FakeSlack
 from handlers.worker import INTERRUPTED
 from tests.job_helpers import queued_stack, thread_worker, wait_until, worker_process

@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 
 from bot.cli import log_level
-from bot.console import BANNER, ServiceStartup, run_console
+from bot.console.repl import BANNER, ServiceStartup, run_console
 from bot.errors import StoreError, TutorError
 from bot.identity import Person
-from bot.oplog import EXIT_ENGINE_UNAVAILABLE, EXIT_REFUSED, EXIT_TUTOR_ERROR
 from bot.service import TutorService
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
+from bot.tutor.oplog import EXIT_ENGINE_UNAVAILABLE, EXIT_REFUSED, EXIT_TUTOR_ERROR
 from tests.conftest import NO_ENGINE
 
-HEAVY = ("sqlalchemy", "alembic", "docker", "requests", "matplotlib", "slack_bolt", "bot.tutor",
+HEAVY = ("sqlalchemy", "alembic", "docker", "requests", "matplotlib", "slack_bolt", "bot.tutor.core",
          "bot.progress.store")
 
 
@@ -56,7 +56,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """
     database = tmp_path_factory.mktemp("walk") / "t.db"
     code = ("import json, sys\n"
-            "import bot.cli, bot.console, bot.factory, bot.service\n"
+            "import bot.cli, bot.console.repl, bot.factory, bot.service\n"
             f"prompt = [m for m in {HEAVY!r} if m in sys.modules]\n"
             "from bot.config import Settings\n"
             "from bot.identity import Person\n"
@@ -224,12 +224,12 @@ def test_each_learner_line_is_one_structured_log_line(
 ) -> None:
     """Every line handled logs learner hash, verb, exit status, duration and engine; never the text."""
     ada = Person("console", "ada-secret-name")
-    with caplog.at_level(logging.INFO, logger="bot.tutor"):
+    with caplog.at_level(logging.INFO, logger="bot.tutor.core"):
         tutor_no_engine.handle(ada, "start")
         for line in ("frobnicate my-password", "docker run --privileged busybox", "docker ps"):
             with pytest.raises(TutorError):
                 tutor_no_engine.handle(ada, line)
-    records = [r for r in caplog.records if r.name == "bot.tutor"]
+    records = [r for r in caplog.records if r.name == "bot.tutor.core"]
     fields = [r.command for r in records]  # type: ignore[attr-defined]
     assert [(f["verb"], f["exit"]) for f in fields] == [
         ("start", 0), ("unknown", EXIT_TUTOR_ERROR), ("docker", EXIT_REFUSED),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.sandbox.tar_ids import shift_ids
+from bot.sandbox.workspace.tar_ids import shift_ids
 
 
 def archive(uid: int, gid: int, body: bytes = b"hello\n") -> bytes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import workspace
 from bot.errors import UsageError
-from bot.text import describe_char, one_line, printable
+from bot.printable import describe_char, one_line, printable
+from bot.sandbox.policy import workspace_paths as workspace
 
 
 @pytest.mark.parametrize(("raw", "shown"), [

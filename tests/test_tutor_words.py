@@ -6,7 +6,7 @@ import pytest
 
 from bot.errors import UsageError
 from bot.identity import Person
-from bot.tutor import Tutor
+from bot.tutor.core import Tutor
 
 
 @pytest.mark.parametrize(("line", "meant"), [

@@ -12,7 +12,7 @@ import pytest
 import requests.exceptions
 from docker.transport import unixconn
 
-from bot.sandbox.unix_socket import _connect, mend
+from bot.sandbox.engine.unix_socket import _connect, mend
 
 
 def refused_requests(address: str, count: int) -> list[warnings.WarningMessage]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.workqueue import KeyedExecutor
+from bot.jobs.ordered import KeyedExecutor
 
 WAIT = 10.0
 

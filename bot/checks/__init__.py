@@ -7,7 +7,7 @@ register themselves with :func:`primitive`.
 
 from __future__ import annotations
 
-from bot.checks.base import (
+from bot.checks.framework import (
     PRIMITIVES,
     CheckContext,
     CheckResult,

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.checks import redis_ops as ops
-from bot.checks.base import CheckContext, CheckResult, ParamSpec
 from bot.checks.challenge_diagnoses import diagnose
+from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import absolute, check
 from bot.checks.observe import observer, read_redis_key
 from bot.checks.survival import CHECK, Proof, Trail

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.checks.base import CheckContext, CheckResult
 from bot.checks.endings import Ending, ending, overwrite, saved_since
+from bot.checks.framework import CheckContext, CheckResult
 from bot.checks.survival import Look, Read, Trail, Write
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.checks.base import CheckContext, CheckResult, ParamSpec
+from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.history import bind_sources, events
 from bot.checks.library import absolute, all_of, check, one_of
 from bot.sandbox.views import ContainerView

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.checks.base import CheckResult
+from bot.checks.framework import CheckResult
 from bot.checks.history import CHECKED_KINDS
-from bot.lessons import StateHint, Step
+from bot.lessons.model import StateHint, Step
 from bot.progress import CommandEntry
 
 KIND = "hint"

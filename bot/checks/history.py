@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.checks.base import CheckContext, CheckResult, ParamSpec
+from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import check
 from bot.errors import CommandRefused
 from bot.progress import CommandEntry
-from bot.sandbox import mounts
-from bot.sandbox.parser import parse
+from bot.sandbox.policy import mounts
+from bot.sandbox.policy.parser import parse
 
 CHECKED_KINDS = ("docker", "edit", "quiz")
 """Kinds of command-log entries that checks see: docker commands and the tutor words

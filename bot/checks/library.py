@@ -1,6 +1,6 @@
 """What the lesson validator knows about each primitive beyond its parameters.
 
-:func:`bot.checks.base.primitive` registers a primitive's function and parameters. The
+:func:`bot.checks.framework.primitive` registers a primitive's function and parameters. The
 :func:`check` decorator here does that too, and also records the failure *states* the
 primitive can report (``CheckResult.state``, the keys of a step's state hints) and an
 optional validator for parameter values that a type alone cannot express.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.checks.base import CheckFn, ParamSpec, primitive
+from bot.checks.framework import CheckFn, ParamSpec, primitive
 
 ParamValidator = Callable[[dict[str, Any]], list[str]]
 """Takes a check's parameters (types already checked) and returns every problem."""

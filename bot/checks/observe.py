@@ -28,8 +28,8 @@ from bot.identity import Person
 
 if TYPE_CHECKING:
     from bot.checks.reader import EngineReader
-    from bot.lessons import Lesson
-    from bot.sandbox.parser import Command
+    from bot.lessons.model import Lesson
+    from bot.sandbox.policy.parser import Command
 
 CREATED_VOLUMES = "created_volumes"
 STARTED_VIEWS = "started_views"

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.checks.base import CheckContext, CheckResult, ParamSpec
+from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import check
 from bot.errors import UsageError
-from bot.lessons import QuizQuestion, Step
+from bot.lessons.model import QuizQuestion, Step
 from bot.progress import CommandEntry
 from bot.reply import Actions, Context, Markdown, Notice, Part, Tone
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.checks.base import CheckContext, CheckResult, ParamSpec
 from bot.checks.containers import missing, stopped
+from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import check
 
 

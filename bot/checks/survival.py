@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.checks import redis_ops as ops
-from bot.checks.base import CheckContext
+from bot.checks.framework import CheckContext
 from bot.checks.history import Event, events
 from bot.checks.observe import CREATED_VOLUMES, OBSERVED, STARTED_VIEWS
 from bot.errors import CommandRefused
-from bot.sandbox.parser import parse
+from bot.sandbox.policy.parser import parse
 
 CHECK = "redis_key_survived"
 """The primitive whose observations a trail reads."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.checks.base import CheckContext, CheckResult, ParamSpec
+from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.history import (
     Event,
     events,

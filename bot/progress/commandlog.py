@@ -16,9 +16,9 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from bot.identity import Person
+from bot.printable import printable
 from bot.progress.models import CommandLog, Learner
 from bot.progress.records import CommandEntry
-from bot.text import printable
 
 OUTPUT_KEEP = 500
 """How many characters of a command's output the log keeps."""

@@ -1,7 +1,7 @@
 """Class figures for instructors: the plain records the report queries return.
 
-Free of SQLAlchemy: :mod:`bot.progress.queries` computes them in SQL, :mod:`bot.reports`
-and :mod:`bot.exports` word them. The definitions (started, finished, time to complete,
+Free of SQLAlchemy: :mod:`bot.progress.queries` computes them in SQL, :mod:`bot.reports.replies`
+and :mod:`bot.reports.exports` word them. The definitions (started, finished, time to complete,
 failed attempts, looks stuck, stuck step) are in :mod:`bot.progress.queries`.
 """
 

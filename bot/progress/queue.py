@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, sessionmaker
 
 from bot.errors import StoreError
-from bot.jobs import DEFAULT_LEASE_SECONDS, Job
+from bot.jobs.durable import DEFAULT_LEASE_SECONDS, Job
 from bot.progress.models import QueuedJob
 from bot.progress.records import utcnow
 from bot.progress.store import make_engine
@@ -48,7 +48,7 @@ def _unavailable(exc: BaseException) -> StoreError:
 
 
 class SqlJobQueue:
-    """:class:`bot.jobs.JobQueue` on SQLAlchemy (SQLite or PostgreSQL).
+    """:class:`bot.jobs.durable.JobQueue` on SQLAlchemy (SQLite or PostgreSQL).
 
     Args:
         url: The progress database's URL (its schema must include ``queued_jobs``).
@@ -79,7 +79,7 @@ class SqlJobQueue:
 
     def enqueue(self, learner_key: str, line: str, reply_to: dict[str, Any], *,
                 request_key: str | None = None) -> int | None:
-        """See :meth:`bot.jobs.JobQueue.enqueue`."""
+        """See :meth:`bot.jobs.durable.JobQueue.enqueue`."""
         values = {"request_key": request_key[:200] if request_key else None,
                   "learner_key": learner_key, "line": line, "reply_to": reply_to,
                   "state": "queued", "posts": 0, "created_at": utcnow()}
@@ -112,7 +112,7 @@ class SqlJobQueue:
         return query.scalar_subquery()
 
     def claim(self, owner: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Job | None:
-        """See :meth:`bot.jobs.JobQueue.claim`."""
+        """See :meth:`bot.jobs.durable.JobQueue.claim`."""
         lease = utcnow() + timedelta(seconds=lease_seconds)
         try:
             if not self._anything_to_claim():  # a read: idle polls never take the write lock
@@ -164,11 +164,11 @@ class SqlJobQueue:
             raise _unavailable(exc) from exc
 
     def start(self, job_id: int, owner: str) -> bool:
-        """See :meth:`bot.jobs.JobQueue.start`."""
+        """See :meth:`bot.jobs.durable.JobQueue.start`."""
         return self._owned(job_id, owner, started_at=utcnow())
 
     def finish(self, job_id: int, owner: str, outcome: str) -> bool:
-        """See :meth:`bot.jobs.JobQueue.finish`.
+        """See :meth:`bot.jobs.durable.JobQueue.finish`.
 
         Now and then, done jobs older than :data:`KEEP_DONE` are deleted (their request
         keys are kept that long, far beyond Slack's last retry).
@@ -190,7 +190,7 @@ class SqlJobQueue:
             raise _unavailable(exc) from exc
 
     def heartbeat(self, owner: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
-        """See :meth:`bot.jobs.JobQueue.heartbeat`."""
+        """See :meth:`bot.jobs.durable.JobQueue.heartbeat`."""
         lease = utcnow() + timedelta(seconds=lease_seconds)
         try:
             with self._sessions.begin() as session:
@@ -203,7 +203,7 @@ class SqlJobQueue:
             raise _unavailable(exc) from exc
 
     def count_post(self, job_id: int) -> int:
-        """See :meth:`bot.jobs.JobQueue.count_post`."""
+        """See :meth:`bot.jobs.durable.JobQueue.count_post`."""
         try:
             with self._sessions.begin() as session:
                 before = session.execute(
@@ -215,7 +215,7 @@ class SqlJobQueue:
             raise _unavailable(exc) from exc
 
     def ping(self) -> None:
-        """See :meth:`bot.jobs.JobQueue.ping`."""
+        """See :meth:`bot.jobs.durable.JobQueue.ping`."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(select(1))
@@ -223,7 +223,7 @@ class SqlJobQueue:
             raise _unavailable(exc) from exc
 
     def pending(self) -> int:
-        """See :meth:`bot.jobs.JobQueue.pending`."""
+        """See :meth:`bot.jobs.durable.JobQueue.pending`."""
         try:
             with self._sessions.begin() as session:
                 return int(session.scalar(select(func.count()).select_from(QueuedJob)

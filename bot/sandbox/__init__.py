@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.sandbox.engine import Sandbox
+    from bot.sandbox.engine.sandbox import Sandbox
 
 __all__ = ["Sandbox"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Sandbox":
-        from bot.sandbox.engine import Sandbox
+        from bot.sandbox.engine.sandbox import Sandbox
 
         return Sandbox
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

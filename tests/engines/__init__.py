@@ -55,8 +55,8 @@ from typing import Any
 
 import docker
 
-from bot.sandbox.addresses import socket_accepts
-from bot.sandbox.unix_socket import mend
+from bot.sandbox.engine.unix_socket import mend
+from bot.sandbox.pool.addresses import socket_accepts
 from tests.engines.host import (
     cgroup_dirs,
     cgroup_processes,

@@ -1,0 +1,1 @@
+"""The terminal console: the read-eval loop and rendering replies for a terminal."""

@@ -1,0 +1,454 @@
+"""The sandbox's base: the engine client, the learner's own objects, and vetting a command.
+
+Every verb family (:mod:`~bot.sandbox.engine.containers`, :mod:`~bot.sandbox.engine.run`,
+:mod:`~bot.sandbox.engine.execs`, :mod:`~bot.sandbox.engine.volumes`, :mod:`~bot.sandbox.engine.inspection`)
+builds on :class:`SandboxBase`; :mod:`bot.sandbox.engine.sandbox` composes them into
+:class:`~bot.sandbox.engine.sandbox.Sandbox`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.models.volumes import Volume
+
+from bot.config import Settings
+from bot.errors import EngineUnavailable
+from bot.identity import Person
+from bot.sandbox.engine.disk import DiskWatch
+from bot.sandbox.engine.overtime import Overtime
+from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
+from bot.sandbox.engine.unix_socket import mend
+from bot.sandbox.policy import mounts, naming
+from bot.sandbox.policy import rules as policy
+from bot.sandbox.policy import values as option_values
+from bot.sandbox.policy.mounts import MountRequest
+from bot.sandbox.policy.naming import (
+    LABEL_ANONYMOUS,
+    LABEL_NAME,
+    LABEL_UID,
+    Namespace,
+    learner_name,
+    owned,
+    volume_records,
+)
+from bot.sandbox.policy.parser import Command
+from bot.sandbox.pool.addresses import engine_environment
+from bot.sandbox.views import ContainerView, MountView
+from bot.sandbox.workspace.names import is_workspace_mount, refuse_sub_folder
+from bot.sandbox.workspace.volume import EngineWorkspace
+
+mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
+
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
+"""The only kernel capabilities a learner container keeps (all others are dropped)."""
+
+OOM_SCORE_ADJ = 500
+"""Learner containers are the first the host kernel kills if the host runs out of memory."""
+
+SHM_BYTES = 64 * 1024 * 1024
+"""Size of each container's ``/dev/shm`` (counted in its memory limit)."""
+
+NOT_FOUND = "Error response from daemon: No such container: {}\n"
+"""The docker CLI's answer for a container reference that matches nothing of the learner's."""
+
+_HEX = re.compile(r"^[0-9a-f]{1,64}$")
+_ENGINE_PATH = re.compile(r"/[^\s\"']*/[0-9a-f]{64}(?:-init)?(?:/(?:merged|diff|work))?")
+"""A path in the engine's own storage (``/var/lib/docker/overlay2/<64 hex>/merged``)."""
+
+
+@dataclass
+class Plan:
+    """A learner command after vetting: every value checked, nothing sent to the engine.
+
+    Attributes:
+        image_name: For ``run``: the image name the learner knows (``redis``).
+        tag: For ``run``: the local tag to create from (``redis:latest``).
+        name: For ``run`` and ``volume create``: the learner's name (given or invented).
+        env: For ``run`` and ``exec``: ``NAME=value`` items.
+        mounts: For ``run``: the mounts asked for (a ``bind`` is the whole workspace).
+        user: ``-u`` for ``run`` and ``exec``.
+        workdir: ``-w`` for ``run`` and ``exec``.
+        hostname: ``-h`` for ``run``.
+        entrypoint: ``--entrypoint`` for ``run``, split into words.
+        seconds: ``-t`` for ``stop`` and ``restart``.
+        tail: ``--tail`` for ``logs``.
+    """
+
+    image_name: str = ""
+    tag: str = ""
+    name: str = ""
+    env: list[str] = field(default_factory=list)
+    mounts: list[MountRequest] = field(default_factory=list)
+    user: str | None = None
+    workdir: str | None = None
+    hostname: str | None = None
+    entrypoint: list[str] | None = None
+    seconds: int = 10
+    tail: int | str = "all"
+
+
+class SandboxBase:
+    """The engine connection, the learner's namespace, and lookups confined to it.
+
+    Args:
+        settings: Limits, the engine address, the workspaces folder, the name prefix.
+        allowed_images: Image names learners may run (``redis``, ``busybox``); ``None``
+            allows every image that exists locally (for tests of the sandbox alone).
+    """
+
+    def __init__(self, settings: Settings, allowed_images: Iterable[str] | None = None) -> None:
+        self.settings = settings
+        self.limits = settings.limits
+        self.allowed_images = frozenset(allowed_images) if allowed_images is not None else None
+        self._client: docker.DockerClient | None = None
+        self._client_lock = threading.Lock()
+        self._later: dict[str, list[str]] = {}
+        self._later_lock = threading.Lock()
+        self._overtime = Overtime()
+        self._disk_watch = DiskWatch(self)
+
+    # -- notes for a learner's next command -------------------------------------------------
+
+    def _tell_later(self, ns: Namespace, note: str) -> None:
+        """Keep ``note`` for the reply to the learner's next command (said once)."""
+        with self._later_lock:
+            notes = self._later.setdefault(ns.learner, [])
+            if note not in notes:
+                notes.append(note)
+
+    def _take_notes(self, ns: Namespace) -> list[str]:
+        """The notes kept for the learner (see :meth:`_tell_later`), now said."""
+        with self._later_lock:
+            return self._later.pop(ns.learner, [])
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The docker-py client, created on first use.
+
+        Raises:
+            EngineUnavailable: The engine's address or TLS settings are unusable.
+        """
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, which
+                    # the course deployment uses to reach its sandbox engine over TLS.
+                    environment = engine_environment(self.settings, os.environ)
+                    self._client = docker.from_env(
+                        timeout=120, max_pool_size=64, environment=environment
+                    )
+                    # The engine is reached where settings say, never through a proxy the
+                    # process environment names (HTTPS_PROXY for Slack, say); and requests
+                    # then skips re-reading the environment on every request (~0.25 ms).
+                    self._client.api.trust_env = False
+                except docker.errors.DockerException as exc:
+                    raise EngineUnavailable(f"{UNREACHABLE} Try again in a moment.") from exc
+            return self._client
+
+    def close(self) -> None:
+        """Close the engine connection (and stop the disk watcher)."""
+        self._disk_watch.stop()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @boundary
+    def ping(self) -> bool:
+        """Whether the engine answers.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        return bool(self.client.ping())
+
+    def engine_address(self, person: Person) -> str:
+        """The engine the person's commands go to (for the operators' log)."""
+        return self.settings.docker_host or "default"
+
+    def namespace(self, person: Person) -> Namespace:
+        """The person's namespace on the engine."""
+        return Namespace.for_key(self.settings.namespace, person.key)
+
+    def _workspace(self, ns: Namespace) -> EngineWorkspace:
+        """The learner's workspace ``$(pwd)``: a volume in the engine, never a host folder."""
+        return EngineWorkspace(self.client, ns, host_limits=self._host_limits())
+
+    @boundary
+    def write_workspace_file(self, person: Person, path: str, text: str) -> int:
+        """Write ``text`` to ``path`` in the person's workspace, through the engine (``edit``).
+
+        Returns:
+            The bytes written.
+
+        Raises:
+            UsageError: A bad path or text, or a link, folder or file in the way.
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        return self._workspace(self.namespace(person)).write(path, text)
+
+    @boundary
+    def read_workspace_file(self, person: Person, path: str) -> str | None:
+        """The text of ``path`` in the person's workspace (≤ 64 KiB), read through the engine.
+
+        ``None`` when it is missing, not a plain file, or behind a link.
+
+        Raises:
+            UsageError: For a path that is not a workspace path.
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        return self._workspace(self.namespace(person)).read(path)
+
+    def _host_limits(self) -> dict[str, Any]:
+        """Host settings every learner container gets: the heart of the policy."""
+        runtime = self.settings.runtime
+        extra: dict[str, Any] = {"runtime": runtime} if runtime else {}
+        return {
+            **extra,
+            "network_mode": "none",
+            "mem_limit": self.limits.memory_bytes,
+            "memswap_limit": self.limits.memory_bytes,
+            "pids_limit": pids_limit(self.limits.pids, runtime),
+            "nano_cpus": self.limits.nano_cpus,
+            "cap_drop": ["ALL"],
+            "cap_add": CAPABILITIES,
+            "security_opt": ["no-new-privileges"],
+            "init": True,
+            "privileged": False,
+            "ipc_mode": "private",
+            "cgroupns": "private",
+            "oom_score_adj": OOM_SCORE_ADJ,
+            "shm_size": SHM_BYTES,
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+            "restart_policy": {"Name": "no"},
+        }
+
+    def _rewrite(self, ns: Namespace, text: str) -> str:
+        """Replace engine names and host paths with what the learner knows.
+
+        The learner's own engine names lose their prefix; any other learner's engine
+        name of this deployment is cut the same way (so no learner's hash is ever
+        shown), and a workspace volume (its folder on the engine host, or its name)
+        becomes ``$(pwd)``.
+        """
+        workspace = re.escape(ns.prefix) + r"-[0-9a-f]{12}-\.workspace"
+        text = re.sub(r"/[^\s\"']*/volumes/" + workspace + r"/_data", "$(pwd)", text)
+        text = re.sub(workspace, "$(pwd)", text)
+        text = text.replace(f"{ns.prefix}-{ns.learner}-", "")
+        text = re.sub(re.escape(ns.prefix) + r"-[0-9a-f]{12}-", "", text)
+        return _ENGINE_PATH.sub("<container filesystem>", text)
+
+    def _kept_bytes(self) -> int:
+        """How much of a learner command's output is kept while it is read.
+
+        Enough for :attr:`Limits.output_chars` characters of UTF-8 and a margin; the
+        rest is only counted (:func:`bot.sandbox.engine.streams.read_stream`), so a command that
+        prints gigabytes costs the bot a few kilobytes.
+        """
+        return self.limits.output_chars * 4 + 4096
+
+    def _line_deadline(self) -> float:
+        """When a line that acts on several containers must be done (monotonic clock).
+
+        One wall-time budget per line, whatever its arguments: the foreground limit.
+        """
+        return time.monotonic() + self.limits.foreground_seconds
+
+    def _timeout_note(self) -> str:
+        return (
+            f"The command was still running after {self.limits.foreground_seconds:g} "
+            "seconds, so the tutor stopped it."
+        )
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def _containers(self, ns: Namespace, *, all_: bool = True) -> list[Container]:
+        """The learner's containers (``all_``: stopped ones too), each inspected.
+
+        One list and one inspect per container: for views that need a container's whole
+        configuration. Counting and scanning use :meth:`_summaries` (one request).
+        """
+        with engine_calls():
+            found: list[Container] = self.client.containers.list(
+                all=all_, filters=ns.filters(), sparse=False, ignore_removed=True
+            )
+        return [c for c in found if owned(c.labels, ns)]
+
+    def _summaries(self, ns: Namespace, *, all_: bool = True) -> list[dict[str, Any]]:
+        """The learner's containers as the engine lists them, in one request.
+
+        Each is the engine's summary (``Id``, ``Labels``, ``State``, ``Mounts``...), not
+        an inspected container: enough to count, to match an id, or to see mounts.
+        """
+        with engine_calls():
+            found: list[dict[str, Any]] = self.client.api.containers(
+                all=all_, filters=ns.filters()
+            )
+        return [c for c in found if owned(c.get("Labels") or {}, ns)]
+
+    def _inspect_owned(self, ns: Namespace, ref: str) -> Container | None:
+        """The container the engine knows as ``ref``, if its labels say it is the learner's."""
+        try:
+            with engine_calls():
+                container: Container = self.client.containers.get(ref)
+        except docker.errors.NotFound:
+            return None
+        return container if owned(container.labels, ns) else None
+
+    def _find_container(self, ns: Namespace, ref: str, *, by_id: bool = True) -> Container | None:
+        """The learner's container named ``ref``, or (``by_id``) whose id starts with ``ref``.
+
+        A name costs one request: the engine's name for it is inspected and kept only if
+        its labels say it is this learner's container of that name. An id prefix costs a
+        list and an inspect. A name like ``c2`` is also a hex id prefix: looking up a
+        *name* (the conflict check of ``run --name``) must not fall back to ids, or it
+        finds an unrelated container.
+        """
+        if policy.NAME_RE.match(ref):
+            named = self._inspect_owned(ns, ns.engine_name(ref))
+            if named is not None and learner_name(ns, named) == ref:
+                return named
+        if by_id and _HEX.match(ref):
+            matches = [c["Id"] for c in self._summaries(ns) if str(c.get("Id", "")).startswith(ref)]
+            if len(matches) == 1:
+                return self._inspect_owned(ns, matches[0])
+        return None
+
+    def _volumes(self, ns: Namespace) -> list[Volume]:
+        """The learner's volumes."""
+        with engine_calls():
+            found: list[Volume] = self.client.volumes.list(filters=ns.filters())
+        return [v for v in found if owned(v.attrs.get("Labels") or {}, ns)]
+
+    def _find_volume(self, ns: Namespace, name: str) -> Volume | None:
+        """The learner's volume called ``name``, or ``None``."""
+        for volume in self._volumes(ns):
+            if (volume.attrs.get("Labels") or {}).get(LABEL_NAME) == name:
+                return volume
+        return None
+
+    def _volume_labels(self, ns: Namespace, container: Container) -> dict[str, dict[str, str]]:
+        """The labels of the learner's volumes that ``container`` mounts, by engine name.
+
+        They come from the container's own :data:`LABEL_VOLUMES` (written by the tutor
+        when it created the container; a volume's labels never change and a mounted
+        volume cannot be removed), else from one list of the learner's volumes.
+        """
+        mounted = {m.get("Name", "") for m in container.attrs.get("Mounts", [])
+                   if m.get("Type") == "volume" and not is_workspace_mount(ns, m)}
+        if not mounted:
+            return {}
+        recorded = volume_records(container.labels)
+        if mounted <= recorded.keys():
+            return {name: recorded[name] for name in mounted}
+        return {v.name: v.attrs.get("Labels") or {} for v in self._volumes(ns)}
+
+    def _mount_views(self, ns: Namespace, container: Container) -> tuple[MountView, ...]:
+        volumes = self._volume_labels(ns, container)
+        views = []
+        for mount in container.attrs.get("Mounts", []):
+            kind = mount.get("Type", "")
+            target = mount.get("Destination", "")
+            if is_workspace_mount(ns, mount):
+                views.append(MountView("bind", "", "", target))  # the learner's `$(pwd)`
+            elif kind == "volume":
+                labels = volumes.get(mount.get("Name", ""), {})
+                views.append(
+                    MountView(
+                        "volume",
+                        labels.get(LABEL_NAME, ""),
+                        labels.get(LABEL_UID, ""),
+                        target,
+                        anonymous=labels.get(LABEL_ANONYMOUS) == "1",
+                    )
+                )
+            else:
+                views.append(MountView(kind, "", "", target))
+        tmpfs = (container.attrs.get("HostConfig") or {}).get("Tmpfs") or {}
+        views.extend(MountView("tmpfs", "", "", path) for path in tmpfs)
+        return tuple(views)
+
+    def _view(self, ns: Namespace, container: Container) -> ContainerView:
+        """The learner's view of one of their containers (no engine names)."""
+        config = container.attrs.get("Config") or {}
+        command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        return ContainerView(
+            id=container.id,
+            name=learner_name(ns, container),
+            image=container.labels.get("docker-tutor.image", config.get("Image", "")),
+            running=container.status == "running",
+            status=container.status,
+            mounts=self._mount_views(ns, container),
+            command=tuple(command),
+        )
+
+    # -- vetting --------------------------------------------------------------------------
+
+    def vet(self, person: Person, command: Command) -> Plan:
+        """Check every value of a command against the policy, before the engine is asked.
+
+        Nothing here talks to the engine: a refused command never reaches it. A bind
+        of the workspace is kept as asked (``run`` mounts the workspace volume); a bind
+        of a workspace sub-folder is refused with the way to do it.
+
+        Raises:
+            CommandRefused: With a one-line reason naming what was refused.
+        """
+        plan = Plan()
+        verb = command.verb
+        if verb == "run":
+            plan.image_name, plan.tag = option_values.check_image(command.args[0], self.allowed_images)
+            name = command.value("name")
+            plan.name = (policy.check_name(name, "container") if name
+                         else naming.random_container_name())
+            plan.env = option_values.check_env(command.values("env"))
+            plan.mounts = mounts.requested_mounts(
+                command.values("volume"), command.values("mount"), command.values("tmpfs")
+            )
+            plan.user = option_values.check_user(command.value("user"))
+            plan.workdir = option_values.check_workdir(command.value("workdir"))
+            plan.hostname = option_values.check_hostname(command.value("hostname"))
+            plan.entrypoint = option_values.check_entrypoint(command.value("entrypoint"))
+            for request in plan.mounts:
+                if request.kind == "bind" and request.source:
+                    raise refuse_sub_folder("-v", request.source)
+        elif verb == "exec":
+            plan.env = option_values.check_env(command.values("env"))
+            plan.user = option_values.check_user(command.value("user"))
+            plan.workdir = option_values.check_workdir(command.value("workdir"))
+        elif verb in ("stop", "restart"):
+            plan.seconds = option_values.check_seconds(command.value("time"), 10)
+        elif verb == "logs":
+            plan.tail = option_values.check_tail(command.value("tail"))
+        elif verb == "volume create" and command.args:
+            plan.name = policy.check_name(command.args[0], "volume")
+        return plan
+
+
+GVISOR_BASE_TASKS = 64
+"""Host tasks an idle gVisor sandbox holds itself (about 50 measured), beside the learner's."""
+
+GVISOR_TASKS_PER_PROCESS = 10
+"""Host tasks gVisor adds per process the learner starts inside (about 9 measured)."""
+
+
+def pids_limit(pids: int, runtime: str | None) -> int:
+    """The engine's ``--pids-limit`` that lets a learner start ``pids`` processes.
+
+    Under gVisor (``runsc``) the engine counts the sandbox's own host threads, not the
+    learner's processes: the limit is scaled so that ``TUTOR_PIDS`` keeps its meaning.
+    """
+    if runtime == "runsc":
+        return GVISOR_BASE_TASKS + GVISOR_TASKS_PER_PROCESS * pids
+    return pids

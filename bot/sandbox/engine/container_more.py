@@ -1,0 +1,251 @@
+"""More container verbs: ``kill``, ``rename``, ``diff``, ``top``, ``container prune``, ``ps``.
+
+Each acts only on the learner's own containers (found by labels, as every verb does);
+anything else answers "No such container", as the docker CLI does for a name it does
+not know. Output and exit statuses are the docker CLI's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker.errors
+from docker.models.containers import Container
+
+from bot.errors import CommandRefused
+from bot.identity import Person
+from bot.printable import one_line
+from bot.sandbox.engine.client import NOT_FOUND, Plan
+from bot.sandbox.engine.containers import ContainersMixin
+from bot.sandbox.engine.translate import engine_calls
+from bot.sandbox.output import formatting, templates
+from bot.sandbox.policy import rules as policy
+from bot.sandbox.policy import values as option_values
+from bot.sandbox.policy.naming import Namespace
+from bot.sandbox.policy.parser import Command
+from bot.sandbox.views import Outcome
+
+_DIFF_KINDS = {0: "C", 1: "A", 2: "D"}
+
+PS_FIELDS = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
+    "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+}
+"""The fields of a ``docker ps --format`` row, and the header of each in ``table``."""
+
+PS_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+class LifecycleMixin(ContainersMixin):
+    """The learner's containers: killing, renaming, their changes, processes and listing."""
+
+    def _do_kill(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        signal = option_values.check_signal(command.value("signal"))
+        killed: list[dict[str, Any]] = []
+        out, code = [], 0
+        for ref in command.args:
+            container = self._find_container(ns, ref)
+            if container is None:
+                out.append(f"Error response from daemon: Cannot kill container: {ref}: "
+                           f"No such container: {ref}\n")
+                code = 1
+                continue
+            if container.status != "running":
+                out.append(f"Error response from daemon: Cannot kill container: {ref}: "
+                           f"Container {container.id} is not running\n")
+                code = 1
+                continue
+            container.kill(signal=signal)
+            killed.append({"id": container.id, "name": self._view(ns, container).name,
+                           "signal": signal})
+            out.append(ref + "\n")
+        return Outcome(code, "".join(out), facts={"killed": killed})
+
+    def _do_start(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        """``start``, closed as the CLI closes it: a last line naming what did not start."""
+        outcome = super()._do_start(person, ns, command, plan)
+        printed = set(outcome.output.splitlines())
+        failed = [ref for ref in command.args if ref not in printed]
+        if failed:
+            outcome.output += f"Error: failed to start containers: {', '.join(failed)}\n"
+        return outcome
+
+    def _do_rm(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        """``rm``, with the CLI's exit status: ``-f`` of a missing container is no failure."""
+        outcome = super()._do_rm(person, ns, command, plan)
+        if command.flag("force") and outcome.exit_code:
+            errors = [line for line in outcome.output.splitlines()
+                      if line.startswith("Error") and "No such container" not in line]
+            outcome.exit_code = 1 if errors else 0
+        return outcome
+
+    def _do_rename(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        old, new = command.args
+        failed = f"Error: failed to rename container named {old}\n"
+        container = self._find_container(ns, old)
+        if container is None:
+            return Outcome(1, NOT_FOUND.format(old) + failed)
+        current = self._view(ns, container).name
+        if new == current:
+            return Outcome(1, "Error response from daemon: Renaming a container with the same "
+                              "name as its current name\n" + failed)
+        policy.check_name(new, "container")
+        try:
+            with engine_calls():
+                container.rename(ns.engine_name(new))
+        except docker.errors.APIError as exc:
+            message = self._rewrite(ns, str(exc.explanation or exc))
+            return Outcome(1, f"Error response from daemon: {message}\n{failed}")
+        return Outcome(0, "", facts={"renamed": {"id": container.id, "from": current,
+                                                 "to": new}})
+
+    def _do_diff(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        ref = command.args[0]
+        container = self._find_container(ns, ref)
+        if container is None:
+            return Outcome(1, NOT_FOUND.format(ref))
+        with engine_calls():
+            changes = container.diff() or []
+        lines = [f"{_DIFF_KINDS.get(c.get('Kind'), '?')} {c.get('Path', '')}\n" for c in changes]
+        return Outcome(0, "".join(lines),
+                       facts={"container": self._view(ns, container).as_fact()})
+
+    def _do_top(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        ref = command.args[0]
+        container = self._find_container(ns, ref)
+        if container is None:
+            return Outcome(1, NOT_FOUND.format(ref))
+        if container.status != "running":
+            return Outcome(
+                1, f"Error response from daemon: Container {container.id} is not running\n")
+        with engine_calls():
+            top = container.top()
+        lines = ["\t".join(top.get("Titles") or [])]
+        lines += ["\t".join(row) for row in top.get("Processes") or []]
+        return Outcome(0, formatting.tabulate(lines, min_width=20))
+
+    def _do_container_prune(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        if not command.flag("force"):
+            return Outcome(
+                1, "WARNING! This will remove all stopped containers.\n"
+                   "Are you sure you want to continue? [y/N] \n"
+                   "Nothing removed: the sandbox cannot answer the question; add -f: "
+                   "`docker container prune -f`.\n")
+        removed: list[dict[str, Any]] = []
+        for container in self._containers(ns, all_=True):
+            if container.status not in ("exited", "created", "dead"):
+                continue
+            fact = self._view(ns, container).as_fact()
+            try:
+                self._remove(ns, container, force=False)
+            except docker.errors.NotFound:
+                continue
+            removed.append({**fact, "was_running": False, "force": False})
+        lines = "".join(r["id"] + "\n" for r in removed)
+        head = f"Deleted Containers:\n{lines}\n" if removed else ""
+        return Outcome(0, f"{head}Total reclaimed space: 0B\n", facts={"removed": removed})
+
+    # -- ps --------------------------------------------------------------------------------
+
+    def _do_ps(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        filters = _ps_filters(command.values("filter"))
+        show_all = command.flag("all") or bool(filters.get("status"))
+        containers = self._containers(ns, all_=show_all)
+        containers.sort(key=lambda c: c.attrs.get("Created", ""), reverse=True)
+        full = command.flag("no_trunc")
+        rows = [self._ps_row(ns, c, full) for c in containers]
+        rows = [r for r in rows if _ps_match(r, filters)]
+        if command.value("last") is not None:
+            rows = rows[: option_values.check_count(command.value("last"), "--last")]
+        if command.flag("latest"):
+            rows = rows[:1]
+        if command.flag("quiet"):
+            return Outcome(0, "".join(r["ID"] + "\n" for r in rows))
+        fmt = command.value("format")
+        if fmt is None or fmt == "table":
+            fmt = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+                   "{{.Ports}}\t{{.Names}}")
+        return _render_rows(fmt, rows, self.limits.output_chars)
+
+    def _ps_row(self, ns: Namespace, c: Container, full: bool) -> dict[str, Any]:
+        view = self._view(ns, c)
+        command = " ".join(view.command)
+        state = c.attrs.get("State") or {}
+        mounts = [m.name if m.kind == "volume" else "$(pwd)" for m in view.mounts
+                  if m.kind != "tmpfs"]
+        if not full:
+            mounts = [m if len(m) <= 15 else m[:14] + "\u2026" for m in mounts]
+        created = formatting.parse_time(c.attrs.get("Created", ""))
+        return {
+            "ID": c.id if full else c.id[:12],
+            "Image": view.image,
+            "Command": f'"{command}"' if full else formatting.truncate_command(command),
+            "CreatedAt": created.strftime("%Y-%m-%d %H:%M:%S +0000 UTC") if created else "",
+            "RunningFor": formatting.ago(c.attrs.get("Created", "")),
+            "Ports": "",
+            "State": state.get("Status", ""),
+            "Status": formatting.status_line(state),
+            "Names": view.name,
+            "Labels": "",
+            "Mounts": ",".join(mounts),
+            "Networks": (c.attrs.get("HostConfig") or {}).get("NetworkMode", ""),
+        }
+
+
+def _ps_filters(values: list[str]) -> dict[str, list[str]]:
+    """``-f key=value`` items of ``ps``: ``status`` and ``name`` only.
+
+    Raises:
+        CommandRefused: For another key, or a status Docker does not know.
+    """
+    filters: dict[str, list[str]] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        if not eq or key not in ("status", "name"):
+            raise CommandRefused(
+                f"`--filter {one_line(item)}`: the sandbox filters `ps` by "
+                "`status=...` or `name=...` only.", option="--filter")
+        if key == "status" and value not in PS_STATUSES:
+            raise CommandRefused(
+                f"Invalid filter 'status={one_line(value)}': use one of "
+                + ", ".join(PS_STATUSES) + ".", option="--filter")
+        filters.setdefault(key, []).append(value)
+    return filters
+
+
+def _ps_match(row: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    statuses = filters.get("status")
+    if statuses and row["State"] not in statuses:
+        return False
+    names = filters.get("name")
+    return not names or any(n in row["Names"] for n in names)
+
+
+def _render_rows(fmt: str, rows: list[dict[str, Any]], limit: int) -> Outcome:
+    """``ps --format``: each row through the template; ``table`` adds a header and aligns."""
+    is_table = fmt.startswith("table")
+    body = fmt[len("table"):] if is_table else fmt
+    body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+    try:
+        nodes = templates.parse(body)
+        lines: list[str] = []
+        size = 0
+        if is_table:
+            header = templates.render(nodes, dict(PS_FIELDS), limit=limit).text
+            lines.append(header)
+            size += len(header)
+        for row in rows:
+            rendered = templates.render(nodes, row, limit=max(0, limit - size))
+            lines.append(rendered.text)
+            size += len(rendered.text) + 1
+            if rendered.cut:
+                break
+    except templates.TemplateError as exc:
+        code = 64 if exc.parsing else 1
+        return Outcome(code, f"template parsing error: {exc}\n")
+    if is_table:
+        return Outcome(0, formatting.tabulate("\n".join(lines).split("\n")))
+    return Outcome(0, "".join(line + "\n" for line in lines))

@@ -1,0 +1,125 @@
+"""The sandbox: runs parsed learner commands on the Docker engine, confined and limited.
+
+:class:`Sandbox` is composed from one mixin per verb family, as docker-py builds its
+``APIClient``: :mod:`~bot.sandbox.engine.client` (client, lookups, vetting),
+:mod:`~bot.sandbox.engine.containers`, :mod:`~bot.sandbox.engine.container_more`,
+:mod:`~bot.sandbox.engine.run`,
+:mod:`~bot.sandbox.engine.execs`
+with :mod:`~bot.sandbox.redis.hooks`, :mod:`~bot.sandbox.engine.volumes` and
+:mod:`~bot.sandbox.engine.inspection`. :data:`VERBS` maps every verb of the allow-list to
+its handler.
+
+``bot.sandbox`` is the only package that imports ``docker``. Every docker-py error is
+translated here: a learner sees the docker CLI's wording, an operator sees
+:class:`~bot.errors.EngineUnavailable`; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import docker.errors
+
+from bot.identity import Person
+from bot.sandbox.engine.client import Plan
+from bot.sandbox.engine.container_more import LifecycleMixin
+from bot.sandbox.engine.containers import ContainersMixin
+from bot.sandbox.engine.execs import ExecMixin
+from bot.sandbox.engine.inspection import InspectionMixin
+from bot.sandbox.engine.run import RunMixin
+from bot.sandbox.engine.streams import cap_output
+from bot.sandbox.engine.translate import boundary, engine_calls
+from bot.sandbox.engine.volumes import VolumesMixin
+from bot.sandbox.policy.naming import Namespace
+from bot.sandbox.policy.parser import Command
+from bot.sandbox.policy.verbs import VERB_OPTIONS
+from bot.sandbox.redis.hooks import RedisMixin
+from bot.sandbox.views import Outcome
+
+RUN_HELP = "Run 'docker run --help' for more information\n"
+"""The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
+
+
+class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
+    """Learners' docker commands, confined to each learner's own namespace.
+
+    Args:
+        settings: Limits, the engine address, the workspaces folder, the name prefix.
+        allowed_images: Image names learners may run (``redis``, ``busybox``); ``None``
+            allows every image that exists locally (for tests of the sandbox alone).
+    """
+
+    @boundary
+    def run_command(self, person: Person, command: Command) -> Outcome:
+        """Execute a parsed learner command and return what the docker CLI would show.
+
+        Raises:
+            CommandRefused: The policy refused it (nothing reached the engine).
+            QuotaExceeded: A quota would be exceeded.
+            EngineUnavailable: The engine could not be reached.
+        """
+        plan = self.vet(person, command)
+        ns = self.namespace(person)
+        handler = VERBS[command.verb]
+        try:
+            with engine_calls():
+                outcome = handler(self, person, ns, command, plan)
+        except docker.errors.APIError as exc:
+            message = self._rewrite(ns, str(exc.explanation or exc))
+            prefix = "docker: " if command.verb == "run" else ""
+            outcome = Outcome(125 if command.verb == "run" else 1,
+                              f"{prefix}Error response from daemon: {message}\n")
+        if command.verb == "run" and outcome.exit_code == 125 and outcome.output.startswith(
+                "docker: ") and not outcome.output.endswith(RUN_HELP):
+            outcome.output += "\n" + RUN_HELP
+        outcome.notes[:0] = [*self._take_notes(ns), *command.notes]  # overtime and disk notes
+        outcome.output, outcome.cut = cap_output(
+            outcome.output, self.limits.output_chars, outcome.cut
+        )
+        outcome.facts.setdefault("verb", command.verb)
+        return outcome
+
+
+Handler = Callable[[Sandbox, Person, Namespace, Command, Plan], Outcome]
+
+VERBS: dict[str, Handler] = {
+    "run": RunMixin._do_run,
+    "exec": ExecMixin._do_exec,
+    "ps": LifecycleMixin._do_ps,
+    "kill": LifecycleMixin._do_kill,
+    "rename": LifecycleMixin._do_rename,
+    "diff": LifecycleMixin._do_diff,
+    "top": LifecycleMixin._do_top,
+    "container prune": LifecycleMixin._do_container_prune,
+    "rm": LifecycleMixin._do_rm,
+    "stop": ContainersMixin._do_stop,
+    "start": LifecycleMixin._do_start,
+    "restart": ContainersMixin._do_restart,
+    "logs": InspectionMixin._do_logs,
+    "inspect": InspectionMixin._do_inspect,
+    "images": InspectionMixin._do_images,
+    "volume create": VolumesMixin._do_volume_create,
+    "volume ls": VolumesMixin._do_volume_ls,
+    "volume rm": VolumesMixin._do_volume_rm,
+    "volume inspect": VolumesMixin._do_volume_inspect,
+    "volume prune": VolumesMixin._do_volume_prune,
+}
+"""Every verb the parser accepts (``volume create`` and friends included), to its handler."""
+
+
+def check_verbs() -> None:
+    """Fail loudly when the verb table and the parser's allow-list disagree.
+
+    Raises:
+        ImportError: A verb is accepted by the parser but has no handler, or the reverse.
+    """
+    unhandled = set(VERB_OPTIONS) - set(VERBS)
+    unknown = set(VERBS) - set(VERB_OPTIONS)
+    if unhandled or unknown:
+        raise ImportError(
+            f"bot.sandbox.engine.sandbox.VERBS is out of step with the parser: "
+            f"no handler for {sorted(unhandled)}, no parser entry for {sorted(unknown)}"
+        )
+
+
+check_verbs()

@@ -1,0 +1,1 @@
+"""Output that reads like the docker CLI's: tables, JSON and Go templates (``--format``)."""

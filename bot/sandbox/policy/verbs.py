@@ -1,0 +1,172 @@
+"""The allowed verbs as data: each one's options, aliases, arguments and usage line.
+
+:mod:`bot.sandbox.policy.parser` reads a learner's line against these tables, and
+:data:`bot.sandbox.engine.sandbox.VERBS` gives each verb of :data:`VERB_OPTIONS` its handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_NAMES = 8
+"""The most containers or volumes one ``rm``, ``stop``, ``start``, ``restart``,
+``inspect``, ``kill``, ``volume rm`` or ``volume inspect`` may name: each name costs engine
+requests (and ``stop -t 60`` a minute), so one line's cost stays bounded."""
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option a verb accepts.
+
+    Attributes:
+        names: Every spelling, e.g. ``("-d", "--detach")``.
+        key: Where its value goes in :attr:`Command.opts`.
+        value: Whether it takes a value.
+        repeat: Whether it may be given several times (values are collected in a list).
+    """
+
+    names: tuple[str, ...]
+    key: str
+    value: bool = False
+    repeat: bool = False
+
+
+def _o(*names: str, key: str, value: bool = False, repeat: bool = False) -> Opt:
+    return Opt(names, key, value, repeat)
+
+
+_TTY = (_o("-i", "--interactive", key="interactive"), _o("-t", "--tty", key="tty"))
+_ENV = _o("-e", "--env", key="env", value=True, repeat=True)
+
+VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
+    "run": (
+        _o("-d", "--detach", key="detach"),
+        _o("--name", key="name", value=True),
+        _o("-v", "--volume", key="volume", value=True, repeat=True),
+        _o("--mount", key="mount", value=True, repeat=True),
+        _o("--tmpfs", key="tmpfs", value=True, repeat=True),
+        _ENV,
+        _o("--rm", key="rm"),
+        *_TTY,
+        _o("-w", "--workdir", key="workdir", value=True),
+        _o("--entrypoint", key="entrypoint", value=True),
+        _o("-h", "--hostname", key="hostname", value=True),
+        _o("--network", "--net", key="network", value=True),
+        _o("-u", "--user", key="user", value=True),
+    ),
+    "exec": (
+        _o("-d", "--detach", key="detach"),
+        *_TTY,
+        _ENV,
+        _o("-w", "--workdir", key="workdir", value=True),
+        _o("-u", "--user", key="user", value=True),
+    ),
+    "ps": (
+        _o("-a", "--all", key="all"),
+        _o("-q", "--quiet", key="quiet"),
+        _o("--no-trunc", key="no_trunc"),
+        _o("--format", key="format", value=True),
+        _o("-f", "--filter", key="filter", value=True, repeat=True),
+        _o("-n", "--last", key="last", value=True),
+        _o("-l", "--latest", key="latest"),
+    ),
+    "kill": (_o("-s", "--signal", key="signal", value=True),),
+    "rename": (),
+    "diff": (),
+    "top": (),
+    "container prune": (_o("-f", "--force", key="force"),),
+    "rm": (_o("-f", "--force", key="force"), _o("-v", "--volumes", key="volumes")),
+    "stop": (_o("-t", "--time", key="time", value=True),),
+    "restart": (_o("-t", "--time", key="time", value=True),),
+    "start": (_o("-a", "--attach", key="attach"), _o("-i", "--interactive", key="interactive")),
+    "logs": (
+        _o("-n", "--tail", key="tail", value=True),
+        _o("-t", "--timestamps", key="timestamps"),
+    ),
+    "inspect": (_o("-f", "--format", key="format", value=True),),
+    "images": (_o("-q", "--quiet", key="quiet"), _o("-a", "--all", key="all")),
+    "volume create": (),
+    "volume ls": (_o("-q", "--quiet", key="quiet"),),
+    "volume rm": (_o("-f", "--force", key="force"),),
+    "volume inspect": (_o("-f", "--format", key="format", value=True),),
+    "volume prune": (_o("-f", "--force", key="force"), _o("-a", "--all", key="all")),
+}
+"""The options each verb accepts (``volume create`` and friends are verbs of their own)."""
+
+ALIASES: dict[tuple[str, str], str] = {
+    ("container", "ls"): "ps",
+    ("container", "list"): "ps",
+    ("container", "ps"): "ps",
+    ("container", "run"): "run",
+    ("container", "exec"): "exec",
+    ("container", "rm"): "rm",
+    ("container", "remove"): "rm",
+    ("container", "stop"): "stop",
+    ("container", "start"): "start",
+    ("container", "restart"): "restart",
+    ("container", "logs"): "logs",
+    ("container", "inspect"): "inspect",
+    ("container", "kill"): "kill",
+    ("container", "rename"): "rename",
+    ("container", "diff"): "diff",
+    ("container", "top"): "top",
+    ("container", "prune"): "container prune",
+    ("image", "ls"): "images",
+    ("image", "list"): "images",
+    ("volume", "list"): "volume ls",
+    ("volume", "remove"): "volume rm",
+}
+"""Other spellings of allowed verbs (``docker container ls`` is ``docker ps``)."""
+
+POSITIONALS: dict[str, tuple[int, int | None]] = {
+    "run": (1, None),
+    "exec": (2, None),
+    "ps": (0, 0),
+    "rm": (1, MAX_NAMES),
+    "stop": (1, MAX_NAMES),
+    "start": (1, MAX_NAMES),
+    "restart": (1, MAX_NAMES),
+    "logs": (1, 1),
+    "inspect": (1, MAX_NAMES),
+    "images": (0, 1),
+    "kill": (1, MAX_NAMES),
+    "rename": (2, 2),
+    "diff": (1, 1),
+    "top": (1, 1),
+    "container prune": (0, 0),
+    "volume create": (0, 1),
+    "volume ls": (0, 0),
+    "volume rm": (1, MAX_NAMES),
+    "volume inspect": (1, MAX_NAMES),
+    "volume prune": (0, 0),
+}
+"""How many positional arguments a verb takes: (minimum, maximum or ``None`` for the rest)."""
+
+STOP_AT = {"run": 1, "exec": 2}
+"""Verbs whose n-th positional starts the container's own command line: options after
+it belong to that command, not to docker."""
+
+USAGE: dict[str, str] = {
+    "run": "docker run [-d] [--name NAME] [-v VOLUME:/path] [--tmpfs /path] [-e K=V] [--rm] "
+    "IMAGE [COMMAND...]",
+    "exec": "docker exec [-it] [-e K=V] [-w DIR] CONTAINER COMMAND [ARG...]",
+    "ps": "docker ps [-a] [-q] [--format TEMPLATE] [-f status=...|name=...] [-n N] [-l]",
+    "kill": "docker kill [-s SIGNAL] CONTAINER...",
+    "rename": "docker rename CONTAINER NEW_NAME",
+    "diff": "docker diff CONTAINER",
+    "top": "docker top CONTAINER",
+    "container prune": "docker container prune -f",
+    "rm": "docker rm [-f] CONTAINER...",
+    "stop": "docker stop CONTAINER...",
+    "start": "docker start CONTAINER...",
+    "restart": "docker restart CONTAINER...",
+    "logs": "docker logs [--tail N] CONTAINER",
+    "inspect": "docker inspect [-f '{{.State.Status}}'] NAME...",
+    "images": "docker images",
+    "volume create": "docker volume create [NAME]",
+    "volume ls": "docker volume ls [-q]",
+    "volume rm": "docker volume rm VOLUME...",
+    "volume inspect": "docker volume inspect VOLUME...",
+    "volume prune": "docker volume prune [-a]",
+}
+"""The usage line shown for each verb's ``--help`` and for wrong arguments."""

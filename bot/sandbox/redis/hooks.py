@@ -1,0 +1,87 @@
+"""What the sandbox knows about Redis: its start-up race and what a call wrote.
+
+The generic :class:`~bot.sandbox.engine.execs.ExecMixin` asks its hooks; this mixin answers
+them for ``redis-cli``, and reads keys for the tutor's checks (:meth:`RedisMixin.redis_get`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import docker.errors
+from docker.models.containers import Container
+
+from bot.identity import Person
+from bot.sandbox.engine.execs import ExecMixin
+from bot.sandbox.engine.streams import ExecResult
+from bot.sandbox.engine.translate import boundary
+from bot.sandbox.output import formatting
+from bot.sandbox.redis.cli import inner_argv, not_ready, parse_redis_cli, redis_call
+
+STARTING_SECONDS = 10.0
+"""A container started at most this long ago may still have a Redis that is starting."""
+
+
+class RedisMixin(ExecMixin):
+    """Redis-aware ``docker exec`` and key reads for the tutor's checks."""
+
+    @boundary
+    def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
+        """Read ``key`` from the Redis in the person's container, as the tutor.
+
+        Returns:
+            ``(reachable, value)``: ``reachable`` is ``False`` when Redis did not answer
+            (no container, not running, still loading); ``value`` is ``None`` for a
+            missing key.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        container = self._running(person, name)
+        if container is None:
+            return False, None
+        found = container  # one look-up for the whole read
+
+        def run(argv: list[str]) -> tuple[int, str] | None:
+            return self._capture(found, argv)
+
+        return redis_call(run, key)
+
+    def _exec_retry(self, container: Container, argv: list[str], result: ExecResult) -> bool:
+        return (
+            argv[:1] == ["redis-cli"]
+            and not_ready(result.output)
+            and self._await_redis(container)
+        )
+
+    def _exec_facts(self, argv: list[str]) -> dict[str, Any]:
+        redis = parse_redis_cli(inner_argv(argv))
+        return {} if redis is None else {"redis": redis}
+
+    def _await_redis(self, container: Container, *, within: float = 5.0) -> bool:
+        """Give a Redis that started moments ago the time to accept connections.
+
+        A learner who types ``docker exec redis-1 redis-cli set ...`` right after
+        ``docker run -d`` would otherwise meet "Connection refused" while the server is
+        still starting: a race of the machine, not a lesson. Only containers started in
+        the last :data:`STARTING_SECONDS` are waited for, at most ``within`` seconds.
+
+        Returns:
+            Whether Redis answers now (so the learner's command may be run again).
+        """
+        started = formatting.parse_time((container.attrs.get("State") or {}).get("StartedAt", ""))
+        if started is None or (datetime.now(UTC) - started).total_seconds() > STARTING_SECONDS:
+            return False
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                code, output, _, _ = self._exec(container, ["redis-cli", "ping"], timeout=2,
+                                                tty=False, limit=1024)
+            except docker.errors.APIError:
+                return False
+            if code == 0 and "PONG" in output:
+                return True
+            time.sleep(0.05)
+        return False

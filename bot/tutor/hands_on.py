@@ -1,0 +1,178 @@
+"""The hands-on side of a lesson: learners' docker commands and the checks of their steps.
+
+:class:`HandsOn` runs a learner's ``docker ...`` line in their sandbox, adds what the
+tutor observes around it (:mod:`bot.checks.observe`), logs it, and verifies the current
+step unasked (:meth:`HandsOn.after_command`, also after quiz answers and edits). The
+tutor (:class:`bot.tutor.core.Tutor`) asks it too when the learner types ``check``
+(:meth:`HandsOn.run`) or ``hint`` (:meth:`HandsOn.state_hint`). A step is only ever
+completed by its checks passing on the engine's state and the learner's logged history,
+never by what they typed alone.
+
+A command costs one progress read as it begins (:meth:`ProgressStore.enter`: activity,
+lesson and state together), one log write, and, on a step with checks still to pass,
+one history read and the checks' own engine reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.checks import CheckContext, CheckResult, observe, run_checks
+from bot.checks.hints import KIND as HINT_KIND
+from bot.checks.hints import pick_state_hint
+from bot.checks.history import HISTORY_LIMIT, checked_history
+from bot.errors import CommandRefused, EngineUnavailable
+from bot.identity import Person
+from bot.lessons import view
+from bot.lessons.model import Catalog, Lesson, Step
+from bot.progress import CommandEntry, LessonState
+from bot.reply import Actions, Context, Event, Heading, Notice, Reply, Tone
+from bot.sandbox.policy.parser import parse
+from bot.tutor.oplog import LineTrace
+from bot.tutor.ratelimit import CommandRate
+
+if TYPE_CHECKING:
+    from bot.progress import ProgressStore
+    from bot.sandbox.engine.sandbox import Sandbox
+    from bot.sandbox.pool.sandbox_pool import SandboxPool
+
+
+class HandsOn:
+    """Runs learners' docker commands and verifies their steps.
+
+    Args:
+        store: The progress store (positions read, the log and completions written).
+        catalog: The lessons.
+        sandbox: Gives the sandbox (called when first needed, so a tutor that only walks
+            lessons never makes it).
+        rate: The per-minute command limit each docker command takes from.
+    """
+
+    def __init__(self, store: ProgressStore, catalog: Catalog,
+                 sandbox: Callable[[], Sandbox | SandboxPool], rate: CommandRate) -> None:
+        self.store = store
+        self.catalog = catalog
+        self._sandbox = sandbox
+        self._rate = rate
+
+    def docker(self, person: Person, text: str, trace: LineTrace) -> Reply:
+        """Run a learner's docker command in their sandbox, log it, and verify the step.
+
+        Raises:
+            TutorError: The command was refused (``CommandRefused``, logged with exit
+                status -1), the engine did not answer (``EngineUnavailable``, -2), or the
+                per-minute limit was reached.
+        """
+        position = self.store.enter(person)  # last activity, and where they are: one read
+        lesson_id = position.lesson_id
+        lesson = self.catalog.get(lesson_id) if lesson_id else None
+        state = position.state if lesson else None
+        step_id = state.current_step if state else None
+        learner_id = position.learner_id  # the log's writes need not look the learner up again
+        started = time.monotonic()
+        try:
+            self._rate.take(person.key)
+            command = parse(text)
+            trace.verb = f"docker {command.verb}"
+            sandbox = self._sandbox()
+            before = observe.before_command(sandbox, person, command)
+            outcome = sandbox.run_command(person, command)
+        except CommandRefused as refused:
+            self.store.log(person, kind="docker", text=text, exit_status=-1,
+                           lesson_id=lesson_id, step_id=step_id, output=refused.message,
+                           facts={"refused": refused.option}, learner_id=learner_id)
+            raise
+        except EngineUnavailable as failure:
+            self.store.log(person, kind="docker", text=text, exit_status=-2,
+                           lesson_id=lesson_id, step_id=step_id, output=failure.message,
+                           learner_id=learner_id)
+            raise
+        outcome.facts.update(observe.after_command(sandbox, person, lesson, outcome.facts, before))
+        duration = int((time.monotonic() - started) * 1000)
+        self.store.log(
+            person, kind="docker", text=text, exit_status=outcome.exit_code, duration_ms=duration,
+            output=outcome.output, lesson_id=lesson_id, step_id=step_id, facts=outcome.facts,
+            learner_id=learner_id,
+        )
+        trace.settle(outcome.exit_code)
+        reply = view.command_reply(outcome)
+        if lesson is not None and state is not None:
+            reply.extend(self.after_command(person, lesson, state))
+        return reply
+
+    def history(self, person: Person, lesson: Lesson,
+                state: LessonState | None = None) -> list[CommandEntry]:
+        """What checks see: docker commands, edits and quiz answers since the lesson began.
+
+        ``state`` is the person's state in ``lesson`` when the caller read it this turn
+        (only its start time is used, which a command never changes); else it is read.
+        """
+        if state is None:
+            state = self.store.lesson_state(person, lesson.id)
+        since = state.started_at if state else None
+        entries = self.store.history(person, limit=HISTORY_LIMIT, since=since)
+        return checked_history(entries, since)
+
+    def run(self, person: Person, lesson: Lesson, step: Step,
+            state: LessonState | None = None) -> CheckResult:
+        """Run the step's checks now, on the engine and the history since the lesson began.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached.
+            LessonError: The lesson names a check type that does not exist.
+        """
+        ctx = CheckContext(person=person, sandbox=self._sandbox(),
+                           history=self.history(person, lesson, state), step_id=step.id)
+        return run_checks(ctx, step.checks)
+
+    def after_command(self, person: Person, lesson: Lesson, state: LessonState) -> Reply:
+        """Verify the current step unasked: its completion, a volunteered warning, or nothing."""
+        step = lesson.step(state.current_step)
+        if not step.checks or state.completed(step.id):
+            return Reply()
+        result = self.run(person, lesson, step, state)
+        if result.passed:
+            return self.completed(person, lesson, step, result)
+        if result.volunteer:
+            return Reply().add(Notice(result.message, Tone.WARNING))
+        return Reply()
+
+    def completed(self, person: Person, lesson: Lesson, step: Step, result: CheckResult) -> Reply:
+        """Record the step (and a challenge's evidence) done; say so and what comes next."""
+        reply = Reply()
+        if self.store.complete_step(person, lesson.id, step.id):
+            reply.events.append(Event.STEP_COMPLETED)
+        if step.challenge and self.store.record_challenge(
+            person, lesson.id, step.id, result.evidence
+        ):
+            reply.events.append(Event.CHALLENGE_COMPLETED)
+            reply.add(Heading("\U0001f389 Challenge complete"))
+        reply.add(Notice(result.message or f"\u201c{step.title}\u201d is done.", Tone.SUCCESS))
+        index = lesson.index(step.id)
+        if index + 1 < len(lesson.steps):
+            reply.add(Context(f"Next: {lesson.steps[index + 1].title}. Type `next` to go on."),
+                      Actions(("next",)))
+        return reply
+
+    def state_hint(self, person: Person, lesson: Lesson, step: Step,
+                   state: LessonState) -> Reply | None:
+        """The state hint for what the step's checks find now (once per situation)."""
+        if not step.state_hints or state.completed(step.id):
+            return None
+        try:
+            result = self.run(person, lesson, step, state)
+        except EngineUnavailable:
+            return None
+        hint = pick_state_hint(step, result, self.store.history(person, limit=50))
+        if hint is None:
+            return None
+        self.store.log(person, kind=HINT_KIND, text="hint", exit_status=0, lesson_id=lesson.id,
+                       step_id=step.id, facts={"step": step.id, "state": hint.state})
+        return Reply().add(Notice(f"Hint: {hint.text}", Tone.INFO),
+                           Context("That hint is about where you are right now; type `hint` "
+                                   "again for the step's general hints."))
+
+
+__all__ = ["HandsOn"]
