@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent.parent / "images"
+IMAGES_DIR = Path(__file__).resolve().parents[3] / "images"
 """The ``images/`` folder beside the ``bot`` package: one folder per lesson image."""
 
 
