@@ -39,6 +39,15 @@ THIRD_PARTY_HOMES = {
 }
 """Which packages may import each heavy or front-end library (a module or package prefix)."""
 
+SANDBOX_FACES = frozenset({"bot.sandbox", "bot.sandbox.policy"})
+"""What the rest of the project imports of the sandbox: its public face (the package, which
+loads docker-py only when an engine class is first asked for) and the docker-free command
+side (the lessons' validator and the checks reason about commands with it, no engine)."""
+
+DOCKER_FREE = ("bot.sandbox.policy",)
+"""Packages that import no ``docker`` (nor ``requests``), not even for type hints, and
+nothing of the sandbox outside themselves: the command side refuses before the engine."""
+
 
 @dataclass
 class Graph:
@@ -153,7 +162,17 @@ def broken_rules(graph: Graph) -> list[str]:
             homes = THIRD_PARTY_HOMES.get(library)
             if homes is not None and not _within(module, homes):
                 problems.append(f"{module} imports {library} (only {', '.join(homes)} may)")
+            if library in ("docker", "requests") and _within(module, DOCKER_FREE):
+                problems.append(f"{module} imports {library}: the command side is docker-free")
         for target in sorted(graph.edges[module]):
+            if (_within(target, ("bot.sandbox",)) and not _within(module, ("bot.sandbox",))
+                    and target not in SANDBOX_FACES):
+                problems.append(f"{module} imports {target}: outside the sandbox, import "
+                                f"{' or '.join(sorted(SANDBOX_FACES))}")
+            if (_within(module, DOCKER_FREE) and _within(target, ("bot.sandbox",))
+                    and not _within(target, DOCKER_FREE)):
+                problems.append(f"{module} imports {target}: the command side imports "
+                                "nothing of the engine side")
             if module.startswith("bot") and target.startswith("handlers"):
                 problems.append(f"{module} imports {target}: the core never imports the front end")
             if (module.startswith("handlers") and target.startswith("bot")

@@ -6,6 +6,8 @@ tests.import_graph`` prints it): lazy imports and ``TYPE_CHECKING`` imports coun
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,8 @@ def test_every_layer_rule_holds(graph: Graph) -> None:
 def test_the_graph_sees_lazy_and_type_checking_imports(graph: Graph) -> None:
     """Imports inside functions and under TYPE_CHECKING are edges too (the check is not blind)."""
     assert "bot.tutor.core" in graph.edges["bot.factory"]  # inside build_service()
-    assert "bot.sandbox.engine.sandbox" in graph.edges["bot.tutor.core"]  # TYPE_CHECKING and lazy
+    assert "bot.sandbox" in graph.edges["bot.tutor.core"]
+    assert "bot.sandbox.engine.sandbox" in graph.edges["bot.sandbox"]  # TYPE_CHECKING and lazy
     assert "docker" in graph.external["bot.sandbox.engine.sandbox"]
     assert "sqlalchemy" in graph.external["bot.progress.store"]
 
@@ -82,3 +85,48 @@ def test_broken_layer_rules_are_reported(tmp_path: Path) -> None:
         "handlers.home imports bot.tutor: handlers reach the core through bot.service "
         "(and plain types)",
     ]
+
+
+def test_outside_the_sandbox_only_its_public_faces_are_imported(tmp_path: Path) -> None:
+    """The tutor reaches into bot.sandbox.engine: reported; bot.sandbox and its policy: fine."""
+    graph = _tree(tmp_path, {
+        "bot/sandbox/__init__.py": "",
+        "bot/sandbox/policy/__init__.py": "",
+        "bot/sandbox/engine/__init__.py": "",
+        "bot/sandbox/engine/run.py": "from bot.sandbox.policy import x\n",
+        "bot/tutor.py": ("from bot.sandbox import Sandbox\nfrom bot.sandbox.policy import parse\n"
+                         "def f():\n    from bot.sandbox.engine import run\n"),
+    })
+    assert broken_rules(graph) == [
+        "bot.tutor imports bot.sandbox.engine.run: outside the sandbox, import bot.sandbox or "
+        "bot.sandbox.policy",
+    ]
+
+
+def test_the_command_side_imports_no_docker_not_even_for_type_hints(tmp_path: Path) -> None:
+    """A docker type hint in bot.sandbox.policy, or an import of the engine side: both reported."""
+    graph = _tree(tmp_path, {
+        "bot/sandbox/__init__.py": "",
+        "bot/sandbox/engine.py": "import docker\n",
+        "bot/sandbox/policy/__init__.py": "",
+        "bot/sandbox/policy/naming.py": ("from typing import TYPE_CHECKING\n"
+                                         "if TYPE_CHECKING:\n    from docker.models import Container\n"),
+        "bot/sandbox/policy/rules.py": "from bot.sandbox import engine\n",
+    })
+    assert broken_rules(graph) == [
+        "bot.sandbox.policy.naming imports docker: the command side is docker-free",
+        "bot.sandbox.policy.rules imports bot.sandbox.engine: the command side imports nothing "
+        "of the engine side",
+    ]
+
+
+def test_importing_the_sandbox_package_and_its_command_side_loads_no_docker() -> None:
+    """``import bot.sandbox`` (its seam, views, parser) and bot.sandbox.policy leave docker unloaded."""
+    code = ("import sys\n"
+            "import bot.sandbox, bot.sandbox.policy\n"
+            "from bot.sandbox import LearnerSandbox, Outcome, parse\n"
+            "parse('docker ps -a')\n"
+            "print(sorted(m for m in ('docker', 'requests') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == "[]"
