@@ -8,11 +8,10 @@ depending on whether Slack tokens are set.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,11 +23,6 @@ if TYPE_CHECKING:
     from bot.progress import ProgressStore
 
 log = logging.getLogger("docker_tutor")
-
-SLACK_FRONT_END = "handlers.serve"
-SLACK_WORKER = "handlers.worker"
-"""The Slack front end, named by module path: the core never imports ``slack_bolt``."""
-
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console.repl import ServiceStartup, run_console
@@ -47,19 +41,21 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.frontends import front_end
+
     if settings.engines:  # a pool: engines without the lesson images get them meanwhile
         from bot.lessons.model import Catalog
         from bot.sandbox import fill_in_background
 
         fill_in_background(settings, Catalog(settings.lessons_dir).images)
-    serve: Callable[[Settings], int] = importlib.import_module(SLACK_FRONT_END).serve
-    return serve(settings)
+    return front_end("serve")(settings)  # the Slack app, declared as an entry point
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger().setLevel(log_level("serve", verbose=args.verbose))  # a server logs
-    run_worker: Callable[[Settings], int] = importlib.import_module(SLACK_WORKER).run_worker
-    return run_worker(settings)
+    from bot.frontends import front_end
+
+    return front_end("worker")(settings)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -130,3 +130,40 @@ def test_importing_the_sandbox_package_and_its_command_side_loads_no_docker() ->
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+def test_only_the_front_end_registry_loads_code_by_name(tmp_path: Path) -> None:
+    """importlib.import_module in the command line is an import the graph cannot see: reported."""
+    graph = _tree(tmp_path, {
+        "bot/cli.py": "import importlib\ndef serve():\n    importlib.import_module('handlers.serve')\n",
+        "bot/frontends.py": ("from importlib.metadata import entry_points\n"
+                             "def found():\n    return entry_points(group='g')\n"),
+    })
+    assert broken_rules(graph) == [
+        "bot.cli loads code by name (import_module): an import the graph cannot see (only "
+        "bot.frontends may, for the front ends pyproject.toml declares)",
+    ]
+
+
+def test_declared_front_ends_must_be_handlers_that_exist(tmp_path: Path) -> None:
+    """A front end outside handlers, in no module, or naming nothing there: each reported."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project.entry-points."docker_tutor.frontends"]\n'
+        'core = "bot.tutor:run"\nghost = "handlers.ghost:run"\n'
+        'typo = "handlers.serve:serv"\nserve = "handlers.serve:serve"\n', encoding="utf-8")
+    graph = _tree(tmp_path, {"bot/tutor.py": "def run(): ...\n",
+                             "handlers/serve.py": "def serve(settings): ...\n"})
+    assert graph.front_ends["serve"] == "handlers.serve:serve"
+    assert broken_rules(graph) == [
+        "front end core is bot.tutor:run: front ends live in handlers",
+        "front end ghost is handlers.ghost:run: there is no module handlers.ghost",
+        "front end typo is handlers.serve:serv: handlers.serve defines no serv",
+    ]
+
+
+def test_the_slack_front_ends_are_declared_for_the_command_line(graph: Graph) -> None:
+    """pyproject.toml declares serve and worker; the core reaches them only through bot.frontends."""
+    assert graph.front_ends == {"serve": "handlers.serve:serve",
+                                "worker": "handlers.worker:run_worker"}
+    assert "bot.frontends" in graph.edges["bot.cli"]
+    assert graph.loads["bot.frontends"] == {"entry_points", "EntryPoint"}
