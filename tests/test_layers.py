@@ -6,6 +6,7 @@ tests.import_graph`` prints it): lazy imports and ``TYPE_CHECKING`` imports coun
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,26 @@ def test_the_slack_front_ends_are_declared_for_the_command_line(graph: Graph) ->
                                 "worker": "handlers.worker:run_worker"}
     assert "bot.frontends" in graph.edges["bot.cli"]
     assert graph.loads["bot.frontends"] == {"entry_points", "EntryPoint"}
+
+
+def test_the_engine_verb_parts_build_on_the_base_alone() -> None:
+    """Each verb part of bot/sandbox/engine extends SandboxBase only and never calls super().
+
+    Sandbox composes the parts (docker-py's APIClient way); none chains into another.
+    """
+    from bot.sandbox.engine.sandbox import Sandbox
+
+    engine = import_graph.ROOT / "bot" / "sandbox" / "engine"
+    parts: dict[str, list[str]] = {}
+    for path in sorted(engine.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id == "super"]
+        assert calls == [], f"{path.name} calls super()"
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Mixin"):
+                parts[node.name] = [ast.unparse(base) for base in node.bases]
+    assert len(parts) >= 6
+    assert all(bases == ["SandboxBase"] for bases in parts.values()), parts
+    composed = {base.__name__ for base in Sandbox.__bases__}
+    assert set(parts) <= composed | {"ExecMixin"}  # exec comes with its Redis hooks
