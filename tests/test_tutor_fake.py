@@ -178,3 +178,23 @@ def test_closing_the_tutor_closes_its_sandbox(tutor: Tutor, fake: FakeSandbox) -
     threads.stop()
     tutor.close()
     assert fake.closed
+
+
+def test_housekeeping_gets_one_janitor_per_engine_of_a_pool(
+    settings: Settings, store: ProgressStore, tmp_path: Path
+) -> None:
+    """A pool's janitors() gives one per engine; the tutor starts one housekeeping thread each."""
+    from bot.sandbox import SandboxPool
+
+    engines = ("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")  # nothing listens: no engine is asked
+    pool = SandboxPool(replace(settings, engines=engines), store)
+    try:
+        assert [j.settings.docker_host for j in pool.janitors()] == list(engines)
+        tutor = Tutor(settings, store, pool, Catalog.of(_lesson(tmp_path)))
+        threads = tutor.start_housekeeping()
+        try:
+            assert [t.janitor.settings.docker_host for t in threads.threads] == list(engines)
+        finally:
+            threads.stop()
+    finally:
+        pool.close()
