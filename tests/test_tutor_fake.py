@@ -198,3 +198,22 @@ def test_housekeeping_gets_one_janitor_per_engine_of_a_pool(
             threads.stop()
     finally:
         pool.close()
+
+
+def test_the_fake_answers_every_method_of_the_protocol_with_its_signature() -> None:
+    """Each LearnerSandbox method exists on the fake with the same parameters (mypy checks types).
+
+    So the fake cannot drift from the seam when a method is added to it.
+    """
+    import inspect
+
+    from bot.sandbox import LearnerSandbox
+
+    methods = [name for name, _ in inspect.getmembers(LearnerSandbox, inspect.isfunction)
+               if not name.startswith("_")]
+    assert "run_command" in methods and "janitors" in methods
+    for name in methods:
+        wanted = inspect.signature(getattr(LearnerSandbox, name)).parameters
+        got = inspect.signature(getattr(FakeSandbox, name)).parameters
+        assert [(p.name, p.kind) for p in got.values()] == \
+            [(p.name, p.kind) for p in wanted.values()], name
