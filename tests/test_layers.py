@@ -173,7 +173,8 @@ def test_the_slack_front_ends_are_declared_for_the_command_line(graph: Graph) ->
 def test_the_engine_verb_parts_build_on_the_base_alone() -> None:
     """Each verb part of bot/sandbox/engine extends SandboxBase only and never calls super().
 
-    Sandbox composes the parts (docker-py's APIClient way); none chains into another.
+    Sandbox composes the parts (docker-py's APIClient way); none chains into another, and
+    no two define the same name (one would silently hide the other in the composition).
     """
     from bot.sandbox.engine.sandbox import Sandbox
 
@@ -191,3 +192,11 @@ def test_the_engine_verb_parts_build_on_the_base_alone() -> None:
     assert all(bases == ["SandboxBase"] for bases in parts.values()), parts
     composed = {base.__name__ for base in Sandbox.__bases__}
     assert set(parts) <= composed | {"ExecMixin"}  # exec comes with its Redis hooks
+    owners: dict[str, list[str]] = {}
+    for cls in Sandbox.__mro__[1:-2]:  # the parts, not Sandbox, SandboxBase and object
+        for name in vars(cls):
+            if not name.startswith("__"):
+                owners.setdefault(name, []).append(cls.__name__)
+    shadowed = {name: found for name, found in owners.items() if len(found) > 1}
+    assert shadowed == {"_exec_retry": ["RedisMixin", "ExecMixin"],  # the hooks Redis fills
+                        "_exec_facts": ["RedisMixin", "ExecMixin"]}
