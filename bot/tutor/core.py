@@ -97,10 +97,12 @@ class Tutor:
         store = ProgressStore(settings.database_url)
 
         def sandbox() -> LearnerSandbox:  # docker-py loads with the first command
-            from bot.sandbox import Sandbox, SandboxPool
-
             if settings.engines:  # TUTOR_ENGINES: each learner on their engine of the pool
+                from bot.sandbox import SandboxPool
+
                 return SandboxPool(settings, store, allowed_images=catalog.images)
+            from bot.sandbox import Sandbox
+
             return Sandbox(settings, allowed_images=catalog.images)
 
         return cls(settings, store, sandbox, catalog)
