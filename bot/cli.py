@@ -8,11 +8,10 @@ depending on whether Slack tokens are set.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,11 +23,6 @@ if TYPE_CHECKING:
     from bot.progress import ProgressStore
 
 log = logging.getLogger("docker_tutor")
-
-SLACK_FRONT_END = "handlers.serve"
-SLACK_WORKER = "handlers.worker"
-"""The Slack front end, named by module path: the core never imports ``slack_bolt``."""
-
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console.repl import ServiceStartup, run_console
@@ -47,19 +41,21 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.frontends import front_end
+
     if settings.engines:  # a pool: engines without the lesson images get them meanwhile
         from bot.lessons.model import Catalog
-        from bot.sandbox.images.copy import fill_in_background
+        from bot.sandbox import fill_in_background
 
         fill_in_background(settings, Catalog(settings.lessons_dir).images)
-    serve: Callable[[Settings], int] = importlib.import_module(SLACK_FRONT_END).serve
-    return serve(settings)
+    return front_end("serve")(settings)  # the Slack app, declared as an entry point
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger().setLevel(log_level("serve", verbose=args.verbose))  # a server logs
-    run_worker: Callable[[Settings], int] = importlib.import_module(SLACK_WORKER).run_worker
-    return run_worker(settings)
+    from bot.frontends import front_end
+
+    return front_end("worker")(settings)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -73,8 +69,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _images_build(args: argparse.Namespace, settings: Settings) -> int:
     from bot.lessons.model import Catalog
-    from bot.sandbox.engine.sandbox import Sandbox
-    from bot.sandbox.images.lesson_images import ensure_images
+    from bot.sandbox import Sandbox, ensure_images
 
     names = args.only or sorted(Catalog(settings.lessons_dir).images)
     addresses: Sequence[str | None] = settings.engines or (settings.docker_host,)
@@ -96,7 +91,7 @@ def _images_build(args: argparse.Namespace, settings: Settings) -> int:
 def _engines(args: argparse.Namespace, settings: Settings) -> int:
     from bot.lessons.model import Catalog
     from bot.progress import ProgressStore
-    from bot.sandbox.pool.report import HEADER, engine_rows
+    from bot.sandbox import ENGINES_HEADER, engine_rows
 
     store = ProgressStore(settings.database_url)
     try:
@@ -105,7 +100,7 @@ def _engines(args: argparse.Namespace, settings: Settings) -> int:
         rows = engine_rows(settings, store, Catalog(settings.lessons_dir).images)
     finally:
         store.close()
-    print(HEADER)
+    print(ENGINES_HEADER)
     for row in rows:
         print(row.line())
     return 0 if all(row.up for row in rows) else 1
@@ -113,8 +108,7 @@ def _engines(args: argparse.Namespace, settings: Settings) -> int:
 
 def _drain(args: argparse.Namespace, settings: Settings, store: ProgressStore) -> int:
     from bot.lessons.model import Catalog
-    from bot.sandbox.pool.drain import drain, undrain
-    from bot.sandbox.pool.sandbox_pool import SandboxPool
+    from bot.sandbox import SandboxPool, drain, undrain
 
     listed = settings.engines or (settings.docker_host or "unix:///var/run/docker.sock",)
     pool = SandboxPool(replace(settings, engines=listed), store,
@@ -151,16 +145,17 @@ def _sandbox_reap(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import timedelta
 
     from bot.progress import ProgressStore
-    from bot.sandbox.engine.sandbox import Sandbox
+    from bot.sandbox import Sandbox
     from bot.tutor.housekeeping import reap, reconcile
 
     store = ProgressStore(settings.database_url)
     sandbox = Sandbox(settings)
     grace = timedelta(seconds=args.grace)
     try:
+        [janitor] = sandbox.janitors()
         if args.reconcile:
-            print(f"reconcile: {reconcile(sandbox, store, grace=grace, dry_run=args.dry_run).summary()}")
-        print(f"reap: {reap(sandbox, store, grace=grace, dry_run=args.dry_run).summary()}")
+            print(f"reconcile: {reconcile(janitor, store, grace=grace, dry_run=args.dry_run).summary()}")
+        print(f"reap: {reap(janitor, store, grace=grace, dry_run=args.dry_run).summary()}")
     finally:
         sandbox.close()
         store.close()

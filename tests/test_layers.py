@@ -6,6 +6,9 @@ tests.import_graph`` prints it): lazy imports and ``TYPE_CHECKING`` imports coun
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +40,8 @@ def test_every_layer_rule_holds(graph: Graph) -> None:
 def test_the_graph_sees_lazy_and_type_checking_imports(graph: Graph) -> None:
     """Imports inside functions and under TYPE_CHECKING are edges too (the check is not blind)."""
     assert "bot.tutor.core" in graph.edges["bot.factory"]  # inside build_service()
-    assert "bot.sandbox.engine.sandbox" in graph.edges["bot.tutor.core"]  # TYPE_CHECKING and lazy
+    assert "bot.sandbox" in graph.edges["bot.tutor.core"]
+    assert "bot.sandbox.engine.sandbox" in graph.edges["bot.sandbox"]  # TYPE_CHECKING and lazy
     assert "docker" in graph.external["bot.sandbox.engine.sandbox"]
     assert "sqlalchemy" in graph.external["bot.progress.store"]
 
@@ -82,3 +86,117 @@ def test_broken_layer_rules_are_reported(tmp_path: Path) -> None:
         "handlers.home imports bot.tutor: handlers reach the core through bot.service "
         "(and plain types)",
     ]
+
+
+def test_outside_the_sandbox_only_its_public_faces_are_imported(tmp_path: Path) -> None:
+    """The tutor reaches into bot.sandbox.engine: reported; bot.sandbox and its policy: fine."""
+    graph = _tree(tmp_path, {
+        "bot/sandbox/__init__.py": "",
+        "bot/sandbox/policy/__init__.py": "",
+        "bot/sandbox/engine/__init__.py": "",
+        "bot/sandbox/engine/run.py": "from bot.sandbox.policy import x\n",
+        "bot/tutor.py": ("from bot.sandbox import Sandbox\nfrom bot.sandbox.policy import parse\n"
+                         "def f():\n    from bot.sandbox.engine import run\n"),
+    })
+    assert broken_rules(graph) == [
+        "bot.tutor imports bot.sandbox.engine.run: outside the sandbox, import bot.sandbox or "
+        "bot.sandbox.policy",
+    ]
+
+
+def test_the_command_side_imports_no_docker_not_even_for_type_hints(tmp_path: Path) -> None:
+    """A docker type hint in bot.sandbox.policy, or an import of the engine side: both reported."""
+    graph = _tree(tmp_path, {
+        "bot/sandbox/__init__.py": "",
+        "bot/sandbox/engine.py": "import docker\n",
+        "bot/sandbox/policy/__init__.py": "",
+        "bot/sandbox/policy/naming.py": ("from typing import TYPE_CHECKING\n"
+                                         "if TYPE_CHECKING:\n    from docker.models import Container\n"),
+        "bot/sandbox/policy/rules.py": "from bot.sandbox import engine\n",
+    })
+    assert broken_rules(graph) == [
+        "bot.sandbox.policy.naming imports docker: the command side is docker-free",
+        "bot.sandbox.policy.rules imports bot.sandbox.engine: the command side imports nothing "
+        "of the engine side",
+    ]
+
+
+def test_importing_the_sandbox_package_and_its_command_side_loads_no_docker() -> None:
+    """``import bot.sandbox`` (its seam, views, parser) and bot.sandbox.policy leave docker unloaded."""
+    code = ("import sys\n"
+            "import bot.sandbox, bot.sandbox.policy\n"
+            "from bot.sandbox import LearnerSandbox, Outcome, parse\n"
+            "parse('docker ps -a')\n"
+            "print(sorted(m for m in ('docker', 'requests') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == "[]"
+
+
+def test_only_the_front_end_registry_loads_code_by_name(tmp_path: Path) -> None:
+    """importlib.import_module in the command line is an import the graph cannot see: reported."""
+    graph = _tree(tmp_path, {
+        "bot/cli.py": "import importlib\ndef serve():\n    importlib.import_module('handlers.serve')\n",
+        "bot/frontends.py": ("from importlib.metadata import entry_points\n"
+                             "def found():\n    return entry_points(group='g')\n"),
+    })
+    assert broken_rules(graph) == [
+        "bot.cli loads code by name (import_module): an import the graph cannot see (only "
+        "bot.frontends may, for the front ends pyproject.toml declares)",
+    ]
+
+
+def test_declared_front_ends_must_be_handlers_that_exist(tmp_path: Path) -> None:
+    """A front end outside handlers, in no module, or naming nothing there: each reported."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project.entry-points."docker_tutor.frontends"]\n'
+        'core = "bot.tutor:run"\nghost = "handlers.ghost:run"\n'
+        'typo = "handlers.serve:serv"\nserve = "handlers.serve:serve"\n', encoding="utf-8")
+    graph = _tree(tmp_path, {"bot/tutor.py": "def run(): ...\n",
+                             "handlers/serve.py": "def serve(settings): ...\n"})
+    assert graph.front_ends["serve"] == "handlers.serve:serve"
+    assert broken_rules(graph) == [
+        "front end core is bot.tutor:run: front ends live in handlers",
+        "front end ghost is handlers.ghost:run: there is no module handlers.ghost",
+        "front end typo is handlers.serve:serv: handlers.serve defines no serv",
+    ]
+
+
+def test_the_slack_front_ends_are_declared_for_the_command_line(graph: Graph) -> None:
+    """pyproject.toml declares serve and worker; the core reaches them only through bot.frontends."""
+    assert graph.front_ends == {"serve": "handlers.serve:serve",
+                                "worker": "handlers.worker:run_worker"}
+    assert "bot.frontends" in graph.edges["bot.cli"]
+    assert graph.loads["bot.frontends"] == {"entry_points", "EntryPoint"}
+
+
+def test_the_engine_verb_parts_build_on_the_base_alone() -> None:
+    """Each verb part of bot/sandbox/engine extends SandboxBase only and never calls super().
+
+    Sandbox composes the parts (docker-py's APIClient way); none chains into another, and
+    no two define the same name (one would silently hide the other in the composition).
+    """
+    from bot.sandbox.engine.sandbox import Sandbox
+
+    engine = import_graph.ROOT / "bot" / "sandbox" / "engine"
+    parts: dict[str, list[str]] = {}
+    for path in sorted(engine.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id == "super"]
+        assert calls == [], f"{path.name} calls super()"
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Mixin"):
+                parts[node.name] = [ast.unparse(base) for base in node.bases]
+    assert len(parts) >= 6
+    assert all(bases == ["SandboxBase"] for bases in parts.values()), parts
+    composed = {base.__name__ for base in Sandbox.__bases__}
+    assert set(parts) <= composed | {"ExecMixin"}  # exec comes with its Redis hooks
+    owners: dict[str, list[str]] = {}
+    for cls in Sandbox.__mro__[1:-2]:  # the parts, not Sandbox, SandboxBase and object
+        for name in vars(cls):
+            if not name.startswith("__"):
+                owners.setdefault(name, []).append(cls.__name__)
+    shadowed = {name: found for name, found in owners.items() if len(found) > 1}
+    assert shadowed == {"_exec_retry": ["RedisMixin", "ExecMixin"],  # the hooks Redis fills
+                        "_exec_facts": ["RedisMixin", "ExecMixin"]}

@@ -32,6 +32,7 @@ from bot.errors import EngineDown
 from bot.identity import Person
 from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
+from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.pool.report import engine_rows
 from bot.sandbox.pool.sandbox_pool import DOWN, PING_TIMEOUT, STALL_SECONDS, SandboxPool, socket_accepts
 from bot.tutor.core import Tutor
@@ -264,7 +265,7 @@ def test_learners_spread_and_survive_an_engine_killed_and_restarted(
 
     left = pool.namespace(moving).engine_name(f"c{learners.index(moving)}")
     assert left in names_on(first)  # what the moved learner left on the dead engine ...
-    report = reconcile(pool.engines[first.docker_host], store, grace=timedelta(0))
+    report = reconcile(Janitor(pool.engines[first.docker_host]), store, grace=timedelta(0))
     assert report.reasons["placed-elsewhere"] >= 1  # ... goes once it answers again
     assert left not in names_on(first)
     assert pool.namespace(staying).engine_name(f"c{index}") in names_on(first)

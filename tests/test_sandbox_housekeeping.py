@@ -53,15 +53,15 @@ def test_reap_removes_idle_learners_containers_then_their_volumes(
     do(tutor, alice, "docker run -d --name r -v data:/data redis")
     alice_last = datetime.fromtimestamp(last_seen(tutor, alice), UTC)
     now = alice_last + timedelta(minutes=120) - timedelta(seconds=0.3)
-    dry = reap(tutor.sandbox, tutor.store, now=now, dry_run=True)
+    dry = reap(Janitor(tutor.sandbox), tutor.store, now=now, dry_run=True)
     assert (dry.containers, dry.volumes, dry.dry_run) == (1, 0, True)
     assert names(tutor, bob)[0] == {"r"}
-    report = reap(tutor.sandbox, tutor.store, now=now)
+    report = reap(Janitor(tutor.sandbox), tutor.store, now=now)
     assert report.reasons == {"idle": 1}
     assert names(tutor, bob) == (set(), {"data", "keep"})
     assert names(tutor, alice) == ({"r"}, {"data"})
     later = alice_last + timedelta(hours=72) - timedelta(seconds=0.3)
-    report = reap(tutor.sandbox, tutor.store, now=later, idle_containers=timedelta(days=30))
+    report = reap(Janitor(tutor.sandbox), tutor.store, now=later, idle_containers=timedelta(days=30))
     assert report.reasons == {"idle-volumes": 2}
     assert names(tutor, bob) == (set(), set())
     assert names(tutor, alice) == ({"r"}, {"data"})
@@ -70,7 +70,7 @@ def test_reap_removes_idle_learners_containers_then_their_volumes(
 def test_an_active_learner_is_never_reaped(tutor: Tutor, alice: Person) -> None:
     """With the default limits, a learner who just ran a command keeps everything."""
     do(tutor, alice, "docker run -d --name r busybox sleep 600", "docker volume create v")
-    report = reap(tutor.sandbox, tutor.store)
+    report = reap(Janitor(tutor.sandbox), tutor.store)
     assert report.containers == 0 and report.volumes == 0
     assert names(tutor, alice) == ({"r"}, {"v"})
 
@@ -89,9 +89,9 @@ def test_reconcile_removes_what_a_crash_leaves_behind(
     ns = sandbox.namespace(alice)
     sandbox._ensure_volume(ns, "0" * 64, anonymous=True)
     assert {c.name for c in sandbox.containers(alice)} == {"keep", "half"}
-    young = reconcile(sandbox, tutor.store)  # default grace: everything is too young
+    young = reconcile(Janitor(sandbox), tutor.store)  # default grace: everything is too young
     assert young.containers == young.volumes == 0
-    report = reconcile(sandbox, tutor.store, grace=timedelta(0))
+    report = reconcile(Janitor(sandbox), tutor.store, grace=timedelta(0))
     assert report.reasons == {"unknown-learner": 2, "unstarted": 1, "anonymous-unused": 2}
     assert sandbox.containers(stranger) == [] and sandbox.volumes(stranger) == []
     assert {c.name for c in sandbox.containers(alice)} == {"keep"}
@@ -115,13 +115,13 @@ def test_reset_and_housekeeping_remove_workspaces_and_left_helpers(
     assert all(ws.exists() for ws in spaces.values())
     do(tutor, alice, "reset")
     assert not spaces[alice.key].exists() and spaces[bob.key].exists()
-    report = reconcile(sandbox, tutor.store, grace=timedelta(0))
+    report = reconcile(Janitor(sandbox), tutor.store, grace=timedelta(0))
     assert report.reasons == {"unknown-learner": 2}, report.reasons  # the helper, the volume
     assert not spaces[stranger.key].exists()
     with pytest.raises(docker.errors.NotFound):
         sandbox.client.containers.get(helper.id)
     bob_last = datetime.fromtimestamp(last_seen(tutor, bob), UTC)
-    report = reap(sandbox, tutor.store, now=bob_last + timedelta(hours=73))
+    report = reap(Janitor(sandbox), tutor.store, now=bob_last + timedelta(hours=73))
     assert report.reasons == {"idle-volumes": 1} and not spaces[bob.key].exists()
 
 
@@ -132,8 +132,8 @@ def test_housekeeping_never_touches_another_namespace(
     other = Namespace(settings.namespace + "x", "0123456789ab")
     volume = docker_client.volumes.create(other.engine_name("v"), labels=other.labels("v"))
     try:
-        reconcile(tutor.sandbox, tutor.store, grace=timedelta(0))
-        reap(tutor.sandbox, tutor.store, idle_containers=timedelta(0), idle_volumes=timedelta(0),
+        reconcile(Janitor(tutor.sandbox), tutor.store, grace=timedelta(0))
+        reap(Janitor(tutor.sandbox), tutor.store, idle_containers=timedelta(0), idle_volumes=timedelta(0),
              grace=timedelta(0))
         docker_client.volumes.get(volume.name)
     finally:
@@ -147,7 +147,7 @@ def test_the_reaper_thread_reconciles_then_reaps_and_stops(
     stranger = Person("slack", "UGONE")
     sandbox.run_command(stranger, parse("docker run -d --name x busybox sleep 600"))
     do(tutor, alice, "docker run -d --name r busybox sleep 600")
-    reaper = HousekeepingThread(sandbox, tutor.store, interval=0.2, grace=timedelta(0))
+    reaper = HousekeepingThread(Janitor(sandbox), tutor.store, interval=0.2, grace=timedelta(0))
     with reaper:
         deadline = time.monotonic() + 10
         while reaper.passes < 2 and time.monotonic() < deadline:
@@ -164,7 +164,7 @@ def test_the_reaper_thread_survives_an_engine_failure(
 ) -> None:
     """A pass that fails is logged and counted; the thread goes on."""
     mocker.patch("bot.tutor.housekeeping.reap", side_effect=[RuntimeError("boom"), *[Report()] * 200])
-    reaper = HousekeepingThread(sandbox, tutor.store, interval=0.05, reconcile_first=False)
+    reaper = HousekeepingThread(Janitor(sandbox), tutor.store, interval=0.05, reconcile_first=False)
     reaper.start()
     deadline = time.monotonic() + 5
     while reaper.passes < 1 and time.monotonic() < deadline:

@@ -156,3 +156,23 @@ def test_store_error_for_unusable_url(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError):
         ProgressStore(f"sqlite:///{blocker}/sub/p.db")
+
+
+def test_the_tutor_and_the_timeline_read_one_step_record(store: ProgressStore) -> None:
+    """Hints, attempts and failures (all different) land in the same fields for both readers."""
+    from bot.progress.queries import learner_timeline
+
+    ada = Person("slack", "U1", "Ada")
+    store.start_lesson(ada, "l", "s1")
+    for _ in range(3):
+        store.next_hint(ada, "l", "s1", 5)
+    store.record_check(ada, "l", "s1", passed=False)
+    store.record_check(ada, "l", "s1", passed=False)
+    store.record_check(ada, "l", "s1", passed=True)
+    state = store.lesson_state(ada, "l")
+    assert state is not None
+    step = state.steps["s1"]
+    assert (step.hints_shown, step.check_attempts, step.failed_checks) == (3, 3, 2)
+    timeline = learner_timeline(store, ada.key)
+    assert timeline is not None
+    assert timeline.lessons[0].steps["s1"] == step

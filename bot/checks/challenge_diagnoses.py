@@ -17,7 +17,7 @@ from bot.checks.framework import CheckContext, CheckResult
 from bot.checks.survival import Look, Read, Trail, Write
 
 if TYPE_CHECKING:
-    from bot.sandbox.views import ContainerView
+    from bot.sandbox import ContainerView
 
 TRAP = (
     "That's the trap: `docker rm -f` sends SIGKILL, and Redis keeps data in memory until it "

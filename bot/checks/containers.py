@@ -7,7 +7,7 @@ from typing import Any
 from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.history import bind_sources, events
 from bot.checks.library import absolute, all_of, check, one_of
-from bot.sandbox.views import ContainerView
+from bot.sandbox import ContainerView
 
 MOUNT_KINDS = ("volume", "bind", "tmpfs")
 

@@ -14,7 +14,7 @@ from bot.checks import redis_ops as ops
 from bot.checks.history import Event
 from bot.checks.survival import Box, Trail, Write
 from bot.errors import CommandRefused
-from bot.sandbox.policy.parser import parse
+from bot.sandbox import parse
 
 
 @dataclass(frozen=True)

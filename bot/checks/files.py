@@ -26,7 +26,7 @@ from bot.checks.history import (
     under,
 )
 from bot.checks.library import absolute, check
-from bot.sandbox.views import ContainerView
+from bot.sandbox import ContainerView
 
 NOT_FOUND_EXITS = (1, 2)
 """Exit statuses of ``cat``/``ls``/``test`` when a file is missing (not "no such command")."""

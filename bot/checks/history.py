@@ -20,8 +20,8 @@ from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import check
 from bot.errors import CommandRefused
 from bot.progress import CommandEntry
-from bot.sandbox.policy import mounts
-from bot.sandbox.policy.parser import parse
+from bot.sandbox import parse
+from bot.sandbox.policy import parse_mount_flag, parse_volume_flag
 
 CHECKED_KINDS = ("docker", "edit", "quiz")
 """Kinds of command-log entries that checks see: docker commands and the tutor words
@@ -263,8 +263,8 @@ def bind_sources(text: str) -> dict[str, str]:
     """
     try:
         command = parse(text)
-        requests = [mounts.parse_volume_flag(v) for v in command.values("volume")]
-        requests += [mounts.parse_mount_flag(m) for m in command.values("mount")]
+        requests = [parse_volume_flag(v) for v in command.values("volume")]
+        requests += [parse_mount_flag(m) for m in command.values("mount")]
     except CommandRefused:
         return {}
     return {r.target: r.source for r in requests if r.kind == "bind"}

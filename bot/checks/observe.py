@@ -29,7 +29,7 @@ from bot.identity import Person
 if TYPE_CHECKING:
     from bot.checks.reader import EngineReader
     from bot.lessons.model import Lesson
-    from bot.sandbox.policy.parser import Command
+    from bot.sandbox import Command
 
 CREATED_VOLUMES = "created_volumes"
 STARTED_VIEWS = "started_views"

@@ -1,7 +1,7 @@
 """What checks may read of a learner's engine: the engine-reader interface.
 
 Checks depend on this :class:`typing.Protocol`, never on the sandbox class: the real
-sandbox (:class:`bot.sandbox.engine.sandbox.Sandbox`) satisfies it, and so can anything else
+sandbox (every :class:`bot.sandbox.LearnerSandbox`) satisfies it, and so can anything else
 that answers the same reads (a fake engine in a test, another engine kind later). Every
 method reads; none changes the learner's objects.
 """
@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.identity import Person
-from bot.sandbox.policy.parser import Command
-from bot.sandbox.views import ContainerView, VolumeView
+from bot.sandbox import Command, ContainerView, VolumeView
 
 
 class EngineReader(Protocol):

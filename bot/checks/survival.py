@@ -28,7 +28,7 @@ from bot.checks.framework import CheckContext
 from bot.checks.history import Event, events
 from bot.checks.observe import CREATED_VOLUMES, OBSERVED, STARTED_VIEWS
 from bot.errors import CommandRefused
-from bot.sandbox.policy.parser import parse
+from bot.sandbox import parse
 
 CHECK = "redis_key_survived"
 """The primitive whose observations a trail reads."""

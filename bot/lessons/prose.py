@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import CommandRefused
-from bot.sandbox.policy.parser import parse
-from bot.sandbox.policy.verbs import VERB_OPTIONS
+from bot.sandbox import parse
+from bot.sandbox.policy import VERB_OPTIONS
 
 _TRY_IT = re.compile(r"^\s*\*\*Try it\*\*\s*$", re.IGNORECASE)
 _ITEM = re.compile(r"^\s*(\d+)\.\s+`([^`]+)`\s*$")

@@ -35,7 +35,7 @@ from bot.lessons.model import Catalog, Lesson, Step
 from bot.lessons.prose import Claim, claims, solution_positions, try_items
 from bot.lessons.validate import validate_lesson
 from bot.progress import ProgressStore
-from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox import LearnerSandbox, Sandbox
 from bot.tutor.core import Tutor
 
 SETTLE_SECONDS = 8.0
@@ -162,7 +162,7 @@ def run_selftest(settings: Settings, lesson: Lesson, *, log: Log | None = None,
             limits=replace(settings.limits, commands_per_minute=1_000_000),
         )
         store = ProgressStore(throwaway.database_url)
-        sandbox = Sandbox(throwaway, allowed_images=lesson.images)
+        sandbox: LearnerSandbox = Sandbox(throwaway, allowed_images=lesson.images)
         tutor = Tutor(throwaway, store, sandbox, Catalog.of(lesson))
         try:
             tutor.handle(person, f"start {lesson.id}")

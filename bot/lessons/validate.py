@@ -21,8 +21,8 @@ from bot.errors import CommandRefused, LessonError, TutorError
 from bot.lessons.model import LESSON_FILE, QUIZ_CHECK, CheckSpec, load_lesson
 from bot.lessons.prose import prose_problems
 from bot.lessons.toml_lines import Locator, Path_
-from bot.sandbox.policy.parser import parse
-from bot.sandbox.policy.workspace_paths import clean_path
+from bot.sandbox import parse
+from bot.sandbox.policy import clean_path
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 MAX_HINTS = 3

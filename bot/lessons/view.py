@@ -26,7 +26,7 @@ from bot.reply import (
     Tone,
     code_span,
 )
-from bot.sandbox.views import Outcome
+from bot.sandbox import Outcome
 from bot.service import LessonCard
 
 STEP_ACTIONS = ("back", "next", "check", "hint")

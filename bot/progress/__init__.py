@@ -10,7 +10,6 @@ learner's own progress) and ``queries`` (class figures for instructors, in SQL).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from bot.progress.figures import (
@@ -27,21 +26,16 @@ if TYPE_CHECKING:
     from bot.progress.queries import find_learners, learner_rows, learner_timeline, lesson_summary
     from bot.progress.store import ProgressStore
 
-_LAZY = {
-    "ProgressStore": "bot.progress.store",
-    "find_learners": "bot.progress.queries",
-    "learner_rows": "bot.progress.queries",
-    "learner_timeline": "bot.progress.queries",
-    "lesson_summary": "bot.progress.queries",
-}
-"""Names that need SQLAlchemy: imported on first access (PEP 562)."""
-
-
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    """The names that need SQLAlchemy, imported on first access (PEP 562)."""
+    module: Any
+    if name == "ProgressStore":
+        from bot.progress import store as module
+    elif name in ("find_learners", "learner_rows", "learner_timeline", "lesson_summary"):
+        from bot.progress import queries as module
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(module, name)
 
 
 __all__ = [

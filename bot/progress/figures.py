@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.progress.records import CommandEntry
+from bot.progress.records import CommandEntry, StepState
 
 
 @dataclass(frozen=True)
@@ -171,17 +171,6 @@ class LearnerRef:
 
 
 @dataclass(frozen=True)
-class StepMark:
-    """A learner's record on one step, for the timeline."""
-
-    step_id: str
-    completed_at: datetime | None
-    check_attempts: int
-    failed_checks: int
-    hints_shown: int
-
-
-@dataclass(frozen=True)
 class LessonTrack:
     """A learner's record in one lesson, for the timeline.
 
@@ -198,7 +187,7 @@ class LessonTrack:
     started_at: datetime
     current_step: str
     completed_at: datetime | None
-    steps: dict[str, StepMark]
+    steps: dict[str, StepState]
     challenges: dict[str, datetime]
 
 
@@ -224,6 +213,5 @@ __all__ = [
     "LessonOutline",
     "LessonSummary",
     "LessonTrack",
-    "StepMark",
     "StuckRules",
 ]

@@ -40,11 +40,10 @@ from bot.progress.figures import (
     LessonOutline,
     LessonSummary,
     LessonTrack,
-    StepMark,
     StuckRules,
 )
 from bot.progress.models import ChallengeCompletion, CommandLog, Learner, LessonProgress, StepProgress
-from bot.progress.records import CommandEntry, utcnow
+from bot.progress.records import CommandEntry, StepState, utcnow
 from bot.progress.store import ProgressStore
 
 FAILED_KIND = "docker"
@@ -334,11 +333,7 @@ def learner_timeline(store: ProgressStore, key: str, *, commands: int = 10) -> L
                 current_step=p.current_step,
                 completed_at=p.completed_at,
                 steps={
-                    s.step_id: StepMark(
-                        s.step_id, s.completed_at, s.check_attempts, s.failed_checks, s.hints_shown
-                    )
-                    for s in steps
-                    if s.lesson_id == p.lesson_id
+                    s.step_id: StepState.from_row(s) for s in steps if s.lesson_id == p.lesson_id
                 },
                 challenges={c.step_id: c.completed_at for c in challenges if c.lesson_id == p.lesson_id},
             )

@@ -18,13 +18,31 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class StepState:
-    """A learner's state on one step."""
+    """A learner's record on one step: what the tutor reads and the instructors' timeline shows.
+
+    Attributes:
+        step_id: The step.
+        completed_at: When its checks first passed (``None``: not done).
+        hints_shown: How many of its hints the learner has seen.
+        check_attempts: How many times its checks ran for ``check``.
+        failed_checks: How many of those failed.
+    """
 
     step_id: str
     completed_at: datetime | None
     hints_shown: int
     check_attempts: int
     failed_checks: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> StepState:
+        """The record of a ``step_progress`` row (an ORM object or a result row), by column name.
+
+        Every field is taken by keyword, so no two counts can be swapped by their order.
+        """
+        return cls(step_id=row.step_id, completed_at=row.completed_at,
+                   hints_shown=row.hints_shown, check_attempts=row.check_attempts,
+                   failed_checks=row.failed_checks)
 
 
 @dataclass(frozen=True)

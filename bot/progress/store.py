@@ -340,10 +340,7 @@ class ProgressStore(PlacementMixin, CommandLogMixin):
             started_at=progress.started_at,
             completed_at=progress.completed_at,
             steps={
-                s.step_id: StepState(
-                    s.step_id, s.completed_at, s.hints_shown, s.check_attempts, s.failed_checks
-                )
-                for s in steps
+                s.step_id: StepState.from_row(s) for s in steps
             },
         )
 

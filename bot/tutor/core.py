@@ -35,9 +35,8 @@ from bot.reply import (
     Tone,
     code_span,
 )
-from bot.sandbox.policy import workspace_paths as workspace
-from bot.sandbox.policy.naming import Namespace
-from bot.sandbox.policy.rules import suggest
+from bot.sandbox import LearnerSandbox, Namespace
+from bot.sandbox.policy import clean_path, suggest
 from bot.service import LessonCard, Stoppable
 from bot.tutor.hands_on import HandsOn
 from bot.tutor.oplog import LineTrace, exit_status_of, log_line
@@ -45,8 +44,6 @@ from bot.tutor.ratelimit import CommandRate
 
 if TYPE_CHECKING:
     from bot.progress import ProgressStore
-    from bot.sandbox.engine.sandbox import Sandbox
-    from bot.sandbox.pool.sandbox_pool import SandboxPool
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +64,7 @@ class Tutor:
         self,
         settings: Settings,
         store: ProgressStore,
-        sandbox: Sandbox | SandboxPool | Callable[[], Sandbox | SandboxPool],
+        sandbox: LearnerSandbox | Callable[[], LearnerSandbox],
         catalog: Catalog,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -75,8 +72,8 @@ class Tutor:
         self.settings = settings
         self.store = store
         self.catalog = catalog
-        self._sandbox: Sandbox | SandboxPool | None = None
-        self._make_sandbox: Callable[[], Sandbox | SandboxPool] | None = None
+        self._sandbox: LearnerSandbox | None = None
+        self._make_sandbox: Callable[[], LearnerSandbox] | None = None
         if callable(sandbox):
             self._make_sandbox = sandbox
         else:
@@ -99,19 +96,19 @@ class Tutor:
         catalog = Catalog(settings.lessons_dir)
         store = ProgressStore(settings.database_url)
 
-        def sandbox() -> Sandbox | SandboxPool:  # docker-py loads with the first command
+        def sandbox() -> LearnerSandbox:  # docker-py loads with the first command
             if settings.engines:  # TUTOR_ENGINES: each learner on their engine of the pool
-                from bot.sandbox.pool.sandbox_pool import SandboxPool
+                from bot.sandbox import SandboxPool
 
                 return SandboxPool(settings, store, allowed_images=catalog.images)
-            from bot.sandbox.engine.sandbox import Sandbox
+            from bot.sandbox import Sandbox
 
             return Sandbox(settings, allowed_images=catalog.images)
 
         return cls(settings, store, sandbox, catalog)
 
     @property
-    def sandbox(self) -> Sandbox | SandboxPool:
+    def sandbox(self) -> LearnerSandbox:
         """The sandbox learners' commands run in (made on first use when given a factory)."""
         with self._sandbox_lock:
             if self._sandbox is None:
@@ -161,12 +158,11 @@ class Tutor:
 
     def start_housekeeping(self) -> Stoppable:
         """Start the housekeeping thread: reconcile the engine now, then reap idle learners."""
-        from bot.sandbox.pool.sandbox_pool import SandboxPool
         from bot.tutor.housekeeping import HousekeepingThread, HousekeepingThreads
 
-        sandbox = self.sandbox  # a pool: one thread per engine, each with its own learners
-        members = list(sandbox.engines.values()) if isinstance(sandbox, SandboxPool) else [sandbox]
-        threads = HousekeepingThreads([HousekeepingThread(s, self.store) for s in members])
+        # One thread per engine (a pool has several), each with its own learners.
+        threads = HousekeepingThreads([HousekeepingThread(janitor, self.store)
+                                       for janitor in self.sandbox.janitors()])
         threads.start()
         return threads
 
@@ -325,7 +321,7 @@ class Tutor:
         if not raw_path or not text:
             raise UsageError(view.EDIT_USAGE)
         self._rate.take(person.key)
-        path = workspace.clean_path(raw_path)
+        path = clean_path(raw_path)
         size = self.sandbox.write_workspace_file(person, path, text)  # through the engine
         lesson_id = self.store.current_lesson(person)
         lesson = self.catalog.get(lesson_id) if lesson_id else None

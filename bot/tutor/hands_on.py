@@ -29,14 +29,12 @@ from bot.lessons import view
 from bot.lessons.model import Catalog, Lesson, Step
 from bot.progress import CommandEntry, LessonState
 from bot.reply import Actions, Context, Event, Heading, Notice, Reply, Tone
-from bot.sandbox.policy.parser import parse
+from bot.sandbox import LearnerSandbox, parse
 from bot.tutor.oplog import LineTrace
 from bot.tutor.ratelimit import CommandRate
 
 if TYPE_CHECKING:
     from bot.progress import ProgressStore
-    from bot.sandbox.engine.sandbox import Sandbox
-    from bot.sandbox.pool.sandbox_pool import SandboxPool
 
 
 class HandsOn:
@@ -51,7 +49,7 @@ class HandsOn:
     """
 
     def __init__(self, store: ProgressStore, catalog: Catalog,
-                 sandbox: Callable[[], Sandbox | SandboxPool], rate: CommandRate) -> None:
+                 sandbox: Callable[[], LearnerSandbox], rate: CommandRate) -> None:
         self.store = store
         self.catalog = catalog
         self._sandbox = sandbox

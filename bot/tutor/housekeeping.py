@@ -28,8 +28,7 @@ from types import TracebackType
 
 from bot.errors import TutorError
 from bot.progress import ProgressStore
-from bot.sandbox.engine.sandbox import Sandbox
-from bot.sandbox.pool.janitor import EngineObject, Janitor, learner_hash
+from bot.sandbox import EngineObject, Janitor, learner_hash
 
 log = logging.getLogger("docker_tutor.housekeeping")
 
@@ -82,9 +81,9 @@ def _activity(store: ProgressStore, prefix: str) -> dict[str, datetime]:
     return {learner_hash(prefix, key): when for key, when in store.learner_activity().items()}
 
 
-def _placed_here(sandbox: Sandbox, store: ProgressStore) -> set[str] | None:
+def _placed_here(janitor: Janitor, store: ProgressStore) -> set[str] | None:
     """For one engine of a pool, the hashes of the learners placed on it (``None``: no pool)."""
-    settings = sandbox.settings
+    settings = janitor.settings
     if not settings.engines:
         return None
     return {learner_hash(settings.namespace, key) for key, (engine, _) in store.placements().items()
@@ -153,7 +152,7 @@ def _carry_out(
 
 
 def reap(
-    sandbox: Sandbox,
+    janitor: Janitor,
     store: ProgressStore,
     *,
     now: datetime | None = None,
@@ -169,7 +168,8 @@ def reap(
     Anonymous volumes that no remaining container uses go too.
 
     Args:
-        sandbox: The sandbox (its engine and namespace prefix).
+        janitor: One engine's janitor (its engine and settings), from
+            :meth:`LearnerSandbox.janitors() <bot.sandbox.LearnerSandbox.janitors>`.
         store: The progress store.
         now: The current time (tests pass one); UTC now by default.
         idle_containers: Idle time after which containers go; default from
@@ -184,13 +184,12 @@ def reap(
         StoreError: The store could not be read.
     """
     now = _now(now)
-    limits = sandbox.settings.limits
+    limits = janitor.settings.limits
     idle_c = (idle_containers if idle_containers is not None
               else timedelta(minutes=limits.idle_containers_minutes))
     idle_v = (idle_volumes if idle_volumes is not None
               else timedelta(hours=limits.idle_volumes_hours))
-    prefix = sandbox.settings.namespace
-    janitor = Janitor(sandbox)
+    prefix = janitor.prefix
     objects = janitor.inventory()
     activity = _activity(store, prefix)
     by_learner: dict[str, list[EngineObject]] = {}
@@ -215,7 +214,7 @@ def reap(
 
 
 def reconcile(
-    sandbox: Sandbox,
+    janitor: Janitor,
     store: ProgressStore,
     *,
     now: datetime | None = None,
@@ -233,7 +232,7 @@ def reconcile(
     the namespace's learners would have all their objects removed.
 
     Args:
-        sandbox: The sandbox (its engine and namespace prefix).
+        janitor: One engine's janitor (its engine and settings).
         store: The progress store.
         now: The current time (tests pass one); UTC now by default.
         grace: Objects younger than this are kept.
@@ -244,10 +243,9 @@ def reconcile(
         StoreError: The store could not be read.
     """
     now = _now(now)
-    janitor = Janitor(sandbox)
     objects = janitor.inventory()
-    known = set(_activity(store, sandbox.settings.namespace))
-    here = _placed_here(sandbox, store)
+    known = set(_activity(store, janitor.prefix))
+    here = _placed_here(janitor, store)
     plan: list[tuple[EngineObject, str]] = []
     for obj in objects:
         if obj.created is not None and now - obj.created < grace:
@@ -267,7 +265,7 @@ class HousekeepingThread:
 
     ``serve`` starts one next to the Slack app (through ``Tutor.start_housekeeping``)::
 
-        housekeeping = HousekeepingThread(sandbox, store)
+        housekeeping = HousekeepingThread(janitor, store)
         housekeeping.start()      # reconciles first, then reaps every interval
         ...
         housekeeping.stop()
@@ -275,7 +273,7 @@ class HousekeepingThread:
     Errors of a pass are logged and counted; the thread keeps going.
 
     Args:
-        sandbox: The sandbox (its engine and namespace prefix).
+        janitor: One engine's janitor (its engine and settings).
         store: The progress store.
         interval: Seconds between passes; default ``Limits.reap_interval_seconds``.
         reconcile_first: Run :func:`reconcile` before the first :func:`reap`.
@@ -284,17 +282,17 @@ class HousekeepingThread:
 
     def __init__(
         self,
-        sandbox: Sandbox,
+        janitor: Janitor,
         store: ProgressStore,
         *,
         interval: float | None = None,
         reconcile_first: bool = True,
         grace: timedelta = DEFAULT_GRACE,
     ) -> None:
-        self.sandbox = sandbox
+        self.janitor = janitor
         self.store = store
         self.interval = (interval if interval is not None
-                         else sandbox.settings.limits.reap_interval_seconds)
+                         else janitor.settings.limits.reap_interval_seconds)
         self.reconcile_first = reconcile_first
         self.grace = grace
         self.passes = 0
@@ -316,8 +314,8 @@ class HousekeepingThread:
         """
         report = Report()
         if reconcile_too:
-            report.merge(reconcile(self.sandbox, self.store, grace=self.grace))
-        report.merge(reap(self.sandbox, self.store, grace=self.grace))
+            report.merge(reconcile(self.janitor, self.store, grace=self.grace))
+        report.merge(reap(self.janitor, self.store, grace=self.grace))
         self.passes += 1
         self.last_report = report
         return report

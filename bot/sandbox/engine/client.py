@@ -1,9 +1,10 @@
 """The sandbox's base: the engine client, the learner's own objects, and vetting a command.
 
-Every verb family (:mod:`~bot.sandbox.engine.containers`, :mod:`~bot.sandbox.engine.run`,
-:mod:`~bot.sandbox.engine.execs`, :mod:`~bot.sandbox.engine.volumes`, :mod:`~bot.sandbox.engine.inspection`)
-builds on :class:`SandboxBase`; :mod:`bot.sandbox.engine.sandbox` composes them into
-:class:`~bot.sandbox.engine.sandbox.Sandbox`.
+Every verb part (``containers``, ``listing``, ``run``, ``execs``, ``volumes``,
+``inspection``) builds on :class:`SandboxBase` alone, as docker-py's API mixins build on
+its client, never on another part: what two families share (finding, creating and
+removing the learner's objects, the quotas) is here. :mod:`bot.sandbox.engine.sandbox`
+composes the parts into :class:`~bot.sandbox.engine.sandbox.Sandbox`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from contextlib import suppress
 from typing import Any
 
 import docker
@@ -22,29 +23,27 @@ from docker.models.containers import Container
 from docker.models.volumes import Volume
 
 from bot.config import Settings
-from bot.errors import EngineUnavailable
+from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
 from bot.sandbox.engine.disk import DiskWatch
 from bot.sandbox.engine.overtime import Overtime
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
-from bot.sandbox.policy import mounts, naming
+from bot.sandbox.engine.vetting import Plan, vet_command
+from bot.sandbox.policy import naming
 from bot.sandbox.policy import rules as policy
-from bot.sandbox.policy import values as option_values
-from bot.sandbox.policy.mounts import MountRequest
 from bot.sandbox.policy.naming import (
     LABEL_ANONYMOUS,
     LABEL_NAME,
     LABEL_UID,
     Namespace,
-    learner_name,
     owned,
     volume_records,
 )
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.pool.addresses import engine_environment
 from bot.sandbox.views import ContainerView, MountView
-from bot.sandbox.workspace.names import is_workspace_mount, refuse_sub_folder
+from bot.sandbox.workspace.names import is_workspace_mount
 from bot.sandbox.workspace.volume import EngineWorkspace
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
@@ -66,35 +65,13 @@ _ENGINE_PATH = re.compile(r"/[^\s\"']*/[0-9a-f]{64}(?:-init)?(?:/(?:merged|diff|
 """A path in the engine's own storage (``/var/lib/docker/overlay2/<64 hex>/merged``)."""
 
 
-@dataclass
-class Plan:
-    """A learner command after vetting: every value checked, nothing sent to the engine.
+def learner_name(ns: Namespace, container: Container) -> str:
+    """The learner's name for their container: its engine name, less the namespace.
 
-    Attributes:
-        image_name: For ``run``: the image name the learner knows (``redis``).
-        tag: For ``run``: the local tag to create from (``redis:latest``).
-        name: For ``run`` and ``volume create``: the learner's name (given or invented).
-        env: For ``run`` and ``exec``: ``NAME=value`` items.
-        mounts: For ``run``: the mounts asked for (a ``bind`` is the whole workspace).
-        user: ``-u`` for ``run`` and ``exec``.
-        workdir: ``-w`` for ``run`` and ``exec``.
-        hostname: ``-h`` for ``run``.
-        entrypoint: ``--entrypoint`` for ``run``, split into words.
-        seconds: ``-t`` for ``stop`` and ``restart``.
-        tail: ``--tail`` for ``logs``.
+    The name label records the name given at creation; ``docker rename`` changes the
+    engine name only (labels cannot change), so the engine name is read first.
     """
-
-    image_name: str = ""
-    tag: str = ""
-    name: str = ""
-    env: list[str] = field(default_factory=list)
-    mounts: list[MountRequest] = field(default_factory=list)
-    user: str | None = None
-    workdir: str | None = None
-    hostname: str | None = None
-    entrypoint: list[str] | None = None
-    seconds: int = 10
-    tail: int | str = "all"
+    return ns.learner_name(container.name or "") or container.labels.get(LABEL_NAME, "")
 
 
 class SandboxBase:
@@ -393,47 +370,66 @@ class SandboxBase:
             command=tuple(command),
         )
 
+    # -- creating and removing (what several verb families share) -------------------------
+
+    def _check_quota_volumes(self, ns: Namespace, extra: int = 1, *, have: int | None = None) -> None:
+        """Refuse when ``extra`` more volumes would exceed the quota.
+
+        ``have`` is how many the learner has, when the caller listed them in this command.
+
+        Raises:
+            QuotaExceeded: With the quota and what to do.
+        """
+        if have is None:
+            have = len(self._volumes(ns))
+        if have + extra > self.limits.max_volumes:
+            raise QuotaExceeded(
+                f"That would give you more than {self.limits.max_volumes} volumes, the most "
+                "the sandbox allows.",
+                option="quota:volumes",
+                hint="Remove one you no longer need: `docker volume ls`, then `docker volume rm`.",
+            )
+
+    def _create_volume(self, ns: Namespace, name: str, *, anonymous: bool) -> Volume:
+        """Create the learner's volume ``name`` (the caller checked the quota)."""
+        labels = ns.labels(name, **{LABEL_UID: naming.new_uid()})
+        if anonymous:
+            labels[LABEL_ANONYMOUS] = "1"
+        volume: Volume = self.client.volumes.create(name=ns.engine_name(name), labels=labels)
+        return volume
+
+    def _remove(self, ns: Namespace, container: Container, *, force: bool) -> None:
+        """Remove a container, and the anonymous volumes no other container uses."""
+        anonymous = [
+            m.get("Name", "") for m in container.attrs.get("Mounts", [])
+            if m.get("Type") == "volume"
+        ]
+        container.remove(force=force, v=True)
+        self._remove_anonymous(ns, anonymous)
+
+    def _remove_anonymous(self, ns: Namespace, anonymous: list[str]) -> None:
+        """Remove those of the learner's anonymous volumes named in ``anonymous``."""
+        if not anonymous:
+            return
+        for volume in self._volumes(ns):
+            labels = volume.attrs.get("Labels") or {}
+            if volume.name in anonymous and labels.get(LABEL_ANONYMOUS) == "1":
+                # Still used by another container: housekeeping will get it later.
+                with suppress(docker.errors.APIError):
+                    volume.remove()
+
     # -- vetting --------------------------------------------------------------------------
 
     def vet(self, person: Person, command: Command) -> Plan:
         """Check every value of a command against the policy, before the engine is asked.
 
-        Nothing here talks to the engine: a refused command never reaches it. A bind
-        of the workspace is kept as asked (``run`` mounts the workspace volume); a bind
-        of a workspace sub-folder is refused with the way to do it.
+        See :func:`bot.sandbox.engine.vetting.vet_command`: a refused command never
+        reaches the engine.
 
         Raises:
             CommandRefused: With a one-line reason naming what was refused.
         """
-        plan = Plan()
-        verb = command.verb
-        if verb == "run":
-            plan.image_name, plan.tag = option_values.check_image(command.args[0], self.allowed_images)
-            name = command.value("name")
-            plan.name = (policy.check_name(name, "container") if name
-                         else naming.random_container_name())
-            plan.env = option_values.check_env(command.values("env"))
-            plan.mounts = mounts.requested_mounts(
-                command.values("volume"), command.values("mount"), command.values("tmpfs")
-            )
-            plan.user = option_values.check_user(command.value("user"))
-            plan.workdir = option_values.check_workdir(command.value("workdir"))
-            plan.hostname = option_values.check_hostname(command.value("hostname"))
-            plan.entrypoint = option_values.check_entrypoint(command.value("entrypoint"))
-            for request in plan.mounts:
-                if request.kind == "bind" and request.source:
-                    raise refuse_sub_folder("-v", request.source)
-        elif verb == "exec":
-            plan.env = option_values.check_env(command.values("env"))
-            plan.user = option_values.check_user(command.value("user"))
-            plan.workdir = option_values.check_workdir(command.value("workdir"))
-        elif verb in ("stop", "restart"):
-            plan.seconds = option_values.check_seconds(command.value("time"), 10)
-        elif verb == "logs":
-            plan.tail = option_values.check_tail(command.value("tail"))
-        elif verb == "volume create" and command.args:
-            plan.name = policy.check_name(command.args[0], "volume")
-        return plan
+        return vet_command(command, self.allowed_images)
 
 
 GVISOR_BASE_TASKS = 64
@@ -452,3 +448,6 @@ def pids_limit(pids: int, runtime: str | None) -> int:
     if runtime == "runsc":
         return GVISOR_BASE_TASKS + GVISOR_TASKS_PER_PROCESS * pids
     return pids
+
+
+__all__ = ["CAPABILITIES", "NOT_FOUND", "Plan", "SandboxBase", "learner_name", "pids_limit"]

@@ -1,4 +1,12 @@
-"""The container lifecycle verbs (``rm``, ``stop``, ``start``, ``restart``) and reads."""
+"""The container family: the learner's containers read, and the verbs that act on existing ones.
+
+``rm``, ``stop``, ``start``, ``restart``, ``kill``, ``rename`` and ``container prune``,
+each with the docker CLI's output and exit status. Each acts only on the learner's own
+containers (found by labels, as every verb does); anything else answers "No such
+container", as the docker CLI does for a name it does not know. Creating one is
+:mod:`~bot.sandbox.engine.run`; listing them (``ps``, ``top``, ``diff``) is
+:mod:`~bot.sandbox.engine.listing`.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +19,17 @@ import docker.errors
 from docker.models.containers import Container
 
 from bot.identity import Person
-from bot.sandbox.engine.binds import BindsMixin
-from bot.sandbox.engine.client import NOT_FOUND, Plan
+from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
+from bot.sandbox.engine.targets import start_refusal
 from bot.sandbox.engine.translate import boundary, engine_calls
-from bot.sandbox.policy.naming import LABEL_ANONYMOUS, LABEL_NAME, Namespace
+from bot.sandbox.policy import rules as policy
+from bot.sandbox.policy import values as option_values
+from bot.sandbox.policy.naming import LABEL_NAME, Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.views import ContainerView, Outcome
 
 
-class ContainersMixin(BindsMixin):
+class ContainersMixin(SandboxBase):
     """The learner's containers: reading them, and the verbs that act on existing ones."""
 
     @boundary
@@ -66,15 +76,6 @@ class ContainersMixin(BindsMixin):
             self._workspace(ns).remove()  # no container is left to use it
         return len(containers), len(volumes)
 
-    def _remove(self, ns: Namespace, container: Container, *, force: bool) -> None:
-        """Remove a container, and the anonymous volumes no other container uses."""
-        anonymous = [
-            m.get("Name", "") for m in container.attrs.get("Mounts", [])
-            if m.get("Type") == "volume"
-        ]
-        container.remove(force=force, v=True)
-        self._remove_anonymous(ns, anonymous)
-
     def _gone_with_auto_remove(self, ns: Namespace, container: Container) -> None:
         """Once a ``run --rm -d`` container stopped, wait for the engine to remove it.
 
@@ -90,17 +91,6 @@ class ContainersMixin(BindsMixin):
                 break
             time.sleep(0.05)
         self._remove_anonymous(ns, anonymous)
-
-    def _remove_anonymous(self, ns: Namespace, anonymous: list[str]) -> None:
-        """Remove those of the learner's anonymous volumes named in ``anonymous``."""
-        if not anonymous:
-            return
-        for volume in self._volumes(ns):
-            labels = volume.attrs.get("Labels") or {}
-            if volume.name in anonymous and labels.get(LABEL_ANONYMOUS) == "1":
-                # Still used by another container: housekeeping will get it later.
-                with suppress(docker.errors.APIError):
-                    volume.remove()
 
     def _each_container(
         self,
@@ -165,6 +155,10 @@ class ContainersMixin(BindsMixin):
             return None
 
         code, output = self._each_container(ns, command.args, act)
+        if force and code:  # the CLI's exit status: `-f` of a missing container is no failure
+            errors = [line for line in output.splitlines()
+                      if line.startswith("Error") and "No such container" not in line]
+            code = 1 if errors else 0
         return Outcome(code, output, facts={"removed": removed})
 
     def _do_stop(
@@ -191,7 +185,7 @@ class ContainersMixin(BindsMixin):
 
         def act(container: Container) -> str | None:
             if container.status != "running":
-                refused = self._linked_targets_refusal(container)
+                refused = start_refusal(self.client.api, container)
                 if refused:
                     return refused
             self._disk_watch.ensure_running()
@@ -200,6 +194,10 @@ class ContainersMixin(BindsMixin):
             return None
 
         code, output = self._each_container(ns, command.args, act)
+        printed = set(output.splitlines())  # closed as the CLI closes it: what did not start
+        failed = [ref for ref in command.args if ref not in printed]
+        if failed:
+            output += f"Error: failed to start containers: {', '.join(failed)}\n"
         return Outcome(code, output, facts={"started": started})
 
     def _do_restart(
@@ -216,7 +214,7 @@ class ContainersMixin(BindsMixin):
             # above a mount target while it ran must be found before the engine mounts.
             container.stop(timeout=wait)
             container.reload()
-            refused = self._linked_targets_refusal(container)
+            refused = start_refusal(self.client.api, container)
             if refused:
                 return refused
             self._disk_watch.ensure_running()
@@ -226,6 +224,71 @@ class ContainersMixin(BindsMixin):
 
         code, output = self._each_container_timed(ns, command.args, act, plan.seconds)
         return Outcome(code, output, facts={"restarted": restarted, "stopped": restarted})
+
+    def _do_kill(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        signal = option_values.check_signal(command.value("signal"))
+        killed: list[dict[str, Any]] = []
+        out, code = [], 0
+        for ref in command.args:
+            container = self._find_container(ns, ref)
+            if container is None:
+                out.append(f"Error response from daemon: Cannot kill container: {ref}: "
+                           f"No such container: {ref}\n")
+                code = 1
+                continue
+            if container.status != "running":
+                out.append(f"Error response from daemon: Cannot kill container: {ref}: "
+                           f"Container {container.id} is not running\n")
+                code = 1
+                continue
+            container.kill(signal=signal)
+            killed.append({"id": container.id, "name": self._view(ns, container).name,
+                           "signal": signal})
+            out.append(ref + "\n")
+        return Outcome(code, "".join(out), facts={"killed": killed})
+
+    def _do_rename(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        old, new = command.args
+        failed = f"Error: failed to rename container named {old}\n"
+        container = self._find_container(ns, old)
+        if container is None:
+            return Outcome(1, NOT_FOUND.format(old) + failed)
+        current = self._view(ns, container).name
+        if new == current:
+            return Outcome(1, "Error response from daemon: Renaming a container with the same "
+                              "name as its current name\n" + failed)
+        policy.check_name(new, "container")
+        try:
+            with engine_calls():
+                container.rename(ns.engine_name(new))
+        except docker.errors.APIError as exc:
+            message = self._rewrite(ns, str(exc.explanation or exc))
+            return Outcome(1, f"Error response from daemon: {message}\n{failed}")
+        return Outcome(0, "", facts={"renamed": {"id": container.id, "from": current,
+                                                 "to": new}})
+
+    def _do_container_prune(
+        self, person: Person, ns: Namespace, command: Command, plan: Plan
+    ) -> Outcome:
+        if not command.flag("force"):
+            return Outcome(
+                1, "WARNING! This will remove all stopped containers.\n"
+                   "Are you sure you want to continue? [y/N] \n"
+                   "Nothing removed: the sandbox cannot answer the question; add -f: "
+                   "`docker container prune -f`.\n")
+        removed: list[dict[str, Any]] = []
+        for container in self._containers(ns, all_=True):
+            if container.status not in ("exited", "created", "dead"):
+                continue
+            fact = self._view(ns, container).as_fact()
+            try:
+                self._remove(ns, container, force=False)
+            except docker.errors.NotFound:
+                continue
+            removed.append({**fact, "was_running": False, "force": False})
+        lines = "".join(r["id"] + "\n" for r in removed)
+        head = f"Deleted Containers:\n{lines}\n" if removed else ""
+        return Outcome(0, f"{head}Total reclaimed space: 0B\n", facts={"removed": removed})
 
 
 def _auto_remove(container: Container) -> bool:

@@ -17,10 +17,10 @@ from bot.identity import Person
 from bot.sandbox.engine.client import (  # noqa: F401  (CAPABILITIES: re-exported for the tests)
     CAPABILITIES,
     Plan,
+    SandboxBase,
 )
-from bot.sandbox.engine.containers import ContainersMixin
 from bot.sandbox.engine.streams import read_stream
-from bot.sandbox.engine.volumes import VolumesMixin
+from bot.sandbox.engine.targets import start_refusal
 from bot.sandbox.policy import mounts
 from bot.sandbox.policy import values as option_values
 from bot.sandbox.policy.mounts import MountRequest
@@ -29,7 +29,7 @@ from bot.sandbox.policy.parser import Command
 from bot.sandbox.views import Outcome
 
 
-class RunMixin(ContainersMixin, VolumesMixin):
+class RunMixin(SandboxBase):
     """``docker run``: image and quota checks, mounts, the host limits, the foreground."""
 
     def _check_quota_containers(self, ns: Namespace) -> None:
@@ -81,7 +81,8 @@ class RunMixin(ContainersMixin, VolumesMixin):
                                            type="volume", read_only=request.read_only))
         labels = ns.labels(name, **{"docker-tutor.image": image_name})
         if volumes:
-            labels[LABEL_VOLUMES] = record_volumes(volumes.values())
+            labels[LABEL_VOLUMES] = record_volumes(
+                {v.name: v.attrs.get("Labels") or {} for v in volumes.values()})
         detach = command.flag("detach")
         container: Container = self.client.containers.create(
             tag,
@@ -101,7 +102,7 @@ class RunMixin(ContainersMixin, VolumesMixin):
             **self._host_limits(),
         )
         try:
-            refused = self._linked_targets_refusal(container)
+            refused = start_refusal(self.client.api, container)
             if refused:
                 self._remove(ns, container, force=True)
                 return Outcome(125, f"docker: {refused}\n")

@@ -1,13 +1,20 @@
 """The sandbox: runs parsed learner commands on the Docker engine, confined and limited.
 
-:class:`Sandbox` is composed from one mixin per verb family, as docker-py builds its
-``APIClient``: :mod:`~bot.sandbox.engine.client` (client, lookups, vetting),
-:mod:`~bot.sandbox.engine.containers`, :mod:`~bot.sandbox.engine.container_more`,
-:mod:`~bot.sandbox.engine.run`,
-:mod:`~bot.sandbox.engine.execs`
-with :mod:`~bot.sandbox.redis.hooks`, :mod:`~bot.sandbox.engine.volumes` and
-:mod:`~bot.sandbox.engine.inspection`. :data:`VERBS` maps every verb of the allow-list to
-its handler.
+:class:`Sandbox` is composed from independent parts, one per verb family, as docker-py
+composes its ``APIClient`` from its API mixins. Each part builds on the base alone
+(:mod:`~bot.sandbox.engine.client`: client, lookups, creating and removing, vetting),
+never on another part and never through ``super()``:
+
+* :mod:`~bot.sandbox.engine.run`: ``run``;
+* :mod:`~bot.sandbox.engine.containers`: ``rm``, ``stop``, ``start``, ``restart``,
+  ``kill``, ``rename``, ``container prune``, and the tutor's container reads;
+* :mod:`~bot.sandbox.engine.listing`: ``ps``, ``top``, ``diff``;
+* :mod:`~bot.sandbox.engine.execs`: ``exec`` (with what it knows of Redis,
+  :mod:`~bot.sandbox.redis.hooks`, which fills the exec part's hooks);
+* :mod:`~bot.sandbox.engine.volumes`: ``volume create/ls/rm/inspect/prune``;
+* :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``, ``images``.
+
+:data:`VERBS` maps every verb of the allow-list to its handler.
 
 ``bot.sandbox`` is the only package that imports ``docker``. Every docker-py error is
 translated here: a learner sees the docker CLI's wording, an operator sees
@@ -22,10 +29,10 @@ import docker.errors
 
 from bot.identity import Person
 from bot.sandbox.engine.client import Plan
-from bot.sandbox.engine.container_more import LifecycleMixin
 from bot.sandbox.engine.containers import ContainersMixin
 from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.inspection import InspectionMixin
+from bot.sandbox.engine.listing import ListingMixin
 from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
@@ -33,6 +40,8 @@ from bot.sandbox.engine.volumes import VolumesMixin
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.policy.verbs import VERB_OPTIONS
+from bot.sandbox.pool.janitor import Janitor
+from bot.sandbox.protocol import LearnerSandbox
 from bot.sandbox.redis.hooks import RedisMixin
 from bot.sandbox.views import Outcome
 
@@ -40,7 +49,7 @@ RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
 
-class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
+class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -79,21 +88,25 @@ class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
         outcome.facts.setdefault("verb", command.verb)
         return outcome
 
+    def janitors(self) -> list[Janitor]:
+        """What housekeeping lists and removes on this engine (one janitor)."""
+        return [Janitor(self)]
+
 
 Handler = Callable[[Sandbox, Person, Namespace, Command, Plan], Outcome]
 
 VERBS: dict[str, Handler] = {
     "run": RunMixin._do_run,
     "exec": ExecMixin._do_exec,
-    "ps": LifecycleMixin._do_ps,
-    "kill": LifecycleMixin._do_kill,
-    "rename": LifecycleMixin._do_rename,
-    "diff": LifecycleMixin._do_diff,
-    "top": LifecycleMixin._do_top,
-    "container prune": LifecycleMixin._do_container_prune,
-    "rm": LifecycleMixin._do_rm,
+    "ps": ListingMixin._do_ps,
+    "kill": ContainersMixin._do_kill,
+    "rename": ContainersMixin._do_rename,
+    "diff": ListingMixin._do_diff,
+    "top": ListingMixin._do_top,
+    "container prune": ContainersMixin._do_container_prune,
+    "rm": ContainersMixin._do_rm,
     "stop": ContainersMixin._do_stop,
-    "start": LifecycleMixin._do_start,
+    "start": ContainersMixin._do_start,
     "restart": ContainersMixin._do_restart,
     "logs": InspectionMixin._do_logs,
     "inspect": InspectionMixin._do_inspect,
@@ -123,3 +136,6 @@ def check_verbs() -> None:
 
 
 check_verbs()
+
+_satisfies: type[LearnerSandbox] = Sandbox
+"""mypy checks here that :class:`Sandbox` is a :class:`~bot.sandbox.protocol.LearnerSandbox`."""

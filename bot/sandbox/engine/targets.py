@@ -13,6 +13,11 @@ engine about each folder on the way to each target (``HEAD /containers/{id}/arch
 which does not follow the last component). A stopped container's layer cannot change
 (nothing runs in it; no other container sees it), so the answer holds until the start.
 ``restart`` must therefore be ``stop``, this check, then ``start``.
+
+The workspace is a volume in the engine (:mod:`bot.sandbox.workspace.volume`): no host
+folder is bound, so nothing on the bot's host is checked or walked here. A created or
+stopped container is checked with :func:`start_refusal` right before the engine starts
+it (after ``create``, at ``start``, and in ``restart``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from typing import Any
 
 import docker
 import docker.errors
+from docker.models.containers import Container
+
+from bot.sandbox.policy.naming import LABEL_NAME
 
 SYMLINK_BIT = 1 << 27
 """Go's ``os.ModeSymlink`` in the engine's path stat."""
@@ -90,3 +98,20 @@ def mount_targets(attrs: dict[str, Any]) -> list[str]:
     targets = [str(m.get("Destination", "")) for m in attrs.get("Mounts") or []]
     targets += list(((attrs.get("HostConfig") or {}).get("Tmpfs") or {}).keys())
     return [t for t in targets if t.startswith("/")]
+
+
+def start_refusal(api: docker.APIClient, container: Container) -> str | None:
+    """The refusal for a container that is not running, or ``None`` when it may start.
+
+    Its mounts are checked in its own files (the engine's path stat, links not
+    followed); a stopped container's files cannot change until it starts.
+    """
+    bad = linked_targets(api, container.id, mount_targets(container.attrs))
+    if not bad:
+        return None
+    return (
+        f"Error: {container.labels.get(LABEL_NAME, '')}: the mount target `{bad[0]}` lies "
+        "behind a symbolic link in the container's own files (it could land on the "
+        "kernel's folders), so the sandbox will not start it. Remove the container and "
+        "run a new one."
+    )

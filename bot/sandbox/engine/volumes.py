@@ -6,12 +6,10 @@ from typing import Any
 
 from docker.models.volumes import Volume
 
-from bot.errors import QuotaExceeded
 from bot.identity import Person
 from bot.sandbox.engine.client import Plan, SandboxBase
 from bot.sandbox.engine.translate import boundary
 from bot.sandbox.output import formatting
-from bot.sandbox.policy import naming
 from bot.sandbox.policy.naming import LABEL_ANONYMOUS, LABEL_NAME, LABEL_UID, Namespace, anonymous_name
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.views import Outcome, VolumeView
@@ -60,27 +58,6 @@ class VolumesMixin(SandboxBase):
         """
         return [_volume_view(volume) for volume in self._volumes(self.namespace(person))]
 
-    def _check_quota_volumes(self, ns: Namespace, extra: int = 1, *, have: int | None = None) -> None:
-        """Refuse when ``extra`` more volumes would exceed the quota.
-
-        Args:
-            ns: The learner's namespace.
-            extra: How many volumes are about to be created.
-            have: How many the learner has, if the caller listed them in this command.
-
-        Raises:
-            QuotaExceeded: With the quota and what to do.
-        """
-        if have is None:
-            have = len(self._volumes(ns))
-        if have + extra > self.limits.max_volumes:
-            raise QuotaExceeded(
-                f"That would give you more than {self.limits.max_volumes} volumes, the most "
-                "the sandbox allows.",
-                option="quota:volumes",
-                hint="Remove one you no longer need: `docker volume ls`, then `docker volume rm`.",
-            )
-
     def _ensure_volume(self, ns: Namespace, name: str, *, anonymous: bool = False) -> Volume:
         """The learner's volume ``name``, created (within the quota) if it does not exist."""
         existing = None if anonymous else self._find_volume(ns, name)
@@ -88,14 +65,6 @@ class VolumesMixin(SandboxBase):
             return existing
         self._check_quota_volumes(ns)
         return self._create_volume(ns, name, anonymous=anonymous)
-
-    def _create_volume(self, ns: Namespace, name: str, *, anonymous: bool) -> Volume:
-        """Create the learner's volume ``name`` (the caller checked the quota)."""
-        labels = ns.labels(name, **{LABEL_UID: naming.new_uid()})
-        if anonymous:
-            labels[LABEL_ANONYMOUS] = "1"
-        volume: Volume = self.client.volumes.create(name=ns.engine_name(name), labels=labels)
-        return volume
 
     def _volume_users(self, ns: Namespace, volume: Volume) -> list[str]:
         """The ids of the learner's containers (running or not) that mount ``volume``."""

@@ -9,13 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from docker.models.containers import Container
-    from docker.models.volumes import Volume
 
 LABEL_MANAGED = "docker-tutor.managed"
 LABEL_NAMESPACE = "docker-tutor.namespace"
@@ -119,12 +114,16 @@ def volume_records(labels: dict[str, str]) -> dict[str, dict[str, str]]:
     return records
 
 
-def record_volumes(volumes: Iterable[Volume]) -> str:
-    """The :data:`LABEL_VOLUMES` value for a container that mounts ``volumes``."""
+def record_volumes(volumes: Mapping[str, Mapping[str, str]]) -> str:
+    """The :data:`LABEL_VOLUMES` value for a container that mounts ``volumes``.
+
+    Args:
+        volumes: Each mounted volume's labels, by its engine name (what
+            :func:`volume_records` reads back).
+    """
     records = {}
-    for volume in volumes:
-        labels = volume.attrs.get("Labels") or {}
-        records[volume.name] = [labels.get(LABEL_NAME, ""), labels.get(LABEL_UID, ""),
+    for engine_name, labels in volumes.items():
+        records[engine_name] = [labels.get(LABEL_NAME, ""), labels.get(LABEL_UID, ""),
                                 "1" if labels.get(LABEL_ANONYMOUS) == "1" else ""]
     return json.dumps(records, separators=(",", ":"), sort_keys=True)
 
@@ -133,11 +132,3 @@ def anonymous_name() -> str:
     """A name for a volume the learner did not name (64 hex digits, as docker makes)."""
     return new_uid() + new_uid() + new_uid() + new_uid()
 
-
-def learner_name(ns: Namespace, container: Container) -> str:
-    """The learner's name for their container: its engine name, less the namespace.
-
-    The name label records the name given at creation; ``docker rename`` changes the
-    engine name only (labels cannot change), so the engine name is read first.
-    """
-    return ns.learner_name(container.name or "") or container.labels.get(LABEL_NAME, "")

@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import docker
 import docker.errors
 import requests.exceptions
 
 from bot.errors import EngineUnavailable
-from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.output.formatting import parse_time
 from bot.sandbox.policy.naming import (
     LABEL_ANONYMOUS,
@@ -32,6 +31,9 @@ from bot.sandbox.policy.naming import (
     Namespace,
 )
 from bot.sandbox.workspace.names import LABEL_HELPER, LABEL_WORKSPACE
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 Kind = Literal["container", "volume"]
 
@@ -70,15 +72,26 @@ def learner_hash(prefix: str, key: str) -> str:
     return Namespace.for_key(prefix, key).learner
 
 
+class JanitorHost(Protocol):
+    """What a janitor uses of its engine's sandbox (one engine's :class:`Sandbox` is one)."""
+
+    settings: Settings
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine client."""
+
+
 class Janitor:
     """Lists and removes the engine objects of one deployment (one namespace prefix).
 
     Args:
-        sandbox: The sandbox whose engine connection and namespace prefix are used.
+        sandbox: The sandbox of one engine, whose connection and settings are used.
     """
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: JanitorHost) -> None:
         self.sandbox = sandbox
+        self.settings = sandbox.settings
         self.prefix = sandbox.settings.namespace
 
     @contextmanager

@@ -45,6 +45,8 @@ from bot.sandbox.images.lesson_images import lesson_tags
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.pool.addresses import engine_environment, socket_accepts
+from bot.sandbox.pool.janitor import Janitor
+from bot.sandbox.protocol import LearnerSandbox
 from bot.sandbox.views import ContainerView, Outcome, VolumeView
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
@@ -299,7 +301,7 @@ class SandboxPool:
                 future.cancel()
                 raise EngineDown(DOWN, hint=DOWN_HINT) from None
 
-    # -- the sandbox interface, routed ----------------------------------------------------
+    # -- the sandbox interface (bot.sandbox.protocol.LearnerSandbox), routed -------------
 
     def namespace(self, person: Person) -> Namespace:
         """The person's namespace (the same name on every engine)."""
@@ -365,6 +367,10 @@ class SandboxPool:
                 raise EngineUnavailable(FULL) from None
             return 0, 0
 
+    def janitors(self) -> list[Janitor]:
+        """What housekeeping lists and removes: one janitor per engine of the pool."""
+        return [Janitor(sandbox) for sandbox in self.engines.values()]
+
     def ping(self) -> bool:
         """Whether every engine of the pool answers now."""
         return all(self.answers(address, fresh=True) for address in self.engines)
@@ -376,5 +382,8 @@ class SandboxPool:
         for sandbox in self.engines.values():
             sandbox.close()
 
+
+_satisfies: type[LearnerSandbox] = SandboxPool
+"""mypy checks here that every method the pool forwards matches :class:`LearnerSandbox`."""
 
 __all__ = ["DOWN", "DOWN_HINT", "FULL", "Placements", "SandboxPool", "socket_accepts"]

@@ -1,6 +1,6 @@
-"""More container verbs: ``kill``, ``rename``, ``diff``, ``top``, ``container prune``, ``ps``.
+"""Listing what the learner's containers are and do: ``ps``, ``top`` and ``diff``.
 
-Each acts only on the learner's own containers (found by labels, as every verb does);
+Each sees only the learner's own containers (found by labels, as every verb does);
 anything else answers "No such container", as the docker CLI does for a name it does
 not know. Output and exit statuses are the docker CLI's.
 """
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import docker.errors
 from docker.models.containers import Container
 
 from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.printable import one_line
-from bot.sandbox.engine.client import NOT_FOUND, Plan
-from bot.sandbox.engine.containers import ContainersMixin
+from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.translate import engine_calls
 from bot.sandbox.output import formatting, templates
-from bot.sandbox.policy import rules as policy
 from bot.sandbox.policy import values as option_values
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
@@ -37,68 +34,8 @@ PS_FIELDS = {
 PS_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
-class LifecycleMixin(ContainersMixin):
-    """The learner's containers: killing, renaming, their changes, processes and listing."""
-
-    def _do_kill(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
-        signal = option_values.check_signal(command.value("signal"))
-        killed: list[dict[str, Any]] = []
-        out, code = [], 0
-        for ref in command.args:
-            container = self._find_container(ns, ref)
-            if container is None:
-                out.append(f"Error response from daemon: Cannot kill container: {ref}: "
-                           f"No such container: {ref}\n")
-                code = 1
-                continue
-            if container.status != "running":
-                out.append(f"Error response from daemon: Cannot kill container: {ref}: "
-                           f"Container {container.id} is not running\n")
-                code = 1
-                continue
-            container.kill(signal=signal)
-            killed.append({"id": container.id, "name": self._view(ns, container).name,
-                           "signal": signal})
-            out.append(ref + "\n")
-        return Outcome(code, "".join(out), facts={"killed": killed})
-
-    def _do_start(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
-        """``start``, closed as the CLI closes it: a last line naming what did not start."""
-        outcome = super()._do_start(person, ns, command, plan)
-        printed = set(outcome.output.splitlines())
-        failed = [ref for ref in command.args if ref not in printed]
-        if failed:
-            outcome.output += f"Error: failed to start containers: {', '.join(failed)}\n"
-        return outcome
-
-    def _do_rm(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
-        """``rm``, with the CLI's exit status: ``-f`` of a missing container is no failure."""
-        outcome = super()._do_rm(person, ns, command, plan)
-        if command.flag("force") and outcome.exit_code:
-            errors = [line for line in outcome.output.splitlines()
-                      if line.startswith("Error") and "No such container" not in line]
-            outcome.exit_code = 1 if errors else 0
-        return outcome
-
-    def _do_rename(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
-        old, new = command.args
-        failed = f"Error: failed to rename container named {old}\n"
-        container = self._find_container(ns, old)
-        if container is None:
-            return Outcome(1, NOT_FOUND.format(old) + failed)
-        current = self._view(ns, container).name
-        if new == current:
-            return Outcome(1, "Error response from daemon: Renaming a container with the same "
-                              "name as its current name\n" + failed)
-        policy.check_name(new, "container")
-        try:
-            with engine_calls():
-                container.rename(ns.engine_name(new))
-        except docker.errors.APIError as exc:
-            message = self._rewrite(ns, str(exc.explanation or exc))
-            return Outcome(1, f"Error response from daemon: {message}\n{failed}")
-        return Outcome(0, "", facts={"renamed": {"id": container.id, "from": current,
-                                                 "to": new}})
+class ListingMixin(SandboxBase):
+    """The learner's containers listed (``ps``), their processes (``top``) and changes (``diff``)."""
 
     def _do_diff(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         ref = command.args[0]
@@ -124,29 +61,6 @@ class LifecycleMixin(ContainersMixin):
         lines = ["\t".join(top.get("Titles") or [])]
         lines += ["\t".join(row) for row in top.get("Processes") or []]
         return Outcome(0, formatting.tabulate(lines, min_width=20))
-
-    def _do_container_prune(
-        self, person: Person, ns: Namespace, command: Command, plan: Plan
-    ) -> Outcome:
-        if not command.flag("force"):
-            return Outcome(
-                1, "WARNING! This will remove all stopped containers.\n"
-                   "Are you sure you want to continue? [y/N] \n"
-                   "Nothing removed: the sandbox cannot answer the question; add -f: "
-                   "`docker container prune -f`.\n")
-        removed: list[dict[str, Any]] = []
-        for container in self._containers(ns, all_=True):
-            if container.status not in ("exited", "created", "dead"):
-                continue
-            fact = self._view(ns, container).as_fact()
-            try:
-                self._remove(ns, container, force=False)
-            except docker.errors.NotFound:
-                continue
-            removed.append({**fact, "was_running": False, "force": False})
-        lines = "".join(r["id"] + "\n" for r in removed)
-        head = f"Deleted Containers:\n{lines}\n" if removed else ""
-        return Outcome(0, f"{head}Total reclaimed space: 0B\n", facts={"removed": removed})
 
     # -- ps --------------------------------------------------------------------------------
 

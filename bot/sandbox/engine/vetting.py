@@ -1,0 +1,94 @@
+"""Vetting: every value of a learner's command checked against the policy, into a :class:`Plan`.
+
+Nothing here talks to the engine: a refused command never reaches it. The verb parts of
+:class:`~bot.sandbox.engine.sandbox.Sandbox` act on the plan, never on raw values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.sandbox.policy import mounts, naming
+from bot.sandbox.policy import rules as policy
+from bot.sandbox.policy import values as option_values
+from bot.sandbox.policy.mounts import MountRequest
+from bot.sandbox.policy.parser import Command
+from bot.sandbox.workspace.names import refuse_sub_folder
+
+
+@dataclass
+class Plan:
+    """A learner command after vetting: every value checked, nothing sent to the engine.
+
+    Attributes:
+        image_name: For ``run``: the image name the learner knows (``redis``).
+        tag: For ``run``: the local tag to create from (``redis:latest``).
+        name: For ``run`` and ``volume create``: the learner's name (given or invented).
+        env: For ``run`` and ``exec``: ``NAME=value`` items.
+        mounts: For ``run``: the mounts asked for (a ``bind`` is the whole workspace).
+        user: ``-u`` for ``run`` and ``exec``.
+        workdir: ``-w`` for ``run`` and ``exec``.
+        hostname: ``-h`` for ``run``.
+        entrypoint: ``--entrypoint`` for ``run``, split into words.
+        seconds: ``-t`` for ``stop`` and ``restart``.
+        tail: ``--tail`` for ``logs``.
+    """
+
+    image_name: str = ""
+    tag: str = ""
+    name: str = ""
+    env: list[str] = field(default_factory=list)
+    mounts: list[MountRequest] = field(default_factory=list)
+    user: str | None = None
+    workdir: str | None = None
+    hostname: str | None = None
+    entrypoint: list[str] | None = None
+    seconds: int = 10
+    tail: int | str = "all"
+
+
+def vet_command(command: Command, allowed_images: frozenset[str] | None) -> Plan:
+    """Check every value of ``command`` against the policy and return what to do.
+
+    A bind of the workspace is kept as asked (``run`` mounts the workspace volume); a
+    bind of a workspace sub-folder is refused with the way to do it.
+
+    Args:
+        command: The parsed learner command.
+        allowed_images: Image names learners may run (``None``: any local image).
+
+    Raises:
+        CommandRefused: With a one-line reason naming what was refused.
+    """
+    plan = Plan()
+    verb = command.verb
+    if verb == "run":
+        plan.image_name, plan.tag = option_values.check_image(command.args[0], allowed_images)
+        name = command.value("name")
+        plan.name = (policy.check_name(name, "container") if name
+                     else naming.random_container_name())
+        plan.env = option_values.check_env(command.values("env"))
+        plan.mounts = mounts.requested_mounts(
+            command.values("volume"), command.values("mount"), command.values("tmpfs")
+        )
+        plan.user = option_values.check_user(command.value("user"))
+        plan.workdir = option_values.check_workdir(command.value("workdir"))
+        plan.hostname = option_values.check_hostname(command.value("hostname"))
+        plan.entrypoint = option_values.check_entrypoint(command.value("entrypoint"))
+        for request in plan.mounts:
+            if request.kind == "bind" and request.source:
+                raise refuse_sub_folder("-v", request.source)
+    elif verb == "exec":
+        plan.env = option_values.check_env(command.values("env"))
+        plan.user = option_values.check_user(command.value("user"))
+        plan.workdir = option_values.check_workdir(command.value("workdir"))
+    elif verb in ("stop", "restart"):
+        plan.seconds = option_values.check_seconds(command.value("time"), 10)
+    elif verb == "logs":
+        plan.tail = option_values.check_tail(command.value("tail"))
+    elif verb == "volume create" and command.args:
+        plan.name = policy.check_name(command.args[0], "volume")
+    return plan
+
+
+__all__ = ["Plan", "vet_command"]

@@ -1,0 +1,117 @@
+"""The one seam between the tutor and the sandbox: :class:`LearnerSandbox`.
+
+The tutor (:class:`bot.tutor.core.Tutor`, :class:`bot.tutor.hands_on.HandsOn`), the
+housekeeping and the lesson self-test type against this :class:`typing.Protocol`, never
+against a class. Two classes satisfy it, and mypy checks that each does (an assignment
+to ``type[LearnerSandbox]`` at the end of their modules):
+
+* :class:`bot.sandbox.engine.sandbox.Sandbox`: one engine;
+* :class:`bot.sandbox.pool.sandbox_pool.SandboxPool`: several engines, each learner
+  routed to their own (every method below is forwarded).
+
+``tests/fake_sandbox.py`` satisfies it too, in memory, so the tutor's logic is tested
+without an engine. The checks read through the narrower
+:class:`bot.checks.reader.EngineReader`, which every :class:`LearnerSandbox` is.
+
+Every method may raise :class:`~bot.errors.EngineUnavailable` (or its
+:class:`~bot.errors.EngineDown`) when the engine cannot be reached; nothing else of the
+engine escapes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from bot.identity import Person
+from bot.sandbox.policy.naming import Namespace
+from bot.sandbox.policy.parser import Command
+from bot.sandbox.views import ContainerView, Outcome, VolumeView
+
+if TYPE_CHECKING:
+    from bot.sandbox.pool.janitor import Janitor
+
+
+class LearnerSandbox(Protocol):
+    """Where learners' docker commands run, and what the tutor reads and changes there."""
+
+    # -- the learner's commands -----------------------------------------------------------
+
+    def vet(self, person: Person, command: Command) -> object:
+        """Check every value of ``command`` against the policy; no engine is asked.
+
+        Raises:
+            CommandRefused: The policy refuses it (with a one-line reason).
+        """
+
+    def run_command(self, person: Person, command: Command) -> Outcome:
+        """Run a parsed learner command and return what the docker CLI would show.
+
+        Raises:
+            CommandRefused: The policy refused it (nothing reached the engine).
+            QuotaExceeded: A quota would be exceeded.
+            EngineUnavailable: The engine could not be reached.
+        """
+
+    # -- what the tutor and the checks read -----------------------------------------------
+
+    def container(self, person: Person, name: str) -> ContainerView | None:
+        """The person's container called ``name`` (their own name for it), or ``None``."""
+
+    def containers(self, person: Person) -> list[ContainerView]:
+        """Every container of the person, running or not."""
+
+    def volume(self, person: Person, name: str) -> VolumeView | None:
+        """The person's volume called ``name``, or ``None``."""
+
+    def volumes(self, person: Person) -> list[VolumeView]:
+        """Every volume of the person."""
+
+    def exec_capture(
+        self, person: Person, name: str, argv: list[str], *, timeout: float = 10.0
+    ) -> tuple[int, str] | None:
+        """Run ``argv`` in the person's running container as the tutor: (exit code, output).
+
+        ``None`` when the container does not exist, is not running, or the exec fails.
+        """
+
+    def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
+        """Read ``key`` from the Redis in the person's container: (reachable, value)."""
+
+    def read_workspace_file(self, person: Person, path: str) -> str | None:
+        """The text of ``path`` in the person's workspace, or ``None`` (missing, not a file).
+
+        Raises:
+            UsageError: For a path that is not a workspace path.
+        """
+
+    # -- what the tutor changes besides commands ------------------------------------------
+
+    def write_workspace_file(self, person: Person, path: str, text: str) -> int:
+        """Write ``text`` to ``path`` in the person's workspace (``edit``); the bytes written.
+
+        Raises:
+            UsageError: A bad path or text, or a link, folder or file in the way.
+        """
+
+    def remove_all(self, person: Person) -> tuple[int, int]:
+        """Remove every container and volume of the person (``reset``): how many of each."""
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def namespace(self, person: Person) -> Namespace:
+        """The person's namespace on the engine (the same on every engine of a pool)."""
+
+    def engine_address(self, person: Person) -> str:
+        """The engine the person's commands go to, for the operators' log (no engine call)."""
+
+    def janitors(self) -> list[Janitor]:
+        """What housekeeping lists and removes: one janitor per engine."""
+
+    def ping(self) -> bool:
+        """Whether the engine (every engine of a pool) answers."""
+
+    def close(self) -> None:
+        """Close the engine connections."""
+
+
+__all__ = ["LearnerSandbox"]
