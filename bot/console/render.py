@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from bot import markdown
 from bot.errors import TutorError
 from bot.printable import printable
 from bot.reply import (
@@ -58,8 +60,11 @@ CONSOLE_WORDING: tuple[tuple[str, str], ...] = (
 )
 """Sentences written for Slack's buttons, and what the console says instead."""
 
-_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_BULLET = re.compile(r"^(\s*)[-*\u2022]\s+")
+_BULLET = re.compile(r"^( *)(\u2022|\d+[.)]|>) ")
+"""A text line's list or quote marker, as :func:`_text_lines` writes it."""
+
+RULE = "\u2015" * 12
+"""How a thematic break (``---``) is shown."""
 
 
 def console_wording(text: str) -> str:
@@ -72,61 +77,29 @@ def console_wording(text: str) -> str:
 # -- inline text --------------------------------------------------------------------------------
 
 
-def _closing_run(text: str, start: int, length: int) -> int:
-    """Where a backtick run of exactly ``length`` starts at or after ``start``; -1 if none."""
-    i = start
-    while (i := text.find("`", i)) != -1:
-        j = i
-        while j < len(text) and text[j] == "`":
-            j += 1
-        if j - i == length:
-            return i
-        i = j
-    return -1
+def _spans(line: Sequence[markdown.Span]) -> list[Span]:
+    """The shared reading's spans as the terminal shows them: code, bold (any emphasis), text.
 
-
-def _emphasis(text: str) -> list[Span]:
-    """``**bold**`` and Slack's ``*bold*`` in text that holds no code span."""
+    A link shows its text, then its address in parentheses (unless the text is the address).
+    """
     out: list[Span] = []
-    pattern = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
-    pos = 0
-    for match in pattern.finditer(text):
-        if match.start() > pos:
-            out.append(("", text[pos:match.start()]))
-        out.append(("bold", match.group(1) or match.group(2)))
-        pos = match.end()
-    if pos < len(text):
-        out.append(("", text[pos:]))
+    for span in line:
+        style: Style = "code" if span.code else "bold" if span.strong or span.emphasis else ""
+        out.append((style, span.text))
+        if span.link is not None and span.link != span.text:
+            out.append(("", f" ({span.link})"))
     return out
 
 
 def inline(text: str) -> list[Span]:
-    """Inline Markdown as spans: code spans (CommonMark backtick runs of any length), bold.
+    """One line of message markup as spans: code spans, bold, text (see :mod:`bot.markdown`).
 
-    A run of backticks opens a code span only if a run of the same length closes it;
-    otherwise the backticks are text. Inside, one space is stripped from each end when
-    both ends are spaces (and the span is not all spaces), as :func:`bot.reply.code_span`
-    expects.
+    A run of backticks opens a code span only if a run of the same length closes it
+    (CommonMark); otherwise the backticks are text. Inside, one space is stripped from
+    each end when both ends are spaces (and the span is not all spaces), as
+    :func:`bot.reply.code_span` expects.
     """
-    out: list[Span] = []
-    plain_from = 0
-    i = 0
-    while (i := text.find("`", i)) != -1:
-        j = i
-        while j < len(text) and text[j] == "`":
-            j += 1
-        close = _closing_run(text, j, j - i)
-        if close == -1:
-            i = j
-            continue
-        body = text[j:close].replace("\n", " ")
-        if len(body) > 1 and body[0] == body[-1] == " " and body.strip(" "):
-            body = body[1:-1]
-        out.extend(_emphasis(text[plain_from:i]))
-        out.append(("code", body))
-        i = plain_from = close + (j - i)
-    out.extend(_emphasis(text[plain_from:]))
-    return [span for span in out if span[1]]
+    return _spans(markdown.read_inline(text))
 
 
 # -- blocks -------------------------------------------------------------------------------------
@@ -153,55 +126,61 @@ class Block:
     tone: Tone = Tone.INFO
 
 
-def _cells(row: str) -> list[list[Span]]:
-    row = row.strip()
-    row = row.removeprefix("|").removesuffix("|")
-    return [inline(cell.strip()) for cell in row.split("|")]
+def _text_lines(block: markdown.Block) -> list[list[Span]]:
+    """A paragraph, item, quote or rule of the shared reading as terminal lines."""
+    indent = "  " * block.depth
+    if block.kind == markdown.Kind.RULE:
+        return [[("", indent + RULE)]]
+    lines = [_spans(line) for line in block.lines] or [[]]
+    if block.kind == markdown.Kind.ITEM:
+        hang = " " * (len(indent) + len(block.marker) + 1)
+        return [[("", f"{indent}{block.marker} "), *lines[0]],
+                *([("", hang), *line] for line in lines[1:])]
+    if block.kind == markdown.Kind.QUOTE:
+        return [[("", f"{indent}> "), *line] for line in lines]
+    return [[("", indent), *line] if indent and line else line for line in lines]
 
 
-def markdown_blocks(text: str) -> list[Block]:
-    """Lesson Markdown as blocks: headings, fenced code, tables, and text lines."""
+def document_blocks(document: Sequence[markdown.Block]) -> list[Block]:
+    """The shared reading of some Markdown as terminal blocks.
+
+    Paragraphs, list items, quotes and rules run together in one ``text`` block, a blank
+    line where the source had one; headings, code and tables are blocks of their own.
+    """
     blocks: list[Block] = []
-    lines = text.splitlines()
-    i = 0
-
-    def text_block() -> Block:
-        if not blocks or blocks[-1].kind != "text":
-            blocks.append(Block("text"))
-        return blocks[-1]
-
-    while i < len(lines):
-        raw = lines[i]
-        stripped = raw.strip()
-        if stripped.startswith("```"):
-            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
-            body: list[str] = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(fence):
-                body.append(lines[i])
-                i += 1
-            blocks.append(Block("code", code="\n".join(body)))
-            i += 1
-            continue
-        if stripped.startswith("|") and i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1].strip()):
-            rows = [_cells(raw)]
-            i += 2
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                rows.append(_cells(lines[i]))
-                i += 1
-            blocks.append(Block("table", rows=rows))
-            continue
-        if raw.startswith("#"):
-            blocks.append(Block("heading", lines=[inline(raw.lstrip("#").strip())]))
+    for item in document:
+        if item.kind == markdown.Kind.HEADING:
+            blocks.append(Block("heading", lines=[_spans(line) for line in item.lines[:1]]))
+        elif item.kind == markdown.Kind.CODE:
+            blocks.append(Block("code", code=item.code))
+        elif item.kind == markdown.Kind.TABLE:
+            blocks.append(Block("table", rows=[[_spans(cell) for cell in row]
+                                               for row in item.rows]))
         else:
-            bullet = _BULLET.match(raw)
-            line = f"{bullet.group(1)}\u2022 {raw[bullet.end():]}" if bullet else raw
-            text_block().lines.append(inline(line))
-        i += 1
+            if not blocks or blocks[-1].kind != "text":
+                blocks.append(Block("text"))
+            if item.gap:
+                blocks[-1].lines.append([])
+            blocks[-1].lines.extend(_text_lines(item))
     for block in blocks:  # a blank line at either end is the renderer's to add
         while block.kind == "text" and block.lines and not block.lines[-1]:
             block.lines.pop()
     return [b for b in blocks if b.kind != "text" or b.lines]
+
+
+def markdown_blocks(text: str) -> list[Block]:
+    """Lesson Markdown as blocks: headings, code, tables, and text lines (:mod:`bot.markdown`)."""
+    return document_blocks(markdown.read_prose(text))
+
+
+def message_lines(text: str) -> list[list[Span]]:
+    """A tutor message as lines of spans: its paragraphs and list items (:mod:`bot.markdown`)."""
+    lines: list[list[Span]] = []
+    for block in markdown.read_message(text):
+        if block.gap and lines:
+            lines.append([])
+        lines.extend(_text_lines(block))
+    return lines or [[]]
 
 
 def blocks(reply: Reply) -> list[Block]:
@@ -210,10 +189,6 @@ def blocks(reply: Reply) -> list[Block]:
     for part in reply.parts:
         out.extend(part_blocks(part))
     return out
-
-
-def _lines(text: str) -> list[list[Span]]:
-    return [inline(line) for line in text.split("\n")]
 
 
 def part_blocks(part: Part) -> list[Block]:
@@ -225,10 +200,10 @@ def part_blocks(part: Part) -> list[Block]:
     if isinstance(part, Code):
         return [Block("code", code=printable(part.text), cut=part.cut)]
     if isinstance(part, Notice):
-        return [Block("notice", lines=_lines(console_wording(printable(part.text))),
+        return [Block("notice", lines=message_lines(console_wording(printable(part.text))),
                       tone=part.tone)]
     if isinstance(part, Context):
-        return [Block("context", lines=_lines(console_wording(printable(part.text))))]
+        return [Block("context", lines=message_lines(console_wording(printable(part.text))))]
     if isinstance(part, Actions):
         return _actions(part)
     if isinstance(part, Image):
@@ -336,12 +311,9 @@ def _rich_text(spans: list[Span], base: str = "") -> Text:
 
 
 def _bullet(line: list[Span]) -> str | None:
-    """The indent and bullet a text line starts with (``"  • "``), or ``None``."""
-    if line and line[0][0] == "":
-        head = line[0][1]
-        rest = head.lstrip(" ")
-        if rest.startswith("\u2022 "):
-            return head[: len(head) - len(rest) + 2]
+    """The indent and marker a text line starts with (``"  • "``, ``"3. "``), or ``None``."""
+    if line and line[0][0] == "" and (match := _BULLET.match(line[0][1])):
+        return match.group()
     return None
 
 
