@@ -1,16 +1,18 @@
 """Render a :class:`~bot.reply.Reply` for a terminal: plain text for pipes, styled on a TTY.
 
-The reply's Markdown-ish text (``**bold**`` and Slack's ``*bold*``, `` `code` `` spans with
-any backtick run, fences, ``#`` headings, ``|`` tables, lists) is parsed once into
-blocks of spans (:class:`Block`, :data:`Span`); :func:`render` writes them as plain text (no
+The reply's Markdown is read by :mod:`bot.markdown`, the reading Slack renders too
+(headings, fences, GFM tables, lists, quotes, code spans, emphasis, links), and turned
+into terminal blocks of spans (:class:`Block`, :data:`Span`; any emphasis shows bold);
+:func:`render` writes them as plain text (no
 asterisks, no escape codes: what a script or a log reads) and :func:`render_styled` hands
 them to rich (bold, code colour, box tables), imported only when first used, after the
 console's prompt is on screen. Every character of every part passes through
 :func:`bot.printable.printable` first, so container output or a learner's text never reaches a
 terminal with its escape sequences or control characters live.
 
-The console has no buttons: :data:`CONSOLE_WORDING` rewrites the few sentences that ask
-for one, and :class:`~bot.reply.Actions` are shown as the words to type.
+The console has no buttons: :class:`~bot.reply.Actions` are shown as the words to type
+and the quiz choices as a numbered list. What the tutor says is already worded for the
+console (:mod:`bot.wording`); nothing here rewrites it.
 """
 
 from __future__ import annotations
@@ -50,28 +52,11 @@ Span = tuple[Style, str]
 _PREFIX = {Tone.INFO: "", Tone.SUCCESS: "\u2714 ", Tone.WARNING: "! ", Tone.ERROR: "\u2718 "}
 _TONE_STYLE = {Tone.INFO: "", Tone.SUCCESS: "green", Tone.WARNING: "yellow", Tone.ERROR: "red"}
 
-CONSOLE_WORDING: tuple[tuple[str, str], ...] = (
-    ("Press the button of your answer, or type `answer N` with its number (in a channel: "
-     "`/tutor answer N`).", "Type the number of your answer (or `answer N`)."),
-    ("Answer with `answer N`, N being the number of your choice (in a channel: "
-     "`/tutor answer N`), or press a button.", "Type the number of your choice (or `answer N`)."),
-    ("press a button", "type its number"),
-    ("Press the button", "Type the number"),
-)
-"""Sentences written for Slack's buttons, and what the console says instead."""
-
 _BULLET = re.compile(r"^( *)(\u2022|\d+[.)]|>) ")
 """A text line's list or quote marker, as :func:`_text_lines` writes it."""
 
 RULE = "\u2015" * 12
 """How a thematic break (``---``) is shown."""
-
-
-def console_wording(text: str) -> str:
-    """``text`` with the button sentences of :data:`CONSOLE_WORDING` said for a console."""
-    for slack, console in CONSOLE_WORDING:
-        text = text.replace(slack, console)
-    return text
 
 
 # -- inline text --------------------------------------------------------------------------------
@@ -184,7 +169,7 @@ def message_lines(text: str) -> list[list[Span]]:
 
 
 def blocks(reply: Reply) -> list[Block]:
-    """Every part of ``reply`` as blocks, each text made printable and said for a console."""
+    """Every part of ``reply`` as blocks, each text made printable."""
     out: list[Block] = []
     for part in reply.parts:
         out.extend(part_blocks(part))
@@ -196,14 +181,14 @@ def part_blocks(part: Part) -> list[Block]:
     if isinstance(part, Heading):
         return [Block("heading", lines=[[("", printable(part.text))]])]
     if isinstance(part, Markdown):
-        return markdown_blocks(console_wording(printable(part.text)))
+        return markdown_blocks(printable(part.text))
     if isinstance(part, Code):
         return [Block("code", code=printable(part.text), cut=part.cut)]
     if isinstance(part, Notice):
-        return [Block("notice", lines=message_lines(console_wording(printable(part.text))),
+        return [Block("notice", lines=message_lines(printable(part.text)),
                       tone=part.tone)]
     if isinstance(part, Context):
-        return [Block("context", lines=message_lines(console_wording(printable(part.text))))]
+        return [Block("context", lines=message_lines(printable(part.text)))]
     if isinstance(part, Actions):
         return _actions(part)
     if isinstance(part, Image):
@@ -413,10 +398,8 @@ def preload() -> None:
 
 
 __all__ = [
-    "CONSOLE_WORDING",
     "Block",
     "blocks",
-    "console_wording",
     "inline",
     "markdown_blocks",
     "part_blocks",
