@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bot.checks import CheckResult, quiz
+from bot.checks.hints import KIND as HINT_KIND
 from bot.config import Settings
 from bot.errors import TutorError, UsageError
 from bot.identity import Person
@@ -285,6 +286,8 @@ class Tutor:
                                       "Type `next` to go on.", Tone.SUCCESS))
         result = self.hands_on.run(person, lesson, step, state)
         self.store.record_check(person, lesson.id, step.id, passed=result.passed)
+        self.store.log(person, kind="check", text="check", exit_status=0 if result.passed else 1,
+                       output=result.message, lesson_id=lesson.id, step_id=step.id)
         if result.passed:
             return self.hands_on.completed(person, lesson, step, result)
         reply = Reply().add(Notice(result.message, Tone.WARNING))
@@ -306,6 +309,8 @@ class Tutor:
             return Reply().add(Notice("No hints here: this section is for reading. "
                                       "Type `next` when you're ready.", Tone.INFO))
         index = self.store.next_hint(person, lesson.id, step.id, len(step.hints))
+        self.store.log(person, kind=HINT_KIND, text="hint", exit_status=0, lesson_id=lesson.id,
+                       step_id=step.id, facts={"step": step.id, "hint": index + 1})
         return view.hint_reply(step, index, front=front_end(person))
 
     def answer(self, person: Person, rest: str) -> Reply:
