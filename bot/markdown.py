@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -133,16 +133,23 @@ def _message_reader() -> MarkdownIt:
                                       "strikethrough"])
 
 
-def read_prose(text: str) -> list[Block]:
-    """Lesson Markdown as blocks (see the module docstring for what is read)."""
-    return _Builder().build(_prose_reader().parse(text))
+@lru_cache(maxsize=256)
+def read_prose(text: str) -> tuple[Block, ...]:
+    """Lesson Markdown as blocks (see the module docstring for what is read).
+
+    Readings are immutable and the last 256 are kept: a section shown again (``show``,
+    ``back``, every learner on the same step) is not read again.
+    """
+    return tuple(_Builder().build(_prose_reader().parse(text)))
 
 
-def read_message(text: str) -> list[Block]:
+@lru_cache(maxsize=1024)
+def read_message(text: str) -> tuple[Block, ...]:
     """A tutor message as blocks: paragraphs and list items of code, emphasis and text."""
-    return _Builder().build(_message_reader().parse(text))
+    return tuple(_Builder().build(_message_reader().parse(text)))
 
 
+@lru_cache(maxsize=1024)
 def read_inline(text: str) -> Line:
     """One line of message markup (a quiz choice, a cell) as spans; a line break is a space."""
     tokens = _message_reader().parseInline(text)
