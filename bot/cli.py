@@ -35,7 +35,7 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     # The prompt first; the tutor (database, lessons, engine client) is built behind it.
     startup = ServiceStartup(lambda: build_service(settings))
     try:
-        return run_console(startup, args.user)
+        return run_console(startup, args.user, out_dir=getattr(args, "out", None))
     finally:
         startup.close()
 
@@ -210,10 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="serve Slack if tokens are set, else the console")
     run.add_argument("--user", default=None, help="console user name (default: $USER)")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="console: where exports and charts are written (default: here)")
     run.set_defaults(func=_run)
 
     console = sub.add_parser("console", help="the tutor in a terminal")
     console.add_argument("--user", default=None, help="your name (default: $USER)")
+    console.add_argument("--out", type=Path, default=None, metavar="DIR",
+                         help="where `progress export` files and charts are written "
+                              "(default: the current directory)")
     console.set_defaults(func=_console)
 
     serve = sub.add_parser("serve", help="run the Slack app (Socket Mode or HTTP)")

@@ -26,11 +26,12 @@ PACKAGES = ("bot", "handlers")
 
 HANDLERS_MAY_IMPORT = frozenset({
     "bot.config", "bot.errors", "bot.factory", "bot.identity", "bot.jobs.durable", "bot.reply",
-    "bot.service", "bot.jobs.ordered",
+    "bot.service", "bot.jobs.ordered", "bot.markdown",
 })
 """The core modules the Slack front end may use: it reaches the tutor through bot.service
 and the durable queue through bot.jobs.durable (both built by bot.factory), besides settings,
-errors and the plain reply and person types."""
+errors, the plain reply and person types, and bot.markdown, the one reading of Markdown
+that Slack and the terminal both render."""
 
 FRONT_END_REGISTRY = "bot.frontends"
 """The one module of the project that loads code by name: the front ends, as entry points."""

@@ -26,6 +26,7 @@ from bot.reply import (
     Tone,
     code_span,
 )
+from bot.wording import FrontEnd
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 """The only escape sequences the tutor itself writes: colours and bold."""
@@ -114,14 +115,14 @@ def test_actions_are_words_to_type_not_buttons() -> None:
 
 
 def test_no_lesson_section_or_quiz_asks_the_console_for_a_button(catalog: Catalog) -> None:
-    """Every section and quiz question of every lesson reads without button wording."""
+    """Every section and quiz question of every lesson, worded for the console, has no button."""
     seen = 0
     for lesson in catalog:
         for step in lesson.steps:
             parts: list[Part] = []
             for question in step.quiz:
-                parts.extend(quiz.question_parts(step, question))
-            reply = lesson_view.section(lesson, step, parts)
+                parts.extend(quiz.question_parts(step, question, FrontEnd.CONSOLE))
+            reply = lesson_view.section(lesson, step, parts, front=FrontEnd.CONSOLE)
             for text in (render(reply), SGR.sub("", render_styled(reply, 100))):
                 assert "button" not in text.lower() and "press" not in text.lower(), text
                 seen += 1

@@ -33,12 +33,15 @@ def _balanced(text: str) -> bool:
 
 
 def test_commonmark_becomes_slack_mrkdwn() -> None:
-    """Bold, headings, links, italics, lists and quotes take Slack's syntax."""
+    """Bold, headings, links, italics, lists and quotes take Slack's syntax.
+
+    The line after the quote continues it, as CommonMark reads a paragraph's lazy line.
+    """
     source = ("## A *big* heading\n**Goal:** read [the docs](https://docs.docker.com) "
               "and *think*.\n- one\n* two\n> quoted\n~~old~~")
     assert to_mrkdwn(source) == (
         "*A _big_ heading*\n*Goal:* read <https://docs.docker.com|the docs> and _think_.\n"
-        "\u2022 one\n\u2022 two\n&gt;quoted\n~old~"
+        "\u2022 one\n\u2022 two\n&gt;quoted\n&gt;~old~"
     )
 
 
@@ -52,11 +55,11 @@ def test_special_characters_are_escaped_but_code_keeps_its_text() -> None:
 
 
 def test_a_table_becomes_an_aligned_block() -> None:
-    """A GFM table is shown as aligned plain text in a code fence."""
+    """A GFM table is shown as aligned plain text in a code fence (a blank line ends it)."""
     text = to_mrkdwn("| Storage | After `rm` |\n| --- | --- |\n| **Volume** | Kept |\n"
-                     "| tmpfs | Gone |\nafter")
+                     "| tmpfs | Gone |\n\nafter")
     assert text.splitlines() == ["```", "Storage  After rm", "-------  --------",
-                                 "Volume   Kept", "tmpfs    Gone", "```", "after"]
+                                 "Volume   Kept", "tmpfs    Gone", "```", "", "after"]
 
 
 def test_an_unclosed_fence_is_closed() -> None:

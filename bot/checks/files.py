@@ -27,6 +27,7 @@ from bot.checks.history import (
 )
 from bot.checks.library import absolute, check
 from bot.sandbox import ContainerView
+from bot.wording import front_end, tutor_word
 
 NOT_FOUND_EXITS = (1, 2)
 """Exit statuses of ``cat``/``ls``/``test`` when a file is missing (not "no such command")."""
@@ -284,8 +285,8 @@ def _bind_verdict(ctx: CheckContext, view: ContainerView, target: object,
     if not edits:
         return CheckResult(
             False,
-            "Now change a file on the host while the container runs: `edit notes.txt hello "
-            "from the host` (in a channel: `/tutor edit notes.txt hello from the host`).",
+            "Now change a file on the host while the container runs: "
+            f"{tutor_word('edit notes.txt hello from the host', front_end(ctx.person))}.",
             state="no-edit",
         )
     edit = edits[-1]

@@ -20,6 +20,7 @@ from bot.errors import UsageError
 from bot.lessons.model import QuizQuestion, Step
 from bot.progress import CommandEntry
 from bot.reply import Actions, Context, Markdown, Notice, Part, Tone
+from bot.wording import FrontEnd, quiz_how
 
 KIND = "quiz"
 """The command-log kind of an answer."""
@@ -47,15 +48,15 @@ def current(step: Step, right: set[str]) -> QuizQuestion | None:
     return next((q for q in step.quiz if q.id not in right), None)
 
 
-def question_parts(step: Step, question: QuizQuestion) -> list[Part]:
-    """A question as reply parts: its text, one button per choice, how to answer."""
+def question_parts(step: Step, question: QuizQuestion,
+                   front: FrontEnd = FrontEnd.SLACK) -> list[Part]:
+    """A question as reply parts: its text, its choices, how to answer from ``front``."""
     number = step.quiz.index(question) + 1
     return [
         Markdown(f"**Question {number} of {len(step.quiz)}.** {question.text}"),
         Actions(choices=tuple((f"{question.id}:{i}", label)
                               for i, label in enumerate(question.choices, start=1))),
-        Context("Answer with `answer N`, N being the number of your choice (in a channel: "
-                "`/tutor answer N`), or press a button."),
+        Context(quiz_how(front)),
     ]
 
 
@@ -110,13 +111,15 @@ def _parse(step: Step, rest: str, now: QuizQuestion | None) -> tuple[QuizQuestio
     return question, choice
 
 
-def grade(step: Step, rest: str, history: Sequence[CommandEntry]) -> Graded:
+def grade(step: Step, rest: str, history: Sequence[CommandEntry],
+          front: FrontEnd = FrontEnd.SLACK) -> Graded:
     """Grade what follows ``answer`` against the step's quiz.
 
     Args:
         step: The current step.
         rest: ``2`` (the current question), ``q1:2`` (a button), or a choice's label.
         history: The learner's checked history since the lesson started.
+        front: Where the next question is shown.
 
     Raises:
         UsageError: The step has no quiz, or the answer names no valid choice.
@@ -143,7 +146,7 @@ def grade(step: Step, rest: str, history: Sequence[CommandEntry]) -> Graded:
                                        Tone.WARNING))
     following = current(step, right)
     if following is not None:
-        graded.parts.extend(question_parts(step, following))
+        graded.parts.extend(question_parts(step, following, front))
     return graded
 
 

@@ -1,25 +1,29 @@
 """Render a :class:`~bot.reply.Reply` for a terminal: plain text for pipes, styled on a TTY.
 
-The reply's Markdown-ish text (``**bold**`` and Slack's ``*bold*``, `` `code` `` spans with
-any backtick run, fences, ``#`` headings, ``|`` tables, lists) is parsed once into
-blocks of spans (:class:`Block`, :data:`Span`); :func:`render` writes them as plain text (no
+The reply's Markdown is read by :mod:`bot.markdown`, the reading Slack renders too
+(headings, fences, GFM tables, lists, quotes, code spans, emphasis, links), and turned
+into terminal blocks of spans (:class:`Block`, :data:`Span`; any emphasis shows bold);
+:func:`render` writes them as plain text (no
 asterisks, no escape codes: what a script or a log reads) and :func:`render_styled` hands
 them to rich (bold, code colour, box tables), imported only when first used, after the
 console's prompt is on screen. Every character of every part passes through
 :func:`bot.printable.printable` first, so container output or a learner's text never reaches a
 terminal with its escape sequences or control characters live.
 
-The console has no buttons: :data:`CONSOLE_WORDING` rewrites the few sentences that ask
-for one, and :class:`~bot.reply.Actions` are shown as the words to type.
+The console has no buttons: :class:`~bot.reply.Actions` are shown as the words to type
+and the quiz choices as a numbered list. What the tutor says is already worded for the
+console (:mod:`bot.wording`); nothing here rewrites it.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from bot import markdown
 from bot.errors import TutorError
 from bot.printable import printable
 from bot.reply import (
@@ -48,85 +52,39 @@ Span = tuple[Style, str]
 _PREFIX = {Tone.INFO: "", Tone.SUCCESS: "\u2714 ", Tone.WARNING: "! ", Tone.ERROR: "\u2718 "}
 _TONE_STYLE = {Tone.INFO: "", Tone.SUCCESS: "green", Tone.WARNING: "yellow", Tone.ERROR: "red"}
 
-CONSOLE_WORDING: tuple[tuple[str, str], ...] = (
-    ("Press the button of your answer, or type `answer N` with its number (in a channel: "
-     "`/tutor answer N`).", "Type the number of your answer (or `answer N`)."),
-    ("Answer with `answer N`, N being the number of your choice (in a channel: "
-     "`/tutor answer N`), or press a button.", "Type the number of your choice (or `answer N`)."),
-    ("press a button", "type its number"),
-    ("Press the button", "Type the number"),
-)
-"""Sentences written for Slack's buttons, and what the console says instead."""
+_BULLET = re.compile(r"^( *)(\u2022|\d+[.)]|>) ")
+"""A text line's list or quote marker, as :func:`_text_lines` writes it."""
 
-_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_BULLET = re.compile(r"^(\s*)[-*\u2022]\s+")
-
-
-def console_wording(text: str) -> str:
-    """``text`` with the button sentences of :data:`CONSOLE_WORDING` said for a console."""
-    for slack, console in CONSOLE_WORDING:
-        text = text.replace(slack, console)
-    return text
+RULE = "\u2015" * 12
+"""How a thematic break (``---``) is shown."""
 
 
 # -- inline text --------------------------------------------------------------------------------
 
 
-def _closing_run(text: str, start: int, length: int) -> int:
-    """Where a backtick run of exactly ``length`` starts at or after ``start``; -1 if none."""
-    i = start
-    while (i := text.find("`", i)) != -1:
-        j = i
-        while j < len(text) and text[j] == "`":
-            j += 1
-        if j - i == length:
-            return i
-        i = j
-    return -1
+def _spans(line: Sequence[markdown.Span]) -> list[Span]:
+    """The shared reading's spans as the terminal shows them: code, bold (any emphasis), text.
 
-
-def _emphasis(text: str) -> list[Span]:
-    """``**bold**`` and Slack's ``*bold*`` in text that holds no code span."""
+    A link shows its text, then its address in parentheses (unless the text is the address).
+    """
     out: list[Span] = []
-    pattern = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
-    pos = 0
-    for match in pattern.finditer(text):
-        if match.start() > pos:
-            out.append(("", text[pos:match.start()]))
-        out.append(("bold", match.group(1) or match.group(2)))
-        pos = match.end()
-    if pos < len(text):
-        out.append(("", text[pos:]))
+    for span in line:
+        style: Style = "code" if span.code else "bold" if span.strong or span.emphasis else ""
+        out.append((style, span.text))
+        if span.link is not None and span.link != span.text:
+            out.append(("", f" ({span.link})"))
     return out
 
 
 def inline(text: str) -> list[Span]:
-    """Inline Markdown as spans: code spans (CommonMark backtick runs of any length), bold.
+    """One line of message markup as spans: code spans, bold, text (see :mod:`bot.markdown`).
 
-    A run of backticks opens a code span only if a run of the same length closes it;
-    otherwise the backticks are text. Inside, one space is stripped from each end when
-    both ends are spaces (and the span is not all spaces), as :func:`bot.reply.code_span`
-    expects.
+    A run of backticks opens a code span only if a run of the same length closes it
+    (CommonMark); otherwise the backticks are text. Inside, one space is stripped from
+    each end when both ends are spaces (and the span is not all spaces), as
+    :func:`bot.reply.code_span` expects.
     """
-    out: list[Span] = []
-    plain_from = 0
-    i = 0
-    while (i := text.find("`", i)) != -1:
-        j = i
-        while j < len(text) and text[j] == "`":
-            j += 1
-        close = _closing_run(text, j, j - i)
-        if close == -1:
-            i = j
-            continue
-        body = text[j:close].replace("\n", " ")
-        if len(body) > 1 and body[0] == body[-1] == " " and body.strip(" "):
-            body = body[1:-1]
-        out.extend(_emphasis(text[plain_from:i]))
-        out.append(("code", body))
-        i = plain_from = close + (j - i)
-    out.extend(_emphasis(text[plain_from:]))
-    return [span for span in out if span[1]]
+    return _spans(markdown.read_inline(text))
 
 
 # -- blocks -------------------------------------------------------------------------------------
@@ -153,67 +111,69 @@ class Block:
     tone: Tone = Tone.INFO
 
 
-def _cells(row: str) -> list[list[Span]]:
-    row = row.strip()
-    row = row.removeprefix("|").removesuffix("|")
-    return [inline(cell.strip()) for cell in row.split("|")]
+def _text_lines(block: markdown.Block) -> list[list[Span]]:
+    """A paragraph, item, quote or rule of the shared reading as terminal lines."""
+    indent = "  " * block.depth
+    if block.kind == markdown.Kind.RULE:
+        return [[("", indent + RULE)]]
+    lines = [_spans(line) for line in block.lines] or [[]]
+    if block.kind == markdown.Kind.ITEM:
+        hang = " " * (len(indent) + len(block.marker) + 1)
+        return [[("", f"{indent}{block.marker} "), *lines[0]],
+                *([("", hang), *line] for line in lines[1:])]
+    if block.kind == markdown.Kind.QUOTE:
+        return [[("", f"{indent}> "), *line] for line in lines]
+    return [[("", indent), *line] if indent and line else line for line in lines]
 
 
-def markdown_blocks(text: str) -> list[Block]:
-    """Lesson Markdown as blocks: headings, fenced code, tables, and text lines."""
+def document_blocks(document: Sequence[markdown.Block]) -> list[Block]:
+    """The shared reading of some Markdown as terminal blocks.
+
+    Paragraphs, list items, quotes and rules run together in one ``text`` block, a blank
+    line where the source had one; headings, code and tables are blocks of their own.
+    """
     blocks: list[Block] = []
-    lines = text.splitlines()
-    i = 0
-
-    def text_block() -> Block:
-        if not blocks or blocks[-1].kind != "text":
-            blocks.append(Block("text"))
-        return blocks[-1]
-
-    while i < len(lines):
-        raw = lines[i]
-        stripped = raw.strip()
-        if stripped.startswith("```"):
-            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
-            body: list[str] = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(fence):
-                body.append(lines[i])
-                i += 1
-            blocks.append(Block("code", code="\n".join(body)))
-            i += 1
-            continue
-        if stripped.startswith("|") and i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1].strip()):
-            rows = [_cells(raw)]
-            i += 2
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                rows.append(_cells(lines[i]))
-                i += 1
-            blocks.append(Block("table", rows=rows))
-            continue
-        if raw.startswith("#"):
-            blocks.append(Block("heading", lines=[inline(raw.lstrip("#").strip())]))
+    for item in document:
+        if item.kind == markdown.Kind.HEADING:
+            blocks.append(Block("heading", lines=[_spans(line) for line in item.lines[:1]]))
+        elif item.kind == markdown.Kind.CODE:
+            blocks.append(Block("code", code=item.code))
+        elif item.kind == markdown.Kind.TABLE:
+            blocks.append(Block("table", rows=[[_spans(cell) for cell in row]
+                                               for row in item.rows]))
         else:
-            bullet = _BULLET.match(raw)
-            line = f"{bullet.group(1)}\u2022 {raw[bullet.end():]}" if bullet else raw
-            text_block().lines.append(inline(line))
-        i += 1
+            if not blocks or blocks[-1].kind != "text":
+                blocks.append(Block("text"))
+            if item.gap:
+                blocks[-1].lines.append([])
+            blocks[-1].lines.extend(_text_lines(item))
     for block in blocks:  # a blank line at either end is the renderer's to add
         while block.kind == "text" and block.lines and not block.lines[-1]:
             block.lines.pop()
     return [b for b in blocks if b.kind != "text" or b.lines]
 
 
+def markdown_blocks(text: str) -> list[Block]:
+    """Lesson Markdown as blocks: headings, code, tables, and text lines (:mod:`bot.markdown`)."""
+    return document_blocks(markdown.read_prose(text))
+
+
+def message_lines(text: str) -> list[list[Span]]:
+    """A tutor message as lines of spans: its paragraphs and list items (:mod:`bot.markdown`)."""
+    lines: list[list[Span]] = []
+    for block in markdown.read_message(text):
+        if block.gap and lines:
+            lines.append([])
+        lines.extend(_text_lines(block))
+    return lines or [[]]
+
+
 def blocks(reply: Reply) -> list[Block]:
-    """Every part of ``reply`` as blocks, each text made printable and said for a console."""
+    """Every part of ``reply`` as blocks, each text made printable."""
     out: list[Block] = []
     for part in reply.parts:
         out.extend(part_blocks(part))
     return out
-
-
-def _lines(text: str) -> list[list[Span]]:
-    return [inline(line) for line in text.split("\n")]
 
 
 def part_blocks(part: Part) -> list[Block]:
@@ -221,14 +181,14 @@ def part_blocks(part: Part) -> list[Block]:
     if isinstance(part, Heading):
         return [Block("heading", lines=[[("", printable(part.text))]])]
     if isinstance(part, Markdown):
-        return markdown_blocks(console_wording(printable(part.text)))
+        return markdown_blocks(printable(part.text))
     if isinstance(part, Code):
         return [Block("code", code=printable(part.text), cut=part.cut)]
     if isinstance(part, Notice):
-        return [Block("notice", lines=_lines(console_wording(printable(part.text))),
+        return [Block("notice", lines=message_lines(printable(part.text)),
                       tone=part.tone)]
     if isinstance(part, Context):
-        return [Block("context", lines=_lines(console_wording(printable(part.text))))]
+        return [Block("context", lines=message_lines(printable(part.text)))]
     if isinstance(part, Actions):
         return _actions(part)
     if isinstance(part, Image):
@@ -336,12 +296,9 @@ def _rich_text(spans: list[Span], base: str = "") -> Text:
 
 
 def _bullet(line: list[Span]) -> str | None:
-    """The indent and bullet a text line starts with (``"  • "``), or ``None``."""
-    if line and line[0][0] == "":
-        head = line[0][1]
-        rest = head.lstrip(" ")
-        if rest.startswith("\u2022 "):
-            return head[: len(head) - len(rest) + 2]
+    """The indent and marker a text line starts with (``"  • "``, ``"3. "``), or ``None``."""
+    if line and line[0][0] == "" and (match := _BULLET.match(line[0][1])):
+        return match.group()
     return None
 
 
@@ -441,10 +398,8 @@ def preload() -> None:
 
 
 __all__ = [
-    "CONSOLE_WORDING",
     "Block",
     "blocks",
-    "console_wording",
     "inline",
     "markdown_blocks",
     "part_blocks",

@@ -19,8 +19,10 @@ import shutil
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
+from bot.console.exports import save_parts
 from bot.console.render import render, render_error
 from bot.errors import TutorError
 from bot.identity import Person
@@ -45,11 +47,14 @@ class Screen:
     Args:
         stdout: The output stream.
         styled: Style replies (a terminal on both ends); plain text when ``False``.
+        out_dir: Where a reply's files and pictures are written (default: the current
+            directory), see :func:`bot.console.exports.save_parts`.
     """
 
-    def __init__(self, stdout: TextIO, *, styled: bool) -> None:
+    def __init__(self, stdout: TextIO, *, styled: bool, out_dir: Path | None = None) -> None:
         self.stdout = stdout
         self.styled = styled
+        self.out_dir = out_dir
         self.color = styled and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
         self._preload: threading.Thread | None = None
 
@@ -72,7 +77,8 @@ class Screen:
         return shutil.get_terminal_size(fallback=(80, 24)).columns
 
     def show(self, reply: Reply) -> None:
-        """Write a reply."""
+        """Write a reply, its files and pictures written to :attr:`out_dir` first."""
+        reply = save_parts(reply, self.out_dir or Path.cwd())
         if self.styled:
             from bot.console.render import render_styled
 
@@ -154,6 +160,7 @@ def run_console(
     *,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
+    out_dir: Path | None = None,
 ) -> int:
     """Read lines from ``stdin`` until it ends (or ``quit``); answer each on ``stdout``.
 
@@ -162,6 +169,7 @@ def run_console(
         user: The console user's name.
         stdin: Where lines come from (default ``sys.stdin``).
         stdout: Where answers go (default ``sys.stdout``).
+        out_dir: Where exports and charts are written (default: the current directory).
 
     Returns:
         The exit status: 0.
@@ -173,7 +181,7 @@ def run_console(
     stdout = stdout or sys.stdout
     person = Person("console", user, user)
     interactive = stdin.isatty()
-    screen = Screen(stdout, styled=interactive and stdout.isatty())
+    screen = Screen(stdout, styled=interactive and stdout.isatty(), out_dir=out_dir)
     startup = tutor if isinstance(tutor, ServiceStartup) else None
     service = None if isinstance(tutor, ServiceStartup) else tutor
     if startup is not None and not interactive:

@@ -23,6 +23,7 @@ from bot.lessons.prose import prose_problems
 from bot.lessons.toml_lines import Locator, Path_
 from bot.sandbox import parse
 from bot.sandbox.policy import clean_path
+from bot.wording import tag_problems
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 MAX_HINTS = 3
@@ -294,6 +295,9 @@ def _validate_step(report: _Report, folder: Path, n: int, raw: dict[str, Any], *
     elif len(hints) > MAX_HINTS:
         report.add(report.at.key(table, "hints"), f"{what}: {len(hints)} hints; a step has at "
                    f"most {MAX_HINTS} (use state hints for situations)")
+    else:
+        for problem in (p for hint in hints for p in tag_problems(hint)):
+            report.add(report.at.key(table, "hints"), f"{what}: hint: {problem}")
     if not isinstance(raw.get("challenge", False), bool):
         report.add(report.at.key(table, "challenge"), f"{what}: 'challenge' must be true or false")
     types = _validate_checks(report, table, raw, what)
@@ -305,6 +309,8 @@ def _validate_step(report: _Report, folder: Path, n: int, raw: dict[str, Any], *
     if prose is not None:
         report.problems.extend(Problem(prose[0], line, f"{what}: {message}")
                                for line, message in prose_problems(prose[1], solution))
+        report.problems.extend(Problem(prose[0], 1, f"{what}: {message}")
+                               for message in tag_problems(prose[1]))
     hands_on = bool(raw.get("checks") or raw.get("quiz"))
     if hands_on and not solution:
         report.add(report.at.table(table), f"{what}: a hands-on step needs a 'solution' "

@@ -1,4 +1,4 @@
-"""How the tutor shows lessons: the help text, a section, a lesson's card; no store, no engine.
+"""How the tutor shows lessons: a section, a hint, a lesson's card; no store, no engine.
 
 Pure functions of a lesson and a learner's state, used by :class:`bot.tutor.core.Tutor` to
 build its replies and by the App Home's overview (:class:`bot.service.LessonCard`).
@@ -28,35 +28,9 @@ from bot.reply import (
 )
 from bot.sandbox import Outcome
 from bot.service import LessonCard
+from bot.wording import FrontEnd, for_front_end
 
 STEP_ACTIONS = ("back", "next", "check", "hint")
-
-HELP = """*docker-tutor* teaches Docker with real commands on your own sandbox.
-
-Tutor words (after `/tutor` in a channel, or on their own in a DM or the console):
-• `lessons`: the lessons and your progress
-• `start [lesson]`: start or resume a lesson
-• `show`: show the current section again
-• `next` / `back`: move through the lesson
-• `check`: ask whether the current step is done
-• `hint`: a hint for the current step (up to three)
-• `answer N`: answer a quiz question with the number of your choice (on a quiz step
-  the number alone works too: `/tutor 2`, or `2` in the console)
-• `edit FILE TEXT`: write TEXT into FILE in your workspace (`$(pwd)`), as an editor would
-• `status`: where you are
-• `reset`: start the lesson over and remove your containers and volumes (in a terminal
-  the console asks first; a script's `reset` goes on at once)
-• `help`: this text
-
-Docker commands: type them as you would in a terminal, e.g. `docker ps -a`
-(in a channel: `/docker ps -a`)."""
-
-
-EDIT_USAGE = (
-    "Usage: `edit FILE TEXT`, e.g. `edit notes.txt hello from the host` (in a channel: "
-    "`/tutor edit ...`). It writes TEXT into FILE in your workspace, the folder that "
-    "`-v $(pwd):/app` shows in a container."
-)
 
 
 def command_reply(outcome: Outcome) -> Reply:
@@ -72,12 +46,13 @@ def command_reply(outcome: Outcome) -> Reply:
     return reply
 
 
-def hint_reply(step: Step, index: int) -> Reply:
-    """The step's hint number ``index`` (0-based) and how many are left."""
+def hint_reply(step: Step, index: int, *, front: FrontEnd) -> Reply:
+    """The step's hint number ``index`` (0-based), said for ``front``, and how many are left."""
     left = len(step.hints) - index - 1
     more = f"{left} more hint{'s' if left != 1 else ''} left." if left else "That was the last hint."
-    return Reply().add(Notice(f"Hint {index + 1}/{len(step.hints)}: {step.hints[index]}",
-                              Tone.INFO), Context(more))
+    hint = for_front_end(step.hints[index], front)
+    return Reply().add(Notice(f"Hint {index + 1}/{len(step.hints)}: {hint}", Tone.INFO),
+                       Context(more))
 
 
 def still_to_do(lesson: Lesson, missing: Sequence[Step]) -> Reply:
@@ -114,12 +89,13 @@ def status_reply(lesson: Lesson, state: LessonState, challenges_completed: Seque
     return reply
 
 
-def section(lesson: Lesson, step: Step, quiz_parts: Sequence[Part] = ()) -> Reply:
-    """A lesson section: its title, text, place in the lesson, quiz question and buttons."""
+def section(lesson: Lesson, step: Step, quiz_parts: Sequence[Part] = (), *,
+            front: FrontEnd) -> Reply:
+    """A lesson section: its title, text said for ``front``, place, quiz question and buttons."""
     index = lesson.index(step.id)
     reply = Reply(ephemeral=True).add(
         Heading(step.title),
-        Markdown(step.body.strip()),
+        Markdown(for_front_end(step.body, front).strip()),
         Context(f"{lesson.title} \u00b7 step {index + 1} of {len(lesson.steps)}"),
     )
     reply.add(*quiz_parts)
@@ -154,8 +130,6 @@ def card(lesson: Lesson, state: LessonState | None) -> LessonCard:
 
 
 __all__ = [
-    "EDIT_USAGE",
-    "HELP",
     "STEP_ACTIONS",
     "card",
     "command_reply",

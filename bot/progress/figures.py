@@ -131,9 +131,12 @@ class LessonSummary:
         lesson_completions: Learners who completed the whole lesson.
         finished: Learners who finished (defined in :mod:`bot.progress.queries`).
         median_minutes: Median time to complete, in minutes; ``None`` if nobody finished.
-        stuck_step: The most common current step of learners who have not finished.
+        stuck_step: The most common current step of learners who have not finished (the
+            earliest in the lesson when several tie).
         stuck_step_learners: How many unfinished learners are on ``stuck_step``.
         stuck: The learners who look stuck, most failed attempts first, then longest idle.
+        tied_steps: Every step with as many unfinished learners as ``stuck_step``, in lesson
+            order, ``stuck_step`` first; empty when one step has more than any other.
     """
 
     outline: LessonOutline
@@ -148,6 +151,7 @@ class LessonSummary:
     stuck_step: str | None
     stuck_step_learners: int
     stuck: tuple[LearnerRow, ...] = field(default=())
+    tied_steps: tuple[str, ...] = field(default=())
 
     @property
     def unfinished(self) -> int:

@@ -20,7 +20,7 @@ Definitions used throughout (the formatting layer repeats them to the reader):
   (no step completed, and no lesson start) for at least ``StuckRules.idle_after``, or
   have at least ``StuckRules.failed_attempts`` failed attempts on their current step.
 * The *stuck step* is the most common current step among learners who have not
-  finished (ties go to the earlier step in the lesson).
+  finished (ties go to the earlier step in the lesson; the tied steps are reported too).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ from bot.progress.store import ProgressStore
 
 FAILED_KIND = "docker"
 """The command-log kind whose failures count as failed attempts."""
+HINT_KIND = "hint"
+"""The command-log kind of a hint the tutor gave (a step's hint or a state hint)."""
 
 
 # -- query builders ---------------------------------------------------------------------------
@@ -258,7 +260,7 @@ def lesson_summary(
         ).all()
         unfinished = _unfinished_rows(session, outline)
     minutes = [(end - start).total_seconds() / 60 for start, end in finishes]
-    stuck_step, stuck_count = _mode(outline, positions)
+    stuck_step, stuck_count, tied = _mode(outline, positions)
     return LessonSummary(
         outline=outline,
         generated_at=now,
@@ -272,16 +274,24 @@ def lesson_summary(
         stuck_step=stuck_step,
         stuck_step_learners=stuck_count,
         stuck=tuple(_stuck(unfinished, now, rules)),
+        tied_steps=tied,
     )
 
 
-def _mode(outline: LessonOutline, positions: Sequence[tuple[str, int]]) -> tuple[str | None, int]:
-    """The most common current step; a tie goes to the earlier step in the lesson."""
+def _mode(outline: LessonOutline,
+          positions: Sequence[tuple[str, int]]) -> tuple[str | None, int, tuple[str, ...]]:
+    """The most common current step, its count, and every step tied with it (in lesson order).
+
+    A tie goes to the earlier step in the lesson; the tied steps are empty when one step
+    has more learners than any other.
+    """
     if not positions:
-        return None, 0
+        return None, 0, ()
     order = {step: i for i, step in enumerate(outline.step_ids)}
-    step, count = min(positions, key=lambda p: (-p[1], order.get(p[0], len(order)), p[0]))
-    return step, int(count)
+    ranked = sorted(positions, key=lambda p: (-p[1], order.get(p[0], len(order)), p[0]))
+    step, count = ranked[0]
+    tied = tuple(s for s, n in ranked if n == count)
+    return step, int(count), tied if len(tied) > 1 else ()
 
 
 def find_learners(
@@ -349,9 +359,31 @@ def learner_timeline(store: ProgressStore, key: str, *, commands: int = 10) -> L
     return LearnerTimeline(ref, lessons, entries)
 
 
+def hints_asked(store: ProgressStore, key: str) -> dict[tuple[str, str], int]:
+    """How many hints a learner was given on each ``(lesson, step)`` since they (re)started it.
+
+    Every hint the tutor gives is in the command log (kind :data:`HINT_KIND`): a step's
+    own hints, repeats of its last one, and state hints, so this counts every ``hint``
+    that answered with one.
+    """
+    with store.session() as session:
+        rows = session.execute(
+            select(CommandLog.lesson_id, CommandLog.step_id, func.count())
+            .join(Learner, Learner.id == CommandLog.learner_id)
+            .join(LessonProgress, and_(LessonProgress.learner_id == CommandLog.learner_id,
+                                       LessonProgress.lesson_id == CommandLog.lesson_id))
+            .where(Learner.key == key, CommandLog.kind == HINT_KIND,
+                   CommandLog.at >= LessonProgress.started_at)
+            .group_by(CommandLog.lesson_id, CommandLog.step_id)
+        ).all()
+    return {(str(lesson), str(step)): int(count) for lesson, step, count in rows}
+
+
 __all__ = [
     "FAILED_KIND",
+    "HINT_KIND",
     "find_learners",
+    "hints_asked",
     "learner_rows",
     "learner_timeline",
     "lesson_summary",

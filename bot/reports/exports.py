@@ -81,25 +81,37 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass(frozen=True)
 class LessonInfo:
-    """A lesson's id, title and step titles: what the reports print.
+    """A lesson's id, title, step titles and quiz choices: what the reports print.
 
     Attributes:
         id: The lesson id.
         title: Its title.
         steps: ``(step id, step title)`` in lesson order.
         challenge_step_ids: Its challenge steps.
+        choices: ``(step id, question id, its choices)`` of every quiz question, so an
+            answer logged as ``answer keep:1`` reads as the choice's text.
     """
 
     id: str
     title: str
     steps: tuple[tuple[str, str], ...]
     challenge_step_ids: tuple[str, ...]
+    choices: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def of(cls, lesson: Lesson) -> LessonInfo:
         """The info of a loaded lesson."""
         return cls(lesson.id, lesson.title, tuple((s.id, s.title) for s in lesson.steps),
-                   tuple(s.id for s in lesson.challenge_steps))
+                   tuple(s.id for s in lesson.challenge_steps),
+                   tuple((s.id, q.id, tuple(q.choices)) for s in lesson.steps for q in s.quiz))
+
+    def choice_text(self, step_id: str, question_id: str, choice: object) -> str | None:
+        """The text of choice number ``choice`` (1-based) of a quiz question, if it has one."""
+        for step, question, choices in self.choices:
+            if (step, question) == (step_id, question_id) and isinstance(choice, int) and (
+                    1 <= choice <= len(choices)):
+                return choices[choice - 1]
+        return None
 
     @property
     def outline(self) -> LessonOutline:
@@ -244,6 +256,7 @@ def summary_record(info: LessonInfo, summary: LessonSummary) -> dict[str, object
                                        else round(summary.median_minutes, 1)),
         "stuck_step": summary.stuck_step,
         "stuck_step_learners": summary.stuck_step_learners,
+        "tied_steps": list(summary.tied_steps),
         "stuck_learners": [{"learner_key": row.key, "name": row.name, "current_step": row.current_step,
                             "reasons": list(row.stuck_reasons(summary.generated_at, summary.rules))}
                            for row in summary.stuck],

@@ -21,9 +21,9 @@ from datetime import datetime
 from bot.errors import NotAllowed, UsageError
 from bot.identity import Person
 from bot.lessons.model import Catalog
-from bot.progress import LearnerRef, LearnerTimeline, LessonSummary, ProgressStore
+from bot.progress import CommandEntry, LearnerRef, LearnerTimeline, LessonSummary, ProgressStore
 from bot.progress.figures import LessonTrack
-from bot.progress.queries import find_learners, learner_timeline, lesson_summary
+from bot.progress.queries import find_learners, hints_asked, learner_timeline, lesson_summary
 from bot.progress.records import utcnow
 from bot.reply import Code, Context, File, Heading, Image, Markdown, Notice, Reply, Tone
 from bot.reports import exports
@@ -72,6 +72,30 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "0%"
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 hint``, ``2 hints``, ``0 hints``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _listed(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def where_most_are(info: LessonInfo, summary: LessonSummary) -> str:
+    """The step most learners still working are on, or the steps that tie for it."""
+    if summary.stuck_step is None:
+        return "Everyone who started has finished."
+    if summary.tied_steps:
+        steps = _listed([info.step_label(step) for step in summary.tied_steps])
+        return (f"No one step has most learners still working: {steps} tie with "
+                f"{summary.stuck_step_learners} each (of {summary.unfinished}).")
+    if summary.unfinished == 1:
+        return f"The one learner still working is on {info.step_label(summary.stuck_step)}."
+    return (f"Most learners still working are on {info.step_label(summary.stuck_step)} "
+            f"({summary.stuck_step_learners} of {summary.unfinished}).")
+
+
 # -- the tutor word -----------------------------------------------------------------------
 
 
@@ -104,7 +128,8 @@ def progress_word(store: ProgressStore, catalog: Catalog, rest: str, *, allowed:
         timeline = learner_timeline(store, ref.key, commands=RECENT_COMMANDS)
         if timeline is None:  # removed between the two reads
             raise UsageError(f"I have no progress for {rest}.")
-        return timeline_reply(timeline, {info.id: info for info in lesson_infos(catalog)})
+        return timeline_reply(timeline, {info.id: info for info in lesson_infos(catalog)},
+                              hints=hints_asked(store, ref.key))
     infos = lesson_infos(catalog)
     return summary_reply([(info, lesson_summary(store, info.outline)) for info in infos])
 
@@ -233,11 +258,7 @@ def _summary_text(info: LessonInfo, summary: LessonSummary) -> str:
         mark = " (challenge)" if step_id in challenge else ""
         lines.append(f"{info.step_label(step_id)}{mark}: {count} ({_percent(count, started)})")
     lines.append("")
-    if summary.stuck_step is not None:
-        lines.append(f"Most learners still working are on {info.step_label(summary.stuck_step)} "
-                     f"({summary.stuck_step_learners} of {summary.unfinished}).")
-    else:
-        lines.append("Everyone who started has finished.")
+    lines.append(where_most_are(info, summary))
     if summary.stuck:
         lines.append(f"**Look stuck ({len(summary.stuck)}):**")
         now = summary.generated_at
@@ -274,8 +295,16 @@ def funnel_png(info: LessonInfo, summary: LessonSummary) -> bytes:
 # -- one learner ----------------------------------------------------------------------------
 
 
-def timeline_reply(timeline: LearnerTimeline, lessons: Mapping[str, LessonInfo]) -> Reply:
-    """One learner's timeline in every lesson they started, then their last commands."""
+def timeline_reply(timeline: LearnerTimeline, lessons: Mapping[str, LessonInfo],
+                   hints: Mapping[tuple[str, str], int] | None = None) -> Reply:
+    """One learner's timeline in every lesson they started, then their last commands.
+
+    Args:
+        timeline: The learner's record.
+        lessons: The lessons, by id (for step titles and quiz choices).
+        hints: Hints given per ``(lesson, step)`` (:func:`bot.progress.queries.hints_asked`);
+            without it, the step's hint counter (which stops at its number of hints).
+    """
     who = timeline.learner
     reply = Reply(ephemeral=True).add(
         Heading(f"Progress of {who.name}"),
@@ -286,16 +315,17 @@ def timeline_reply(timeline: LearnerTimeline, lessons: Mapping[str, LessonInfo])
         reply.add(Notice(f"{who.name} has not started a lesson.", Tone.INFO))
     for track in timeline.lessons:
         info = lessons.get(track.lesson_id) or LessonInfo(track.lesson_id, track.lesson_id, (), ())
-        reply.add(Markdown(_track_text(info, track)))
+        reply.add(Markdown(_track_text(info, track, hints)))
     if timeline.commands:
         reply.add(Markdown(f"**Last {len(timeline.commands)} commands** (oldest first):"),
-                  Code(_commands_text(timeline)))
+                  Code(_commands_text(timeline, lessons)))
     else:
         reply.add(Context("No commands yet."))
     return reply
 
 
-def _track_text(info: LessonInfo, track: LessonTrack) -> str:
+def _track_text(info: LessonInfo, track: LessonTrack,
+                hints: Mapping[tuple[str, str], int] | None = None) -> str:
     done = sum(1 for mark in track.steps.values() if mark.completed_at is not None)
     total = len(info.steps) or len(track.steps)
     lines = [f"**{info.title}**: {done} of {total} steps done"]
@@ -321,18 +351,35 @@ def _track_text(info: LessonInfo, track: LessonTrack) -> str:
     if track.completed_at is None:
         current = track.steps.get(track.current_step)
         detail = ""
-        if current is not None:
-            detail = (f": {current.failed_checks} failed of {current.check_attempts} checks, "
-                      f"{current.hints_shown} hints")
+        given = (current.hints_shown if current is not None else 0) if hints is None else (
+            hints.get((track.lesson_id, track.current_step), 0))
+        if current is not None or given:
+            failed, asked = ((current.failed_checks, current.check_attempts) if current is not None
+                             else (0, 0))
+            detail = f": {failed} failed of {_count(asked, 'check')}, {_count(given, 'hint')}"
         lines.append(f"\u2022 now on {info.step_label(track.current_step)}{detail}")
     return "\n".join(lines)
 
 
-def _commands_text(timeline: LearnerTimeline) -> str:
+def entry_text(entry: CommandEntry, lessons: Mapping[str, LessonInfo]) -> str:
+    """What a logged entry says: its text, or for a quiz answer the choice's own words."""
+    fact = (entry.facts or {}).get("quiz") if entry.kind == "quiz" else None
+    info = lessons.get(entry.lesson_id or "")
+    if isinstance(fact, dict) and info is not None:
+        question = str(fact.get("question"))
+        label = info.choice_text(str(fact.get("step")), question, fact.get("choice"))
+        if label is not None:
+            verdict = "right" if fact.get("correct") else "wrong"
+            return f"answer \u201c{label}\u201d ({question}: {verdict})"
+    return entry.text
+
+
+def _commands_text(timeline: LearnerTimeline, lessons: Mapping[str, LessonInfo]) -> str:
     lines = []
     for entry in timeline.commands:
         step = entry.step_id or "-"
-        lines.append(f"{entry.at:%m-%d %H:%M}  {step:<14} exit {entry.exit_status:<4} {entry.text}")
+        lines.append(f"{entry.at:%m-%d %H:%M}  {step:<14} exit {entry.exit_status:<4} "
+                     f"{entry_text(entry, lessons)}")
         if entry.exit_status != 0 and entry.output.strip():
             first = entry.output.strip().splitlines()[0][:OUTPUT_CHARS]
             lines.append(f"{'':<12}\u21b3 {first}")
@@ -362,6 +409,7 @@ __all__ = [
     "LearnerQuery",
     "charts_available",
     "class_summary",
+    "entry_text",
     "export_reply",
     "funnel_png",
     "parse_learner",
@@ -369,4 +417,5 @@ __all__ = [
     "resolve_learner",
     "summary_reply",
     "timeline_reply",
+    "where_most_are",
 ]

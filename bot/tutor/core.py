@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bot.checks import CheckResult, quiz
+from bot.checks.hints import KIND as HINT_KIND
 from bot.config import Settings
 from bot.errors import TutorError, UsageError
 from bot.identity import Person
@@ -41,6 +42,7 @@ from bot.service import LessonCard, Stoppable
 from bot.tutor.hands_on import HandsOn
 from bot.tutor.oplog import LineTrace, exit_status_of, log_line
 from bot.tutor.ratelimit import CommandRate
+from bot.wording import edit_usage, front_end, help_text
 
 if TYPE_CHECKING:
     from bot.progress import ProgressStore
@@ -218,7 +220,7 @@ class Tutor:
 
     def help(self, person: Person, rest: str) -> Reply:
         """The list of tutor words."""
-        return Reply().add(Markdown(view.HELP))
+        return Reply().add(Markdown(help_text(front_end(person))))
 
     def lessons(self, person: Person, rest: str) -> Reply:
         """Every lesson with the person's progress in it."""
@@ -280,6 +282,8 @@ class Tutor:
                                       "Type `next` to go on.", Tone.SUCCESS))
         result = self.hands_on.run(person, lesson, step, state)
         self.store.record_check(person, lesson.id, step.id, passed=result.passed)
+        self.store.log(person, kind="check", text="check", exit_status=0 if result.passed else 1,
+                       output=result.message, lesson_id=lesson.id, step_id=step.id)
         if result.passed:
             return self.hands_on.completed(person, lesson, step, result)
         reply = Reply().add(Notice(result.message, Tone.WARNING))
@@ -287,7 +291,7 @@ class Tutor:
             right = quiz.answered_right(self.hands_on.history(person, lesson, state), step.id)
             question = quiz.current(step, right)
             if question is not None:
-                return reply.add(*quiz.question_parts(step, question))
+                return reply.add(*quiz.question_parts(step, question, front_end(person)))
         return reply.add(Context("Type `hint` for a hint."))
 
     def hint(self, person: Person, rest: str) -> Reply:
@@ -300,13 +304,17 @@ class Tutor:
         if not step.hints:
             return Reply().add(Notice("No hints here: this section is for reading. "
                                       "Type `next` when you're ready.", Tone.INFO))
-        return view.hint_reply(step, self.store.next_hint(person, lesson.id, step.id, len(step.hints)))
+        index = self.store.next_hint(person, lesson.id, step.id, len(step.hints))
+        self.store.log(person, kind=HINT_KIND, text="hint", exit_status=0, lesson_id=lesson.id,
+                       step_id=step.id, facts={"step": step.id, "hint": index + 1})
+        return view.hint_reply(step, index, front=front_end(person))
 
     def answer(self, person: Person, rest: str) -> Reply:
         """Answer the current quiz question (``answer 2``; a Slack button sends ``answer q1:2``)."""
         lesson, state = self._current(person)
         step = lesson.step(state.current_step)
-        graded = quiz.grade(step, rest, self.hands_on.history(person, lesson, state))
+        graded = quiz.grade(step, rest, self.hands_on.history(person, lesson, state),
+                            front_end(person))
         if graded.fresh:
             self.store.log(person, kind=quiz.KIND, text=graded.text,
                            exit_status=0 if graded.correct else 1, lesson_id=lesson.id,
@@ -319,7 +327,7 @@ class Tutor:
         raw_path, _, text = rest.partition(" ")
         text = text.strip()
         if not raw_path or not text:
-            raise UsageError(view.EDIT_USAGE)
+            raise UsageError(edit_usage(front_end(person)))
         self._rate.take(person.key)
         path = clean_path(raw_path)
         size = self.sandbox.write_workspace_file(person, path, text)  # through the engine
@@ -394,14 +402,15 @@ class Tutor:
         except TutorError:  # no lesson, or one that changed: not a quiz answer
             return False
 
-    def _section(self, lesson: Lesson, step: Step, person: Person | None = None) -> Reply:
+    def _section(self, lesson: Lesson, step: Step, person: Person) -> Reply:
+        front = front_end(person)
         parts: list[Part] = []
-        if step.quiz and person is not None:
+        if step.quiz:
             right = quiz.answered_right(self.hands_on.history(person, lesson), step.id)
             question = quiz.current(step, right)
             if question is not None:
-                parts = quiz.question_parts(step, question)
-        return view.section(lesson, step, parts)
+                parts = quiz.question_parts(step, question, front)
+        return view.section(lesson, step, parts, front=front)
 
     def _finish(self, person: Person, lesson: Lesson) -> Reply:
         state = self.store.lesson_state(person, lesson.id)

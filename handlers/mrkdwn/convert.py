@@ -1,165 +1,110 @@
-"""CommonMark (as the lessons are written) to Slack ``mrkdwn``.
+"""Lesson prose and tutor messages as Slack ``mrkdwn``, rendered from the shared reading.
 
-Slack's ``mrkdwn`` differs from CommonMark: bold is ``*b*``, italics ``_i_``, links
+The text is read once by :mod:`bot.markdown` (the same reading the terminal renders);
+this module only writes its blocks and spans in Slack's syntax. Slack's ``mrkdwn``
+differs from CommonMark: bold is ``*b*``, italics ``_i_``, strikethrough ``~s~``, links
 ``<url|text>``, there are no headings or tables, and ``&``, ``<``, ``>`` must be
-escaped. Lesson prose (:func:`to_mrkdwn`) keeps its headings, lists, quotes, fences,
-tables and links as the closest Slack markup; tutor messages (:func:`message_mrkdwn`)
-take only inline code, emphasis and bullets. Everything else is text, shown so that
-Slack cannot read it as markup (:func:`~handlers.mrkdwn.text.literal`).
+escaped. Lesson prose (:func:`to_mrkdwn`) keeps its headings (bold lines), lists, quotes,
+rules, fences, tables (aligned text in a fence) and links as the closest Slack markup;
+tutor messages (:func:`message_mrkdwn`) take only inline code, emphasis and lists.
+Everything else is text, shown so that Slack cannot read it as markup
+(:func:`~handlers.mrkdwn.text.literal`).
 """
 
 from __future__ import annotations
 
-import re
-import string
+from collections.abc import Sequence
 
-from handlers.mrkdwn.text import FENCE, GRAVE, ZWSP, clean, code_span, code_text, escape, literal
+from bot.markdown import Block, Kind, Span, plain, read_message, read_prose
+from handlers.mrkdwn.text import FENCE, ZWSP, clean, code_span, code_text, escape, literal
 
-_FENCE_LINE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
-_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
-_SAFE_URL = re.compile(r"^(?:https?://|mailto:)[^\s<>|`]+$")
-_ASCII_PUNCT = frozenset(string.punctuation)
-_SPECIAL = re.compile(r"[\\`]")
-_SPECIAL_LINKS = re.compile(r"[\\`!\[<]")
+RULE = "\u2015" * 12
+"""How a thematic break (``---``) is shown."""
 
-# Placeholders of the inline renderer (private-use characters; learner text cannot
-# contain them because :func:`_inline` replaces them first).
-_HOLE_OPEN, _HOLE_CLOSE = "\ue000", "\ue001"
-_MARK = {"\ue002": "*", "\ue003": "_", "\ue004": "~"}
-_BOLD_MARK, _ITALIC_MARK, _STRIKE_MARK = "\ue002", "\ue003", "\ue004"
-_HOLE = re.compile("\ue000(\\d+)\ue001")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<![^\W_])__(?=\S)(.+?)(?<=\S)__(?![^\W_])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
-_ITALIC_LOW = re.compile(r"(?<![^\W_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![^\W_])")
+_MARKS = (("strong", "*"), ("emphasis", "_"), ("strike", "~"))
+"""Slack's emphasis markers, outermost first."""
 
 
-def _backtick_run(text: str, i: int) -> int:
-    end = i
-    while end < len(text) and text[end] == "`":
-        end += 1
-    return end - i
+def _span_text(span: Span) -> str:
+    if span.code:
+        return code_span(span.text)
+    if span.link is not None:
+        label = span.text.replace("|", "/") or span.link
+        return f"<{escape(span.link)}|{literal(label)}>"
+    return literal(span.text)
 
 
-def _closing_run(text: str, start: int, size: int) -> int:
-    """Index of the next backtick run of exactly ``size`` from ``start``, or -1."""
-    i = start
-    while (i := text.find("`", i)) != -1:
-        run = _backtick_run(text, i)
-        if run == size:
-            return i
-        i += run
-    return -1
-
-
-def _link(match: re.Match[str]) -> str | None:
-    bang, label, url = match.groups()
-    if not _SAFE_URL.match(url):
-        return None
-    shown = label.replace("**", "").replace("`", "").replace("|", "/") or ("image" if bang
-                                                                            else url)
-    return f"<{escape(url)}|{literal(shown)}>"
-
-
-def _inline(text: str, *, links: bool) -> str:
-    """One line of CommonMark inline syntax as mrkdwn.
-
-    Code spans follow CommonMark (a run of N backticks closes only at a run of exactly
-    N), backslash escapes make punctuation literal, ``[text](url)``, images and
-    ``<url>`` become Slack links only when ``links`` is true and the URL is http(s) or
-    mailto, and ``**b**``, ``*i*``, ``_i_``, ``~~s~~`` become Slack emphasis. Anything
-    else is text (see :func:`literal`).
-    """
-    text = text.replace(_HOLE_OPEN, "\ufffd").replace(_HOLE_CLOSE, "\ufffd")
-    for mark in _MARK:
-        text = text.replace(mark, "\ufffd")
-    kept: list[str] = []
+def inline_mrkdwn(line: Sequence[Span]) -> str:
+    """One line of spans as mrkdwn: markers opened and closed as the marking changes."""
     out: list[str] = []
-
-    def hole(rendered: str) -> None:
-        kept.append(rendered)
-        out.append(f"{_HOLE_OPEN}{len(kept) - 1}{_HOLE_CLOSE}")
-
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text) and text[i + 1] in _ASCII_PUNCT:
-            hole(literal(text[i + 1]))
-            i += 2
-        elif char == "`":
-            run = _backtick_run(text, i)
-            close = _closing_run(text, i + run, run)
-            if close == -1:
-                hole(GRAVE * run)
-                i += run
-                continue
-            content = text[i + run:close]
-            if len(content) > 2 and content[0] == content[-1] == " " and content.strip():
-                content = content[1:-1]
-            hole(code_span(content))
-            i = close + run
-        elif links and char in "![" and (match := _LINK.match(text, i)) and (
-                rendered := _link(match)) is not None:
-            hole(rendered)
-            i = match.end()
-        elif links and char == "<" and (match := _AUTOLINK.match(text, i)):
-            hole(f"<{escape(match.group(1))}>")
-            i = match.end()
-        else:
-            special = (_SPECIAL_LINKS if links else _SPECIAL).search(text, i + 1)
-            end = special.start() if special else len(text)
-            out.append(text[i:end])
-            i = end
-    line = "".join(out)
-    line = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(1) or m.group(2)}{_BOLD_MARK}", line)
-    line = _STRIKE.sub(rf"{_STRIKE_MARK}\1{_STRIKE_MARK}", line)
-    line = _ITALIC_STAR.sub(rf"{_ITALIC_MARK}\1{_ITALIC_MARK}", line)
-    line = _ITALIC_LOW.sub(rf"{_ITALIC_MARK}\1{_ITALIC_MARK}", line)
-    line = literal(line)
-    for mark, markup in _MARK.items():
-        line = line.replace(mark, markup)
-    line = _HOLE.sub(lambda m: kept[int(m.group(1))], line)
-    if line.startswith("&gt;"):
-        line = ZWSP + line  # not a block quote
-    return line
+    open_marks: list[tuple[str, str]] = []
+    for span in line:
+        wanted = [(name, mark) for name, mark in _MARKS if getattr(span, name)]
+        keep = 0
+        while keep < len(open_marks) and keep < len(wanted) and open_marks[keep] == wanted[keep]:
+            keep += 1
+        out.extend(mark for _, mark in reversed(open_marks[keep:]))
+        out.extend(mark for _, mark in wanted[keep:])
+        open_marks = wanted
+        out.append(_span_text(span))
+    out.extend(mark for _, mark in reversed(open_marks))
+    text = "".join(out)
+    return ZWSP + text if text.startswith("&gt;") else text  # not a block quote
 
 
-def _plain_cell(cell: str) -> str:
-    cell = _CODE_SPAN.sub(lambda m: m.group(2), cell)
-    return cell.replace("**", "").replace("__", "").strip()
-
-
-def _table(rows: list[str]) -> list[str]:
-    """A GFM table as an aligned plain-text table inside a code fence."""
-    cells = [[_plain_cell(c) for c in row.strip().strip("|").split("|")] for row in rows]
-    header, body = cells[0], cells[2:]
-    columns = max(len(r) for r in [header, *body])
-    grid = [r + [""] * (columns - len(r)) for r in [header, *body]]
-    widths = [max(len(r[i]) for r in grid) for i in range(columns)]
+def _table(rows: Sequence[Sequence[Sequence[Span]]]) -> list[str]:
+    """A table as aligned plain text inside a code fence (Slack has no tables)."""
+    cells = [[plain(cell).strip() for cell in row] for row in rows]
+    columns = max(len(row) for row in cells)
+    grid = [row + [""] * (columns - len(row)) for row in cells]
+    widths = [max(len(row[i]) for row in grid) for i in range(columns)]
 
     def line(row: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
 
     out = [FENCE, code_text(line(grid[0])), code_text("  ".join("-" * w for w in widths))]
-    out.extend(code_text(line(r)) for r in grid[1:])
+    out.extend(code_text(line(row)) for row in grid[1:])
     out.append(FENCE)
     return out
 
 
-def to_mrkdwn(markdown: str) -> str:
-    """Convert CommonMark-ish lesson prose to Slack mrkdwn.
+def _block(block: Block) -> list[str]:
+    """One block as mrkdwn lines."""
+    indent = "  " * block.depth
+    if block.kind == Kind.CODE:
+        return [FENCE, *(code_text(line) for line in block.code.split("\n")), FENCE]
+    if block.kind == Kind.TABLE:
+        return _table(block.rows)
+    if block.kind == Kind.RULE:
+        return [RULE]
+    lines = [inline_mrkdwn(line) for line in block.lines]
+    if block.kind == Kind.QUOTE:
+        # Slack reads an escaped ">" at a line start as a quote (as its own API gives them)
+        return [f"&gt;{line}" for line in lines]
+    if block.kind == Kind.ITEM:
+        hang = indent + " " * (len(block.marker) + 1)
+        return [f"{indent}{block.marker} {lines[0]}".rstrip(), *(hang + line for line in lines[1:])]
+    return [indent + line if line else line for line in lines]
 
-    Handles headings (bold lines), ``**bold**``, ``*italic*``, ``~~strike~~``, links,
-    images (as links), bullet lists (``•``), block quotes, rules, fenced code (the
-    language tag is dropped) and GFM tables (rendered as an aligned table in a fence).
-    Text that is not markup stays text in Slack (see :func:`literal`).
+
+def render_blocks(blocks: Sequence[Block]) -> str:
+    """Blocks as mrkdwn, a blank line wherever the source had one."""
+    out: list[str] = []
+    for block in blocks:
+        if block.gap and out:
+            out.append("")
+        out.extend(_block(block))
+    return "\n".join(out)
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Lesson prose (CommonMark with GFM tables) as Slack mrkdwn.
+
+    Headings become bold lines, ``**bold**`` ``*b*``, ``*italic*`` ``_i_``,
+    ``~~strike~~`` ``~s~``, links and images ``<url|text>`` (http(s) and mailto only),
+    list items ``•`` or their number, block quotes ``>`` lines, rules a line, fenced code
+    a fence (the language tag dropped) and tables aligned text in a fence. Text that is
+    not markup stays text in Slack (see :func:`literal`).
 
     Args:
         markdown: The source text.
@@ -167,57 +112,17 @@ def to_mrkdwn(markdown: str) -> str:
     Returns:
         Text for a ``mrkdwn`` text object, escaped, with every fence closed.
     """
-    lines = clean(markdown).split("\n")
-    out: list[str] = []
-    in_fence = False
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if _FENCE_LINE.match(line):
-            in_fence = not in_fence
-            out.append(FENCE)
-        elif in_fence:
-            out.append(code_text(line))
-        elif (line.lstrip().startswith("|") and i + 1 < len(lines)
-              and _TABLE_SEPARATOR.match(lines[i + 1])):
-            end = i + 2
-            while end < len(lines) and lines[end].lstrip().startswith("|"):
-                end += 1
-            out.extend(_table(lines[i:end]))
-            i = end
-            continue
-        elif heading := _HEADING.match(line):
-            title = heading.group(2).replace("**", "").replace("__", "")
-            out.append(f"*{_inline(title, links=True)}*" if title else "")
-        elif _RULE.match(line):
-            out.append("\u2015" * 12)
-        elif bullet := _BULLET.match(line):
-            out.append(f"{bullet.group(1)}\u2022 {_inline(bullet.group(2), links=True)}")
-        elif quote := _QUOTE.match(line):
-            # Slack reads an escaped ">" at a line start as a quote (as its own API gives them)
-            out.append(f"&gt;{_inline(quote.group(1), links=True)}")
-        else:
-            out.append(_inline(line, links=True))
-        i += 1
-    if in_fence:
-        out.append(FENCE)
-    return "\n".join(out)
+    return render_blocks(read_prose(clean(markdown)))
 
 
 def message_mrkdwn(text: str) -> str:
     """A tutor message (notice, hint, refusal, context line) as mrkdwn.
 
-    Tutor messages quote what a learner typed, so they take only inline code,
-    emphasis and ``-`` bullets: no links, images, headings, quotes or fences. A
-    ``[label](url)`` in a message is text.
+    Tutor messages quote what a learner typed, so they take only inline code, emphasis
+    and lists (see :func:`bot.markdown.read_message`): a ``[label](url)`` in a message
+    is text.
     """
-    out = []
-    for line in clean(text).split("\n"):
-        if bullet := _BULLET.match(line):
-            out.append(f"{bullet.group(1)}\u2022 {_inline(bullet.group(2), links=False)}")
-        else:
-            out.append(_inline(line, links=False))
-    return "\n".join(out)
+    return render_blocks(read_message(clean(text)))
 
 
-__all__ = ["message_mrkdwn", "to_mrkdwn"]
+__all__ = ["RULE", "inline_mrkdwn", "message_mrkdwn", "render_blocks", "to_mrkdwn"]
