@@ -87,14 +87,24 @@ class CommandLogMixin:
 
         With ``since`` (a lesson's start), only the entries logged at or after it.
         """
+        return self.history_of(person.key, kind=kind, limit=limit, since=since)
+
+    def history_of(
+        self, learner_key: str, *, kind: str | None = None, limit: int | None = None,
+        since: datetime | None = None, lesson_id: str | None = None,
+    ) -> list[CommandEntry]:
+        """:meth:`history` by store key, optionally in one lesson (for instructors' views)."""
         with self.connection() as connection:
             query = (
                 select(CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
                        CommandLog.kind, CommandLog.text, CommandLog.exit_status,
-                       CommandLog.duration_ms, CommandLog.output, CommandLog.facts)
+                       CommandLog.duration_ms, CommandLog.output, CommandLog.facts,
+                       CommandLog.diagnosis)
                 .join(Learner, Learner.id == CommandLog.learner_id)
-                .where(Learner.key == person.key)
+                .where(Learner.key == learner_key)
             )
+            if lesson_id is not None:
+                query = query.where(CommandLog.lesson_id == lesson_id)
             if kind is not None:
                 query = query.where(CommandLog.kind == kind)
             if since is not None:
@@ -119,7 +129,7 @@ def _append(connection: Connection, values: dict[str, Any]) -> int:
 def _entries(rows: Any) -> Iterator[CommandEntry]:
     for r in rows:
         yield CommandEntry(r.id, r.at, r.lesson_id, r.step_id, r.kind, r.text, r.exit_status,
-                           r.duration_ms, r.output, r.facts)
+                           r.duration_ms, r.output, r.facts, r.diagnosis)
 
 
 __all__ = ["OUTPUT_KEEP", "CommandLogMixin"]

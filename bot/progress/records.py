@@ -57,6 +57,7 @@ class CommandEntry:
     duration_ms: int
     output: str
     facts: dict[str, Any] | None
+    diagnosis: str | None = None
 
 
 @dataclass(frozen=True)
