@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings
 from bot.dashboard.app import CSP, DashboardApp
 from bot.dashboard.links import LinkError, check_link, sign_link
 from bot.dashboard.server import DashboardServer
@@ -163,3 +164,17 @@ def test_minutes_on_a_step_count_from_the_move(store: ProgressStore, catalog: Ca
     ada = next(learner for learner in live.learners if learner.row.key == "console:ada")
     assert ada.step_since >= ada.row.started_at
     assert ada.minutes_on_step(ada.step_since + timedelta(minutes=7)) == pytest.approx(7)
+
+
+def test_the_served_dashboard_refuses_everyone_without_a_secret(settings: Settings) -> None:
+    """``serve``'s mount without a link secret lets nobody in, not even with a made-up link."""
+    from bot.factory import build_dashboard
+
+    app = build_dashboard(settings)
+    assert isinstance(app, DashboardApp)
+    try:
+        assert _call(app, "/dashboard/")[0] == "403 Forbidden"
+        assert _call(app, "/dashboard/live", query="t=" + sign_link(b"guess", "UINSTRUCTOR"))[0] \
+            == "403 Forbidden"
+    finally:
+        app.store.close()

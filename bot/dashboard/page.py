@@ -40,7 +40,7 @@ def _last_cell(learner: LiveLearner) -> str:
     if last is None:
         return '<td class="muted">no line yet</td>'
     status = "ok" if last.exit_status == 0 else "fail"
-    result = "✓" if last.exit_status == 0 else f"exit {last.exit_status}"
+    result = {0: "✓", -1: "refused", -2: "not run"}.get(last.exit_status, f"exit {last.exit_status}")
     parts = [f'<code>{_e(_clip(last.text))}</code> <span class="{status}">{_e(result)}</span>']
     if last.diagnosis:
         parts.append(f'<span class="diag" data-diagnosis="{_e(last.diagnosis)}">'
@@ -117,7 +117,7 @@ def lesson_section(info: LessonInfo, live: LessonLive, now: datetime) -> str:
     """One lesson: its figures, its learners, its funnel, mistakes, times and quizzes."""
     summary = live.summary
     stuck = sum(1 for learner in live.learners if learner.stuck)
-    median = _minutes(summary.median_minutes) if summary.median_minutes is not None else "-"
+    median = _minutes(summary.median_minutes) if summary.median_minutes is not None else "none yet"
     learners = "".join(_learner_row(info, learner, now) for learner in live.learners) or (
         '<tr><td colspan="7" class="muted">nobody has started this lesson yet</td></tr>')
     return (
