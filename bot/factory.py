@@ -54,7 +54,7 @@ def build_dashboard(settings: Settings) -> WsgiApp:
     from bot.progress import ProgressStore
 
     return DashboardApp(ProgressStore(settings.database_url), Catalog(settings.lessons_dir),
-                        secret=settings.link_secret or b"\0unset", instructors=settings.instructors)
+                        secret=settings.link_secret, instructors=settings.instructors)
 
 
 __all__ = ["WsgiApp", "build_dashboard", "build_queue", "build_service"]

@@ -51,7 +51,8 @@ class DashboardApp:
         store: The progress store to read.
         catalog: The lessons (titles and steps).
         rules: When a learner looks stuck.
-        secret: The link-signing secret; ``None`` serves without links (operator, loopback).
+        secret: The link-signing secret; ``None`` serves without links (operator, loopback);
+            empty refuses every request (no link can be checked).
         instructors: Who a signed link may be for (``None``: anyone the secret signed).
         prefix: The path the app answers under.
         clock: The time source (tests).
