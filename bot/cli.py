@@ -171,6 +171,45 @@ def _progress(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (``localhost``, ``127.x``, ``::1``)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.dashboard.app import DashboardApp
+    from bot.dashboard.server import DashboardServer
+    from bot.errors import UsageError
+    from bot.lessons.model import Catalog
+    from bot.progress import ProgressStore
+    from bot.reports.cli import rules_from
+
+    if not _loopback(args.host):
+        raise UsageError("The operator's dashboard serves without links, so it binds loopback "
+                         "only. For instructors elsewhere, use `serve`'s signed links "
+                         "(`/tutor progress live`).")
+    rules = rules_from(args.stuck_minutes, args.stuck_failures)
+    store = ProgressStore(settings.database_url)
+    server = DashboardServer(DashboardApp(store, Catalog(settings.lessons_dir), rules=rules),
+                             host=args.host, port=args.port)
+    print(f"The live class view: {server.url}  (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        store.close()
+    return 0
+
+
 def _lessons_validate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.lessons.validate import validate_path
 
@@ -279,6 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--stuck-failures", type=int, default=3, metavar="N",
                           help="this many failed attempts on a step looks stuck (default: 3)")
     progress.set_defaults(func=_progress)
+
+    dashboard = sub.add_parser(
+        "dashboard", help="the live class view in a browser, on loopback (refreshes itself)")
+    dashboard.add_argument("--port", type=int, default=8070, help="port (default: 8070)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    dashboard.add_argument("--stuck-minutes", type=float, default=30.0, metavar="MIN",
+                           help="no progress for this long looks stuck (default: 30)")
+    dashboard.add_argument("--stuck-failures", type=int, default=3, metavar="N",
+                           help="this many failed attempts on a step looks stuck (default: 3)")
+    dashboard.set_defaults(func=_dashboard)
 
     lessons = sub.add_parser("lessons", help="lesson files: validate them, prove their checks")
     lessons_sub = lessons.add_subparsers(dest="lessons_command", metavar="ACTION", required=True)

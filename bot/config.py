@@ -113,6 +113,16 @@ class Settings:
         engine_certs: A folder with one sub-folder of TLS material per engine host
             (``TUTOR_ENGINE_CERTS``: ``<it>/<host>/{ca,cert,key}.pem``); an engine without
             one uses ``DOCKER_CERT_PATH``.
+        public_url: Where ``serve``'s HTTP port is reached from a browser
+            (``TUTOR_PUBLIC_URL``); the live class links point there.
+        dashboard_secret: Signs the live class links (``TUTOR_DASHBOARD_SECRET``; the
+            Slack signing secret when unset).
+        stuck_failures: Failed attempts on one step that alert the instructors
+            (``TUTOR_STUCK_FAILURES``).
+        stuck_idle_minutes: Quiet minutes in the middle of a step that do
+            (``TUTOR_STUCK_IDLE_MINUTES``).
+        alert_seconds: How often stuck learners are gathered into one message per
+            instructor (``TUTOR_ALERT_SECONDS``): the rate limit and the batch window.
     """
 
     database_url: str
@@ -132,6 +142,16 @@ class Settings:
     engines: tuple[str, ...] = ()
     engine_capacity: int = 50
     engine_certs: Path | None = None
+    public_url: str | None = None
+    dashboard_secret: str | None = None
+    stuck_failures: int = 3
+    stuck_idle_minutes: float = 10.0
+    alert_seconds: float = 60.0
+
+    @property
+    def link_secret(self) -> bytes:
+        """The secret that signs live class links (empty: no links can be made)."""
+        return (self.dashboard_secret or self.slack_signing_secret or "").encode("utf-8")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -166,6 +186,12 @@ class Settings:
         if capacity < 1:
             raise UsageError(f"TUTOR_ENGINE_CAPACITY must be at least 1, not {capacity}.")
         certs = env.get("TUTOR_ENGINE_CERTS", "").strip()
+        stuck_failures = _int(env, "TUTOR_STUCK_FAILURES", 3)
+        stuck_idle = _float(env, "TUTOR_STUCK_IDLE_MINUTES", 10.0)
+        alert_seconds = _float(env, "TUTOR_ALERT_SECONDS", 60.0)
+        if stuck_failures < 1 or stuck_idle <= 0 or alert_seconds < 5:
+            raise UsageError("TUTOR_STUCK_FAILURES and TUTOR_STUCK_IDLE_MINUTES must be positive "
+                             "and TUTOR_ALERT_SECONDS at least 5.")
         return cls(
             database_url=database_url,
             docker_host=env.get("DOCKER_HOST") or None,
@@ -184,6 +210,11 @@ class Settings:
             engines=engine_addresses(env.get("TUTOR_ENGINES", "")),
             engine_capacity=capacity,
             engine_certs=Path(certs) if certs else None,
+            public_url=(env.get("TUTOR_PUBLIC_URL") or "").strip().rstrip("/") or None,
+            dashboard_secret=env.get("TUTOR_DASHBOARD_SECRET") or None,
+            stuck_failures=stuck_failures,
+            stuck_idle_minutes=stuck_idle,
+            alert_seconds=alert_seconds,
         )
 
 

@@ -7,9 +7,15 @@ load, and the service interface (:mod:`bot.service`) imports no implementation a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from bot.config import Settings
 from bot.jobs.durable import JobQueue
 from bot.service import TutorService
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+"""A WSGI application (PEP 3333), as the front end mounts it."""
 
 
 def build_service(settings: Settings) -> TutorService:
@@ -34,4 +40,21 @@ def build_queue(settings: Settings) -> JobQueue:
     return SqlJobQueue(settings.database_url)
 
 
-__all__ = ["build_queue", "build_service"]
+def build_dashboard(settings: Settings) -> WsgiApp:
+    """The live class view for ``serve``: only signed links of instructors get in.
+
+    Without a link secret (``TUTOR_DASHBOARD_SECRET`` or the Slack signing secret) every
+    request is refused, so mounting it never exposes the class.
+
+    Raises:
+        TutorError: The database or the lessons could not be opened.
+    """
+    from bot.dashboard.app import DashboardApp
+    from bot.lessons.model import Catalog
+    from bot.progress import ProgressStore
+
+    return DashboardApp(ProgressStore(settings.database_url), Catalog(settings.lessons_dir),
+                        secret=settings.link_secret, instructors=settings.instructors)
+
+
+__all__ = ["WsgiApp", "build_dashboard", "build_queue", "build_service"]

@@ -45,6 +45,33 @@ class LessonCard:
     current_title: str | None = None
 
 
+@dataclass(frozen=True)
+class StuckAlert:
+    """A learner who looks stuck, as the instructors' alert names them.
+
+    Attributes:
+        learner_key: The learner's store key (``slack:U0123``).
+        learner_name: Their display name.
+        lesson_id: The lesson.
+        lesson_title: Its title.
+        step_label: The step, numbered and titled.
+        reason: ``failures`` or ``idle``.
+        detail: Why, in words (``4 failed attempts on this step``).
+        last_lines: Their last few lines on the step, oldest first, each with its result.
+        diagnosis: The tutor's last diagnosis on the step (stable id), if any.
+    """
+
+    learner_key: str
+    learner_name: str
+    lesson_id: str
+    lesson_title: str
+    step_label: str
+    reason: str
+    detail: str
+    last_lines: tuple[str, ...] = ()
+    diagnosis: str | None = None
+
+
 class Stoppable(Protocol):
     """Something running in the background that can be stopped."""
 
@@ -79,6 +106,16 @@ class TutorService(Protocol):
     def lesson_cards(self, person: Person | None) -> list[LessonCard]:
         """Every lesson with the person's progress in it (``None``: the lessons alone)."""
 
+    def stuck_alerts(self) -> list[StuckAlert]:
+        """Learners who became stuck since the last call, on any replica (each told once)."""
+
+    def mute_alerts(self, person: Person, learner_key: str, lesson_id: str) -> bool:
+        """Stop alerting about a learner in a lesson; ``False`` when already muted.
+
+        Raises:
+            NotAllowed: When the person is not an instructor.
+        """
+
     def claim_request(self, key: str) -> bool:
         """Claim a front end's request key; ``False`` when any process claimed it before."""
 
@@ -89,4 +126,4 @@ class TutorService(Protocol):
         """Release the database and engine connections."""
 
 
-__all__ = ["LessonCard", "Stoppable", "TutorService"]
+__all__ = ["LessonCard", "Stoppable", "StuckAlert", "TutorService"]

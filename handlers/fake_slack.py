@@ -320,8 +320,10 @@ class FakeSlack(BackgroundServer):
         users = str(body.get("users") or "")
         if not users:
             return {"ok": False, "error": "users_list_not_supplied"}
-        first = users.split(",", maxsplit=1)[0]
-        return {"ok": True, "channel": {"id": "D" + first.removeprefix("U")}}
+        ids = [user.strip() for user in users.split(",") if user.strip()]
+        if len(ids) > 1:  # a group DM (mpim) with the bot and these users
+            return {"ok": True, "channel": {"id": "G" + "".join(u.removeprefix("U") for u in ids)}}
+        return {"ok": True, "channel": {"id": "D" + ids[0].removeprefix("U")}}
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = str(body.get("user") or "")

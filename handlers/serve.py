@@ -36,7 +36,8 @@ from bot.config import Settings
 from bot.errors import UsageError
 from bot.factory import build_queue, build_service
 from bot.jobs.ordered import KeyedExecutor
-from handlers.app import build_app
+from handlers.alerts import AlertLoop
+from handlers.app import build_app, web_client
 from handlers.signals import check_settings, stop_on_signals
 from handlers.wsgi import EVENTS_PATH, HEALTH_PATH
 
@@ -183,10 +184,13 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
         jobs = build_queue(settings)
         executor = KeyedExecutor(ACK_SIDE_THREADS, thread_name_prefix="tutor")
         housekeeping = None
+        alerting: AlertLoop | None = None
         children: list[BaseProcess] = []
         try:
             children = start_workers(settings, worker_processes())
             housekeeping = tutor.start_housekeeping()
+            alerting = AlertLoop(tutor, web_client(settings), settings.instructors,
+                                 settings.alert_seconds).start()
             if settings.slack_app_token:
                 app = build_app(settings, tutor, executor=executor, jobs=jobs)
                 _socket_mode(app, settings.slack_app_token, stop, on_ready)
@@ -197,6 +201,8 @@ def serve(settings: Settings, *, stop: threading.Event | None = None,
             stop_workers(children)
             if housekeeping is not None:
                 housekeeping.stop()
+            if alerting is not None:
+                alerting.stop()
             jobs.close()
             tutor.close()
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot.identity import Person
 from bot.reply import Code, Event, Reply
-from bot.service import LessonCard, Stoppable
+from bot.service import LessonCard, Stoppable, StuckAlert
 from bot.tutor.core import Tutor
 
 NO_ENGINE_OUTPUT = "(no engine in this test) {line}"
@@ -55,6 +55,14 @@ class EnginelessTutor:
     def lesson_cards(self, person: Person | None) -> list[LessonCard]:
         """The real lesson cards."""
         return self.tutor.lesson_cards(person)
+
+    def stuck_alerts(self) -> list[StuckAlert]:
+        """The real tutor's alerts (the store needs no engine)."""
+        return self.tutor.stuck_alerts()
+
+    def mute_alerts(self, person: Person, learner_key: str, lesson_id: str) -> bool:
+        """Muted in the real store."""
+        return self.tutor.mute_alerts(person, learner_key, lesson_id)
 
     def claim_request(self, key: str) -> bool:
         """Claims in the real store."""

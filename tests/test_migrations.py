@@ -88,7 +88,29 @@ def test_engine_state_comes_and_goes_with_revision_0006(database_url: str) -> No
         with store.engine.connect() as connection:
             assert not sqlalchemy.inspect(connection).has_table("engine_state")
         migrate.upgrade(store.engine)
-        assert migrate.current(store.engine) == "0006"
+        assert migrate.current(store.engine) == migrate.HEAD
         assert store.engine_of("k") == "unix:///a" and store.draining_engines() == set()
+    finally:
+        store.close()
+
+
+def test_diagnoses_and_stuck_alerts_come_and_go_with_revision_0007(database_url: str) -> None:
+    """0007 adds the log's diagnosis and the alerts table; reverting it keeps every log line."""
+    from bot.identity import Person
+    from bot.progress.store import ProgressStore
+
+    store = ProgressStore(database_url)
+    ada = Person("console", "ada")
+    try:
+        entry = store.log(ada, kind="docker", text="docker ps", exit_status=0)
+        store.set_diagnosis(entry, "trap.rm-f-before-save")
+        migrate.downgrade(store.engine, "0006")
+        with store.engine.connect() as connection:
+            inspector = sqlalchemy.inspect(connection)
+            assert not inspector.has_table("stuck_alerts")
+            assert "diagnosis" not in {c["name"] for c in inspector.get_columns("command_log")}
+        migrate.upgrade(store.engine)
+        assert migrate.current(store.engine) == "0007"
+        assert [e.text for e in store.history(ada)] == ["docker ps"]
     finally:
         store.close()

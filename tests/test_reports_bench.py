@@ -70,3 +70,12 @@ def test_seed_is_consistent_with_the_summary(database_url: str, catalog: Catalog
         assert sum(summary.step_completions.values()) == seeded.completed_steps
     finally:
         store.close()
+
+
+def test_the_dashboard_bench_runs_quick(tmp_path: Path) -> None:
+    """`python -m bench --quick --only dashboard` seeds a class and times its live view."""
+    output = tmp_path / "results.md"
+    assert main(["--quick", "--only", "dashboard", "--runs", "1", "--output", str(output)]) == 0
+    text = output.read_text()
+    assert "| dashboard | dashboard refresh of 40 learners (figures + HTML) |" in text
+    assert "| dashboard | live figures, SQL only |" in text

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.identity import Person
@@ -44,6 +44,7 @@ class CommandLogMixin:
         step_id: str | None = None,
         facts: dict[str, Any] | None = None,
         learner_id: int | None = None,
+        diagnosis: str | None = None,
     ) -> int:
         """Append one entry to the command log and return its id.
 
@@ -51,7 +52,7 @@ class CommandLogMixin:
         :meth:`~bot.progress.store.ProgressStore.enter` read it this turn (which also
         recorded them active), the entry is written in one statement, without reading or
         touching the learner again; without it the learner is looked up (made if new) and
-        recorded active.
+        recorded active. ``diagnosis`` is the stable id of what the tutor diagnosed.
         """
         values: dict[str, Any] = {
             "lesson_id": lesson_id,
@@ -62,6 +63,7 @@ class CommandLogMixin:
             "duration_ms": duration_ms,
             "output": printable(output[:OUTPUT_KEEP]),
             "facts": facts,
+            "diagnosis": diagnosis,
         }
         if learner_id is None:
             with self.session() as session:
@@ -69,6 +71,13 @@ class CommandLogMixin:
                 return _append(session.connection(), values)
         with self.connection() as connection:
             return _append(connection, {**values, "learner_id": learner_id})
+
+    def set_diagnosis(self, entry_id: int, diagnosis: str) -> None:
+        """Record on a logged line the diagnosis the tutor gave after it (its stable id)."""
+        with self.connection() as connection:
+            connection.execute(
+                update(CommandLog).where(CommandLog.id == entry_id).values(diagnosis=diagnosis[:80])
+            )
 
     def history(
         self, person: Person, *, kind: str | None = None, limit: int | None = None,
@@ -78,14 +87,24 @@ class CommandLogMixin:
 
         With ``since`` (a lesson's start), only the entries logged at or after it.
         """
+        return self.history_of(person.key, kind=kind, limit=limit, since=since)
+
+    def history_of(
+        self, learner_key: str, *, kind: str | None = None, limit: int | None = None,
+        since: datetime | None = None, lesson_id: str | None = None,
+    ) -> list[CommandEntry]:
+        """:meth:`history` by store key, optionally in one lesson (for instructors' views)."""
         with self.connection() as connection:
             query = (
                 select(CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
                        CommandLog.kind, CommandLog.text, CommandLog.exit_status,
-                       CommandLog.duration_ms, CommandLog.output, CommandLog.facts)
+                       CommandLog.duration_ms, CommandLog.output, CommandLog.facts,
+                       CommandLog.diagnosis)
                 .join(Learner, Learner.id == CommandLog.learner_id)
-                .where(Learner.key == person.key)
+                .where(Learner.key == learner_key)
             )
+            if lesson_id is not None:
+                query = query.where(CommandLog.lesson_id == lesson_id)
             if kind is not None:
                 query = query.where(CommandLog.kind == kind)
             if since is not None:
@@ -110,7 +129,7 @@ def _append(connection: Connection, values: dict[str, Any]) -> int:
 def _entries(rows: Any) -> Iterator[CommandEntry]:
     for r in rows:
         yield CommandEntry(r.id, r.at, r.lesson_id, r.step_id, r.kind, r.text, r.exit_status,
-                           r.duration_ms, r.output, r.facts)
+                           r.duration_ms, r.output, r.facts, r.diagnosis)
 
 
 __all__ = ["OUTPUT_KEEP", "CommandLogMixin"]

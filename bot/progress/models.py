@@ -122,6 +122,8 @@ class CommandLog(Base):
         # ``exit_status`` so the ``at >=`` range is an index term (SQLite's planner picks
         # this index over ix_command_log_learner_at even without ANALYZE statistics).
         Index("ix_command_log_attempts", "learner_id", "lesson_id", "step_id", "kind", "at", "exit_status"),
+        # The class's most common mistakes: diagnoses counted per lesson from this index.
+        Index("ix_command_log_diagnosis", "lesson_id", "diagnosis"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -135,6 +137,32 @@ class CommandLog(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     output: Mapped[str] = mapped_column(Text, default="")
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    diagnosis: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    """The stable id of the diagnosis the tutor gave after this line (``trap.rm-f``...)."""
+
+
+class StuckAlert(Base):
+    """A learner an instructor was (or is about to be) told is stuck, once per step and reason.
+
+    The unique key makes "tell once" hold across every replica: whoever inserts the row
+    owns the alert; ``sent_at`` is set when a batch carrying it was claimed for sending.
+    A ``mute`` row (step ``*``) silences a learner's alerts in a lesson.
+    """
+
+    __tablename__ = "stuck_alerts"
+    __table_args__ = (
+        UniqueConstraint("learner_id", "lesson_id", "step_id", "reason", name="uq_stuck_alert"),
+        Index("ix_stuck_alerts_unsent", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str] = mapped_column(String(100))
+    step_id: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ClaimedRequest(Base):

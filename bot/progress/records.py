@@ -75,6 +75,7 @@ class CommandEntry:
     duration_ms: int
     output: str
     facts: dict[str, Any] | None
+    diagnosis: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import StoreError
 from bot.identity import Person
 from bot.progress import migrate
+from bot.progress.alerts import AlertsMixin
 from bot.progress.commandlog import CommandLogMixin
 from bot.progress.models import (
     ChallengeCompletion,
@@ -96,7 +97,7 @@ def _saved() -> Iterator[None]:
         ) from exc
 
 
-class ProgressStore(PlacementMixin, CommandLogMixin):
+class ProgressStore(PlacementMixin, CommandLogMixin, AlertsMixin):
     """Learners' progress and history, in a relational database.
 
     Args:
