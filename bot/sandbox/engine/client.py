@@ -19,11 +19,13 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.models.networks import Network
 from docker.models.volumes import Volume
 
 from bot.config import Settings
-from bot.errors import EngineUnavailable
+from bot.errors import CommandRefused, EngineUnavailable
 from bot.identity import Person
+from bot.printable import one_line
 from bot.sandbox.engine.disk import DiskWatch
 from bot.sandbox.engine.overtime import Overtime
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
@@ -82,6 +84,8 @@ class Plan:
         entrypoint: ``--entrypoint`` for ``run``, split into words.
         seconds: ``-t`` for ``stop`` and ``restart``.
         tail: ``--tail`` for ``logs``.
+        network: For ``run``: the learner's network to join (``None``: no network).
+        aliases: For ``run`` and ``network connect``: extra names on that network.
     """
 
     image_name: str = ""
@@ -95,6 +99,8 @@ class Plan:
     entrypoint: list[str] | None = None
     seconds: int = 10
     tail: int | str = "all"
+    network: str | None = None
+    aliases: list[str] = field(default_factory=list)
 
 
 class SandboxBase:
@@ -338,6 +344,33 @@ class SandboxBase:
                 return volume
         return None
 
+    def _networks(self, ns: Namespace) -> list[Network]:
+        """The learner's networks (one list request; ``attrs`` hold labels, not containers)."""
+        with engine_calls():
+            found: list[Network] = self.client.networks.list(filters=ns.filters())
+        return [n for n in found if owned(n.attrs.get("Labels") or {}, ns)]
+
+    def _find_network(self, ns: Namespace, name: str) -> Network | None:
+        """The learner's network called ``name`` (or with an id starting so), or ``None``."""
+        mine = self._networks(ns)
+        for network in mine:
+            if (network.attrs.get("Labels") or {}).get(LABEL_NAME) == name:
+                return network
+        by_id = [n for n in mine if len(name) >= 3 and str(n.id).startswith(name)]
+        return by_id[0] if len(by_id) == 1 else None
+
+    def _remove_networks(self, ns: Namespace) -> int:
+        """Remove every network of the learner (their containers are gone); how many."""
+        removed = 0
+        for network in self._networks(ns):
+            try:
+                with engine_calls():
+                    network.remove()
+                removed += 1
+            except docker.errors.NotFound:
+                continue
+        return removed
+
     def _volume_labels(self, ns: Namespace, container: Container) -> dict[str, dict[str, str]]:
         """The labels of the learner's volumes that ``container`` mounts, by engine name.
 
@@ -420,6 +453,11 @@ class SandboxBase:
             plan.workdir = option_values.check_workdir(command.value("workdir"))
             plan.hostname = option_values.check_hostname(command.value("hostname"))
             plan.entrypoint = option_values.check_entrypoint(command.value("entrypoint"))
+            plan.network = option_values.check_network(command.value("network"))
+            plan.aliases = option_values.check_aliases(command.values("network_alias"))
+            if plan.aliases and plan.network is None:
+                raise CommandRefused("`--network-alias` needs `--network NAME`: an alias is a "
+                                     "name on one of your networks.", option="--network-alias")
             for request in plan.mounts:
                 if request.kind == "bind" and request.source:
                     raise refuse_sub_folder("-v", request.source)
@@ -433,6 +471,16 @@ class SandboxBase:
             plan.tail = option_values.check_tail(command.value("tail"))
         elif verb == "volume create" and command.args:
             plan.name = policy.check_name(command.args[0], "volume")
+        elif verb == "network create":
+            plan.name = policy.check_name(command.args[0], "network")
+            option_values.check_network(plan.name)  # not `host`, `bridge`, ...
+            driver = command.value("driver")
+            if driver not in (None, "bridge"):
+                raise CommandRefused(f"`--driver {one_line(driver)}` is refused: networks here "
+                                     "use the `bridge` driver.", option="--driver")
+        elif verb == "network connect":
+            option_values.check_network(command.args[0])
+            plan.aliases = option_values.check_aliases(command.values("alias"), "--alias")
         return plan
 
 

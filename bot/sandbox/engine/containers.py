@@ -64,6 +64,7 @@ class ContainersMixin(BindsMixin):
                 with suppress(docker.errors.NotFound):
                     volume.remove(force=True)
             self._workspace(ns).remove()  # no container is left to use it
+            self._remove_networks(ns)
         return len(containers), len(volumes)
 
     def _remove(self, ns: Namespace, container: Container, *, force: bool) -> None:
