@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-.venv/bin/python}
-SECURITY_TESTS=(tests/test_sandbox_hostile.py tests/test_policy.py tests/test_sandbox_limits.py)
+SECURITY_TESTS=(tests/test_sandbox_hostile.py tests/test_policy.py tests/test_sandbox_limits.py tests/test_networks.py)
 
 install_runsc() {
   if command -v runsc >/dev/null 2>&1; then
@@ -43,7 +43,7 @@ case "${1:-}" in
     ;;
   security)
     shift
-    options=(--label security)
+    options=(--label security --own-network)
     if [[ ${1:-} == --runsc ]]; then
       shift
       options+=(--require-runsc --default-runtime runsc)

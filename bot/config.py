@@ -36,6 +36,7 @@ class Limits:
         nano_cpus: CPU limit of each container, in billionths of a core.
         max_containers: Containers a learner may have at once.
         max_volumes: Volumes a learner may have at once.
+        max_networks: Networks a learner may have at once.
         foreground_seconds: How long a foreground ``run`` or an ``exec`` may take.
         output_chars: How much output a learner is shown per command.
         commands_per_minute: Learner commands accepted per minute (0: no limit; the
@@ -55,6 +56,7 @@ class Limits:
     nano_cpus: int = 500_000_000
     max_containers: int = 6
     max_volumes: int = 6
+    max_networks: int = 3
     foreground_seconds: float = 20.0
     output_chars: int = 2_500
     commands_per_minute: int = 30
@@ -168,6 +170,7 @@ class Settings:
             nano_cpus=int(_float(env, "TUTOR_CPUS", Limits.nano_cpus / 1e9) * 1e9),
             max_containers=_int(env, "TUTOR_MAX_CONTAINERS", Limits.max_containers),
             max_volumes=_int(env, "TUTOR_MAX_VOLUMES", Limits.max_volumes),
+            max_networks=_int(env, "TUTOR_MAX_NETWORKS", Limits.max_networks),
             foreground_seconds=_float(env, "TUTOR_COMMAND_TIMEOUT", Limits.foreground_seconds),
             output_chars=_int(env, "TUTOR_OUTPUT_CHARS", Limits.output_chars),
             commands_per_minute=_int(env, "TUTOR_COMMANDS_PER_MINUTE", Limits.commands_per_minute),

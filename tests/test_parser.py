@@ -73,7 +73,7 @@ def test_leading_docker_is_optional() -> None:
         ("docker ps | grep x", "shell syntax"),
         ("docker run --privileged redis", "--privileged"),
         ("docker run -p 6379:6379 redis", "no network"),
-        ("docker run --network host redis", "--network"),
+        ("docker run --network host redis", "share the host's network"),
         ("docker build .", "docker build"),
         ("docker run --frobnicate redis", "--frobnicate"),
         ('docker exec r echo "unclosed', "quotes"),

@@ -97,10 +97,6 @@ def test_host_access_options_are_refused_by_name(text: str, option: str) -> None
         "docker run -P redis",
         "docker run --publish-all redis",
         "docker run -dp 80:80 busybox",
-        "docker run --network host busybox",
-        "docker run --net=host busybox",
-        "docker run --network bridge busybox",
-        "docker run --network container:abc busybox",
         "docker run --add-host x:1.2.3.4 busybox",
         "docker run --dns 8.8.8.8 busybox",
         "docker run --link other busybox",
@@ -110,6 +106,43 @@ def test_host_access_options_are_refused_by_name(text: str, option: str) -> None
 def test_network_options_are_refused_and_explain_there_is_no_network(text: str) -> None:
     """Port publishing and every network but `none` are refused with the no-network reason."""
     assert "no network" in refusal(text).message
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("docker run --network host busybox", "share the host's network"),
+        ("docker run --net=host busybox", "share the host's network"),
+        ("docker run --network bridge busybox", "shared by everyone"),
+        ("docker run --network container:abc busybox", "never share a network namespace"),
+        ("docker run --network default busybox", "create your own network"),
+        ("docker run --network ../x busybox", "Invalid network name"),
+        ("docker network create -d overlay web", "use the `bridge` driver"),
+        ("docker network create host", "share the host's network"),
+    ],
+)
+def test_engine_wide_networks_are_refused_with_their_reason(text: str, reason: str) -> None:
+    """Host, the shared bridge, another container's namespace and other drivers are refused."""
+    from bot.sandbox.engine.client import SandboxBase
+
+    with pytest.raises(CommandRefused) as caught:
+        SandboxBase(Settings(database_url="sqlite://")).vet(Person("console", "ada"), parse(text))
+    assert reason in caught.value.message
+
+
+def test_a_learners_own_network_and_aliases_are_accepted() -> None:
+    """`--network NAME --network-alias db` parses; an alias without a network is refused."""
+    from bot.sandbox.engine.client import SandboxBase
+
+    base = SandboxBase(Settings(database_url="sqlite://"))
+    ada = Person("console", "ada")
+    plan = base.vet(ada, parse("docker run -d --network app --network-alias db redis"))
+    assert plan.network == "app" and plan.aliases == ["db"]
+    with pytest.raises(CommandRefused) as caught:
+        base.vet(ada, parse("docker run -d --network-alias db redis"))
+    assert "needs `--network NAME`" in caught.value.message
+    assert parse("docker network connect --alias cache app redis-1").verb == "network connect"
+    assert parse("docker network list").verb == "network ls"
 
 
 def test_network_none_is_accepted() -> None:
@@ -148,7 +181,6 @@ def test_limit_options_are_refused(text: str, option: str) -> None:
         ("docker push redis", "push"),
         ("docker login", "login"),
         ("docker system prune -af", "system"),
-        ("docker network ls", "network"),
         ("docker swarm init", "swarm"),
         ("docker plugin install x", "plugin"),
         ("docker cp r:/etc/passwd /tmp/x", "cp"),

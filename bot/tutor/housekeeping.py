@@ -44,6 +44,7 @@ class Report:
     Attributes:
         containers: Containers removed.
         volumes: Volumes removed.
+        networks: Networks removed.
         learners: Hashes of the learners whose objects were removed.
         reasons: How many objects were removed for each reason (``idle``,
             ``idle-volumes``, ``unknown-learner``, ``unstarted``, ``anonymous-unused``).
@@ -52,6 +53,7 @@ class Report:
 
     containers: int = 0
     volumes: int = 0
+    networks: int = 0
     learners: set[str] = field(default_factory=set)
     reasons: Counter[str] = field(default_factory=Counter)
     dry_run: bool = False
@@ -60,6 +62,7 @@ class Report:
         """Add another pass's counts to this one and return it."""
         self.containers += other.containers
         self.volumes += other.volumes
+        self.networks += other.networks
         self.learners |= other.learners
         self.reasons.update(other.reasons)
         return self
@@ -68,7 +71,8 @@ class Report:
         """One line for logs and the command line."""
         verb = "would remove" if self.dry_run else "removed"
         why = ", ".join(f"{k}: {v}" for k, v in sorted(self.reasons.items())) or "nothing to do"
-        return (f"{verb} {self.containers} container(s) and {self.volumes} volume(s) of "
+        nets = f", {self.networks} network(s)" if self.networks else ""
+        return (f"{verb} {self.containers} container(s){nets} and {self.volumes} volume(s) of "
                 f"{len(self.learners)} learner(s) ({why})")
 
 
@@ -105,6 +109,8 @@ def _remove(janitor: Janitor, plan: list[tuple[EngineObject, str]], *, dry_run: 
             continue
         if obj.kind == "container":
             report.containers += 1
+        elif obj.kind == "network":
+            report.networks += 1
         else:
             report.volumes += 1
         report.learners.add(obj.learner)

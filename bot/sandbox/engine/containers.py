@@ -74,6 +74,7 @@ class ContainersMixin(SandboxBase):
                 with suppress(docker.errors.NotFound):
                     volume.remove(force=True)
             self._workspace(ns).remove()  # no container is left to use it
+            self._remove_networks(ns)
         return len(containers), len(volumes)
 
     def _gone_with_auto_remove(self, ns: Namespace, container: Container) -> None:

@@ -84,6 +84,18 @@ class RunMixin(SandboxBase):
             labels[LABEL_VOLUMES] = record_volumes(
                 {v.name: v.attrs.get("Labels") or {} for v in volumes.values()})
         detach = command.flag("detach")
+        network = None
+        limits = self._host_limits()
+        if plan.network is not None:
+            network = self._find_network(ns, plan.network)
+            if network is None:
+                return Outcome(125, f"docker: Error response from daemon: network {plan.network} "
+                                    "not found.\n",
+                               notes=[f"Create it first: `docker network create {plan.network}`."])
+            del limits["network_mode"]
+            limits["network"] = network.name
+            limits["networking_config"] = {network.name: self.client.api.create_endpoint_config(
+                aliases=list(dict.fromkeys([name, *plan.aliases])))}
         container: Container = self.client.containers.create(
             tag,
             command=argv or None,
@@ -99,7 +111,7 @@ class RunMixin(SandboxBase):
             detach=True,
             tty=command.flag("tty") and not detach,
             auto_remove=detach and command.flag("rm"),
-            **self._host_limits(),
+            **limits,
         )
         try:
             refused = start_refusal(self.client.api, container)

@@ -33,6 +33,7 @@ from bot.sandbox.engine.containers import ContainersMixin
 from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.inspection import InspectionMixin
 from bot.sandbox.engine.listing import ListingMixin
+from bot.sandbox.engine.networks import NetworksMixin
 from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
@@ -49,7 +50,8 @@ RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
 
-class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin):
+class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
+              NetworksMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -116,6 +118,13 @@ VERBS: dict[str, Handler] = {
     "volume rm": VolumesMixin._do_volume_rm,
     "volume inspect": VolumesMixin._do_volume_inspect,
     "volume prune": VolumesMixin._do_volume_prune,
+    "network create": NetworksMixin._do_network_create,
+    "network ls": NetworksMixin._do_network_ls,
+    "network inspect": NetworksMixin._do_network_inspect,
+    "network rm": NetworksMixin._do_network_rm,
+    "network connect": NetworksMixin._do_network_connect,
+    "network disconnect": NetworksMixin._do_network_disconnect,
+    "network prune": NetworksMixin._do_network_prune,
 }
 """Every verb the parser accepts (``volume create`` and friends included), to its handler."""
 

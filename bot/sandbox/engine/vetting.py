@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.errors import CommandRefused
+from bot.printable import one_line
 from bot.sandbox.policy import mounts, naming
 from bot.sandbox.policy import rules as policy
 from bot.sandbox.policy import values as option_values
@@ -32,6 +34,8 @@ class Plan:
         entrypoint: ``--entrypoint`` for ``run``, split into words.
         seconds: ``-t`` for ``stop`` and ``restart``.
         tail: ``--tail`` for ``logs``.
+        network: For ``run``: the learner's network to join (``None``: no network).
+        aliases: For ``run`` and ``network connect``: extra names on that network.
     """
 
     image_name: str = ""
@@ -45,6 +49,8 @@ class Plan:
     entrypoint: list[str] | None = None
     seconds: int = 10
     tail: int | str = "all"
+    network: str | None = None
+    aliases: list[str] = field(default_factory=list)
 
 
 def vet_command(command: Command, allowed_images: frozenset[str] | None) -> Plan:
@@ -75,6 +81,11 @@ def vet_command(command: Command, allowed_images: frozenset[str] | None) -> Plan
         plan.workdir = option_values.check_workdir(command.value("workdir"))
         plan.hostname = option_values.check_hostname(command.value("hostname"))
         plan.entrypoint = option_values.check_entrypoint(command.value("entrypoint"))
+        plan.network = option_values.check_network(command.value("network"))
+        plan.aliases = option_values.check_aliases(command.values("network_alias"))
+        if plan.aliases and plan.network is None:
+            raise CommandRefused("`--network-alias` needs `--network NAME`: an alias is a "
+                                 "name on one of your networks.", option="--network-alias")
         for request in plan.mounts:
             if request.kind == "bind" and request.source:
                 raise refuse_sub_folder("-v", request.source)
@@ -88,6 +99,16 @@ def vet_command(command: Command, allowed_images: frozenset[str] | None) -> Plan
         plan.tail = option_values.check_tail(command.value("tail"))
     elif verb == "volume create" and command.args:
         plan.name = policy.check_name(command.args[0], "volume")
+    elif verb == "network create":
+        plan.name = policy.check_name(command.args[0], "network")
+        option_values.check_network(plan.name)  # not `host`, `bridge`, ...
+        driver = command.value("driver")
+        if driver not in (None, "bridge"):
+            raise CommandRefused(f"`--driver {one_line(driver)}` is refused: networks here "
+                                 "use the `bridge` driver.", option="--driver")
+    elif verb == "network connect":
+        option_values.check_network(command.args[0])
+        plan.aliases = option_values.check_aliases(command.values("alias"), "--alias")
     return plan
 
 

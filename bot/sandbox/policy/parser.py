@@ -36,7 +36,8 @@ MAX_FORMAT_CHARS = 256
 MAX_FORMAT_ACTIONS = 8
 """The most ``{{...}}`` actions one ``--format`` template may hold."""
 
-_MANY_NAMES = ("rm", "stop", "start", "restart", "inspect", "kill", "volume rm",
+_MANY_NAMES = ("rm", "stop", "start", "restart", "inspect", "kill", "network rm", "network inspect",
+               "volume rm",
                "volume inspect")
 """Verbs that act on a list of names, capped at :data:`MAX_NAMES`."""
 
@@ -272,7 +273,7 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
     head = tokens[0]
     if head.startswith("-"):
         raise policy.refuse_option("", head)
-    if head in {"container", "image", "volume"}:
+    if head in {"container", "image", "volume", "network"}:
         if len(tokens) < 2:
             raise CommandRefused(
                 f"`docker {head}` needs a subcommand, for example `docker {head} ls`.", option=head
@@ -283,10 +284,12 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
             return alias, tokens[2:]
         if head == "volume" and sub in policy.VOLUME_SUBCOMMANDS:
             return f"volume {sub}", tokens[2:]
+        if head == "network" and sub in policy.NETWORK_SUBCOMMANDS:
+            return f"network {sub}", tokens[2:]
         if head == "container" and sub in CONTAINER_SUBCOMMANDS:
             return sub, tokens[2:]
         raise policy.refuse_verb(f"{head} {sub}", tokens[2:])
-    if head not in policy.VERBS_ALLOWED or head == "volume":
+    if head not in policy.VERBS_ALLOWED or head in ("volume", "network"):
         raise policy.refuse_verb(head, tokens[1:])
     return head, tokens[1:]
 
@@ -366,8 +369,8 @@ def _literal_workspace(command: Command) -> None:
 
 
 def _store(command: Command, opt: Opt, value: str | bool) -> None:
-    if opt.key == "network" and value != "none":
-        raise policy.refuse_option(command.verb, opt.names[0])
+    if opt.key == "network" and isinstance(value, str):
+        option_values.check_network(value)  # host, bridge, container:...: refused here
     if opt.repeat:
         bucket = command.opts.setdefault(opt.key, [])
         assert isinstance(bucket, list)  # noqa: S101 - internal invariant

@@ -19,15 +19,18 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 VERBS_ALLOWED = (
     "run", "exec", "ps", "rm", "stop", "start", "restart", "logs", "inspect", "volume", "images",
-    "kill", "rename", "diff", "top",
+    "kill", "rename", "diff", "top", "network",
 )
 """Top-level verbs on the allow-list (``container X`` and ``image ls`` are aliases)."""
 
 VOLUME_SUBCOMMANDS = ("create", "ls", "rm", "inspect", "prune")
 
+NETWORK_SUBCOMMANDS = ("create", "ls", "rm", "inspect", "connect", "disconnect", "prune")
+
 NO_NETWORK = (
-    "The sandbox has no network: containers run with --network none, so ports cannot be "
-    "published. Use `docker exec NAME ...` to talk to a service inside its container."
+    "The sandbox has no network to the outside: ports cannot be published. Containers reach "
+    "each other only on networks you create (`docker network create`). Use "
+    "`docker exec NAME ...` to talk to a service inside its container."
 )
 
 _HOST_ACCESS = "it would give the container access to the host"
@@ -50,8 +53,6 @@ REFUSED_OPTIONS: dict[str, str] = {
     "--publish": f"`--publish` is refused. {NO_NETWORK}",
     "-P": f"`-P` is refused. {NO_NETWORK}",
     "--publish-all": f"`--publish-all` is refused. {NO_NETWORK}",
-    "--network": f"`--network` accepts only `none` here. {NO_NETWORK}",
-    "--net": f"`--net` accepts only `none` here. {NO_NETWORK}",
     "--add-host": f"`--add-host` is refused. {NO_NETWORK}",
     "--dns": f"`--dns` is refused. {NO_NETWORK}",
     "--link": f"`--link` is refused. {NO_NETWORK}",
@@ -99,7 +100,6 @@ REFUSED_OPTIONS: dict[str, str] = {
     "--ip": f"`--ip` is refused. {NO_NETWORK}",
     "--ip6": f"`--ip6` is refused. {NO_NETWORK}",
     "--mac-address": f"`--mac-address` is refused. {NO_NETWORK}",
-    "--network-alias": f"`--network-alias` is refused. {NO_NETWORK}",
     "--dns-search": f"`--dns-search` is refused. {NO_NETWORK}",
     "--dns-option": f"`--dns-option` is refused. {NO_NETWORK}",
     "--dns-opt": f"`--dns-opt` is refused. {NO_NETWORK}",
@@ -118,7 +118,6 @@ VERB_REASONS: dict[str, str] = {
     "login": "`docker login` is not available: the sandbox has no registry.",
     "logout": "`docker logout` is not available: the sandbox has no registry.",
     "system": "`docker system` is not available: it acts on the whole engine, not your sandbox.",
-    "network": "`docker network` is not available: sandbox containers have no network.",
     "swarm": "`docker swarm` is not available in the sandbox.",
     "service": "`docker service` is not available in the sandbox.",
     "node": "`docker node` is not available in the sandbox.",
@@ -177,6 +176,7 @@ def refuse_option(verb: str, option: str) -> CommandRefused:
 
 SUBCOMMANDS: dict[str, tuple[str, ...]] = {
     "volume": (*VOLUME_SUBCOMMANDS, "list", "remove"),
+    "network": (*NETWORK_SUBCOMMANDS, "list", "remove"),
     "container": ("run", "exec", "ps", "ls", "list", "rm", "remove", "stop", "start", "restart",
                   "logs", "inspect", "kill", "rename", "diff", "top", "prune"),
     "image": ("ls", "list"),
@@ -187,8 +187,8 @@ SUBCOMMANDS: dict[str, tuple[str, ...]] = {
 def refuse_verb(verb: str, rest: Sequence[str] = ()) -> CommandRefused:
     """The refusal for a verb that is not on the allow-list.
 
-    ``container cp`` is refused for the reason ``cp`` is; ``network ls`` for the
-    reason ``network`` is. A misspelling of an allowed verb (``docker sp``,
+    ``container cp`` is refused for the reason ``cp`` is; ``system df`` for the
+    reason ``system`` is. A misspelling of an allowed verb (``docker sp``,
     ``dcoker ps``, ``docker volumes ls``) gets a "did you mean" with the whole line.
 
     Args:

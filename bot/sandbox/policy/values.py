@@ -13,6 +13,7 @@ import re
 
 from bot.errors import CommandRefused
 from bot.printable import one_line, unsafe_char
+from bot.sandbox.policy import rules as policy
 
 _IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -141,6 +142,44 @@ def check_hostname(value: str | None) -> str | None:
             option="--hostname",
         )
     return value
+
+
+NETWORK_MODES = {
+    "host": "`--network host` is refused: the container would share the host's network.",
+    "bridge": "`--network bridge` is refused: the engine's default bridge is shared by "
+    "everyone. Create your own: `docker network create NAME`, then `--network NAME`.",
+    "default": "`--network default` is refused: create your own network with "
+    "`docker network create NAME`.",
+}
+"""Engine-wide network modes and why each is refused."""
+
+
+def check_network(value: str | None) -> str | None:
+    """Check ``--network``: ``none`` (the default) or one of the learner's own networks.
+
+    Returns:
+        The learner's network name, or ``None`` for no network.
+    """
+    if value is None or value == "none":
+        return None
+    reason = NETWORK_MODES.get(value)
+    if reason is None and value.startswith("container:"):
+        reason = ("`--network container:...` is refused: containers never share a network "
+                  "namespace here. Put both on one of your networks instead.")
+    if reason is not None:
+        raise CommandRefused(reason, option="--network")
+    return policy.check_name(value, "network")
+
+
+def check_aliases(values: list[str], option: str = "--network-alias") -> list[str]:
+    """Check network aliases: DNS labels, at most 8."""
+    if len(values) > 8:
+        raise CommandRefused(f"At most 8 `{option}` values, please.", option=option)
+    for value in values:
+        if not _HOSTNAME_RE.match(value):
+            raise CommandRefused(f"`{option} {one_line(value)}`: use letters, digits and `-` "
+                                 "(at most 63).", option=option)
+    return values
 
 
 def check_entrypoint(value: str | None) -> list[str] | None:

@@ -52,6 +52,7 @@ VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
         _o("--entrypoint", key="entrypoint", value=True),
         _o("-h", "--hostname", key="hostname", value=True),
         _o("--network", "--net", key="network", value=True),
+        _o("--network-alias", "--net-alias", key="network_alias", value=True, repeat=True),
         _o("-u", "--user", key="user", value=True),
     ),
     "exec": (
@@ -90,6 +91,21 @@ VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
     "volume rm": (_o("-f", "--force", key="force"),),
     "volume inspect": (_o("-f", "--format", key="format", value=True),),
     "volume prune": (_o("-f", "--force", key="force"), _o("-a", "--all", key="all")),
+    "network create": (
+        _o("-d", "--driver", key="driver", value=True),
+        _o("--internal", key="internal"),
+        _o("--attachable", key="attachable"),
+    ),
+    "network ls": (
+        _o("-q", "--quiet", key="quiet"),
+        _o("--no-trunc", key="no_trunc"),
+        _o("--format", key="format", value=True),
+    ),
+    "network inspect": (_o("-f", "--format", key="format", value=True),),
+    "network rm": (_o("-f", "--force", key="force"),),
+    "network connect": (_o("--alias", key="alias", value=True, repeat=True),),
+    "network disconnect": (_o("-f", "--force", key="force"),),
+    "network prune": (_o("-f", "--force", key="force"),),
 }
 """The options each verb accepts (``volume create`` and friends are verbs of their own)."""
 
@@ -115,6 +131,8 @@ ALIASES: dict[tuple[str, str], str] = {
     ("image", "list"): "images",
     ("volume", "list"): "volume ls",
     ("volume", "remove"): "volume rm",
+    ("network", "list"): "network ls",
+    ("network", "remove"): "network rm",
 }
 """Other spellings of allowed verbs (``docker container ls`` is ``docker ps``)."""
 
@@ -139,6 +157,13 @@ POSITIONALS: dict[str, tuple[int, int | None]] = {
     "volume rm": (1, MAX_NAMES),
     "volume inspect": (1, MAX_NAMES),
     "volume prune": (0, 0),
+    "network create": (1, 1),
+    "network ls": (0, 0),
+    "network inspect": (1, MAX_NAMES),
+    "network rm": (1, MAX_NAMES),
+    "network connect": (2, 2),
+    "network disconnect": (2, 2),
+    "network prune": (0, 0),
 }
 """How many positional arguments a verb takes: (minimum, maximum or ``None`` for the rest)."""
 
@@ -148,7 +173,7 @@ it belong to that command, not to docker."""
 
 USAGE: dict[str, str] = {
     "run": "docker run [-d] [--name NAME] [-v VOLUME:/path] [--tmpfs /path] [-e K=V] [--rm] "
-    "IMAGE [COMMAND...]",
+    "[--network NET [--network-alias ALIAS]] IMAGE [COMMAND...]",
     "exec": "docker exec [-it] [-e K=V] [-w DIR] CONTAINER COMMAND [ARG...]",
     "ps": "docker ps [-a] [-q] [--format TEMPLATE] [-f status=...|name=...] [-n N] [-l]",
     "kill": "docker kill [-s SIGNAL] CONTAINER...",
@@ -168,5 +193,12 @@ USAGE: dict[str, str] = {
     "volume rm": "docker volume rm VOLUME...",
     "volume inspect": "docker volume inspect VOLUME...",
     "volume prune": "docker volume prune [-a]",
+    "network create": "docker network create NAME",
+    "network ls": "docker network ls [-q]",
+    "network inspect": "docker network inspect [-f TEMPLATE] NETWORK...",
+    "network rm": "docker network rm NETWORK...",
+    "network connect": "docker network connect [--alias ALIAS] NETWORK CONTAINER",
+    "network disconnect": "docker network disconnect [-f] NETWORK CONTAINER",
+    "network prune": "docker network prune [-f]",
 }
 """The usage line shown for each verb's ``--help`` and for wrong arguments."""

@@ -35,16 +35,16 @@ from bot.sandbox.workspace.names import LABEL_HELPER, LABEL_WORKSPACE
 if TYPE_CHECKING:
     from bot.config import Settings
 
-Kind = Literal["container", "volume"]
+Kind = Literal["container", "volume", "network"]
 
 
 @dataclass(frozen=True)
 class EngineObject:
-    """One container or volume of the deployment, as the housekeeping sees it.
+    """One container, volume or network of the deployment, as the housekeeping sees it.
 
     Attributes:
-        kind: ``container`` or ``volume``.
-        ref: The engine's id (container) or engine name (volume).
+        kind: ``container``, ``volume`` or ``network``.
+        ref: The engine's id (container, network) or engine name (volume).
         learner: The learner hash from the object's labels.
         name: The learner's own name for it.
         created: When the engine created it (``None`` if unknown).
@@ -134,6 +134,7 @@ class Janitor:
             volumes: list[dict[str, Any]] = (
                 api.volumes(filters=self._selector()).get("Volumes") or []
             )
+            networks: list[dict[str, Any]] = api.networks(filters=self._selector())
         used = {
             mount.get("Name")
             for container in containers
@@ -175,6 +176,14 @@ class Janitor:
                 anonymous=labels.get(LABEL_ANONYMOUS) == "1",
                 in_use=volume.get("Name") in used,
             ))
+        for network in networks:
+            labels = network.get("Labels") or {}
+            owner = self._owner(labels, kind="network")
+            if owner:
+                found.append(EngineObject(
+                    kind="network", ref=network.get("Id", ""), learner=owner,
+                    name=labels.get(LABEL_NAME, ""), created=parse_time(network.get("Created", "")),
+                ))
         return found
 
     def remove(self, obj: EngineObject) -> bool:
@@ -191,19 +200,21 @@ class Janitor:
             try:
                 if obj.kind == "container":
                     api.remove_container(obj.ref, force=True, v=True)
+                elif obj.kind == "network":
+                    api.remove_network(obj.ref)
                 else:
                     api.remove_volume(obj.ref, force=False)
             except docker.errors.NotFound:
                 return False
             except docker.errors.APIError as exc:
-                if exc.status_code == 409:
-                    return False  # a volume in use, or a removal already in progress
+                if exc.status_code in (403, 409):
+                    return False  # in use (a volume, a network), or already being removed
                 raise
         return True
 
 
 def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
-    """Remove every container and volume labelled with a deployment prefix.
+    """Remove every container, volume and network labelled with a deployment prefix.
 
     For throw-away deployments (tests, benchmarks) that must leave the engine as they
     found it; a real deployment uses :class:`Janitor` through housekeeping instead.
@@ -220,4 +231,7 @@ def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
     for volume in volumes:
         with contextlib.suppress(docker.errors.NotFound):
             volume.remove(force=True)
+    for network in client.networks.list(filters=selector):
+        with contextlib.suppress(docker.errors.NotFound):
+            network.remove()
     return len(containers), len(volumes)
