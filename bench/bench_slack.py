@@ -33,7 +33,7 @@ import docker
 
 import bench
 from bot.sandbox.pool.janitor import purge_prefix
-from handlers.fake_slack import FakeSlack, sign
+from tests.fake_slack import FakeSlack, sign
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 
 CHALLENGE = [

@@ -5,8 +5,9 @@ the progress database (:mod:`bot.jobs.durable`):
 
 * the acknowledging side verifies each request, stores its line as a job and answers
   Slack: with ``SLACK_APP_TOKEN`` over Socket Mode in this process, otherwise over HTTP
-  on ``PORT`` (``POST /slack/events``, ``GET /healthz``) on gunicorn, in a child process
-  (:mod:`handlers.wsgi`);
+  on ``PORT`` (``POST /slack/events``, ``GET /healthz``) on uvicorn, in a child process
+  of its own (:mod:`handlers.http_server`: the event loop holds slow clients without a
+  thread each, and this process's housekeeping never competes with it for the GIL);
 * ``TUTOR_SERVE_WORKERS`` worker processes (default 1; :mod:`handlers.worker`) run the
   jobs; ``0`` starts none, for ``docker-tutor worker`` run on its own.
 
@@ -37,8 +38,8 @@ from bot.errors import UsageError
 from bot.factory import build_queue, build_service
 from bot.jobs.ordered import KeyedExecutor
 from handlers.app import build_app
+from handlers.http_app import EVENTS_PATH, HEALTH_PATH
 from handlers.signals import check_settings, stop_on_signals
-from handlers.wsgi import EVENTS_PATH, HEALTH_PATH
 
 log = logging.getLogger("docker_tutor.slack")
 
@@ -131,8 +132,8 @@ def _wait_healthy(base: str, http: BaseProcess, timeout: float = 90.0) -> None:
 
 def _http_mode(settings: Settings, host: str, stop: threading.Event,
                on_ready: Callable[[str], None] | None) -> None:
-    """Gunicorn in a child process (its arbiter needs a main thread of its own)."""
-    from handlers.wsgi import GRACEFUL_SECONDS, run_http
+    """The HTTP server in a child process (the main thread there: it owns SIGTERM)."""
+    from handlers.http_server import GRACEFUL_SECONDS, run_http
 
     port = settings.port or _free_port(host)
     http = multiprocessing.get_context("spawn").Process(
@@ -151,7 +152,7 @@ def _http_mode(settings: Settings, host: str, stop: threading.Event,
                 break
     finally:
         if http.is_alive():
-            http.terminate()  # SIGTERM: gunicorn stops accepting, finishes requests in flight
+            http.terminate()  # SIGTERM: stops accepting, finishes requests in flight
         http.join(GRACEFUL_SECONDS + 10)
         if http.is_alive():
             http.kill()
