@@ -30,7 +30,13 @@ from handlers.http_app import (
     MAX_BODY,
     MAX_HEADER_BYTES,
 )
-from handlers.http_server import DeadlineProtocol, SlackHTTPServer, server_config
+from handlers.http_server import (
+    DeadlineProtocol,
+    SlackHTTPServer,
+    http_processes,
+    server_config,
+    shared_port,
+)
 from tests.fake_slack import FakeSlack, sign
 from tests.fake_tutor import EnginelessTutor
 from tests.slack_helpers import SECRET, TOKEN, Stack, running_stack
@@ -250,7 +256,7 @@ def test_health_says_503_when_the_database_fails_or_hangs(
 
     with FakeSlack(token=TOKEN) as fake, running_stack(
             settings, EnginelessTutor(tutor_no_engine), fake) as running:
-        app = running.server.asgi.bolt.app
+        app = running.server.asgi.app
         with SlackHTTPServer(app, healthy=healthy) as server:
             url = server.base + HEALTH_PATH
             with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
@@ -280,3 +286,19 @@ def test_serve_and_the_tests_share_one_entry_point_and_one_set_of_limits() -> No
     assert config.limit_concurrency and config.limit_concurrency >= 1000
     assert config.timeout_keep_alive <= HEADER_SECONDS and BODY_SECONDS <= 10
     assert json.dumps(config.h11_max_incomplete_event_size) == str(MAX_HEADER_BYTES)
+
+
+def test_server_processes_share_one_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TUTOR_HTTP_WORKERS processes (default 1) each bind the same port (SO_REUSEPORT)."""
+    monkeypatch.delenv("TUTOR_HTTP_WORKERS", raising=False)
+    assert http_processes() == 1
+    monkeypatch.setenv("TUTOR_HTTP_WORKERS", "3")
+    assert http_processes() == 3
+    monkeypatch.setenv("TUTOR_HTTP_WORKERS", "many")
+    assert http_processes() == 1
+    first = shared_port("127.0.0.1", 0)
+    try:
+        second = shared_port("127.0.0.1", first.getsockname()[1])
+        second.close()
+    finally:
+        first.close()
