@@ -40,6 +40,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.config import Settings
 from handlers.http_app import (
+    BODY_SECONDS,
     EVENTS_PATH,
     HEADER_SECONDS,
     KEEPALIVE_SECONDS,
@@ -115,19 +116,28 @@ class DeadlineProtocol(H11Protocol):
         self.transport.close()
 
 
-def server_config(asgi: SlackASGI, host: str, port: int, **overrides: Any) -> uvicorn.Config:
-    """The server's settings: one process, the deadline protocol, the limits.
+def server_config(asgi: SlackASGI, host: str, port: int, *,
+                  header_seconds: float = HEADER_SECONDS) -> uvicorn.Config:
+    """The server's settings: the deadline protocol and the limits.
 
     Args:
         asgi: The app.
         host: Interface to listen on.
         port: Port (``0`` picks a free one).
-        overrides: Other :class:`uvicorn.Config` settings (the tests pass a socket's ``fd``).
+        header_seconds: The header deadline (the tests shorten it to watch it fire).
     """
+    protocol = DeadlineProtocol
+    if header_seconds != DeadlineProtocol.header_seconds:
+
+        class Shortened(DeadlineProtocol):
+            pass
+
+        Shortened.header_seconds = header_seconds
+        protocol = Shortened
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "http": DeadlineProtocol,
+        "http": protocol,
         "ws": "none",
         "lifespan": "off",
         "interface": "asgi3",
@@ -143,7 +153,6 @@ def server_config(asgi: SlackASGI, host: str, port: int, **overrides: Any) -> uv
         "access_log": False,
         "log_config": None,
     }
-    options.update(overrides)
     return uvicorn.Config(asgi, **options)
 
 
@@ -159,15 +168,19 @@ class SlackHTTPServer:
         host: Interface to listen on.
         port: Port; ``0`` picks a free one.
         healthy: The health check (``None``: always healthy).
+        header_seconds: The header deadline (only the deadline tests shorten it).
+        body_seconds: The body deadline (likewise).
     """
 
     def __init__(self, app: App, *, host: str = "127.0.0.1", port: int = 0,
-                 healthy: Healthy | None = None) -> None:
-        self.asgi = SlackASGI(app, healthy)
+                 healthy: Healthy | None = None, header_seconds: float = HEADER_SECONDS,
+                 body_seconds: float = BODY_SECONDS) -> None:
+        self.asgi = SlackASGI(app, healthy, body_seconds=body_seconds)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
-        self._server = uvicorn.Server(server_config(self.asgi, host, port))
+        self._server = uvicorn.Server(server_config(self.asgi, host, port,
+                                                    header_seconds=header_seconds))
         self._thread: threading.Thread | None = None
         self.path = EVENTS_PATH
 

@@ -27,7 +27,7 @@ SLOW = 100
 """Connections of each kind (headers trickling, bodies trickling)."""
 EVERY = 2.0
 """Seconds between two bytes of a slow client."""
-WATCH = 7.0
+WATCH = 4.5
 """Seconds the slow clients are watched (shorter than both deadlines: none is cut yet)."""
 ACK_LIMIT = 0.3
 
@@ -99,7 +99,7 @@ def test_signed_commands_ack_fast_while_200_clients_trickle(stack: QueuedStack) 
             dripper.join(EVERY + 5)
         for sock in slow:
             sock.close()
-    assert len(acks) >= 10
+    assert len(acks) >= 8
     assert max(acks) < ACK_LIMIT, sorted(acks)[-3:]
     assert max(checks) < ACK_LIMIT, sorted(checks)[-3:]
     assert still_open == 2 * SLOW
