@@ -51,7 +51,7 @@ from handlers.http_app import (
 
 log = logging.getLogger("docker_tutor.slack.http")
 
-MAX_CONNECTIONS = 4096
+MAX_CONNECTIONS = 1000
 """Open connections beyond which new requests are answered ``503``."""
 GRACEFUL_SECONDS = 20
 """On SIGTERM, requests in flight get this long to finish."""
