@@ -52,7 +52,7 @@ HEALTH_PATH = "/healthz"
 MAX_BODY = 64 * 1024
 """Largest request body accepted (a slash command or a button is a few KiB)."""
 MAX_HEADER_BYTES = 16 * 1024
-"""Largest request line plus headers (more is a ``400``)."""
+"""Largest request line plus headers (more is a ``431``, or ``400`` from h11 when they trickle)."""
 HEADER_SECONDS = 10.0
 """A client must send its request line and headers within this long of connecting (or of
 the previous response, on a kept-alive connection)."""
