@@ -25,8 +25,8 @@ from slack_sdk.models.views import View
 
 from handlers.blocks import FALLBACK_LIMIT, HEADER_LIMIT, MAX_BLOCKS, VIEW_BLOCK_LIMIT, Rendered
 from handlers.blocks import Upload as RenderedUpload
-from handlers.fake_slack import RESPONSE, Call, FakeSlack
 from handlers.mrkdwn import SECTION_LIMIT, slack_len
+from tests.fake_slack import RESPONSE, Call, FakeSlack
 
 BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000

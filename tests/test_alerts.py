@@ -10,6 +10,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.dashboard.app import DashboardApp
 from bot.errors import NotAllowed
 from bot.identity import Person
 from bot.lessons.model import Catalog
@@ -20,7 +21,7 @@ from bot.reports.alerts import AlertRules, new_stuck_alerts, why_stuck
 from bot.reports.exports import LessonInfo
 from bot.tutor.core import Tutor
 from handlers.alerts import HINT, MUTE, THREAD, AlertLoop
-from handlers.fake_slack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.fake_tutor import EnginelessTutor
 from tests.slack_helpers import Stack, running_stack
 
@@ -154,3 +155,37 @@ def test_progress_live_gives_an_instructor_a_signed_link(tutor_no_engine: Tutor)
     assert isinstance(console, Markdown) and "`docker-tutor dashboard`" in console.text
     with pytest.raises(NotAllowed):
         tutor_no_engine.handle(Person("slack", "U0BEN"), "progress live")
+
+
+def test_serve_mounts_the_dashboard_behind_signed_links(
+        settings: Settings, tutor_no_engine: Tutor, fake: FakeSlack) -> None:
+    """Beside Slack's events, `serve`'s port answers `/dashboard/` to a signed link only."""
+    import urllib.error
+    import urllib.request
+    from dataclasses import replace
+
+    from bot.dashboard.links import sign_link
+    from bot.factory import build_dashboard
+    from bot.jobs.ordered import KeyedExecutor
+    from handlers.app import build_app
+    from handlers.http_server import SlackHTTPServer
+    from tests.slack_helpers import slack_settings
+
+    served = replace(slack_settings(settings, fake), instructors=frozenset({TEACHER}))
+    dashboard = build_dashboard(served)
+    executor = KeyedExecutor(2)
+    app = build_app(served, EnginelessTutor(tutor_no_engine), executor=executor)
+    try:
+        with SlackHTTPServer(app, dashboard=dashboard) as server:
+            link = f"{server.base}/dashboard/?t={sign_link(served.link_secret, TEACHER)}"
+            with urllib.request.urlopen(link, timeout=10) as page:  # noqa: S310 (loopback)
+                assert page.status == 200 and "live class" in page.read().decode()
+                assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{server.base}/dashboard/", timeout=10)  # noqa: S310
+            assert refused.value.code == 403
+            refused.value.close()
+    finally:
+        executor.shutdown(wait=True)
+        assert isinstance(dashboard, DashboardApp)
+        dashboard.store.close()

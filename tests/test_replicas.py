@@ -28,7 +28,7 @@ from bot.identity import Person
 from bot.progress import ProgressStore
 from bot.sandbox.policy.naming import LABEL_NAMESPACE
 from bot.sandbox.pool.janitor import purge_prefix
-from handlers.fake_slack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 
 pytestmark = pytest.mark.docker

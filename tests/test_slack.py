@@ -28,8 +28,8 @@ from bot.reply import File, Image, Markdown, Reply
 from bot.service import TutorService
 from bot.tutor.core import Tutor
 from handlers.app import build_app
-from handlers.fake_slack import RESPONSE, FakeSlack
-from handlers.server import SlackHTTPServer
+from handlers.http_server import SlackHTTPServer
+from tests.fake_slack import RESPONSE, FakeSlack
 from tests.fake_tutor import NO_ENGINE_OUTPUT, EnginelessTutor
 from tests.payload_check import StrictFakeSlack
 from tests.slack_helpers import (
@@ -453,7 +453,6 @@ def test_an_unexpected_error_surfaces_and_is_not_shown_to_the_learner(
                     on_error=errors.append)
     mocker.patch.object(service, "handle", side_effect=RuntimeError("bug"))
     server = SlackHTTPServer(app, host="127.0.0.1", port=0)
-    server.poll_interval = 0.02  # stop() waits for the serving loop to notice: keep it short
     with server:
         sender = SlackSender(server.url, fake)
         sent = sender.command("/tutor", "next")
@@ -515,7 +514,6 @@ def test_a_bug_whose_apology_cannot_be_delivered_still_reaches_on_error(
     mocker.patch.object(service, "handle", side_effect=RuntimeError("bug"))
     fake.answer("chat.postMessage", {"ok": False, "error": "is_archived"})
     server = SlackHTTPServer(app, host="127.0.0.1", port=0)
-    server.poll_interval = 0.02  # stop() waits for the serving loop to notice: keep it short
     with caplog.at_level(logging.WARNING), server:
         assert SlackSender(server.url, fake).dm("next").status == 200
         executor.shutdown(wait=True)

@@ -13,7 +13,7 @@ import pytest
 from bot.config import Settings
 from bot.identity import Person
 from bot.tutor.core import Tutor
-from handlers.fake_slack import FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.slack_helpers import TOKEN, Stack, header_texts, running_stack
 
 pytestmark = pytest.mark.docker

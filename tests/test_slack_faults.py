@@ -19,8 +19,8 @@ from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.tutor.core import Tutor
-from handlers.fake_slack import FakeSlack
 from handlers.inbound import slack_person
+from tests.fake_slack import FakeSlack
 from tests.job_helpers import QueuedStack, queued_stack, thread_worker
 from tests.pg_helpers import ThrowawayPostgres, unavailable_reason
 from tests.slack_helpers import TOKEN

@@ -34,8 +34,8 @@ from bot.tutor.core import Tutor
 from handlers import home
 from handlers.app import build_app
 from handlers.blocks import render
-from handlers.fake_slack import RESPONSE, sign
 from handlers.runtime import error_reply
+from tests.fake_slack import RESPONSE, sign
 from tests.payload_check import (
     TALLY,
     StrictFakeSlack,

@@ -16,10 +16,10 @@ from pytest_mock import MockerFixture
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.tutor.core import Tutor
-from handlers.fake_slack import FakeSlack
+from handlers.http_app import MAX_BODY
 from handlers.serve import serve
-from handlers.wsgi import MAX_BODY
 from tests.conftest import NO_ENGINE
+from tests.fake_slack import FakeSlack
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 
 

@@ -19,8 +19,8 @@ from bot.config import Settings
 from bot.progress.models import QueuedJob
 from bot.progress.queue import SqlJobQueue
 from bot.tutor.core import Tutor
-from handlers.fake_slack import FakeSlack
 from handlers.worker import INTERRUPTED
+from tests.fake_slack import FakeSlack
 from tests.job_helpers import queued_stack, thread_worker, wait_until, worker_process
 from tests.slack_helpers import TOKEN
 

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from handlers.background import BackgroundServer
+from tests.background import BackgroundServer
 
 API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"
@@ -461,7 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> int:
-    """Run a fake Slack on a free port until interrupted (``python -m handlers.fake_slack``)."""
+    """Run a fake Slack on a free port until interrupted (``python -m tests.fake_slack``)."""
     with FakeSlack() as fake:
         print(f"fake Slack Web API at {fake.url}  (SLACK_API_URL); Ctrl-C to stop", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
