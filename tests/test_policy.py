@@ -66,8 +66,6 @@ def refusal(text: str) -> CommandRefused:
         ("docker run --cgroupns host busybox", "--cgroupns"),
         ("docker run --cgroup-parent / busybox", "--cgroup-parent"),
         ("docker run --ulimit nofile=1048576 busybox", "--ulimit"),
-        ("docker run --restart always busybox", "--restart"),
-        ("docker run --restart=unless-stopped busybox", "--restart"),
         ("docker run --volumes-from other busybox", "--volumes-from"),
         ("docker run --sysctl kernel.shmmax=1 busybox", "--sysctl"),
         ("docker run --runtime runc busybox", "--runtime"),

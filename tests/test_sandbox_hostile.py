@@ -231,9 +231,10 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker run REDIS", "REDIS"),
     ("docker run 7e1926ab1bcd", "7e1926ab1bcd"),
     # limits the sandbox sets
-    ("docker run --restart always -d busybox sleep 1", "--restart"),
-    ("docker run --restart=unless-stopped busybox", "--restart"),
-    ("docker run --restart on-failure:5 busybox", "--restart"),
+    ("docker run --restart always --rm -d busybox sleep 1", "--restart"),
+    ("docker run --restart=sometimes busybox", "--restart"),
+    ("docker run --restart on-failure:5000 busybox", "--restart"),
+    ("docker run --restart always:3 busybox", "--restart"),
     ("docker run --memory 8g busybox", "--memory"),
     ("docker run -m 8g busybox", "-m"),
     ("docker run --memory-swap -1 busybox", "--memory-swap"),

@@ -24,5 +24,6 @@ from bot.checks import history as _history  # noqa: F401  isort: skip
 from bot.checks import quiz as _quiz  # noqa: F401  isort: skip
 from bot.checks import redis_keys as _redis_keys  # noqa: F401  isort: skip
 from bot.checks import volumes as _volumes  # noqa: F401  isort: skip
+from bot.checks import lifecycle as _lifecycle  # noqa: F401  isort: skip
 
 __all__ = ["PRIMITIVES", "CheckContext", "CheckResult", "ParamSpec", "primitive", "run_checks"]

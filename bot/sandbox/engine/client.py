@@ -396,6 +396,11 @@ class SandboxBase:
             status=container.status,
             mounts=self._mount_views(ns, container),
             command=tuple(command),
+            exit_code=int((container.attrs.get("State") or {}).get("ExitCode") or 0),
+            restart_count=int(container.attrs.get("RestartCount") or 0),
+            restart_policy=str(((container.attrs.get("HostConfig") or {}).get("RestartPolicy")
+                                or {}).get("Name") or "no"),
+            env=tuple(str(item) for item in config.get("Env") or ()),
         )
 
     # -- creating and removing (what several verb families share) -------------------------

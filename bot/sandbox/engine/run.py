@@ -85,7 +85,7 @@ class RunMixin(SandboxBase):
                 {v.name: v.attrs.get("Labels") or {} for v in volumes.values()})
         detach = command.flag("detach")
         network = None
-        limits = self._host_limits()
+        limits = {**self._host_limits(), **_restart_policy(command)}
         if plan.network is not None:
             network = self._find_network(ns, plan.network)
             if network is None:
@@ -224,3 +224,9 @@ class RunMixin(SandboxBase):
         facts["exit"] = code
         return Outcome(code, output, cut=max(0, size - self._kept_bytes()), notes=notes,
                        facts=facts)
+
+
+def _restart_policy(command: Command) -> dict[str, Any]:
+    """``--restart``'s policy for the engine, when given (the parser has checked it)."""
+    policy = option_values.check_restart(command.value("restart"), remove=command.flag("rm"))
+    return {"restart_policy": policy} if policy else {}

@@ -245,6 +245,8 @@ def parse(text: str) -> Command:
         raise CommandRefused(
             f"`docker {verb}` expects different arguments. Usage: {USAGE[verb]}", option=verb
         )
+    if verb == "run":  # a value only the policy can judge, refused before any engine call
+        option_values.check_restart(command.value("restart"), remove=command.flag("rm"))
     if verb == "exec":
         option_values.check_not_interactive(command.args[0], command.args[1:],
                                      interactive=command.flag("interactive"))

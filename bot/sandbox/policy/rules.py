@@ -56,7 +56,6 @@ REFUSED_OPTIONS: dict[str, str] = {
     "--add-host": f"`--add-host` is refused. {NO_NETWORK}",
     "--dns": f"`--dns` is refused. {NO_NETWORK}",
     "--link": f"`--link` is refused. {NO_NETWORK}",
-    "--restart": "`--restart` is refused: containers that restart themselves outlive the lesson.",
     "--label": "`--label` is refused: the sandbox labels containers itself.",
     "-l": "`-l` is refused: the sandbox labels containers itself.",
     "--label-file": "`--label-file` is refused: the sandbox labels containers itself.",

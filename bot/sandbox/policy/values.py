@@ -1,6 +1,6 @@
 """The sandbox policy on the values a learner may give to a command.
 
-Images, ``-e``, ``-u``, ``-w``, ``-h``, ``--entrypoint``, ``-t``, ``--tail``, ``-s``, ``-n``,
+Images, ``-e``, ``-u``, ``-w``, ``-h``, ``--entrypoint``, ``--restart``, ``-t``, ``--tail``, ``-s``, ``-n``,
 and programs that would wait for typing at a terminal. The verbs, options and names a
 learner may use are in :mod:`bot.sandbox.policy.rules`; each rule is documented in SECURITY.md
 next to the test that proves it.
@@ -35,6 +35,12 @@ SYSTEM_PATHS = ("/proc", "/sys", "/dev")
 
 MAX_SECONDS = 60
 """The longest ``-t`` a learner may give ``docker stop`` or ``docker restart``."""
+
+MAX_RESTART_RETRIES = 10
+"""The most retries ``--restart on-failure:N`` may ask for."""
+
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+"""The restart policies ``docker run --restart`` accepts (the engine's own four)."""
 
 
 def image_hint(allowed: frozenset[str] | None) -> str:
@@ -220,6 +226,43 @@ def check_tail(raw: str | None) -> int | str:
     if value < 0:
         return "all"
     return value
+
+
+def check_restart(raw: str | None, *, remove: bool) -> dict[str, str | int] | None:
+    """Check ``docker run --restart POLICY`` and return the engine's restart policy.
+
+    Any of the engine's four policies is accepted: a restarting container stays under the
+    sandbox's limits, the engine waits longer between restarts each time (up to a
+    minute), ``docker stop``, ``kill`` and ``rm -f`` end it, and the reaper removes it
+    with the learner's other containers. ``on-failure:N`` takes at most
+    :data:`MAX_RESTART_RETRIES` retries. Like the docker CLI, ``--rm`` with a policy
+    other than ``no`` is refused.
+
+    Raises:
+        CommandRefused: For an unknown policy, a bad or too large retry count, or ``--rm``.
+    """
+    if raw is None:
+        return None
+    name, colon, count = raw.partition(":")
+    if name not in RESTART_POLICIES:
+        raise CommandRefused(
+            f"`--restart {one_line(raw)}`: the policies are {', '.join(RESTART_POLICIES)} "
+            "(`on-failure:N` retries at most N times).", option="--restart")
+    retries = 0
+    if colon:
+        if name != "on-failure" or not count.isdigit():
+            raise CommandRefused(
+                f"`--restart {one_line(raw)}`: only `on-failure` takes a retry count, as "
+                "`on-failure:3`.", option="--restart")
+        retries = int(count)
+        if not 0 < retries <= MAX_RESTART_RETRIES:
+            raise CommandRefused(
+                f"`--restart {one_line(raw)}`: give 1 to {MAX_RESTART_RETRIES} retries here.",
+                option="--restart")
+    if remove and name != "no":
+        raise CommandRefused("Conflicting options: `--restart` and `--rm` (a container that "
+                             "removes itself when it stops cannot restart).", option="--restart")
+    return {"Name": name, "MaximumRetryCount": retries}
 
 
 SIGNALS = (

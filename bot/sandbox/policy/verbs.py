@@ -54,6 +54,7 @@ VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
         _o("--network", "--net", key="network", value=True),
         _o("--network-alias", "--net-alias", key="network_alias", value=True, repeat=True),
         _o("-u", "--user", key="user", value=True),
+        _o("--restart", key="restart", value=True),
     ),
     "exec": (
         _o("-d", "--detach", key="detach"),
@@ -173,7 +174,7 @@ it belong to that command, not to docker."""
 
 USAGE: dict[str, str] = {
     "run": "docker run [-d] [--name NAME] [-v VOLUME:/path] [--tmpfs /path] [-e K=V] [--rm] "
-    "[--network NET [--network-alias ALIAS]] IMAGE [COMMAND...]",
+    "[--restart POLICY] [--network NET [--network-alias ALIAS]] IMAGE [COMMAND...]",
     "exec": "docker exec [-it] [-e K=V] [-w DIR] CONTAINER COMMAND [ARG...]",
     "ps": "docker ps [-a] [-q] [--format TEMPLATE] [-f status=...|name=...] [-n N] [-l]",
     "kill": "docker kill [-s SIGNAL] CONTAINER...",
