@@ -1,4 +1,4 @@
-"""The App Home tab: every lesson with a progress bar, where you are, and Resume.
+"""The App Home tab: the course's progress, every lesson with a progress bar, and Resume.
 
 Opening the Home tab publishes a fresh view (``views.publish``). The Resume / Start
 button runs ``start <lesson>`` and answers in the learner's DM (opened with
@@ -43,9 +43,14 @@ def progress_bar(done: int, total: int, width: int | None = None) -> str:
 
 
 def _lesson_blocks(card: LessonCard) -> list[Block]:
-    lines = [f"*{escape(card.title)}*", progress_bar(card.steps_done, card.steps_total)]
+    number = f"{card.number:02d} " if card.number else ""
+    if card.coming:
+        return [context(f"*{escape(number + card.title)}*: coming soon.")]
+    lines = [f"*{escape(number + card.title)}*", progress_bar(card.steps_done, card.steps_total)]
     if not card.started:
         lines.append("Not started yet.")
+        if card.waiting_on:
+            lines.append(f"Builds on {escape(', '.join(card.waiting_on))}: recommended first.")
         label = "Start"
     elif card.completed:
         lines.append(":mortar_board: Completed.")
@@ -69,6 +74,22 @@ def _lesson_blocks(card: LessonCard) -> list[Block]:
     if card.summary:
         blocks.append(context(to_mrkdwn(card.summary)))
     return blocks
+
+
+def _course_blocks(cards: list[LessonCard]) -> list[Block]:
+    """The course at a glance: lessons finished of those written, and the next one."""
+    written = [c for c in cards if not c.coming]
+    if len(cards) < 2 or not written:
+        return []
+    done = sum(1 for c in written if c.completed)
+    following = next((c for c in written if not c.completed), None)
+    lines = [f"*Your course:* {progress_bar(done, len(written))} lessons finished"]
+    if following is not None:
+        verb = "continue with" if following.started else "next up:"
+        lines.append(f"{verb.capitalize()} *{escape(following.title)}*.")
+    else:
+        lines.append(":mortar_board: You finished every lesson there is so far.")
+    return [section("\n".join(lines))]
 
 
 def _class_summary(tutor: TutorService, person: Person) -> list[Block]:
@@ -98,6 +119,7 @@ def home_view(tutor: TutorService, person: Person) -> dict[str, Any]:
         blocks.append({"type": "divider"})
         blocks.extend(_class_summary(tutor, person))
     blocks.append({"type": "divider"})
+    blocks.extend(_course_blocks(cards))
     for card in cards:
         blocks.extend(_lesson_blocks(card))
     note = context(HOME_CUT_NOTE_INSTRUCTOR if instructor else HOME_CUT_NOTE)

@@ -85,7 +85,7 @@ def test_the_installed_command_runs_a_piped_session(settings: Settings, tmp_path
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "The ephemeral writable layer" in result.stdout
+    assert "Your first container" in result.stdout  # `start` begins the course
     assert "DRIVER" in result.stdout
     assert (tmp_path / "data" / "tutor.db").is_file()
 
@@ -178,7 +178,7 @@ def test_in_a_terminal_reset_asks_and_only_yes_goes_on(tutor: Tutor) -> None:
     """On a TTY `reset` says what it removes; `no` keeps everything, `yes` removes it."""
     output = terminal(tutor, "max", ["start", "docker volume create keepme", "reset", "y",
                                      "docker volume ls", "reset", "yes", "docker volume ls"])
-    question = ("This removes all your containers and volumes and starts Data Persistence over.\n"
+    question = ("This removes all your containers and volumes and starts Containers over.\n"
                 "Type yes to go on: ")
     assert output.count(question) == 2
     first, second = output.split(question)[1:]
@@ -222,7 +222,7 @@ def test_on_a_real_terminal_replies_are_styled_and_reset_asks(settings: Settings
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     text = bytes(seen).decode()
-    assert "\x1b[1mData Persistence\x1b[0m" in text  # Slack's *bold*, in bold
+    assert "\x1b[1m04 Data Persistence\x1b[0m" in text  # Slack's *bold*, in bold
     plain = SGR.sub("", text)
     assert "*Data Persistence*" not in plain and "\x1b" not in plain
     assert "Type `start LESSON`" not in plain and "Type start LESSON to begin" in plain

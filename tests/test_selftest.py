@@ -108,3 +108,24 @@ def test_the_text_is_held_to_what_each_command_prints(settings: Settings, tmp_pa
     assert step.problems == [
         "the text says step 4 `docker exec box cat /y` should print `goodbye`, but it exited 1 "
         "and printed: cat: can't open '/y': No such file or directory"]
+
+
+@pytest.mark.docker
+def test_the_containers_lesson_proves_every_check(
+    settings: Settings, catalog: Catalog, docker_client: docker.DockerClient
+) -> None:
+    """Lesson 01's selftest passes on the real engine, the Phoenix included, and leaves nothing."""
+    report = run_selftest(settings, catalog.get("containers"))
+    assert report.ok, report.render()
+    hands_on = [s for s in report.steps if s.hands_on]
+    assert [s.step_id for s in hands_on] == [
+        "first-run", "detached", "exec", "lifecycle", "names-env", "exit-codes",
+        "restart-policies", "quiz", "challenge", "cleanup"]
+    for step in hands_on:
+        assert step.before is not None and not step.before.passed, step.step_id
+        assert step.after is not None and step.after.passed, step.step_id
+        assert step.completed, step.step_id
+    challenge = next(s for s in hands_on if s.step_id == "challenge")
+    assert challenge.after is not None and "restarted `phoenix` by itself" in challenge.after.message
+    assert sum(s.claims for s in hands_on) >= 15
+    assert leftovers(docker_client, settings, report) == 0

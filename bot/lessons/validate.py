@@ -18,6 +18,7 @@ from bot.checks import PRIMITIVES
 from bot.checks.framework import validate_params
 from bot.checks.library import IMPLICIT, STATES, VALIDATORS
 from bot.errors import CommandRefused, LessonError, TutorError
+from bot.lessons.course import COURSE_FILE, course_problems
 from bot.lessons.model import LESSON_FILE, QUIZ_CHECK, CheckSpec, load_lesson
 from bot.lessons.prose import prose_problems
 from bot.lessons.toml_lines import Locator, Path_
@@ -381,9 +382,16 @@ def lesson_folders(path: Path) -> list[Path]:
 
 
 def validate_path(path: Path) -> tuple[list[Path], list[Problem]]:
-    """Validate every lesson a path names; return the lesson folders and all problems."""
+    """Validate every lesson a path names; return the lesson folders and all problems.
+
+    A folder of lessons (or its ``course.toml``) also gets its course file checked.
+    """
+    if path.is_file() and path.name == COURSE_FILE:
+        path = path.parent
     folders = lesson_folders(path)
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem(file, line, message)
+                               for file, line, message in course_problems(path)
+                               if path.is_dir() and not (path / LESSON_FILE).is_file()]
     owners: dict[str, Path] = {}
     for folder in folders:
         problems.extend(validate_lesson(folder))

@@ -39,6 +39,7 @@ from bot.reply import (
 from bot.sandbox import LearnerSandbox, Namespace
 from bot.sandbox.policy import clean_path, suggest
 from bot.service import LessonCard, Stoppable, StuckAlert
+from bot.tutor.course import CourseWalk
 from bot.tutor.hands_on import HandsOn
 from bot.tutor.oplog import LineTrace, exit_status_of, log_line
 from bot.tutor.ratelimit import CommandRate
@@ -85,6 +86,7 @@ class Tutor:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self.hands_on = HandsOn(store, catalog, lambda: self.sandbox, self._rate)
+        self.course = CourseWalk(store, catalog)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tutor:
@@ -150,9 +152,7 @@ class Tutor:
         Raises:
             StoreError: The person's progress could not be read.
         """
-        states = ({s.lesson_id: s for s in self.store.all_lesson_states(person)}
-                  if person is not None else {})
-        return [view.card(lesson, states.get(lesson.id)) for lesson in self.catalog]
+        return view.course_cards(self.course.rows(person))
 
     def claim_request(self, key: str) -> bool:
         """Claim a front end's request key in the store, across replicas."""
@@ -223,19 +223,27 @@ class Tutor:
         return Reply().add(Markdown(help_text(front_end(person))))
 
     def lessons(self, person: Person, rest: str) -> Reply:
-        """Every lesson with the person's progress in it."""
-        return view.lessons_reply([(lesson, self.store.lesson_state(person, lesson.id))
-                              for lesson in self.catalog])
+        """The course in order, with the person's state in each lesson."""
+        course = self.catalog.course
+        return view.lessons_reply(self.course.rows(person), course.title if course else "")
 
     def start(self, person: Person, rest: str) -> Reply:
-        """Start (or resume) a lesson and show its current section."""
-        lesson = self.catalog.get(rest) if rest else self.catalog.first()
+        """Start (or resume) a lesson; alone, the one in progress or the course's next.
+
+        Prerequisites are advice: an unfinished one is named after the section, never enforced.
+        """
+        lesson = self.course.chosen(person, rest)
         state = self.store.start_lesson(person, lesson.id, lesson.steps[0].id)
         reply = Reply()
-        if any(s.completed_at for s in state.steps.values()):
+        welcome_back = any(s.completed_at for s in state.steps.values())
+        if welcome_back:
             reply.add(Notice(f"Welcome back to {lesson.title}. Here is where you left off.",
                              Tone.INFO))
-        return reply.extend(self._section(lesson, lesson.step(state.current_step), person))
+        reply.extend(self._section(lesson, lesson.step(state.current_step), person))
+        missing = self.course.missing(person, lesson)
+        if missing and not welcome_back and state.completed_at is None:
+            reply.extend(view.prerequisite_note(missing))
+        return reply
 
     def show(self, person: Person, rest: str) -> Reply:
         """Show the current section again."""
@@ -440,8 +448,9 @@ class Tutor:
         reply = Reply()
         if self.store.complete_lesson(person, lesson.id):
             reply.events.append(Event.LESSON_COMPLETED)
-        return reply.add(Notice(f"\U0001f393 You finished {lesson.title}. Well done!",
-                                Tone.SUCCESS))
+        reply.add(Notice(f"\U0001f393 You finished {lesson.title}. Well done!", Tone.SUCCESS))
+        following = self.course.following(person, lesson)
+        return reply.extend(view.offer_next(following)) if following else reply
 
 
 def _unknown_word(word: str, rest: str) -> str:
