@@ -52,6 +52,20 @@ def _purge(client: docker.DockerClient, prefix: str) -> None:
     purge_prefix(client, prefix)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Hold the layout's rule: a test that needs the engine lives under ``tests/engine/``.
+
+    ``tests/unit/`` runs on any machine (``make test-fast``); a test there marked
+    ``docker`` is a misplaced test, and collection fails naming it.
+    """
+    unit = ROOT / "tests" / "unit"
+    misplaced = [item.nodeid for item in items
+                 if item.get_closest_marker("docker") is not None and unit in Path(item.path).parents]
+    if misplaced:
+        raise pytest.UsageError("tests that need the engine belong under tests/engine/: "
+                                + ", ".join(misplaced[:5]))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Move what collection built out of the garbage collector's way for the session.
 

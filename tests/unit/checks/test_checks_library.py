@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from bot.checks import PRIMITIVES
 from bot.checks.library import STATES
+from tests.paths import REPO_ROOT
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "authoring.md"
+DOCS = REPO_ROOT / "docs" / "authoring.md"
 
 
 def test_every_primitive_declares_its_failure_states() -> None:

@@ -36,7 +36,7 @@ from bot.sandbox.policy.parser import parse
 from bot.sandbox.workspace.names import volume_name
 from bot.tutor.core import Tutor
 from tests.conftest import ROOT, _purge
-from tests.test_engine_workspace import HostFileWatch
+from tests.engine.sandbox.test_engine_workspace import HostFileWatch
 
 pytestmark = pytest.mark.docker
 

@@ -9,7 +9,6 @@ theirs, and the manifest must ask for that set and nothing more.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,9 @@ from slack_sdk import WebClient
 from bot.tutor import core as tutor_module
 from bot.tutor.core import TUTOR_WORDS
 from handlers.messages import route
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 METHOD_SCOPES: dict[str, frozenset[str]] = {
     "auth.test": frozenset(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,9 @@ from handlers.home import progress_bar
 from handlers.inbound import command_text, docker_line, message_text
 from handlers.messages import route
 from handlers.mrkdwn import SECTION_LIMIT, split_mrkdwn, to_mrkdwn
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def _sections(reply: Reply) -> list[str]:

@@ -41,6 +41,7 @@ from tests.engines import (
     start_engine,
     sweep,
 )
+from tests.paths import REPO_ROOT
 
 LABEL = "dte.test"
 RUNTIMES = ["runc", "runsc"]
@@ -282,7 +283,7 @@ def test_sweep_stops_the_engine_of_a_killed_run_and_spares_a_live_ones() -> None
             [sys.executable, "-c", "import time\nfrom tests.engines import EngineOptions, start_engine\n"
              "e = start_engine(EngineOptions(label='sweeporphan', images=(), runsc=False))\n"
              "print(e.root, flush=True)\ntime.sleep(600)\n"],
-            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
         assert starter.stdout is not None
         orphan = Engine.load(Path(starter.stdout.readline().strip()))
         starter.kill()
@@ -354,7 +355,7 @@ def test_requirements_are_named_when_missing(mocker: MockerFixture) -> None:
 
 def test_the_compose_sandbox_engine_is_built_with_the_hardened_profile() -> None:
     """docker-compose's sandbox builds deploy/sandbox: dind + runsc + the profile as daemon.json."""
-    root = Path(__file__).resolve().parent.parent
+    root = REPO_ROOT
     compose = yaml.safe_load((root / "docker-compose.yml").read_text())
     sandbox = compose["services"]["sandbox"]
     assert sandbox["build"] == "./deploy/sandbox"
@@ -393,7 +394,7 @@ def test_the_tutor_teaches_the_challenge_on_the_hardened_engine(
     from bot.tutor.core import Tutor
     from tests.check_helpers import CHALLENGE_SOLUTION, CHALLENGE_VALUE, to_challenge
 
-    root = Path(__file__).resolve().parent.parent
+    root = REPO_ROOT
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'tutor.db'}",
                         docker_host=hardened.docker_host, lessons_dir=root / "lessons",
                         namespace="dth" + secrets.token_hex(3), offline=True,

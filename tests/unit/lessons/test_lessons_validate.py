@@ -9,9 +9,10 @@ import pytest
 from bot.cli import main
 from bot.lessons.toml_lines import Locator
 from bot.lessons.validate import validate_lesson, validate_path
+from tests.paths import REPO_ROOT, TEST_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
+ROOT = REPO_ROOT
+DATA = TEST_DATA
 BROKEN = DATA / "broken-lesson"
 TOML = BROKEN / "lesson.toml"
 

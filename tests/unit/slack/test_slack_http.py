@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -39,9 +38,10 @@ from handlers.http_server import (
 )
 from tests.fake_slack import FakeSlack, sign
 from tests.fake_tutor import EnginelessTutor
+from tests.paths import REPO_ROOT
 from tests.slack_helpers import SECRET, TOKEN, Stack, running_stack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 @pytest.fixture

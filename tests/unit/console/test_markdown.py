@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.console.render import render
@@ -11,8 +9,9 @@ from bot.lessons.model import Catalog
 from bot.markdown import BULLET, Kind, Span, plain, read_inline, read_message, read_prose
 from bot.reply import Markdown, Notice, Reply
 from handlers.mrkdwn import message_mrkdwn, to_mrkdwn
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 DISAGREED = """Storage compared:
 

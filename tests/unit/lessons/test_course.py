@@ -19,8 +19,9 @@ from bot.sandbox.engine.sandbox import Sandbox
 from bot.tutor.core import Tutor
 from handlers import home
 from handlers.blocks import reply_blocks
+from tests.paths import REPO_ROOT
 
-LESSONS = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS = REPO_ROOT / "lessons"
 
 
 def test_the_shipped_course_orders_the_lessons_and_lists_those_to_come(catalog: Catalog) -> None:

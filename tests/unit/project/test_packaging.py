@@ -22,8 +22,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from bot.errors import StoreError, UsageError
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 RUNTIME = [Requirement(r) for r in PROJECT["dependencies"]]
 EXTRAS = {name: [Requirement(r) for r in reqs]

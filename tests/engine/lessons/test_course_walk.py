@@ -5,17 +5,17 @@ from __future__ import annotations
 import io
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
 from bot.console.repl import run_console
 from bot.identity import Person
 from tests.conftest import LimitedTutor
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.docker
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = REPO_ROOT / "README.md"
 
 
 def walk_lines(lesson_id: str) -> list[str]:

@@ -14,8 +14,9 @@ from bot.lessons.model import Catalog, load_lesson
 from bot.lessons.selftest import SelftestReport, run_selftest
 from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_NAMESPACE, Namespace
 from tests.conftest import NO_ENGINE
+from tests.paths import TEST_DATA
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = TEST_DATA
 
 
 def leftovers(client: docker.DockerClient, settings: Settings, report: SelftestReport) -> int:
