@@ -1,7 +1,7 @@
 """Acks at the framework's limit: the tutor's ack path against a bare Bolt app that only acks.
 
 Both sides run the one HTTP entry point with the same settings and processes
-(:func:`handlers.http_server.start_http`: uvicorn, ``TUTOR_HTTP_WORKERS`` processes):
+(:func:`handlers.web.server.start_http`: uvicorn, ``TUTOR_HTTP_WORKERS`` processes):
 
 * the tutor: a real ``docker-tutor serve`` (HTTP mode, no worker processes, so nothing
   but acks runs; no engine needed: its address answers nothing). Each ack verifies the
@@ -35,8 +35,8 @@ from slack_sdk import WebClient
 
 import bench
 from bot.config import Settings
-from handlers.http_app import SlackASGI
-from handlers.http_server import start_http, stop_http
+from handlers.web.asgi import SlackASGI
+from handlers.web.server import start_http, stop_http
 from tests.fake_slack import FakeSlack, sign
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 

@@ -6,7 +6,7 @@ the progress database (:mod:`bot.jobs.durable`):
 * the acknowledging side verifies each request, stores its line as a job and answers
   Slack: with ``SLACK_APP_TOKEN`` over Socket Mode in this process, otherwise over HTTP
   on ``PORT`` (``POST /slack/events``, ``GET /healthz``) on uvicorn, in child processes
-  of their own (:mod:`handlers.http_server`; ``TUTOR_HTTP_WORKERS``, default 1): an
+  of their own (:mod:`handlers.web.server`; ``TUTOR_HTTP_WORKERS``, default 1): an
   event loop holds slow clients without a thread each, and this process's housekeeping
   never competes with it for the GIL;
 * ``TUTOR_SERVE_WORKERS`` worker processes (default 1; :mod:`handlers.worker`) run the
@@ -38,10 +38,10 @@ from bot.config import Settings
 from bot.errors import UsageError
 from bot.factory import build_queue, build_service
 from bot.jobs.ordered import KeyedExecutor
-from handlers.alerts import AlertLoop
 from handlers.app import build_app, web_client
-from handlers.http_app import EVENTS_PATH, HEALTH_PATH
+from handlers.listeners.alerts import AlertLoop
 from handlers.signals import check_settings, stop_on_signals
+from handlers.web.asgi import EVENTS_PATH, HEALTH_PATH
 
 log = logging.getLogger("docker_tutor.slack")
 
@@ -135,7 +135,7 @@ def _wait_healthy(base: str, http: BaseProcess, timeout: float = 90.0) -> None:
 def _http_mode(settings: Settings, host: str, stop: threading.Event,
                on_ready: Callable[[str], None] | None) -> None:
     """The HTTP server processes (each runs its server in its main thread: it owns SIGTERM)."""
-    from handlers.http_server import start_http, stop_http
+    from handlers.web.server import start_http, stop_http
 
     port = settings.port or _free_port(host)
     children = start_http(settings, host, port)

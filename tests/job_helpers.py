@@ -14,8 +14,8 @@ from bot.config import Settings
 from bot.jobs.ordered import KeyedExecutor
 from bot.progress.queue import SqlJobQueue
 from handlers.app import build_app, web_client
-from handlers.http_server import SlackHTTPServer
 from handlers.runtime import Runtime
+from handlers.web.server import SlackHTTPServer
 from handlers.worker import JobRunner, run_worker
 from tests.fake_slack import FakeSlack
 from tests.slack_helpers import SlackSender, slack_settings

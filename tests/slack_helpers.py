@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.jobs.ordered import KeyedExecutor
 from bot.service import TutorService
 from handlers.app import build_app
-from handlers.http_server import SlackHTTPServer
+from handlers.web.server import SlackHTTPServer
 from tests.fake_slack import FakeSlack, sign
 
 SECRET = "test-signing-secret"

@@ -31,9 +31,9 @@ from bot.progress import ProgressStore
 from bot.reply import Code, Reply
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.tutor.core import Tutor
-from handlers import home
 from handlers.app import build_app
-from handlers.blocks import render
+from handlers.listeners import home
+from handlers.render.blocks import render
 from handlers.runtime import error_reply
 from tests.fake_slack import RESPONSE, sign
 from tests.payload_check import (

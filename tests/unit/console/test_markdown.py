@@ -8,7 +8,7 @@ from bot.console.render import render
 from bot.lessons.model import Catalog
 from bot.markdown import BULLET, Kind, Span, plain, read_inline, read_message, read_prose
 from bot.reply import Markdown, Notice, Reply
-from handlers.mrkdwn import message_mrkdwn, to_mrkdwn
+from handlers.render.mrkdwn import message_mrkdwn, to_mrkdwn
 from tests.paths import REPO_ROOT
 
 ROOT = REPO_ROOT

@@ -13,7 +13,7 @@ from bot.lessons.model import Catalog
 from bot.reply import Markdown, Reply
 from bot.tutor.core import Tutor
 from bot.wording import FrontEnd, for_front_end, front_end, tag_problems
-from handlers.blocks import reply_blocks
+from handlers.render.blocks import reply_blocks
 
 SLACK_ONLY = ("In a channel", "in a channel", "`/tutor", "`/docker", "DM", "button")
 """Words that only make sense in Slack."""

@@ -17,8 +17,8 @@ from bot.progress.store import ProgressStore
 from bot.reply import Actions
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.tutor.core import Tutor
-from handlers import home
-from handlers.blocks import reply_blocks
+from handlers.listeners import home
+from handlers.render.blocks import reply_blocks
 from tests.paths import REPO_ROOT
 
 LESSONS = REPO_ROOT / "lessons"

@@ -76,14 +76,14 @@ def test_broken_layer_rules_are_reported(tmp_path: Path) -> None:
         "bot/reports.py": "def f():\n    import docker\n",
         "bot/progress/store.py": "import sqlalchemy\n",
         "bot/progress/__init__.py": "",
-        "handlers/home.py": "from bot.tutor import Tutor\nfrom bot.service import X\n",
+        "handlers/listeners/home.py": "from bot.tutor import Tutor\nfrom bot.service import X\n",
         "bot/service.py": "",
     })
     problems = broken_rules(graph)
     assert problems == [
         "bot.reports imports docker (only bot.sandbox may)",
         "bot.tutor imports slack_bolt (only handlers may)",
-        "handlers.home imports bot.tutor: handlers reach the core through bot.service "
+        "handlers.listeners.home imports bot.tutor: handlers reach the core through bot.service "
         "(and plain types)",
     ]
 

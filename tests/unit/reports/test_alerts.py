@@ -20,7 +20,7 @@ from bot.reply import Markdown
 from bot.reports.alerts import AlertRules, new_stuck_alerts, why_stuck
 from bot.reports.exports import LessonInfo
 from bot.tutor.core import Tutor
-from handlers.alerts import HINT, MUTE, THREAD, AlertLoop
+from handlers.listeners.alerts import HINT, MUTE, THREAD, AlertLoop
 from tests.fake_slack import FakeSlack
 from tests.fake_tutor import EnginelessTutor
 from tests.slack_helpers import Stack, running_stack
@@ -168,7 +168,7 @@ def test_serve_mounts_the_dashboard_behind_signed_links(
     from bot.factory import build_dashboard
     from bot.jobs.ordered import KeyedExecutor
     from handlers.app import build_app
-    from handlers.http_server import SlackHTTPServer
+    from handlers.web.server import SlackHTTPServer
     from tests.slack_helpers import slack_settings
 
     served = replace(slack_settings(settings, fake), instructors=frozenset({TEACHER}))

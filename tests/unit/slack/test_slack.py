@@ -28,7 +28,7 @@ from bot.reply import File, Image, Markdown, Reply
 from bot.service import TutorService
 from bot.tutor.core import Tutor
 from handlers.app import build_app
-from handlers.http_server import SlackHTTPServer
+from handlers.web.server import SlackHTTPServer
 from tests.fake_slack import RESPONSE, FakeSlack
 from tests.fake_tutor import NO_ENGINE_OUTPUT, EnginelessTutor
 from tests.payload_check import StrictFakeSlack

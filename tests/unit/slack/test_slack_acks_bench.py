@@ -8,7 +8,7 @@ import pytest
 
 import bench
 from bench.bench_acks import _report, build_anchor, burst
-from handlers.http_server import SlackHTTPServer
+from handlers.web.server import SlackHTTPServer
 from tests.fake_slack import RESPONSE, FakeSlack
 from tests.slack_helpers import TOKEN
 

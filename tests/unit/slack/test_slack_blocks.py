@@ -9,12 +9,12 @@ import pytest
 from bot.lessons.model import Catalog
 from bot.reply import Actions, Code, Context, Heading, Markdown, Notice, Reply, Tone
 from bot.tutor.core import TUTOR_WORDS
-from handlers.blocks import MAX_BLOCKS, fallback_text, render, reply_blocks
-from handlers.dedupe import SeenCache, dedupe_key
-from handlers.home import progress_bar
 from handlers.inbound import command_text, docker_line, message_text
-from handlers.messages import route
-from handlers.mrkdwn import SECTION_LIMIT, split_mrkdwn, to_mrkdwn
+from handlers.listeners.dedupe import SeenCache, dedupe_key
+from handlers.listeners.home import progress_bar
+from handlers.listeners.messages import route
+from handlers.render.blocks import MAX_BLOCKS, fallback_text, render, reply_blocks
+from handlers.render.mrkdwn import SECTION_LIMIT, split_mrkdwn, to_mrkdwn
 from tests.paths import REPO_ROOT
 
 ROOT = REPO_ROOT

@@ -15,8 +15,8 @@ from pytest_mock import MockerFixture
 from slack_sdk import WebClient
 
 from bot.reply import Code, Markdown, Reply
-from handlers.blocks import render
 from handlers.delivery import DELIVERY_NOTICE, send_all
+from handlers.render.blocks import render
 from handlers.runtime import Conversation, ResponseUrl, SlackDeliveryError
 from tests.payload_check import StrictFakeSlack, check_message
 

@@ -20,7 +20,7 @@ import pytest
 from bot.config import Settings
 from bot.errors import StoreError
 from bot.tutor.core import Tutor
-from handlers.http_app import (
+from handlers.web.asgi import (
     BODY_SECONDS,
     EVENTS_PATH,
     HEADER_SECONDS,
@@ -29,7 +29,7 @@ from handlers.http_app import (
     MAX_BODY,
     MAX_HEADER_BYTES,
 )
-from handlers.http_server import (
+from handlers.web.server import (
     DeadlineProtocol,
     SlackHTTPServer,
     http_processes,
@@ -281,8 +281,8 @@ def test_serve_and_the_tests_share_one_entry_point_and_one_set_of_limits() -> No
     sources = {p: p.read_text(encoding="utf-8") for p in (ROOT / "handlers").rglob("*.py")}
     for name in ("EVENTS_PATH =", "HEALTH_PATH =", "MAX_BODY =", "HEADER_SECONDS =",
                  "BODY_SECONDS ="):
-        assert [p.name for p, text in sources.items() if name in text] == ["http_app.py"], name
-    assert "server_config(" in sources[ROOT / "handlers" / "http_server.py"]
+        assert [p.name for p, text in sources.items() if name in text] == ["asgi.py"], name
+    assert "server_config(" in sources[ROOT / "handlers" / "web" / "server.py"]
     assert not (ROOT / "handlers" / "fake_slack.py").exists()
     config = server_config(None, "127.0.0.1", 0)  # type: ignore[arg-type]
     assert config.http is DeadlineProtocol

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 
 from bot.tutor import core as tutor_module
 from bot.tutor.core import TUTOR_WORDS
-from handlers.messages import route
+from handlers.listeners.messages import route
 from tests.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -63,7 +63,7 @@ def web_api_methods() -> set[str]:
     """Every Slack Web API method the bot's code calls (the fake Slack lives in tests/)."""
     client_methods = {name for name in dir(WebClient) if not name.startswith("_")}
     found: set[str] = set()
-    for path in [*ROOT.glob("handlers/*.py"), *ROOT.glob("bot/**/*.py")]:
+    for path in [*ROOT.glob("handlers/**/*.py"), *ROOT.glob("bot/**/*.py")]:
         source = path.read_text(encoding="utf-8")
         found.update(_API_CALL.findall(source))
         for name in set(_CALL.findall(source)) & client_methods:

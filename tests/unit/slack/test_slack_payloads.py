@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.reply import Actions, Code, Context, File, Heading, Image, Markdown, Notice, Reply
-from handlers.blocks import (
+from handlers.listeners.commands import running_note
+from handlers.render.blocks import (
     CODE_BUDGET,
     FALLBACK_LIMIT,
     MAX_CODE_SECTIONS,
@@ -28,8 +29,7 @@ from handlers.blocks import (
     render,
     reply_blocks,
 )
-from handlers.commands import running_note
-from handlers.mrkdwn import (
+from handlers.render.mrkdwn import (
     GRAVE,
     SECTION_LIMIT,
     ZWSP,

@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.progress.models import QueuedJob
 from bot.progress.queue import SqlJobQueue
 from bot.tutor.core import Tutor
-from handlers.blocks import text_message
+from handlers.render.blocks import text_message
 from tests.fake_slack import FakeSlack
 from tests.job_helpers import queued_stack, thread_worker, wait_until
 from tests.slack_helpers import TOKEN

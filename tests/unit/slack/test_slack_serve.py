@@ -16,8 +16,8 @@ from pytest_mock import MockerFixture
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.tutor.core import Tutor
-from handlers.http_app import MAX_BODY
 from handlers.serve import serve
+from handlers.web.asgi import MAX_BODY
 from tests.conftest import NO_ENGINE
 from tests.fake_slack import FakeSlack
 from tests.slack_helpers import SECRET, TOKEN, SlackSender

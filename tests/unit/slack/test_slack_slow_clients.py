@@ -18,7 +18,7 @@ import pytest
 
 from bot.config import Settings
 from bot.tutor.core import Tutor
-from handlers.http_app import BODY_SECONDS, HEADER_SECONDS, HEALTH_PATH
+from handlers.web.asgi import BODY_SECONDS, HEADER_SECONDS, HEALTH_PATH
 from tests.fake_slack import FakeSlack
 from tests.job_helpers import QueuedStack, queued_stack
 from tests.slack_helpers import TOKEN

@@ -1,7 +1,7 @@
 """Safe cuts of Slack ``mrkdwn``: split into pieces or clip to a length.
 
 Lengths are Slack's (UTF-16 code units, after escaping, see
-:func:`~handlers.mrkdwn.text.slack_len`), and every cut (:func:`split_mrkdwn`,
+:func:`~handlers.render.mrkdwn.text.slack_len`), and every cut (:func:`split_mrkdwn`,
 :func:`clip_mrkdwn`) happens between whole entities and whole ``<...>`` links, closes an
 inline code span or a fence it interrupts and reopens it in the next piece.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.mrkdwn.text import FENCE, slack_len
+from handlers.render.mrkdwn.text import FENCE, slack_len
 
 SECTION_LIMIT = 3000
 """Most characters Slack accepts in a section block's text."""

@@ -14,9 +14,9 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.errors import TutorError
-from handlers.blocks import context
 from handlers.inbound import command_text, docker_line, slack_person, unlink
-from handlers.mrkdwn import escape
+from handlers.render.blocks import context
+from handlers.render.mrkdwn import escape
 from handlers.runtime import Respond, ResponseUrl, Runtime
 
 ACK_PREVIEW = 200

@@ -16,9 +16,9 @@ from slack_bolt import Ack, App
 from bot.errors import TutorError
 from bot.identity import Person
 from bot.service import LessonCard, TutorService
-from handlers.blocks import Block, cap_blocks, context, header, reply_blocks, section
 from handlers.inbound import slack_person
-from handlers.mrkdwn import escape, to_mrkdwn
+from handlers.render.blocks import Block, cap_blocks, context, header, reply_blocks, section
+from handlers.render.mrkdwn import escape, to_mrkdwn
 from handlers.runtime import Conversation, Runtime, delivering, error_reply
 
 RESUME_ACTION = "home_resume"

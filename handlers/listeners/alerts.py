@@ -28,7 +28,7 @@ from bot.errors import TutorError
 from bot.identity import Person
 from bot.service import StuckAlert, TutorService
 from handlers.inbound import slack_person
-from handlers.mrkdwn import escape
+from handlers.render.mrkdwn import escape
 from handlers.runtime import Conversation, Respond, Runtime, open_dm
 
 log = logging.getLogger(__name__)

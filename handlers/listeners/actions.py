@@ -3,7 +3,7 @@
 The button's ``value`` is the line (``next``, ``hint``, ``answer 2``); the reply is a
 new message (never replacing the lesson it was clicked on), sent to the action's
 ``response_url``. Buttons in the App Home have no ``response_url``; their replies go to
-the learner's DM. (The App Home's own Resume button lives in :mod:`handlers.home`.)
+the learner's DM. (The App Home's own Resume button lives in :mod:`handlers.listeners.home`.)
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.errors import TutorError
-from handlers.blocks import ACTION_PREFIX
-from handlers.commands import not_queued_note
 from handlers.inbound import slack_person
+from handlers.listeners.commands import not_queued_note
+from handlers.render.blocks import ACTION_PREFIX
 from handlers.runtime import Conversation, Destination, Respond, ResponseUrl, Runtime
 
 _TUTOR_ACTION = re.compile(rf"^{ACTION_PREFIX}")

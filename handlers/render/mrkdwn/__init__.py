@@ -2,20 +2,20 @@
 
 The public face of three modules, each named for what it holds:
 
-* :mod:`handlers.mrkdwn.text`: characters and lengths: escaping, text Slack cannot read
+* :mod:`handlers.render.mrkdwn.text`: characters and lengths: escaping, text Slack cannot read
   as markup (:func:`literal`), code text, and lengths as Slack counts them
   (:func:`slack_len`);
-* :mod:`handlers.mrkdwn.convert`: lesson prose (:func:`to_mrkdwn`) and tutor messages
+* :mod:`handlers.render.mrkdwn.convert`: lesson prose (:func:`to_mrkdwn`) and tutor messages
   (:func:`message_mrkdwn`) as ``mrkdwn``;
-* :mod:`handlers.mrkdwn.cuts`: pieces and heads of converted text that fit Slack's limits
+* :mod:`handlers.render.mrkdwn.cuts`: pieces and heads of converted text that fit Slack's limits
   (:func:`split_mrkdwn`, :func:`clip_mrkdwn`), cut between whole entities and links.
 """
 
 from __future__ import annotations
 
-from handlers.mrkdwn.convert import message_mrkdwn, to_mrkdwn
-from handlers.mrkdwn.cuts import ELLIPSIS, SECTION_LIMIT, clip_mrkdwn, safe_cut, split_mrkdwn
-from handlers.mrkdwn.text import (
+from handlers.render.mrkdwn.convert import message_mrkdwn, to_mrkdwn
+from handlers.render.mrkdwn.cuts import ELLIPSIS, SECTION_LIMIT, clip_mrkdwn, safe_cut, split_mrkdwn
+from handlers.render.mrkdwn.text import (
     FENCE,
     GRAVE,
     ZWSP,

@@ -15,9 +15,9 @@ from typing import Any
 from slack_bolt import App
 
 from bot.errors import TutorError
-from handlers.blocks import text_message
-from handlers.commands import not_queued_note
 from handlers.inbound import docker_line, is_docker, message_text, slack_person
+from handlers.listeners.commands import not_queued_note
+from handlers.render.blocks import text_message
 from handlers.runtime import Conversation, Runtime
 
 SHORT_HELP = (

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.reply import Actions, Code, Context, File, Heading, Image, Markdown, Notice, Reply, Tone
-from handlers.mrkdwn import (
+from handlers.render.mrkdwn import (
     ELLIPSIS,
     FENCE,
     SECTION_LIMIT,

@@ -8,7 +8,7 @@ escaped. Lesson prose (:func:`to_mrkdwn`) keeps its headings (bold lines), lists
 rules, fences, tables (aligned text in a fence) and links as the closest Slack markup;
 tutor messages (:func:`message_mrkdwn`) take only inline code, emphasis and lists.
 Everything else is text, shown so that Slack cannot read it as markup
-(:func:`~handlers.mrkdwn.text.literal`).
+(:func:`~handlers.render.mrkdwn.text.literal`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.markdown import Block, Kind, Span, plain, read_message, read_prose
-from handlers.mrkdwn.text import FENCE, ZWSP, clean, code_span, code_text, escape, literal
+from handlers.render.mrkdwn.text import FENCE, ZWSP, clean, code_span, code_text, escape, literal
 
 RULE = "\u2015" * 12
 """How a thematic break (``---``) is shown."""

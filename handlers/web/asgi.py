@@ -1,7 +1,7 @@
 """The one HTTP front end of the Slack app: an ASGI app around bolt's ASGI adapter.
 
 Production (``docker-tutor serve`` without Socket Mode) and the tests serve this same app
-on the same server (:mod:`handlers.http_server`, uvicorn), with the one set of limits
+on the same server (:mod:`handlers.web.server`, uvicorn), with the one set of limits
 below. It routes:
 
 * ``POST /slack/events`` to the Bolt app (the request read the way bolt's ASGI adapter,

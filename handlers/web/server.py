@@ -1,4 +1,4 @@
-"""The one HTTP server of the Slack app: uvicorn (asyncio, h11) serving :mod:`handlers.http_app`.
+"""The one HTTP server of the Slack app: uvicorn (asyncio, h11) serving :mod:`handlers.web.asgi`.
 
 Why uvicorn: a slow client costs a coroutine and a socket, not a thread. With gunicorn's
 ``gthread`` workers, 40 clients sending one byte every 2 s held all 2 x 16 threads before
@@ -7,7 +7,7 @@ event loop reads every connection as bytes arrive and Bolt is only called once a
 well-sized body is in; the dispatch itself is a few milliseconds on a small thread pool.
 
 What uvicorn does not bound by itself, :class:`DeadlineProtocol` does: the request line and
-headers must be in within :data:`~handlers.http_app.HEADER_SECONDS` of connecting (or of the
+headers must be in within :data:`~handlers.web.asgi.HEADER_SECONDS` of connecting (or of the
 previous response), however slowly they trickle (uvicorn's keep-alive timer is reset by any
 byte). The body's own deadline is in the app. Beyond :data:`MAX_CONNECTIONS` open
 connections new requests get ``503``.
@@ -40,7 +40,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.config import Settings
 from bot.factory import WsgiApp
-from handlers.http_app import (
+from handlers.web.asgi import (
     BODY_SECONDS,
     EVENTS_PATH,
     HEADER_SECONDS,
@@ -160,7 +160,7 @@ def server_config(asgi: SlackASGI, host: str, port: int, *,
 class SlackHTTPServer:
     """The production app and server settings, served on a background thread.
 
-    For the tests, the bench and embedding: the same :class:`~handlers.http_app.SlackASGI`
+    For the tests, the bench and embedding: the same :class:`~handlers.web.asgi.SlackASGI`
     and :func:`server_config` as ``serve``, on a loopback socket bound at construction (so
     :attr:`port` is known at once). A context manager.
 
