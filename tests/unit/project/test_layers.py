@@ -200,3 +200,24 @@ def test_the_engine_verb_parts_build_on_the_base_alone() -> None:
     shadowed = {name: found for name, found in owners.items() if len(found) > 1}
     assert shadowed == {"_exec_retry": ["RedisMixin", "ExecMixin"],  # the hooks Redis fills
                         "_exec_facts": ["RedisMixin", "ExecMixin"]}
+
+
+def test_the_architecture_page_states_the_rules_the_graph_checks() -> None:
+    """docs/architecture.md's rules 1-3 name exactly the modules the import-graph test enforces."""
+    import re
+
+    from tests.import_graph import HANDLERS_MAY_IMPORT, SANDBOX_FACES, THIRD_PARTY_HOMES
+    from tests.paths import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rules = dict(re.findall(r"^(\d)\. (.*?)(?=^\d\. |\Z)", text.split("## The rules", 1)[1],
+                            flags=re.S | re.M))
+    assert set(re.findall(r"`(bot\.[\w.]+)`", rules["1"])) == HANDLERS_MAY_IMPORT
+    stated = {}
+    for chunk in rules["2"].split(";"):
+        libs = re.findall(r"`(\w+)`", chunk.split("only in")[0])
+        home = re.findall(r"only in `([\w.]+)/?`", chunk)
+        for lib in libs:
+            stated[lib] = (home[0].rstrip("/"),)
+    assert stated == THIRD_PARTY_HOMES
+    assert set(re.findall(r"`(bot\.[\w.]+)`", rules["3"])) == SANDBOX_FACES
