@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.errors import EngineUnavailable
-from bot.sandbox.engine.disk import measure
+from bot.sandbox.disk.df import measure
 from bot.sandbox.engine.translate import engine_reads
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
 from bot.sandbox.pool.sandbox_pool import Placements, SandboxPool
