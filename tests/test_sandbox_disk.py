@@ -102,7 +102,10 @@ def test_the_quota_counts_layers_volumes_and_the_workspace(
     found = watch.measure()
     assert found is not None
     used = found.by_learner[small.sandbox.namespace(alice).learner]
-    assert 9 * 2**20 <= used < 10 * 2**20, used
+    if small.sandbox._layer_limit.supported(small.sandbox.client):
+        assert 5 * 2**20 <= used < 6 * 2**20, used  # the kernel bounds layers: not measured
+    else:
+        assert 9 * 2**20 <= used < 10 * 2**20, used
     print(f"\none disk measurement (the meter, one exec): {found.seconds * 1000:.0f} ms")
 
 

@@ -88,6 +88,7 @@ def _options(args: argparse.Namespace) -> EngineOptions:
         default_runtime=args.default_runtime,
         images=tuple(args.image) if args.image is not None else LESSON_IMAGES,
         timeout=args.timeout,
+        storage=args.storage,
     )
 
 
@@ -107,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--default-runtime", help="e.g. runsc: every container in gVisor")
         sub.add_argument("--image", action="append", help="repository to copy (repeatable)")
         sub.add_argument("--timeout", type=float, default=60.0)
+        sub.add_argument("--storage", choices=("vfs", "btrfs"), default="vfs",
+                         help="btrfs: a loop-mounted btrfs data root; the kernel bounds layers")
         starters.append(sub)
     commands.choices["run"].add_argument("command_line", nargs=argparse.REMAINDER)
     stop = commands.add_parser("stop")
