@@ -13,9 +13,11 @@ profile, ``deploy/sandbox/daemon.json`` (what the sandbox engine of a deployment
   when it is not: ``.ci/engine.sh install`` installs Debian's package); no bridge, no
   iptables, no IP forwarding or masquerading (learner containers use ``--network none``);
   ``no-new-privileges``;
-* per instance: its own paths and socket, ``storage-driver: vfs`` (works in any folder,
-  stacks on nothing) and its own cgroup parent, so its containers never mix with the
-  system engine's.
+* per instance: its own paths and socket, its own cgroup parent, so its containers never
+  mix with the system engine's, and ``storage-driver: vfs`` (works in any folder, stacks
+  on nothing) or, as the profile has it, ``btrfs``: a btrfs file system in a sparse loop
+  file inside the engine's folder (``EngineOptions(storage="btrfs")``; needs mkfs.btrfs),
+  where the kernel bounds each container's layer.
 
 The lesson images are copied from the system engine (``docker save | docker load``).
 Stopping ends the daemon by its pid (checked against ``/proc/<pid>/cmdline`` first), then

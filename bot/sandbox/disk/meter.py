@@ -236,7 +236,8 @@ class Meter:
         """Measure what ``containers`` and ``volumes`` (the engine's summaries) use.
 
         Args:
-            containers: The deployment's containers (any state), from ``GET /containers/json``.
+            containers: The deployment's containers (any state), from ``GET /containers/json``;
+                with ``SizeRw`` (``size=1``) on engines whose layers the meter cannot walk.
             volumes: The deployment's volumes, from ``GET /volumes``.
             owner: ``owner(labels, hidden_label) -> learner hash or ""``.
             cap: Entries walked per learner at most.
@@ -257,6 +258,10 @@ class Meter:
                 found.running[learner].append(container)
             if driver:
                 items[learner].append(f"u:{cid}")
+            elif "SizeRw" in container:  # a driver the meter cannot walk: the engine's size
+                size = max(0, int(container.get("SizeRw") or 0))
+                found.layers[cid] = (learner, size)
+                found.by_learner[learner] += size
         for volume in volumes:
             learner = owner(volume.get("Labels"), LABEL_WORKSPACE)
             if learner:

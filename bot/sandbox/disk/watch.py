@@ -43,7 +43,7 @@ import requests.exceptions
 from bot.sandbox.disk.df import engine_busy, owner_of
 from bot.sandbox.disk.df import measure as df_measure
 from bot.sandbox.disk.lease import Lease
-from bot.sandbox.disk.meter import ENTRY_CAP, LEARNER_SECONDS, Measure, Meter
+from bot.sandbox.disk.meter import ENTRY_CAP, LAYER_DRIVERS, LEARNER_SECONDS, Measure, Meter
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace
 from bot.sandbox.pool.addresses import socket_accepts
 
@@ -187,14 +187,15 @@ class DiskWatch:
         """The deployment's disk use now (``None`` when no learner container runs)."""
         api = self.sandbox.client.api
         labels = [f"{LABEL_NAMESPACE}={self.prefix}", f"{LABEL_MANAGED}=1"]
-        containers = api.containers(all=True, filters={"label": labels})
+        if self._meter is None:
+            self._meter = Meter(self.sandbox.client, self.prefix)
+        containers = api.containers(all=True, filters={"label": labels},
+                                    size=self._layers_by_engine())
         if not any(c.get("State") == "running" for c in containers):
             return None
         if self._df_only:
             return df_measure(api, self.prefix)
         volumes = api.volumes(filters={"label": labels}).get("Volumes") or []
-        if self._meter is None:
-            self._meter = Meter(self.sandbox.client, self.prefix)
         try:
             return self._meter.measure(containers, volumes, self._owner, cap=ENTRY_CAP,
                                        seconds=LEARNER_SECONDS)
@@ -205,6 +206,18 @@ class DiskWatch:
                         "own df from now on, which misses deleted-open files", exc.explanation)
             self._df_only = True
             return df_measure(api, self.prefix)
+
+    def _layers_by_engine(self) -> bool:
+        """Whether layers must be sized by the engine (``size=1``): neither walkable nor bounded.
+
+        On overlay engines the meter walks each layer; on btrfs the kernel bounds it; on
+        anything else (vfs: test engines) the engine sizes this deployment's layers.
+        """
+        assert self._meter is not None  # noqa: S101 - made by the caller
+        if self._meter.driver() in LAYER_DRIVERS:
+            return False
+        limit = getattr(self.sandbox, "_layer_limit", None)
+        return not (limit is not None and limit.supported(self.sandbox.client))
 
     def _owner(self, labels: dict[str, str] | None, hidden: str) -> str:
         return owner_of(self.prefix, labels, hidden)
