@@ -20,6 +20,7 @@ import pytest
 
 from bot.config import Settings
 from bot.console.oplog import divert_background
+from bot.sandbox.disk.meter import LABEL_OWN
 from bot.sandbox.pool.janitor import purge_prefix
 
 
@@ -56,7 +57,7 @@ def test_a_failing_disk_watcher_says_nothing_on_the_console(
     """The real console, its watcher looking every 0.25 s at a meter that will not run: a quiet terminal."""
     broken = docker_client.containers.create(  # the meter's name, but a command that ends
         "busybox", ["true"], name=f"{settings.namespace}-disk-meter", network_mode="none",
-        labels={"docker-tutor.managed": "1", "docker-tutor.namespace": settings.namespace})
+        labels={LABEL_OWN: settings.namespace})
     env = {**os.environ, "TUTOR_DATA_DIR": str(tmp_path / "data"),
            "TUTOR_NAMESPACE": settings.namespace, "TUTOR_DISK_CHECK_SECONDS": "0.25"}
     env.pop("SLACK_BOT_TOKEN", None)

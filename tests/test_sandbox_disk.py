@@ -150,6 +150,7 @@ def test_an_inode_flood_costs_only_its_owner_and_is_stopped(
     small: Tutor, alice: Person, bob: Person, docker_client: docker.DockerClient
 ) -> None:
     """Finding 5b: 70,000 empty files in a learner's volume; another's writer is still stopped in time."""
+    small.handle(alice, "docker run -d --name idle busybox sleep 600")  # keeps a look going
     small.handle(alice, "docker run -d --name flood -v many:/m busybox sh -c "
                         "'cd /m; i=0; while [ $i -lt 7000 ]; do touch a$i b$i c$i d$i e$i f$i "
                         "g$i h$i i$i j$i; i=$((i+1)); done; sleep 600'")
@@ -179,3 +180,4 @@ def test_an_inode_flood_costs_only_its_owner_and_is_stopped(
     assert overshoot_mb < OVERSHOOT_BOUND_MB
     answer = render(small.handle(alice, "docker ps"))
     assert "more files than the tutor measures" in answer and "`flood`" in answer, answer
+    assert "idle" in answer  # over the entry cap, yet it wrote nothing: it keeps running

@@ -21,7 +21,7 @@ import time
 import docker
 import docker.errors
 
-from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
+from bot.sandbox.disk.meter import LABEL_OWN
 
 LABEL_LEASE = "docker-tutor.disk-lease"
 """On the lease container: the holder's token."""
@@ -89,7 +89,7 @@ class Lease:
         try:
             created = api.create_container(
                 self.image, command=["true"], name=self.name, network_disabled=True,
-                labels={LABEL_MANAGED: "1", LABEL_NAMESPACE: self.prefix, LABEL_LEASE: self.token},
+                labels={LABEL_OWN: self.prefix, LABEL_LEASE: self.token},
                 host_config=api.create_host_config(network_mode="none"))
         except docker.errors.APIError as exc:
             if exc.status_code == 409:

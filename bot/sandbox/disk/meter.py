@@ -38,13 +38,19 @@ from typing import Any
 import docker
 import docker.errors
 
-from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
 from bot.sandbox.workspace.names import LABEL_HELPER, LABEL_WORKSPACE
 
 log = logging.getLogger("docker_tutor.sandbox.disk")
 
 LABEL_METER = "docker-tutor.disk-meter"
 """On the meter container (it belongs to no learner)."""
+
+LABEL_OWN = "docker-tutor.own"
+"""On the tutor's own containers (meter, lease, probe): the deployment's prefix.
+
+Not :data:`~bot.sandbox.policy.naming.LABEL_NAMESPACE`: they are no learner's objects, so
+nothing that lists a deployment's objects (views, housekeeping, reports) sees them;
+:func:`~bot.sandbox.pool.janitor.purge_prefix` removes them with the rest."""
 
 METER_IMAGE = "busybox:latest"
 """The meter's image (a lesson image every engine of the tutor holds)."""
@@ -213,7 +219,7 @@ class Meter:
             try:
                 created = api.create_container(
                     self.image, command=["sleep", "2147483647"], name=self.name,
-                    labels={LABEL_MANAGED: "1", LABEL_NAMESPACE: self.prefix, LABEL_METER: "1"},
+                    labels={LABEL_OWN: self.prefix, LABEL_METER: "1"},
                     host_config=host, network_disabled=True)
                 cid = str(created["Id"])
             except docker.errors.APIError as exc:

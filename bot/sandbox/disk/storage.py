@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
+from bot.sandbox.disk.meter import LABEL_OWN
 
 log = logging.getLogger("docker_tutor.sandbox.disk")
 
@@ -67,7 +67,7 @@ def probe(client: docker.DockerClient, prefix: str) -> bool:
     try:
         created = api.create_container(
             PROBE_IMAGE, command=["true"], network_disabled=True,
-            labels={LABEL_MANAGED: "1", LABEL_NAMESPACE: prefix, "docker-tutor.probe": "1"},
+            labels={LABEL_OWN: prefix, "docker-tutor.probe": "1"},
             host_config=api.create_host_config(network_mode="none",
                                                storage_opt={"size": str(64 * 2**20)}))
     except docker.errors.ImageNotFound:
