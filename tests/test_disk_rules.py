@@ -91,11 +91,12 @@ def test_a_layer_that_grew_or_hit_the_entry_cap_is_proof() -> None:
 
 def test_the_meter_output_is_parsed_per_learner() -> None:
     """Volumes, layers, deleted-open files, caps and time-outs land in the measurement."""
-    found = parse("D a c1 1048576 500 11,12\nV a vol ok 3 2048\nU a c1 cap 50001 12\n"
-                  "V a v2 skip 0 0\nT b\nE a\ngarbage line\n", Measure())
+    found = parse("D a c1 1048576 500 11,12 ok\nV a vol ok 3 2048\nU a c1 cap 50001 12\n"
+                  "V a v2 skip 0 0\nD a c2 0 0 - cap\nT b\nE a\ngarbage line\n", Measure())
     assert found.by_learner["a"] == 1048576 + 2048 * 1024 + 12 * 1024
-    assert found.held == {"c1": 1048576} and found.activity == {"c1": (500, (11, 12))}
-    assert found.capped == {"c1"} and found.slow == {"b"} and "v2" not in found.volumes
+    assert found.held == {"c1": 1048576, "c2": 0}
+    assert found.activity == {"c1": (500, (11, 12)), "c2": (0, ())}
+    assert found.capped == {"c1", "c2"} and found.slow == {"b"} and "v2" not in found.volumes
     assert found.flagged("a") and found.flagged("b")
 
 

@@ -181,3 +181,17 @@ def test_an_inode_flood_costs_only_its_owner_and_is_stopped(
     answer = render(small.handle(alice, "docker ps"))
     assert "more files than the tutor measures" in answer and "`flood`" in answer, answer
     assert "idle" in answer  # over the entry cap, yet it wrote nothing: it keeps running
+
+
+def test_more_deleted_open_files_than_are_looked_at_is_over_the_quota(
+    small: Tutor, alice: Person, docker_client: docker.DockerClient
+) -> None:
+    """1,190 files deleted while open: past the 1,000 the meter stats per process, so its holder stops."""
+    small.handle(alice, "docker run -d --name idle busybox sleep 600")
+    small.handle(alice, "docker run -d --name many busybox sh -c 'i=10; while [ $i -lt 1200 ]; "
+                        "do eval \"exec $i>/f$i\"; rm /f$i; i=$((i+1)); done; sleep 600'")
+    ns = small.sandbox.namespace(alice)
+    took = _stopped_within(docker_client.containers.get(ns.engine_name("many")), 30)
+    print(f"\n1,190 deleted-open files: holder stopped after {took:.1f} s; "
+          f"last look {small.sandbox._disk_watch.last_seconds:.2f} s")
+    assert docker_client.containers.get(ns.engine_name("idle")).status == "running"

@@ -19,7 +19,8 @@ class size), which, **per learner, under its own time budget** (``timeout -s KIL
   over the limit;
 * reads ``/proc/<pid>/fd`` of every process of the learner's running containers (found by
   their cgroup) and sums the allocated blocks of open files with no link left (deleted
-  but open), skipping the container's ``/dev/shm`` (memory, under the memory limit);
+  but open), skipping the container's ``/dev/shm`` (memory, under the memory limit); at
+  most 1,000 such files per process are looked at (one ``stat``), more is over the cap;
 * reports, per running container, its process ids and their bytes written (``wchar``):
   what proves which container is active when several share a volume that grew.
 
@@ -67,7 +68,7 @@ LAYER_DRIVERS = {"overlay2": "overlay2", "fuse-overlayfs": "fuse-overlayfs"}
 SCRIPT = r"""
 cap=$1; secs=$2; driver=$3; shift 3
 one='
-l=$1; cap=$2; driver=$3; shift 3; left=$cap
+l=$1; cap=$2; driver=$3; shift 3; left=$cap; FDS=1000
 walk() {
   [ $left -gt 0 ] || { echo "$1 $l $2 skip 0 0"; return; }
   r=$(du -a -k -x "$3" 2>/dev/null |
@@ -81,16 +82,18 @@ for a in "$@"; do
        m=$(cat /engine/image/$driver/layerdb/mounts/$n/mount-id 2>/dev/null) || continue
        [ -d /engine/$driver/$m/diff ] && walk U $n /engine/$driver/$m/diff ;;
   p:*) n=${a#p:}; pids=$(grep -l "$n" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | sort -n)
-       held=0; w=0
+       held=0; w=0; many=ok
        for p in $pids; do
          shm=$(stat -L -c %d /proc/$p/root/dev/shm 2>/dev/null)
-         h=$(for f in $(ls -l /proc/$p/fd/ 2>/dev/null | awk "/ [(]deleted[)]\$/{print \$9}"); do
-               stat -L -c "%b %B %d %i %F" /proc/$p/fd/$f 2>/dev/null; done |
+         fds=$(ls -l /proc/$p/fd/ 2>/dev/null | awk "/ [(]deleted[)]\$/{print \"/proc/$p/fd/\" \$9}" |
+               head -n $((FDS + 1)))
+         [ $(echo "$fds" | wc -w) -gt $FDS ] && many=cap
+         h=0; [ -n "$fds" ] && h=$(stat -L -c "%b %B %d %i %F" $fds 2>/dev/null |
              awk -v shm="$shm" "/regular/ && \$3!=shm && !s[\$3\" \"\$4]++ {t+=\$1*\$2} END{print t+0}")
          held=$((held + h))
          c=$(awk "/^wchar/{print \$2}" /proc/$p/io 2>/dev/null); w=$((w + ${c:-0}))
        done
-       echo "D $l $n $held $w $(echo $pids | tr " " ,)" ;;
+       echo "D $l $n $held $w $(echo $pids | tr " " , | sed "s/^$/-/") $many" ;;
   esac
 done
 echo "E $l"
@@ -158,12 +161,14 @@ def parse(output: str, into: Measure) -> Measure:
                 into.by_learner[learner] += size
                 if status == "cap":
                     into.capped.add(name)
-            elif word[0] == "D" and len(word) in (5, 6):
+            elif word[0] == "D" and len(word) == 7:
                 learner, cid, held, wrote = word[1], word[2], int(word[3]), int(word[4])
-                pids = tuple(int(p) for p in word[5].split(",") if p) if len(word) == 6 else ()
+                pids = tuple(int(p) for p in word[5].split(",") if p != "-")
                 into.held[cid] = held
                 into.activity[cid] = (wrote, pids)
                 into.by_learner[learner] += held
+                if word[6] == "cap":  # more deleted-open files than are looked at
+                    into.capped.add(cid)
             elif word[0] == "T" and len(word) == 2:
                 into.slow.add(word[1])
         except (IndexError, ValueError):
