@@ -134,3 +134,28 @@ def test_five_commands_within_a_second_are_a_burst() -> None:
     watch._commands.append(time.monotonic() - 2)
     watch._commands.appendleft(time.monotonic() - 2)
     assert not watch._burst()
+
+
+class _HeldLease:
+    ttl = 30.0
+
+    def hold(self) -> bool:
+        return True
+
+
+def test_a_burst_defers_the_look_by_half_seconds_for_one_interval_at_most() -> None:
+    """During a burst the holder waits 0.5 s at a time; after one interval's worth it looks anyway."""
+
+    class Local(_Host):
+        settings = Settings(database_url="sqlite://")  # the default socket: no dead-engine skip
+
+    watch = DiskWatch(Local())  # type: ignore[arg-type]
+    watch._lease = _HeldLease()  # type: ignore[assignment]
+    looked: list[float] = []
+    watch.check = lambda: looked.append(time.monotonic()) or {}  # type: ignore[method-assign]
+    waits = []
+    for _ in range(25):
+        for _ in range(5):
+            watch._commands.append(time.monotonic())  # a class typing fast
+        waits.append(watch.step())
+    assert waits[:20] == [0.5] * 20 and len(looked) >= 1  # 20 x 0.5 s = one 10 s interval

@@ -200,15 +200,14 @@ class Meter:
         return self._driver
 
     def ensure(self) -> str:
-        """The running meter's id (created and started if needed; a twin's is reused)."""
+        """The meter's id (created and started if needed; a twin process's is reused).
+
+        Once known, the id is trusted without asking the engine: a look costs four
+        requests (containers, volumes, exec create, exec start).
+        """
         api = self.client.api
         if self._id is not None:
-            try:
-                if api.inspect_container(self._id)["State"]["Running"]:
-                    return self._id
-            except docker.errors.NotFound:
-                pass
-            self._id = None
+            return self._id  # trusted until an exec in it fails (see measure)
         try:
             found = api.inspect_container(self.name)
         except docker.errors.NotFound:
@@ -283,10 +282,15 @@ class Meter:
         for learner, parts in sorted(items.items()):
             argv += [f"@{learner}", *parts]
         began = time.monotonic()
-        meter = self.ensure()
         api = self.client.api
-        execution = api.exec_create(meter, ["sh", "-c", SCRIPT, "meter", *argv],
-                                    stdout=True, stderr=False)
+        command = ["sh", "-c", SCRIPT, "meter", *argv]
+        try:
+            execution = api.exec_create(self.ensure(), command, stdout=True, stderr=False)
+        except docker.errors.APIError as exc:
+            if exc.status_code not in (404, 409):  # 404 gone, 409 not running: make it again
+                raise
+            self._id = None
+            execution = api.exec_create(self.ensure(), command, stdout=True, stderr=False)
         output = api.exec_start(execution["Id"])
         found.seconds = time.monotonic() - began
         text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
