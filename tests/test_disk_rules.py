@@ -98,6 +98,9 @@ def test_the_meter_output_is_parsed_per_learner() -> None:
     assert found.activity == {"c1": (500, (11, 12)), "c2": (0, ())}
     assert found.capped == {"c1", "c2"} and found.slow == {"b"} and "v2" not in found.volumes
     assert found.flagged("a") and found.flagged("b")
+    capped_only = Measure(capped={"c9"})  # a btrfs engine: no layer walked, fds over the cap
+    capped_only.running["z"] = [_container("c9")]
+    assert capped_only.flagged("z") and not capped_only.flagged("y")
 
 
 class _Host:

@@ -144,6 +144,8 @@ class Measure:
         """Whether the learner's measurement hit the entry cap or the time budget."""
         if learner in self.slow:
             return True
+        if any(str(c.get("Id", "")) in self.capped for c in self.running.get(learner, [])):
+            return True  # too many deleted-open files (or a layer walked to the cap)
         return any(self.volumes.get(n, ("", 0))[0] == learner or
                    self.layers.get(n, ("", 0))[0] == learner for n in self.capped)
 
