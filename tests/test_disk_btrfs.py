@@ -29,7 +29,7 @@ from bot.sandbox.pool.janitor import purge_prefix
 from bot.tutor.core import Tutor
 from tests.engines import Engine, EngineOptions, engine_or_skip
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 QUOTA_MB = 50
 FLOOD_QUOTA_MB = 10

@@ -180,6 +180,8 @@ def test_an_inode_flood_costs_only_its_owner_and_is_stopped(
     assert overshoot_mb < OVERSHOOT_BOUND_MB
     answer = render(small.handle(alice, "docker ps"))
     assert "more files than the tutor measures" in answer and "`flood`" in answer, answer
+    counted = render(small.handle(alice, "docker run --rm -v many:/m busybox sh -c 'ls /m | wc -l'"))
+    print(f"inode flood: stopped with {counted.strip()[-12:]!r} files made (cap {ENTRY_CAP:,})")
     assert "idle" in answer  # over the entry cap, yet it wrote nothing: it keeps running
 
 
