@@ -1,8 +1,12 @@
-"""The disk quota per learner on the real engine (issue 11, item 4; finding 11).
+"""The disk quota per learner on the real engine (issue 11, item 4; issue 19, F5a, F5b, F10).
 
-A learner's container writes into a volume past a small quota; the watcher, measuring
-from the engine's side, kills the writer within a bounded overshoot, removes nothing,
-and the learner's next reply says why.
+A learner's container writes into a volume past a small quota; the watcher, measuring with
+the tutor's own meter container, kills the writer within a bounded overshoot, removes
+nothing, leaves containers that wrote nothing alone, and the learner's next reply says why.
+Files deleted while open are counted (and their holder stopped); an inode flood costs only
+its owner's bounded share of a look, while another learner's writer is still stopped in
+time. The same tests run on the hardened btrfs engine in CI (``.ci/engine.sh security``),
+where the kernel caps each container's layer (see also ``test_disk_btrfs.py``).
 """
 
 from __future__ import annotations
