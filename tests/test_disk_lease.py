@@ -56,7 +56,8 @@ def test_two_sandboxes_of_one_deployment_measure_the_engine_once(
     limited_tutor: LimitedTutor, alice: Person
 ) -> None:
     """Two replicas (two sandboxes, one namespace): only the lease holder looks; the other waits."""
-    replicas: list[Tutor] = [limited_tutor(disk_check_seconds=1.0) for _ in range(2)]
+    # a long interval: the replicas' own threads first look after 12 s, the test steps alone
+    replicas: list[Tutor] = [limited_tutor(disk_check_seconds=60.0) for _ in range(2)]
     replicas[0].handle(alice, "docker run -d --name s busybox sleep 600")
     watches = [t.sandbox._disk_watch for t in replicas]  # type: ignore[attr-defined]
     for _ in range(3):

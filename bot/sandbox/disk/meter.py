@@ -32,6 +32,7 @@ meter's own image, the command is the tutor's, and the learner's files are only 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,30 +211,25 @@ class Meter:
         api = self.client.api
         if self._id is not None:
             return self._id  # trusted until an exec in it fails (see measure)
-        try:
-            found = api.inspect_container(self.name)
-        except docker.errors.NotFound:
-            found = None
-        if found is None:
-            root = str(api.info().get("DockerRootDir") or "/var/lib/docker")
-            host = api.create_host_config(
-                binds={root: {"bind": "/engine", "mode": "ro"}}, pid_mode="host",
-                userns_mode="host", network_mode="none", read_only=True, runtime="runc",
-                cap_drop=["ALL"], cap_add=["SYS_PTRACE", "DAC_READ_SEARCH"],
-                security_opt=["no-new-privileges"], mem_limit=64 * 2**20, pids_limit=64,
-                tmpfs={"/tmp": "size=1m"})  # noqa: S108 - the meter's own, empty
+        cid = ""
+        for _ in range(20):  # a twin's create in flight holds the name before it can be found
             try:
-                created = api.create_container(
+                cid = str(api.inspect_container(self.name)["Id"])
+                break
+            except docker.errors.NotFound:
+                pass
+            try:
+                cid = str(api.create_container(
                     self.image, command=["sleep", "2147483647"], name=self.name,
                     labels={LABEL_OWN: self.prefix, LABEL_METER: "1"},
-                    host_config=host, network_disabled=True)
-                cid = str(created["Id"])
+                    host_config=self._host_config(), network_disabled=True)["Id"])
+                break
             except docker.errors.APIError as exc:
-                if exc.status_code != 409:  # 409: a twin process created it meanwhile
+                if exc.status_code != 409:  # 409: a twin process is creating it
                     raise
-                cid = str(api.inspect_container(self.name)["Id"])
+            time.sleep(0.1)
         else:
-            cid = str(found["Id"])
+            raise docker.errors.APIError(f"the disk meter {self.name} could not be made")
         try:
             api.start(cid)
         except docker.errors.APIError as exc:
@@ -241,6 +237,17 @@ class Meter:
                 raise
         self._id = cid
         return cid
+
+    def _host_config(self) -> dict[str, Any]:
+        api = self.client.api
+        root = str(api.info().get("DockerRootDir") or "/var/lib/docker")
+        config: dict[str, Any] = api.create_host_config(
+            binds={root: {"bind": "/engine", "mode": "ro"}}, pid_mode="host",
+            userns_mode="host", network_mode="none", read_only=True, runtime="runc",
+            cap_drop=["ALL"], cap_add=["SYS_PTRACE", "DAC_READ_SEARCH"],
+            security_opt=["no-new-privileges"], mem_limit=64 * 2**20, pids_limit=64,
+            tmpfs={"/tmp": "size=1m"})  # noqa: S108 - the meter's own, empty
+        return config
 
     def measure(self, containers: list[dict[str, Any]], volumes: list[dict[str, Any]],
                 owner: Any, *, cap: int = ENTRY_CAP,
@@ -255,8 +262,6 @@ class Meter:
             cap: Entries walked per learner at most.
             seconds: Wall time per learner at most.
         """
-        import time
-
         found = Measure()
         items: dict[str, list[str]] = defaultdict(list)
         driver = LAYER_DRIVERS.get(self.driver(), "")
