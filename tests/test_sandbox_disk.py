@@ -20,7 +20,7 @@ from docker.models.containers import Container
 from bot.config import Settings
 from bot.console.render import render
 from bot.identity import Person
-from bot.sandbox.disk.meter import ENTRY_CAP, LEARNER_SECONDS
+from bot.sandbox.disk.meter import ENTRY_CAP, LEARNER_SECONDS, Meter
 from bot.tutor.core import Tutor
 from tests.conftest import LimitedTutor
 
@@ -201,3 +201,16 @@ def test_more_deleted_open_files_than_are_looked_at_is_over_the_quota(
     print(f"\n1,190 deleted-open files: holder stopped after {took:.1f} s; "
           f"last look {small.sandbox._disk_watch.last_seconds:.2f} s")
     assert docker_client.containers.get(ns.engine_name("idle")).status == "running"
+
+
+def test_an_engine_that_refuses_the_meter_is_measured_with_its_own_df(
+    small: Tutor, alice: Person, docker_client: docker.DockerClient
+) -> None:
+    """A meter the engine will not create (here: no such image) falls back to `GET /system/df`."""
+    small.handle(alice, "docker run -d --name l busybox sh -c "
+                        "'dd if=/dev/zero of=/z bs=1M count=3; sleep 600'")
+    watch = small.sandbox._disk_watch
+    watch._meter = Meter(docker_client, small.settings.namespace, image="dt-no-such-image:never")
+    found = watch.measure()
+    assert watch._df_only and found is not None
+    assert found.by_learner[small.sandbox.namespace(alice).learner] >= 3 * 2**20

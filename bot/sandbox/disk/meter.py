@@ -179,6 +179,10 @@ def parse(output: str, into: Measure) -> Measure:
     return into
 
 
+class MeterRefused(RuntimeError):
+    """The engine will not create or start the meter (a host path, ``pid=host`` refused...)."""
+
+
 class Meter:
     """The meter container of one engine and namespace, created on first use.
 
@@ -226,15 +230,15 @@ class Meter:
                 break
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:  # 409: a twin process is creating it
-                    raise
+                    raise MeterRefused(f"creating it: {exc.explanation or exc}") from exc
             time.sleep(0.1)
         else:
-            raise docker.errors.APIError(f"the disk meter {self.name} could not be made")
+            raise MeterRefused(f"{self.name} held by a create that never finished")
         try:
             api.start(cid)
         except docker.errors.APIError as exc:
             if exc.status_code != 304:  # already started
-                raise
+                raise MeterRefused(f"starting it: {exc.explanation or exc}") from exc
         self._id = cid
         return cid
 

@@ -43,7 +43,14 @@ import requests.exceptions
 from bot.sandbox.disk.df import engine_busy, owner_of
 from bot.sandbox.disk.df import measure as df_measure
 from bot.sandbox.disk.lease import Lease
-from bot.sandbox.disk.meter import ENTRY_CAP, LAYER_DRIVERS, LEARNER_SECONDS, Measure, Meter
+from bot.sandbox.disk.meter import (
+    ENTRY_CAP,
+    LAYER_DRIVERS,
+    LEARNER_SECONDS,
+    Measure,
+    Meter,
+    MeterRefused,
+)
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace
 from bot.sandbox.pool.addresses import socket_accepts
 
@@ -88,6 +95,8 @@ class DiskWatch:
         self.min_interval = max(0.25, self.max_interval / 5)
         self.looks = 0
         self.last_seconds = 0.0
+        self.seconds_between = 0.0
+        """Seconds between the last two looks."""
         self.evidence: dict[str, int] = {}
         """Container id -> bytes that proved it a writer when it was stopped (for reports)."""
         self._last: Measure | None = None
@@ -180,9 +189,6 @@ class DiskWatch:
 
     # -- one look -------------------------------------------------------------------------
 
-    seconds_between = 0.0
-    """Seconds between the last two looks."""
-
     def measure(self) -> Measure | None:
         """The deployment's disk use now (``None`` when no learner container runs)."""
         api = self.sandbox.client.api
@@ -199,11 +205,13 @@ class DiskWatch:
         try:
             return self._meter.measure(containers, volumes, self._owner, cap=ENTRY_CAP,
                                        seconds=LEARNER_SECONDS)
-        except docker.errors.APIError as exc:
-            if exc.is_server_error() or exc.status_code == 404:
-                raise  # busy or a meter removed meanwhile: next time
+        except (MeterRefused, docker.errors.APIError) as exc:
+            if isinstance(exc, docker.errors.APIError) and (
+                    exc.is_server_error() or exc.status_code == 404):
+                raise  # busy, or a meter removed meanwhile: next time
+            reason = exc.explanation if isinstance(exc, docker.errors.APIError) else exc
             log.warning("this engine refuses the disk meter (%s): measuring with the engine's "
-                        "own df from now on, which misses deleted-open files", exc.explanation)
+                        "own df from now on, which misses deleted-open files", reason)
             self._df_only = True
             return df_measure(api, self.prefix)
 
