@@ -12,7 +12,8 @@
 #   .ci/engine.sh stop ROOT          stop it by pid and remove its folder
 #   .ci/engine.sh sweep              stop every engine a killed run left behind
 #
-# Exit status 77 means "skipped" (not root, dockerd or runsc missing): the reason is printed.
+# Exit status 77 means "skipped" (not root, dockerd, runsc or mkfs.btrfs missing): the reason
+# is printed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -41,6 +42,9 @@ install_package() {
 }
 
 install_runsc() {
+  if command -v runsc >/dev/null 2>&1; then
+    return 0
+  fi
   install_package runsc runsc "gVisor" || return
   runsc --version | sed -n 1p >&2
 }
@@ -64,7 +68,7 @@ case "${1:-}" in
     exec "$PY" -m tests.engines "$@"
     ;;
   *)
-    sed -n '2,13p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,16p' "${BASH_SOURCE[0]}" >&2
     exit 2
     ;;
 esac
