@@ -26,7 +26,8 @@ from docker.models.volumes import Volume
 from bot.config import Settings
 from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
-from bot.sandbox.engine.disk import DiskWatch
+from bot.sandbox.disk.storage import LayerLimit
+from bot.sandbox.disk.watch import DiskWatch
 from bot.sandbox.engine.overtime import Overtime
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
@@ -94,6 +95,7 @@ class SandboxBase:
         self._later_lock = threading.Lock()
         self._overtime = Overtime()
         self._disk_watch = DiskWatch(self)
+        self._layer_limit = LayerLimit(settings.namespace, self.limits.disk_bytes)
 
     # -- notes for a learner's next command -------------------------------------------------
 
@@ -192,6 +194,7 @@ class SandboxBase:
         """Host settings every learner container gets: the heart of the policy."""
         runtime = self.settings.runtime
         extra: dict[str, Any] = {"runtime": runtime} if runtime else {}
+        extra.update(self._layer_limit.options(self.client))  # the kernel's cap, where it has one
         return {
             **extra,
             "network_mode": "none",

@@ -21,6 +21,7 @@ import docker.errors
 import requests.exceptions
 
 from bot.errors import EngineUnavailable
+from bot.sandbox.disk.meter import LABEL_OWN
 from bot.sandbox.output.formatting import parse_time
 from bot.sandbox.policy.naming import (
     LABEL_ANONYMOUS,
@@ -219,12 +220,16 @@ def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
     For throw-away deployments (tests, benchmarks) that must leave the engine as they
     found it; a real deployment uses :class:`Janitor` through housekeeping instead.
 
+    The tutor's own containers of the deployment (disk meter, lease: :data:`LABEL_OWN`)
+    go too, uncounted.
+
     Returns:
         How many containers and volumes were removed.
     """
     selector = {"label": [f"{LABEL_NAMESPACE}={prefix}"]}
     containers = client.containers.list(all=True, filters=selector)
-    for container in containers:
+    own = client.containers.list(all=True, filters={"label": [f"{LABEL_OWN}={prefix}"]})
+    for container in [*containers, *own]:
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
     volumes = client.volumes.list(filters=selector)

@@ -1,7 +1,7 @@
 """The hardened engine profile: user-namespace remapping and gVisor, on a private dockerd.
 
 A module fixture starts one extra ``dockerd`` (``tests/engines/``) beside the system
-engine, with ``userns-remap=default``, vfs, no bridge or iptables, and gVisor registered as
+engine, with ``userns-remap=default``, btrfs (a loop file), no bridge or iptables, and gVisor registered as
 ``runsc`` when it is installed (CI installs it: ``.ci/engine.sh install``). The tests prove
 on that real engine what the profile is for: root in a container is not root on the host
 (finding 3 of the security issue ends at the source), a ``runsc`` container runs on gVisor's
@@ -50,7 +50,7 @@ RUNTIMES = ["runc", "runsc"]
 @pytest.fixture(scope="module")
 def hardened() -> Iterator[Engine]:
     """One hardened engine, with the lesson images, started once; stopped after this module."""
-    engine = engine_or_skip(EngineOptions(label="hardened"))
+    engine = engine_or_skip(EngineOptions(label="hardened", storage="btrfs"))
     yield engine
     engine.stop()
 
@@ -112,10 +112,10 @@ def cli(engine: Engine, *args: str, check: bool = True) -> subprocess.CompletedP
 def test_the_engine_remaps_root_and_has_no_bridge_network(
     hardened: Engine, client: docker.DockerClient
 ) -> None:
-    """The private engine reports userns and vfs, has no bridge, and runs beside the system one."""
+    """The private engine reports userns and btrfs, has no bridge, and runs beside the system one."""
     info = client.info()
     assert any("userns" in option for option in info["SecurityOptions"])
-    assert info["Driver"] == "vfs"
+    assert info["Driver"] == "btrfs"
     assert info["DockerRootDir"].startswith(str(hardened.root))
     assert hardened.remap is not None and hardened.remap[0] != 0
     assert "bridge" not in {n.name for n in client.networks.list()}

@@ -220,7 +220,7 @@ def test_the_pool_places_only_on_engines_that_are_placeable(
 def test_the_disk_watcher_skips_a_dead_local_engine(tmp_path: Path) -> None:
     """A unix socket nobody listens on is skipped before any client is made (nothing to leak)."""
     from bot.config import Limits
-    from bot.sandbox.engine.disk import DiskWatch
+    from bot.sandbox.disk.watch import DiskWatch
 
     class Host:
         settings = Settings(database_url="sqlite://", docker_host=f"unix://{tmp_path}/gone.sock")
@@ -233,7 +233,8 @@ def test_the_disk_watcher_skips_a_dead_local_engine(tmp_path: Path) -> None:
         def _tell_later(self, ns: object, note: str) -> None:
             raise AssertionError("nobody is over any quota")
 
-    assert DiskWatch(Host()).check() == {}  # type: ignore[arg-type]
+    watch = DiskWatch(Host())  # type: ignore[arg-type]
+    assert watch.step() == watch.max_interval and watch.looks == 0
 
 
 def test_an_engine_socket_is_probed_with_a_bounded_bare_connect(tmp_path: Path) -> None:
