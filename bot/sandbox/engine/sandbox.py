@@ -6,7 +6,8 @@
 :mod:`~bot.sandbox.engine.run`,
 :mod:`~bot.sandbox.engine.execs`
 with :mod:`~bot.sandbox.redis.hooks`, :mod:`~bot.sandbox.engine.volumes` and
-:mod:`~bot.sandbox.engine.inspection`. :data:`VERBS` maps every verb of the allow-list to
+:mod:`~bot.sandbox.engine.inspection`, :mod:`~bot.sandbox.engine.images` and
+:mod:`~bot.sandbox.engine.build`. :data:`VERBS` maps every verb of the allow-list to
 its handler.
 
 ``bot.sandbox`` is the only package that imports ``docker``. Every docker-py error is
@@ -21,10 +22,12 @@ from collections.abc import Callable
 import docker.errors
 
 from bot.identity import Person
+from bot.sandbox.engine.build import BuildMixin
 from bot.sandbox.engine.client import Plan
 from bot.sandbox.engine.container_more import LifecycleMixin
 from bot.sandbox.engine.containers import ContainersMixin
 from bot.sandbox.engine.execs import ExecMixin
+from bot.sandbox.engine.images import ImagesMixin
 from bot.sandbox.engine.inspection import InspectionMixin
 from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
@@ -40,7 +43,7 @@ RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
 
-class Sandbox(RunMixin, LifecycleMixin, RedisMixin, InspectionMixin):
+class Sandbox(RunMixin, BuildMixin, LifecycleMixin, RedisMixin, InspectionMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -97,7 +100,13 @@ VERBS: dict[str, Handler] = {
     "restart": ContainersMixin._do_restart,
     "logs": InspectionMixin._do_logs,
     "inspect": InspectionMixin._do_inspect,
-    "images": InspectionMixin._do_images,
+    "images": ImagesMixin._do_images,
+    "build": BuildMixin._do_build,
+    "tag": ImagesMixin._do_tag,
+    "image rm": ImagesMixin._do_image_rm,
+    "image prune": ImagesMixin._do_image_prune,
+    "history": ImagesMixin._do_history,
+    "image inspect": ImagesMixin._do_image_inspect,
     "volume create": VolumesMixin._do_volume_create,
     "volume ls": VolumesMixin._do_volume_ls,
     "volume rm": VolumesMixin._do_volume_rm,
