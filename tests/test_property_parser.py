@@ -176,8 +176,7 @@ run_option = st.sampled_from([
 def test_whatever_the_policy_accepts_plans_a_container_inside_the_rules(
     box: Sandbox, options: list[str], image: str
 ) -> None:
-    """An accepted `run` plans lesson images or a lookup of the learner's own, workspace binds
-    and capped tmpfs."""
+    """An accepted `run` plans lesson or own images, workspace binds and capped tmpfs."""
     command = vet_or_refuse(box, f"docker run {' '.join(options)} {image} true")
     if command is None:
         return

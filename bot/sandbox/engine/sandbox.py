@@ -33,6 +33,7 @@ from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.engine.volumes import VolumesMixin
+from bot.sandbox.engine.witness import WitnessMixin
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.policy.verbs import VERB_OPTIONS
@@ -43,7 +44,7 @@ RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
 
-class Sandbox(RunMixin, BuildMixin, LifecycleMixin, RedisMixin, InspectionMixin):
+class Sandbox(RunMixin, BuildMixin, WitnessMixin, LifecycleMixin, RedisMixin, InspectionMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
