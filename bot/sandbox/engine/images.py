@@ -163,9 +163,12 @@ class ImagesMixin(SandboxBase):
                 code = 1
                 continue
             mine = own_tags(ns, image.get("RepoTags"))
-            named = ref if ":" in ref or ref not in [t.partition(":")[0] for t in mine] \
-                else f"{ref}:latest"
-            target = (engine_ref(ns, *named.split(":", 1)) if named in mine else image["Id"])
+            try:
+                repo, tag = values.check_own_image(ref, None)
+            except CommandRefused:
+                repo, tag = "", ""
+            target = (engine_ref(ns, repo, tag) if f"{repo}:{tag}" in mine
+                      else str(image["Id"]))
             if target == image["Id"] and len(mine) > 1 and not command.flag("force"):
                 lines.append(f"Error response from daemon: conflict: unable to delete "
                              f"{image['Id'][7:19]} (must be forced) - image is referenced in "
