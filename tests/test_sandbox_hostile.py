@@ -221,7 +221,7 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker volume create /etc", "volume name"),
     # images
     # (`docker run alpine` is looked up among the learner's own images first: see
-    # test_build_hostile.py::test_an_image_neither_the_lessons_nor_built_is_refused_after_one_read)
+    # test_build_hostile.py::test_an_image_neither_the_lessons_nor_built_is_refused_after_reads_only)
     ("docker run docker.io/library/alpine", "alpine"),
     ("docker run evil/redis", "evil/redis"),
     ("docker run registry.example.com/redis", "registry.example.com"),

@@ -13,6 +13,7 @@ from docker.models.containers import Container
 from bot.identity import Person
 from bot.sandbox.engine.binds import BindsMixin
 from bot.sandbox.engine.client import NOT_FOUND, Plan
+from bot.sandbox.engine.images import remove_images
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import LABEL_ANONYMOUS, LABEL_NAME, Namespace
 from bot.sandbox.policy.parser import Command
@@ -45,7 +46,7 @@ class ContainersMixin(BindsMixin):
 
     @boundary
     def remove_all(self, person: Person) -> tuple[int, int]:
-        """Remove every container and volume of the person, and their workspace.
+        """Remove every container, volume and image of the person, and their workspace.
 
         Returns:
             How many containers and volumes were removed.
@@ -64,6 +65,7 @@ class ContainersMixin(BindsMixin):
                 with suppress(docker.errors.NotFound):
                     volume.remove(force=True)
             self._workspace(ns).remove()  # no container is left to use it
+            remove_images(self.client, ns.prefix, ns.learner)  # their builds, cache included
         return len(containers), len(volumes)
 
     def _remove(self, ns: Namespace, container: Container, *, force: bool) -> None:

@@ -12,8 +12,10 @@ and run by everyone, and tagged, removed or pruned by no one.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
+import docker
 import docker.errors
 
 from bot.errors import CommandRefused
@@ -23,7 +25,7 @@ from bot.sandbox.engine.translate import engine_calls
 from bot.sandbox.output import formatting
 from bot.sandbox.output.templates import Struct
 from bot.sandbox.policy import values
-from bot.sandbox.policy.naming import Namespace, owned
+from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_NAMESPACE, Namespace, owned
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.views import Outcome
 
@@ -66,6 +68,28 @@ def own_image_bytes(images: list[dict[str, Any]], prefix: str) -> dict[str, int]
         parent = sizes.get(str(image.get("ParentId") or ""), 0)
         out[learner] = out.get(learner, 0) + max(0, int(image.get("Size") or 0) - parent)
     return out
+
+
+def remove_images(client: docker.DockerClient, prefix: str, learner: str = "") -> int:
+    """Remove the images (tags, then the layers they leave) labelled with a prefix (a learner's).
+
+    Returns:
+        How many images were removed.
+    """
+    labels = [f"{LABEL_NAMESPACE}={prefix}", *([f"{LABEL_LEARNER}={learner}"] if learner else [])]
+    removed = 0
+    for _ in range(3):  # a child first, then its parents (the build cache under it)
+        found = client.api.images(all=True, filters={"label": labels})
+        if not found:
+            break
+        for image in found:
+            for ref in [*(image.get("RepoTags") or []), image["Id"]]:
+                if ref == "<none>:<none>":
+                    continue
+                with suppress(docker.errors.APIError):
+                    client.api.remove_image(ref, force=True)
+                    removed += 1
+    return removed
 
 
 class ImagesMixin(SandboxBase):

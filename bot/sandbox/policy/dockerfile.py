@@ -289,7 +289,8 @@ def _vet(result: Dockerfile, line: int, keyword: str, args: str, workdir: str) -
         if "$" in args:
             raise refuse(line, "`VOLUME` with a variable is refused: write the path out.")
         for path in _json_or_words(args):
-            if _system_path(path, "/") is not None or posixpath.normpath("/" + path) == "/":
+            if _system_path(path, "/") is not None or posixpath.normpath(
+                    "/" + path.lstrip("/")) == "/":
                 raise refuse(line, f"`VOLUME {one_line(path)}`: a volume may not cover `/` "
                                    "or the kernel's folders.")
     elif keyword == "LABEL":

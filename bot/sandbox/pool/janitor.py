@@ -21,6 +21,7 @@ import docker.errors
 import requests.exceptions
 
 from bot.errors import EngineUnavailable
+from bot.sandbox.engine.images import remove_images
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.output.formatting import parse_time
 from bot.sandbox.policy.naming import (
@@ -210,24 +211,3 @@ def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
     remove_images(client, prefix)
     return len(containers), len(volumes)
 
-
-def remove_images(client: docker.DockerClient, prefix: str, learner: str = "") -> int:
-    """Remove the images (tags, then the layers they leave) labelled with a prefix (a learner's).
-
-    Returns:
-        How many images were removed.
-    """
-    labels = [f"{LABEL_NAMESPACE}={prefix}", *([f"docker-tutor.learner={learner}"] if learner else [])]
-    removed = 0
-    for _ in range(3):  # a child first, then its parents (the build cache under it)
-        found = client.api.images(all=True, filters={"label": labels})
-        if not found:
-            break
-        for image in found:
-            for ref in [*(image.get("RepoTags") or []), image["Id"]]:
-                if ref == "<none>:<none>":
-                    continue
-                with contextlib.suppress(docker.errors.APIError):
-                    client.api.remove_image(ref, force=True)
-                    removed += 1
-    return removed
