@@ -12,9 +12,9 @@ from bot.config import Settings
 from bot.errors import CommandRefused, TutorError
 from bot.identity import Person
 from bot.sandbox.engine.build import runc_ok, summarise
-from bot.sandbox.engine.images import own_image_bytes
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy import dockerfile
+from bot.sandbox.policy.naming import own_image_bytes
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.views import Outcome
 from bot.sandbox.workspace.context import ignore_rules, ignored

@@ -45,11 +45,17 @@ import requests.exceptions
 from bot.errors import CommandRefused, QuotaExceeded
 from bot.identity import Person
 from bot.sandbox.engine.client import Plan
-from bot.sandbox.engine.images import ImagesMixin, engine_ref, own_image_bytes
+from bot.sandbox.engine.images import ImagesMixin, engine_ref
 from bot.sandbox.engine.translate import engine_calls
 from bot.sandbox.policy import dockerfile as df
 from bot.sandbox.policy import values
-from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_MANAGED, LABEL_NAMESPACE, Namespace
+from bot.sandbox.policy.naming import (
+    LABEL_LEARNER,
+    LABEL_MANAGED,
+    LABEL_NAMESPACE,
+    Namespace,
+    own_image_bytes,
+)
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.policy.workspace_paths import clean_path
 from bot.sandbox.views import Outcome

@@ -50,26 +50,6 @@ def own_tags(ns: Namespace, tags: list[str] | None) -> list[str]:
     return sorted(t[len(head):] for t in tags or [] if t.startswith(head))
 
 
-def own_image_bytes(images: list[dict[str, Any]], prefix: str) -> dict[str, int]:
-    """Bytes of image layers per learner, from the engine's image list (``/system/df``).
-
-    Each image of a learner counts what it adds to its parent (its ``Size`` less its
-    parent's), so every layer of a build, cache included, counts once, and a lesson
-    image's layers count for no one.
-    """
-    sizes = {str(i.get("Id", "")): int(i.get("Size") or 0) for i in images}
-    out: dict[str, int] = {}
-    for image in images:
-        labels = image.get("Labels") or {}
-        if labels.get("docker-tutor.managed") != "1" or labels.get(
-                "docker-tutor.namespace") != prefix:
-            continue
-        learner = labels.get("docker-tutor.learner", "")
-        parent = sizes.get(str(image.get("ParentId") or ""), 0)
-        out[learner] = out.get(learner, 0) + max(0, int(image.get("Size") or 0) - parent)
-    return out
-
-
 def remove_images(client: docker.DockerClient, prefix: str, learner: str = "") -> int:
     """Remove the images (tags, then the layers they leave) labelled with a prefix (a learner's).
 
