@@ -270,7 +270,8 @@ def check_own_image(ref: str, allowed: frozenset[str] | None, *, option: str = "
         CommandRefused: For anything else.
     """
     name, colon, tag = ref.partition(":")
-    if not _OWN_PART_RE.match(name) or len(name) > 100 or (colon and not _IMAGE_TAG_RE.match(tag)):
+    if (not _OWN_PART_RE.match(name) or len(name) > 100 or re.match(r"^[0-9a-f]{12,64}$", name)
+            or (colon and not _IMAGE_TAG_RE.match(tag))):
         raise CommandRefused(
             f"{option + ': ' if option else ''}invalid image name {one_line(ref)!r}: use "
             "lower-case letters, digits, `.`, `_` and `-`, then optionally `:TAG` (no "
