@@ -134,7 +134,7 @@ def test_a_piped_console_builds_first_and_runs_the_script(tutor_no_engine: Tutor
     """Without a terminal, the console builds the tutor before the first line; no prompt shows."""
     out = io.StringIO()
     startup = ServiceStartup(lambda: tutor_no_engine)
-    assert run_console(startup, "ivy", stdin=io.StringIO("start\nstatus\n"), stdout=out) == 0
+    assert run_console(startup, "ivy", stdin=io.StringIO("start data-persistence\nstatus\n"), stdout=out) == 0
     startup.close()
     text = out.getvalue()
     assert "> start" in text and "Containers are disposable" in text
@@ -184,7 +184,7 @@ def test_in_a_terminal_the_prompt_comes_first_and_the_first_line_is_answered(
     tmp_path: Path,
 ) -> None:
     """In a terminal: banner and prompt, then `start` is answered by the tutor built behind it."""
-    output, status = _terminal_session(tmp_path, [b"start\n", b"quit\n"])
+    output, status = _terminal_session(tmp_path, [b"start data-persistence\n", b"quit\n"])
     assert status == 0, output
     assert output.index(b"docker-tutor console.") < output.index(b"jo> ")
     assert b"Containers are disposable" in output
@@ -197,7 +197,7 @@ def test_in_a_terminal_a_database_that_will_not_open_says_where_and_why(tmp_path
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database's folder should be", encoding="utf-8")
     url = f"sqlite:///{blocker / 'tutor.db'}"
-    output, status = _terminal_session(tmp_path, [b"start\n"], DATABASE_URL=url)
+    output, status = _terminal_session(tmp_path, [b"start data-persistence\n"], DATABASE_URL=url)
     assert status == 1, output
     assert b"docker-tutor: Cannot open the progress database" in output
     assert b"Traceback" not in output
@@ -208,7 +208,7 @@ def test_a_piped_console_with_a_bad_database_says_where_and_why(tmp_path: Path) 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "bot", "console", "--user", "kim"],
-                            input="start\n", capture_output=True, text=True, timeout=120,
+                            input="start data-persistence\n", capture_output=True, text=True, timeout=120,
                             env=_env(tmp_path, DATABASE_URL=f"sqlite:///{blocker / 'tutor.db'}"),
                             check=False)
     assert result.returncode == 1
@@ -257,7 +257,7 @@ def test_the_console_logs_only_problems_and_serve_logs_every_command() -> None:
 def test_a_piped_console_prints_no_log_lines(tmp_path: Path) -> None:
     """Nothing but the answers: no command log lines, no migration lines on the terminal."""
     result = subprocess.run([sys.executable, "-m", "bot", "console", "--user", "lee"],
-                            input="start\nnext\nstatus\n", capture_output=True, text=True,
+                            input="start data-persistence\nnext\nstatus\n", capture_output=True, text=True,
                             timeout=120, env=_env(tmp_path), check=False)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
