@@ -18,6 +18,7 @@ from bot.sandbox.policy.naming import own_image_bytes
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.views import Outcome
 from bot.sandbox.workspace.context import ignore_rules, ignored
+from bot.tutor.core import Tutor
 from tests.conftest import with_limits
 
 LESSON = frozenset({"busybox", "redis"})
@@ -284,3 +285,28 @@ def test_an_image_neither_the_lessons_nor_built_is_refused_after_reads_only(
     assert "neither one of this lesson's images nor one you built" in caught.value.message
     assert spies["_post"].call_count == 0 and spies["_delete"].call_count == 0
     assert spies["_get"].call_count == 2  # the container name, then the image name
+
+
+def test_the_console_reads_a_dockerfile_as_a_heredoc() -> None:
+    """`edit Dockerfile <<EOF`, the lines, then `EOF` become one edit of several lines."""
+    import io
+
+    from bot.console.repl import _heredoc
+
+    rest = io.StringIO('FROM busybox\nCMD ["echo", "hi"]\nEOF\ndocker ps\n')
+    assert _heredoc("edit Dockerfile <<EOF", rest, None) == (
+        'edit Dockerfile FROM busybox\nCMD ["echo", "hi"]')
+    assert rest.readline() == "docker ps\n"
+    assert _heredoc("edit notes.txt hello", rest, None) == "edit notes.txt hello"
+
+
+@pytest.mark.docker
+def test_a_dockerfile_sent_as_a_slack_code_block_is_written_as_its_lines(
+    tutor: Tutor, alice: Person
+) -> None:
+    """`edit Dockerfile` then a code block on the next lines writes the block's text."""
+    tutor.handle(alice, 'edit Dockerfile\n```\nFROM busybox\nCMD ["echo", "hi"]\n```')
+    assert tutor.sandbox.read_workspace_file(alice, "Dockerfile") == (
+        'FROM busybox\nCMD ["echo", "hi"]\n')
+    reply = tutor.handle(alice, "docker build -t hi .")
+    assert "Successfully tagged hi:latest" in reply.text()
