@@ -64,7 +64,7 @@ from bot.sandbox.workspace.context import TUTOR_DOCKERFILE, Context, context_arc
 BUILD_FACTOR = 3.0
 """A build's wall time is this many times the foreground limit (60 s by default)."""
 
-BUILD_SLOTS = 4
+BUILD_SLOTS = 8
 """Builds one sandbox runs at once; more wait (within their deadline) for a slot."""
 
 RUNC_FIXED = "1.1.12"
