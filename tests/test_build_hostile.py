@@ -310,3 +310,54 @@ def test_a_dockerfile_sent_as_a_slack_code_block_is_written_as_its_lines(
         'FROM busybox\nCMD ["echo", "hi"]\n')
     reply = tutor.handle(alice, "docker build -t hi .")
     assert "Successfully tagged hi:latest" in reply.text()
+
+
+@pytest.mark.docker
+def test_a_failing_step_shows_its_error_in_full_and_keeps_the_last_lines(
+    builder: Sandbox, alice: Person
+) -> None:
+    """`RUN` that fails: the learner sees the step, its last output lines and the error."""
+    builder.write_workspace_file(alice, "Dockerfile",
+                                 "FROM busybox\nRUN seq 1 50; echo oops >&2; exit 3\n")
+    out = say(builder, alice, "docker build -t broken .")
+    assert out.exit_code == 1 and not out.facts["build"]["ok"]
+    assert "Step 2/2 : RUN seq 1 50; echo oops >&2; exit 3" in out.output
+    assert "more line(s) of output" in out.output and "\n50\n" in out.output
+    assert "ERROR: The command '/bin/sh -c seq 1 50; echo oops >&2; exit 3' returned a " \
+           "non-zero code: 3" in out.output
+    assert "docker-tutor" not in out.output and "sha256:" not in out.output
+
+
+@pytest.mark.docker
+def test_builds_are_refused_where_steps_would_not_run_under_the_sandboxes_runtime(
+    settings: Settings, alice: Person, docker_client: docker.DockerClient
+) -> None:
+    """With `TUTOR_RUNTIME=runsc` on an engine whose default runtime is runc, no build starts."""
+    from dataclasses import replace
+
+    box = Sandbox(replace(settings, runtime="runsc"), allowed_images=LESSON)
+    try:
+        with pytest.raises(CommandRefused) as caught:
+            say(box, alice, "docker build -t x .")
+        assert "would not run under runsc" in caught.value.message
+    finally:
+        box.close()
+
+
+@pytest.mark.docker
+def test_a_build_is_refused_while_the_learners_images_fill_the_disk_quota(
+    settings: Settings, alice: Person, docker_client: docker.DockerClient
+) -> None:
+    """Images count in the disk quota: past it, the next build is refused and says what to do."""
+    box = Sandbox(with_limits(settings, disk_bytes=64 * 1024), allowed_images=LESSON)
+    try:
+        box.write_workspace_file(alice, "Dockerfile",
+                                 "FROM busybox\nRUN head -c 200000 /dev/zero > /blob\n")
+        assert say(box, alice, "docker build -t big .").exit_code == 0
+        with pytest.raises(CommandRefused) as caught:
+            say(box, alice, "docker build -t bigger .")
+        assert "disk quota" in caught.value.message and "image prune" in str(caught.value)
+        assert say(box, alice, "docker image rm big").exit_code == 0
+        assert say(box, alice, "docker build -t again .").exit_code == 0
+    finally:
+        box.close()
