@@ -137,7 +137,7 @@ class ImagesMixin(SandboxBase):
             rows = [r for r in rows if r[0] == command.args[0]]
         rows.sort(key=lambda r: (r[0] == "<none>", r[0], r[1]))
         if command.flag("quiet"):
-            return Outcome(0, "".join(dict.fromkeys(r[2] + "\n" for r in rows)))
+            return Outcome(0, "".join(r[2] + "\n" for r in rows))
         shown = [[r[0], r[1], r[2], _created(r[3]), f"{int(r[4]) / 1e6:.3g}MB"] for r in rows]
         return Outcome(0, formatting.table(
             ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], shown))
