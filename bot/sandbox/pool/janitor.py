@@ -169,7 +169,9 @@ class Janitor:
         """Remove one object; ``False`` when it was already gone or (a volume) is in use.
 
         A container is removed with force (it stops first); a volume is never forced, so
-        a volume that a container started using in the meantime stays.
+        a volume that a container started using in the meantime stays. With a learner's
+        workspace go their images and build cache (idle past the volumes' limit, or
+        unknown at reconciliation).
 
         Raises:
             EngineUnavailable: The engine could not be reached.
@@ -181,6 +183,9 @@ class Janitor:
                     api.remove_container(obj.ref, force=True, v=True)
                 else:
                     api.remove_volume(obj.ref, force=False)
+                    if obj.ref.endswith("-.workspace"):  # the learner's images go with it
+                        remove_images(self.sandbox.client, self.sandbox.settings.namespace,
+                                      obj.learner)
             except docker.errors.NotFound:
                 return False
             except docker.errors.APIError as exc:
