@@ -361,3 +361,24 @@ def test_a_build_is_refused_while_the_learners_images_fill_the_disk_quota(
         assert say(box, alice, "docker build -t again .").exit_code == 0
     finally:
         box.close()
+
+
+@pytest.mark.docker
+def test_links_fifos_and_ignored_files_never_reach_the_builder(
+    tutor: Tutor, alice: Person
+) -> None:
+    """A container plants links and a FIFO in the workspace: the context holds none of them."""
+    for line in (
+        "docker run -d --name planter -v $(pwd):/w busybox sleep 600",
+        "docker exec planter sh -c 'ln -s / /w/root && ln -s /etc/shadow /w/shadow && "
+        "mkfifo /w/pipe && echo keep > /w/keep.txt && echo no > /w/skip.txt'",
+        "edit .dockerignore skip.txt",
+        "edit Dockerfile FROM busybox\nCOPY . /ctx\nCMD [\"ls\", \"-a\", \"/ctx\"]",
+        "docker build -t ctx .",
+    ):
+        tutor.handle(alice, line)
+    listing = tutor.sandbox.image_run(alice, "ctx")
+    assert listing is not None and listing[0] == 0
+    names = set(listing[1].split())
+    assert {"keep.txt", "Dockerfile", ".dockerignore"} <= names
+    assert not names & {"root", "shadow", "pipe", "skip.txt", ".tutor-Dockerfile"}
