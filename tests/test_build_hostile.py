@@ -382,3 +382,15 @@ def test_links_fifos_and_ignored_files_never_reach_the_builder(
     names = set(listing[1].split())
     assert {"keep.txt", "Dockerfile", ".dockerignore"} <= names
     assert not names & {"root", "shadow", "pipe", "skip.txt", ".tutor-Dockerfile"}
+
+
+def test_a_long_build_keeps_its_end_within_the_output_cap() -> None:
+    """Cut to the cap, a summary keeps its last lines (the result, the failing step)."""
+    from bot.sandbox.engine.build import keep_tail
+
+    text = "".join(f"Step {n}/300 : RUN true\n ---> abc{n}\n" for n in range(1, 301))
+    text += "Successfully built abc300\n"
+    cut = keep_tail(text, 500)
+    assert len(cut) < 600 and cut.endswith("Successfully built abc300\n")
+    assert cut.startswith(" ... (") and "characters of earlier steps cut" in cut
+    assert keep_tail("short\n", 500) == "short\n"

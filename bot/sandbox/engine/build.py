@@ -262,6 +262,8 @@ class BuildMixin(ImagesMixin):
         error = next((str(e.get("error") or "") for e in events if e.get("error")), "")
         text = "".join(str(e.get("stream") or "") for e in events)
         summary, cached = summarise(self._rewrite(ns, text), parsed, steps)
+        error_room = len(error) + 200 if error else 200
+        summary = keep_tail(summary, max(400, self.limits.output_chars - error_room))
         facts: dict[str, Any] = {"build": {
             "ok": bool(image_id) and not error and not timed_out, "image": image_id,
             "tags": [f"{r}:{t}" for r, t in vet_build(command, self.allowed_images)["tags"]],
@@ -345,6 +347,18 @@ def summarise(text: str, parsed: df.Dockerfile, steps: list[int]) -> tuple[str, 
         tail.append(line)
     flush()
     return "".join(out), cached
+
+
+def keep_tail(text: str, limit: int) -> str:
+    """``text`` cut to its last ``limit`` characters at a line start, saying what was cut.
+
+    A build's end (the failing step, ``Successfully tagged``) matters more than its start.
+    """
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    tail = tail[tail.find("\n") + 1:] if "\n" in tail else tail
+    return f" ... ({len(text) - len(tail)} characters of earlier steps cut)\n{tail}"
 
 
 def _finished(events: list[dict[str, Any]]) -> bool:
