@@ -394,3 +394,16 @@ def test_a_long_build_keeps_its_end_within_the_output_cap() -> None:
     assert len(cut) < 600 and cut.endswith("Successfully built abc300\n")
     assert cut.startswith(" ... (") and "characters of earlier steps cut" in cut
     assert keep_tail("short\n", 500) == "short\n"
+
+
+@pytest.mark.docker
+def test_a_build_that_prints_megabytes_still_ends_with_its_result(
+    builder: Sandbox, alice: Person
+) -> None:
+    """Past the read budget only the latest output is kept: the image id and the end survive."""
+    builder.write_workspace_file(alice, "Dockerfile",
+                                 "FROM busybox\nRUN seq 1 200000\nCMD [\"true\"]\n")
+    out = say(builder, alice, "docker build --no-cache -t loud .")
+    assert out.exit_code == 0 and out.facts["build"]["ok"], out.output[-500:]
+    assert out.output.rstrip().endswith("Successfully tagged loud:latest")
+    assert "\n200000\n" in out.output and len(out.output) <= builder.limits.output_chars

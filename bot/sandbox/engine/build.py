@@ -74,6 +74,9 @@ RUNC_BACKPORTS = (re.compile(r"^1\.1\.5\+ds1-1\+deb12u\d+$"),)
 """Distribution builds of older runc versions with the fix (Debian 12's security update
 ``1.1.5+ds1-1+deb12u1``: its changelog names CVE-2024-21626)."""
 
+TAIL_EVENTS = 400
+"""Output events kept at a build's end once its output passed the budget."""
+
 STEP_TAIL = 6
 """Lines of each step's own output the summary keeps (the last ones)."""
 
@@ -233,17 +236,26 @@ class BuildMixin(ImagesMixin):
         timer.daemon = True
         timer.start()
         events: list[dict[str, Any]] = []
+        tail: deque[dict[str, Any]] = deque(maxlen=TAIL_EVENTS)
         budget = self._kept_bytes() * 8
         timed_out = False
         try:
             for line in response.iter_lines():
-                if len(events) < 5000 and budget > 0:
-                    with suppress(ValueError):
-                        event = json.loads(line)
-                        events.append(event if isinstance(event, dict) else {})
-                        budget -= len(line)
-                elif not line:
+                if not line or len(line) > 1_000_000:
                     continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                if "aux" in event or "error" in event:
+                    events.append(event)  # the image id and the error are always kept
+                elif budget > 0:
+                    events.append(event)
+                    budget -= len(line)
+                else:
+                    tail.append(event)  # past the budget only the latest output is kept
         except (requests.exceptions.RequestException, OSError, AttributeError):
             timed_out = time.monotonic() >= deadline - 0.5
             if not timed_out:
@@ -252,7 +264,7 @@ class BuildMixin(ImagesMixin):
             timer.cancel()
             response.close()
         timed_out = timed_out or (time.monotonic() >= deadline - 0.5 and not _finished(events))
-        return events, timed_out
+        return events + list(tail), timed_out
 
     def _build_outcome(self, ns: Namespace, command: Command, parsed: df.Dockerfile, *,
                        steps: list[int], events: list[dict[str, Any]], timed_out: bool,
