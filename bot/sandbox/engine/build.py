@@ -191,11 +191,11 @@ class BuildMixin(ImagesMixin):
         self._check_image_quota(ns)
         context = self._workspace(ns).build_context()
         path = asked["file"]
-        if path not in context.files:
+        if path not in context.unfiltered:
             return Outcome(1, f"unable to prepare context: unable to evaluate symlinks in "
                               f"Dockerfile path: lstat $(pwd)/{path}: no such file or "
                               "directory\n")
-        text = context.files[path].decode("utf-8", "surrogateescape")
+        text = context.unfiltered[path].decode("utf-8", "surrogateescape")
         parsed = df.parse(text, self.allowed_images)
         if asked["target"] and parsed.stage_named(asked["target"], len(parsed.stages)) is None:
             return Outcome(1, f"failed to reach build target {asked['target']} in "

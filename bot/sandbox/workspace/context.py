@@ -52,6 +52,8 @@ class Context:
         ignored: Paths ``.dockerignore`` left out.
         skipped: Links and other non-files left out.
         dockerignore: The text of ``.dockerignore`` (``""`` when there is none).
+        unfiltered: Every regular file read, ``.dockerignore`` or not (the Dockerfile is
+            read from here: the docker CLI reads it even when it is ignored).
     """
 
     files: dict[str, bytes] = field(default_factory=dict)
@@ -60,6 +62,7 @@ class Context:
     ignored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     dockerignore: str = ""
+    unfiltered: dict[str, bytes] = field(default_factory=dict)
 
 
 def _pattern(line: str) -> tuple[re.Pattern[str], bool] | None:
@@ -157,6 +160,7 @@ def read_context(chunks: Iterable[bytes], max_bytes: int = CONTEXT_BYTES) -> Con
         raise CommandRefused(f"Your workspace is larger than {max_bytes // 2**20} MiB, the "
                              "most one build context may be here; remove big files or list "
                              "them in `.dockerignore`.", option="context")
+    found.unfiltered = raw
     found.dockerignore = raw.get(".dockerignore", b"").decode("utf-8", "replace")
     rules = ignore_rules(found.dockerignore)
     for name in sorted(raw):
