@@ -16,6 +16,7 @@ from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy import dockerfile
 from bot.sandbox.policy.naming import own_image_bytes
 from bot.sandbox.policy.parser import parse
+from bot.sandbox.pool.janitor import purge_prefix
 from bot.sandbox.views import Outcome
 from bot.sandbox.workspace.context import ignore_rules, ignored
 from bot.tutor.core import Tutor
@@ -201,6 +202,7 @@ def builder(settings: Settings, docker_client: docker.DockerClient) -> Iterator[
     box = Sandbox(with_limits(settings, foreground_seconds=4.0), allowed_images=LESSON)
     yield box
     box.close()
+    purge_prefix(docker_client, settings.namespace)  # images, workspaces: nothing left
 
 
 @pytest.mark.docker
@@ -342,6 +344,7 @@ def test_builds_are_refused_where_steps_would_not_run_under_the_sandboxes_runtim
         assert "would not run under runsc" in caught.value.message
     finally:
         box.close()
+        purge_prefix(docker_client, settings.namespace)
 
 
 @pytest.mark.docker
@@ -361,6 +364,7 @@ def test_a_build_is_refused_while_the_learners_images_fill_the_disk_quota(
         assert say(box, alice, "docker build -t again .").exit_code == 0
     finally:
         box.close()
+        purge_prefix(docker_client, settings.namespace)
 
 
 @pytest.mark.docker
