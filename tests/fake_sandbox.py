@@ -26,6 +26,7 @@ from bot.identity import Person
 from bot.sandbox import (
     Command,
     ContainerView,
+    ImageView,
     LearnerSandbox,
     MountView,
     Namespace,
@@ -68,6 +69,9 @@ class Learner:
     volumes: dict[str, VolumeView] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     redis: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> keys
+    images: dict[str, ImageView] = field(default_factory=dict)  # name -> its view
+    image_files: dict[str, set[str]] = field(default_factory=dict)  # name -> paths in it
+    image_output: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> a run
 
 
 Change = Callable[[Learner], None]
@@ -296,6 +300,24 @@ class FakeSandbox:
         if container is None or not container.running:
             return False, None
         return True, self.learner(person).redis.get(name, {}).get(key)
+
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The learner's image ``name`` (:attr:`Learner.images`)."""
+        self._engine()
+        return self.learner(person).images.get(name)
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = 10.0) -> tuple[int, str] | None:
+        """What a witness run of the image prints (:attr:`Learner.image_output`)."""
+        self._engine()
+        mine = self.learner(person)
+        return None if name not in mine.images else mine.image_output.get(name, (0, ""))
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` is among the image's files (:attr:`Learner.image_files`)."""
+        self._engine()
+        mine = self.learner(person)
+        return None if name not in mine.images else path in mine.image_files.get(name, set())
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, or ``None``."""

@@ -1,7 +1,7 @@
 """A local fake of the Slack Web API, for tests and offline demos.
 
 :class:`FakeSlack` listens on loopback, answers the Web API methods the bot uses
-(``auth.test``, ``chat.postMessage``, ``chat.postEphemeral``, ``views.publish``,
+(``auth.test``, ``chat.postMessage``, ``chat.postEphemeral``, ``views.publish``, ``views.open``,
 ``conversations.open``, ``users.info``, ``files.getUploadURLExternal``,
 ``files.completeUploadExternal``, plus the upload URL it hands out) and fake
 ``response_url`` endpoints, and records every call. Point the bot at it with
@@ -316,6 +316,15 @@ class FakeSlack(BackgroundServer):
         return {"ok": True, "view": {"id": f"V{next(self._ids):08d}", "team_id": self.team_id,
                                      **view}}
 
+    def _views_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        view = body.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not body.get("trigger_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": f"V{next(self._ids):08d}", "team_id": self.team_id,
+                                     **view}}
+
     def _conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
         users = str(body.get("users") or "")
         if not users:
@@ -367,6 +376,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "chat.postMessage": FakeSlack._post_message,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
     "views.publish": FakeSlack._views_publish,
+    "views.open": FakeSlack._views_open,
     "conversations.open": FakeSlack._conversations_open,
     "users.info": FakeSlack._users_info,
     "files.getUploadURLExternal": FakeSlack._upload_url,

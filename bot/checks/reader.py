@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.identity import Person
-from bot.sandbox import Command, ContainerView, VolumeView
+from bot.sandbox import Command, ContainerView, ImageView, VolumeView
 
 
 class EngineReader(Protocol):
@@ -56,6 +56,16 @@ class EngineReader(Protocol):
 
         Read through the engine; ``None`` when it is missing, not a plain file, or behind a link.
         """
+
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The person's own image ``name`` (``app``, ``app:v1``), or ``None``."""
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = ...) -> tuple[int, str] | None:
+        """Run the person's image as the tutor (a witness): (exit code, output), or ``None``."""
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` exists in the person's image (``None``: no such image)."""
 
 
 __all__ = ["EngineReader"]

@@ -222,6 +222,9 @@ def _validate_solution(report: _Report, table: Path_, raw: dict[str, Any], what:
             except CommandRefused as refused:
                 report.add(line, f"{label}: the sandbox refuses `{line_text}`: {refused.message}")
                 continue
+            if command.verb in ("build", "tag"):  # images the lesson builds may be run later
+                images.extend(t.partition(":")[0] for t in [*command.values("tag"),
+                                                            *command.args[1:2]])
             if command.verb == "run" and images:
                 image = command.args[0].partition(":")[0]
                 if image not in images:
@@ -349,6 +352,7 @@ def validate_lesson(folder: Path) -> list[Problem]:
     if not _is_str_list(images):
         report.add(report.at.key((), "images"), "lesson: 'images' must be a list of image names")
         images = []
+    images = list(images)  # grows with the images the solutions build (`docker build -t`)
     steps = data.get("steps")
     if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
         report.add(1, "lesson: no [[steps]]: a lesson needs at least one step")

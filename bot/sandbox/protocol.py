@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.identity import Person
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
-from bot.sandbox.views import ContainerView, Outcome, VolumeView
+from bot.sandbox.views import ContainerView, ImageView, Outcome, VolumeView
 
 if TYPE_CHECKING:
     from bot.sandbox.pool.janitor import Janitor
@@ -83,6 +83,16 @@ class LearnerSandbox(Protocol):
         Raises:
             UsageError: For a path that is not a workspace path.
         """
+
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The person's own image ``name`` (``app``, ``app:v1``), or ``None``."""
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = ...) -> tuple[int, str] | None:
+        """Run the person's image as the tutor (a witness): (exit code, output), or ``None``."""
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` exists in the person's image (``None``: no such image)."""
 
     # -- what the tutor changes besides commands ------------------------------------------
 

@@ -105,3 +105,28 @@ class Outcome:
     cut: int = 0
     notes: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """One of a learner's images as checks see it (the learner's names, no engine names).
+
+    Attributes:
+        id: The engine's image id (``sha256:...``).
+        tags: The learner's names for it (``app:latest``).
+        size: Bytes, as the engine sizes it.
+        cmd: ``Config.Cmd``.
+        entrypoint: ``Config.Entrypoint``.
+        env: ``Config.Env``.
+        workdir: ``Config.WorkingDir``.
+        history: Each layer's ``CreatedBy``, newest first (the tutor's own steps left out).
+    """
+
+    id: str
+    tags: tuple[str, ...]
+    size: int
+    cmd: tuple[str, ...]
+    entrypoint: tuple[str, ...]
+    env: tuple[str, ...]
+    workdir: str
+    history: tuple[str, ...]

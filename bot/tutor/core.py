@@ -332,8 +332,10 @@ class Tutor:
 
     def edit(self, person: Person, rest: str) -> Reply:
         """Write a file in the workspace ``$(pwd)`` binds, standing in for an editor on the host."""
-        raw_path, _, text = rest.partition(" ")
+        raw_path, text = [*rest.strip().split(None, 1), "", ""][:2]  # a newline ends the path too
         text = text.strip()
+        if text.startswith("```") and text.endswith("```") and len(text) >= 6:
+            text = text[3:-3].strip()  # a Dockerfile sent in a Slack code block
         if not raw_path or not text:
             raise UsageError(edit_usage(front_end(person)))
         self._rate.take(person.key)

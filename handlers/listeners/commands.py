@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError
 
 from bot.errors import TutorError
 from handlers.inbound import command_text, docker_line, slack_person, unlink
+from handlers.listeners.editor import edit_alone, open_editor
 from handlers.render.blocks import context
 from handlers.render.mrkdwn import escape
 from handlers.runtime import Respond, ResponseUrl, Runtime
@@ -53,6 +55,15 @@ def register(app: App, runtime: Runtime) -> None:
     def tutor_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         person, destination = _person_and_destination(command, respond)
         line = command_text(command.get("text", ""))
+        path = edit_alone(line)
+        if path is not None and command.get("trigger_id"):
+            try:  # `/tutor edit Dockerfile` alone: a modal with a code box
+                open_editor(runtime, command["trigger_id"], path, command.get("channel_id"))
+            except SlackApiError:
+                pass  # no modal: the tutor answers with edit's usage, as for any line
+            else:
+                ack()
+                return
         try:
             runtime.run_line(person, line, destination)
         except TutorError as error:

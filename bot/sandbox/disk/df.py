@@ -15,7 +15,7 @@ import docker
 import docker.errors
 
 from bot.sandbox.disk.meter import Measure
-from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_MANAGED, LABEL_NAMESPACE
+from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_MANAGED, LABEL_NAMESPACE, own_image_bytes
 from bot.sandbox.workspace.names import LABEL_HELPER, LABEL_WORKSPACE
 
 
@@ -63,6 +63,8 @@ def measure(api: docker.APIClient, prefix: str, *, patience: float = 5.0) -> Mea
         size = max(0, int((volume.get("UsageData") or {}).get("Size") or 0))
         found.volumes[str(volume.get("Name", ""))] = (learner, size)
         found.by_learner[learner] += size
+    for learner, size in own_image_bytes(data.get("Images") or [], prefix).items():
+        found.by_learner[learner] += size  # built images and their build cache
     return found
 
 

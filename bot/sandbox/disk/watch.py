@@ -51,7 +51,7 @@ from bot.sandbox.disk.meter import (
     Meter,
     MeterRefused,
 )
-from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace
+from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace, own_image_bytes
 from bot.sandbox.pool.addresses import socket_accepts
 
 if TYPE_CHECKING:
@@ -203,8 +203,12 @@ class DiskWatch:
             return df_measure(api, self.prefix)
         volumes = api.volumes(filters={"label": labels}).get("Volumes") or []
         try:
-            return self._meter.measure(containers, volumes, self._owner, cap=ENTRY_CAP,
-                                       seconds=LEARNER_SECONDS)
+            found = self._meter.measure(containers, volumes, self._owner, cap=ENTRY_CAP,
+                                        seconds=LEARNER_SECONDS)
+            images = api.images(all=True, filters={"label": [f"{LABEL_NAMESPACE}={self.prefix}"]})
+            for learner, size in own_image_bytes(images, self.prefix).items():
+                found.by_learner[learner] += size  # built images and their build cache
+            return found
         except (MeterRefused, docker.errors.APIError) as exc:
             if isinstance(exc, docker.errors.APIError) and (
                     exc.is_server_error() or exc.status_code == 404):

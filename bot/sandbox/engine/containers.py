@@ -20,6 +20,7 @@ from docker.models.containers import Container
 
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
+from bot.sandbox.engine.image_lookups import remove_images
 from bot.sandbox.engine.targets import start_refusal
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy import rules as policy
@@ -55,7 +56,7 @@ class ContainersMixin(SandboxBase):
 
     @boundary
     def remove_all(self, person: Person) -> tuple[int, int]:
-        """Remove every container and volume of the person, and their workspace.
+        """Remove every container, volume and image of the person, and their workspace.
 
         Returns:
             How many containers and volumes were removed.
@@ -75,6 +76,7 @@ class ContainersMixin(SandboxBase):
                     volume.remove(force=True)
             self._workspace(ns).remove()  # no container is left to use it
             self._remove_networks(ns)
+            remove_images(self.client, ns.prefix, ns.learner)  # their builds, cache included
         return len(containers), len(volumes)
 
     def _gone_with_auto_remove(self, ns: Namespace, container: Container) -> None:

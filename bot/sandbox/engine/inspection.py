@@ -1,4 +1,7 @@
-"""The reading verbs: ``docker inspect``, ``docker logs`` and ``docker images``."""
+"""The reading verbs: ``docker inspect`` and ``docker logs``.
+
+``docker images`` is in :mod:`bot.sandbox.engine.images`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from docker.models.containers import Container
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.streams import READ_LIMIT
-from bot.sandbox.engine.translate import engine_calls
 from bot.sandbox.engine.volumes import inspect_volume
 from bot.sandbox.output import formatting
 from bot.sandbox.output.templates import Struct
@@ -123,26 +125,3 @@ class InspectionMixin(SandboxBase):
         return Outcome(0, raw[-READ_LIMIT:].decode("utf-8", "replace").replace("\r\n", "\n"),
                        cut=max(0, len(raw) - READ_LIMIT),
                        facts={"container": {"id": container.id, "name": ref}})
-
-    def _do_images(
-        self, person: Person, ns: Namespace, command: Command, plan: Plan
-    ) -> Outcome:
-        rows = []
-        with engine_calls():
-            images = self.client.images.list()
-        for image in images:
-            for tag in image.tags:
-                repo, _, version = tag.rpartition(":")
-                if self.allowed_images is not None and repo not in self.allowed_images:
-                    continue
-                if command.args and repo != command.args[0]:
-                    continue
-                size = image.attrs.get("Size", 0)
-                rows.append([repo, version, image.short_id.removeprefix("sha256:"),
-                             formatting.ago(image.attrs.get("Created", "")),
-                             f"{size / 1e6:.1f}MB"])
-        rows.sort()
-        if command.flag("quiet"):
-            return Outcome(0, "".join(r[2] + "\n" for r in rows))
-        return Outcome(0, formatting.table(
-            ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows))

@@ -19,6 +19,7 @@ from bot.sandbox.engine.client import (  # noqa: F401  (CAPABILITIES: re-exporte
     Plan,
     SandboxBase,
 )
+from bot.sandbox.engine.image_lookups import find_image
 from bot.sandbox.engine.streams import read_stream
 from bot.sandbox.engine.targets import start_refusal
 from bot.sandbox.policy import mounts
@@ -54,15 +55,21 @@ class RunMixin(SandboxBase):
                 f'already in use by container "{existing.id}". You have to remove (or rename) '
                 "that container to be able to reuse that name.\n",
             )
-        try:
-            image = self.client.images.get(tag)
-        except docker.errors.ImageNotFound:
-            return Outcome(
-                125,
-                f"Unable to find image '{tag}' locally\ndocker: the sandbox has no network, so "
-                f"it cannot be pulled. {option_values.image_hint(self.allowed_images)}\n",
-            )
-        declared = list(((image.attrs.get("Config") or {}).get("Volumes") or {}).keys())
+        if plan.own_image:  # one of the learner's images, pinned by id
+            own = find_image(self.client, ns, tag)
+            if own is None:
+                raise option_values.not_built(command.args[0], self.allowed_images)
+            attrs, tag = own, str(own["Id"])
+        else:
+            try:
+                attrs = self.client.images.get(tag).attrs
+            except docker.errors.ImageNotFound:
+                return Outcome(
+                    125,
+                    f"Unable to find image '{tag}' locally\ndocker: the sandbox has no network, "
+                    f"so it cannot be pulled. {option_values.image_hint(self.allowed_images)}\n",
+                )
+        declared = list(((attrs.get("Config") or {}).get("Volumes") or {}).keys())
         mounts.check_nesting(wanted, declared)
         self._check_quota_containers(ns)
         engine_mounts: list[Mount] = []

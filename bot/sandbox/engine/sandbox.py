@@ -12,7 +12,11 @@ never on another part and never through ``super()``:
 * :mod:`~bot.sandbox.engine.execs`: ``exec`` (with what it knows of Redis,
   :mod:`~bot.sandbox.redis.hooks`, which fills the exec part's hooks);
 * :mod:`~bot.sandbox.engine.volumes`: ``volume create/ls/rm/inspect/prune``;
-* :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``, ``images``.
+* :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``;
+* :mod:`~bot.sandbox.engine.networks`: ``network ...``;
+* :mod:`~bot.sandbox.engine.images`: ``images``, ``tag``, ``image rm/prune/inspect``, ``history``;
+* :mod:`~bot.sandbox.engine.build`: ``build``;
+* :mod:`~bot.sandbox.engine.witness`: the tutor's own runs of an image.
 
 :data:`VERBS` maps every verb of the allow-list to its handler.
 
@@ -28,9 +32,11 @@ from collections.abc import Callable
 import docker.errors
 
 from bot.identity import Person
+from bot.sandbox.engine.build import BuildMixin
 from bot.sandbox.engine.client import Plan
 from bot.sandbox.engine.containers import ContainersMixin
 from bot.sandbox.engine.execs import ExecMixin
+from bot.sandbox.engine.images import ImagesMixin
 from bot.sandbox.engine.inspection import InspectionMixin
 from bot.sandbox.engine.listing import ListingMixin
 from bot.sandbox.engine.networks import NetworksMixin
@@ -38,6 +44,7 @@ from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.engine.volumes import VolumesMixin
+from bot.sandbox.engine.witness import WitnessMixin
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.policy.verbs import VERB_OPTIONS
@@ -51,7 +58,7 @@ RUN_HELP = "Run 'docker run --help' for more information\n"
 
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
-              NetworksMixin):
+              NetworksMixin, ImagesMixin, BuildMixin, WitnessMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -112,7 +119,13 @@ VERBS: dict[str, Handler] = {
     "restart": ContainersMixin._do_restart,
     "logs": InspectionMixin._do_logs,
     "inspect": InspectionMixin._do_inspect,
-    "images": InspectionMixin._do_images,
+    "images": ImagesMixin._do_images,
+    "build": BuildMixin._do_build,
+    "tag": ImagesMixin._do_tag,
+    "image rm": ImagesMixin._do_image_rm,
+    "image prune": ImagesMixin._do_image_prune,
+    "history": ImagesMixin._do_history,
+    "image inspect": ImagesMixin._do_image_inspect,
     "volume create": VolumesMixin._do_volume_create,
     "volume ls": VolumesMixin._do_volume_ls,
     "volume rm": VolumesMixin._do_volume_rm,

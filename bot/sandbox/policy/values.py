@@ -328,3 +328,88 @@ def check_not_interactive(container: str, argv: list[str], *, interactive: bool)
         f"forever; run one command at a time: `{one_line(example)}`.",
         option="-it",
     )
+
+
+_OWN_PART_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+
+MAX_TAGS = 4
+"""The most ``-t`` one ``docker build`` may give."""
+
+MAX_BUILD_ARGS = 16
+"""The most ``--build-arg`` one ``docker build`` may give."""
+
+
+def check_own_image(ref: str, allowed: frozenset[str] | None, *, option: str = "") -> tuple[str, str]:
+    """Check a name for one of the learner's own images (``app``, ``app:v1``).
+
+    One path part (no registry, no user path, no digest); the name of a lesson image is
+    refused, so that ``busybox`` always means the lesson's.
+
+    Returns:
+        The repository and the tag (``latest`` by default).
+
+    Raises:
+        CommandRefused: For anything else.
+    """
+    name, colon, tag = ref.partition(":")
+    if (not _OWN_PART_RE.match(name) or len(name) > 100 or re.match(r"^[0-9a-f]{12,64}$", name)
+            or (colon and not _IMAGE_TAG_RE.match(tag))):
+        raise CommandRefused(
+            f"{option + ': ' if option else ''}invalid image name {one_line(ref)!r}: use "
+            "lower-case letters, digits, `.`, `_` and `-`, then optionally `:TAG` (no "
+            "registry, no user path, no digest).", option=option or ref)
+    if (allowed is not None and name in allowed) or name == "scratch":
+        raise CommandRefused(
+            f"{option + ': ' if option else ''}{name!r} is the name of an image the lesson "
+            "provides; give yours another name.", option=option or ref)
+    return name, tag or "latest"
+
+
+def check_build_args(values: list[str]) -> dict[str, str]:
+    """Check ``--build-arg NAME=value`` items (the host environment is never copied)."""
+    if len(values) > MAX_BUILD_ARGS:
+        raise CommandRefused(f"`--build-arg`: at most {MAX_BUILD_ARGS}.", option="--build-arg")
+    out: dict[str, str] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        if not eq or not _ENV_KEY_RE.match(key) or len(item) > MAX_ENV_CHARS:
+            raise CommandRefused(f"`--build-arg {one_line(item)}`: write NAME=value (the "
+                                 "sandbox has no host environment to copy from).",
+                                 option="--build-arg")
+        if any(unsafe_char(ch) for ch in value):
+            raise CommandRefused("`--build-arg`: the value holds a control character.",
+                                 option="--build-arg")
+        out[key] = value
+    return out
+
+
+def check_run_image(ref: str, allowed: frozenset[str] | None) -> tuple[str, str, bool]:
+    """Check ``docker run IMAGE``: a lesson image, or a name one of the learner's could have.
+
+    Returns:
+        The name, the tag (``redis:latest``, or the learner's ``app:v1``), and whether it
+        is to be looked up among the learner's own images (by the engine side, which
+        refuses it when there is none).
+
+    Raises:
+        CommandRefused: For a reference that can be neither.
+    """
+    try:
+        name, tag = check_image(ref, allowed)
+    except CommandRefused as refused:
+        if allowed is None:
+            raise
+        try:
+            name, version = check_own_image(ref, allowed)
+        except CommandRefused:
+            raise refused from None
+        return name, f"{name}:{version}", True
+    return name, tag, False
+
+
+def not_built(ref: str, allowed: frozenset[str] | None) -> CommandRefused:
+    """The refusal of ``docker run NAME`` when NAME is neither a lesson image nor the learner's."""
+    return CommandRefused(
+        f"Image {one_line(ref)!r} is neither one of this lesson's images nor one you built, "
+        "so the sandbox does not offer it (it has no registry).", option=ref,
+        hint=image_hint(allowed).rstrip(".") + ", and your own (`docker images`).")

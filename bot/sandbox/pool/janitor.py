@@ -22,6 +22,7 @@ import requests.exceptions
 
 from bot.errors import EngineUnavailable
 from bot.sandbox.disk.meter import LABEL_OWN
+from bot.sandbox.engine.image_lookups import remove_images
 from bot.sandbox.output.formatting import parse_time
 from bot.sandbox.policy.naming import (
     LABEL_ANONYMOUS,
@@ -191,7 +192,9 @@ class Janitor:
         """Remove one object; ``False`` when it was already gone or (a volume) is in use.
 
         A container is removed with force (it stops first); a volume is never forced, so
-        a volume that a container started using in the meantime stays.
+        a volume that a container started using in the meantime stays. With a learner's
+        workspace go their images and build cache (idle past the volumes' limit, or
+        unknown at reconciliation).
 
         Raises:
             EngineUnavailable: The engine could not be reached.
@@ -205,6 +208,9 @@ class Janitor:
                     api.remove_network(obj.ref)
                 else:
                     api.remove_volume(obj.ref, force=False)
+                    if obj.ref.endswith("-.workspace"):  # the learner's images go with it
+                        remove_images(self.sandbox.client, self.sandbox.settings.namespace,
+                                      obj.learner)
             except docker.errors.NotFound:
                 return False
             except docker.errors.APIError as exc:
@@ -239,4 +245,6 @@ def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
     for network in client.networks.list(filters=selector):
         with contextlib.suppress(docker.errors.NotFound):
             network.remove()
+    remove_images(client, prefix)
     return len(containers), len(volumes)
+

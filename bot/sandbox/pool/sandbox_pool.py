@@ -40,6 +40,7 @@ from bot.sandbox.engine.client import Plan
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.engine.translate import engine_reads
 from bot.sandbox.engine.unix_socket import mend
+from bot.sandbox.engine.witness import WITNESS_SECONDS
 from bot.sandbox.images.copy import ImageFiller, missing_tags
 from bot.sandbox.images.lesson_images import lesson_tags
 from bot.sandbox.policy.naming import Namespace
@@ -47,7 +48,7 @@ from bot.sandbox.policy.parser import Command
 from bot.sandbox.pool.addresses import engine_environment, socket_accepts
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
-from bot.sandbox.views import ContainerView, Outcome, VolumeView
+from bot.sandbox.views import ContainerView, ImageView, Outcome, VolumeView
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
 
@@ -343,6 +344,19 @@ class SandboxPool:
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, read through their engine."""
         return self._on(person, lambda s: s.read_workspace_file(person, path))
+
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The person's own image ``name``, on their engine."""
+        return self._on(person, lambda s: s.image(person, name))
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = WITNESS_SECONDS) -> tuple[int, str] | None:
+        """Run the person's image as the tutor (a witness), on their engine."""
+        return self._on(person, lambda s: s.image_run(person, name, argv, timeout=timeout))
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` exists in the person's image, on their engine."""
+        return self._on(person, lambda s: s.image_path(person, name, path))
 
     def write_workspace_file(self, person: Person, path: str, text: str) -> int:
         """Write ``path`` in the person's workspace, through their engine (``edit``)."""

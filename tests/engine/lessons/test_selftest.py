@@ -46,6 +46,23 @@ def test_the_data_persistence_lesson_proves_every_check(
 
 
 @pytest.mark.docker
+def test_the_images_lesson_proves_every_check(
+    settings: Settings, catalog: Catalog, docker_client: docker.DockerClient
+) -> None:
+    """Lesson 02's selftest passes on the real engine (builds included) and leaves no image."""
+    report = run_selftest(settings, catalog.get("images"))
+    assert report.ok, report.render()
+    hands_on = [s.step_id for s in report.steps if s.hands_on]
+    assert hands_on == ["first-build", "cache", "instructions", "tags", "dockerignore", "quiz",
+                        "challenge", "cleanup"]
+    assert all(s.completed for s in report.steps if s.hands_on)
+    ns = Namespace.for_key(settings.namespace, report.learner.key)
+    selector = {"label": [f"{LABEL_NAMESPACE}={ns.prefix}", f"{LABEL_LEARNER}={ns.learner}"]}
+    assert docker_client.api.images(all=True, filters=selector) == []
+    assert leftovers(docker_client, settings, report) == 0
+
+
+@pytest.mark.docker
 def test_weak_checks_are_caught_and_the_sandbox_is_cleaned(
     settings: Settings, docker_client: docker.DockerClient
 ) -> None:

@@ -220,8 +220,8 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker volume create ../../etc", "volume name"),
     ("docker volume create /etc", "volume name"),
     # images
-    ("docker run alpine", "alpine"),
-    ("docker run ubuntu:22.04 bash", "ubuntu"),
+    # (`docker run alpine` is looked up among the learner's own images first: see
+    # test_build_hostile.py::test_an_image_neither_the_lessons_nor_built_is_refused_after_reads_only)
     ("docker run docker.io/library/alpine", "alpine"),
     ("docker run evil/redis", "evil/redis"),
     ("docker run registry.example.com/redis", "registry.example.com"),
@@ -277,7 +277,7 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker run --platform linux/arm64 busybox", "--platform"),
     ("docker run --pull always redis", "--pull"),
     # verbs off the allow-list
-    ("docker build -t evil .", "docker build"),
+    ("docker build -t evil --network host .", "--network"),
     ("docker pull alpine", "docker pull"),
     ("docker push redis", "docker push"),
     ("docker login -u x -p y", "docker login"),
@@ -302,10 +302,10 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker load -i /tmp/x", "docker load"),
     ("docker export box", "docker export"),
     ("docker import /tmp/x", "docker import"),
-    ("docker tag redis evil", "docker tag"),
-    ("docker rmi redis", "docker rmi"),
-    ("docker image rm busybox", "docker image"),
-    ("docker image prune -af", "prune"),
+    ("docker tag redis evil/redis", "evil/redis"),
+    ("docker image save redis", "docker save"),
+    ("docker image load", "docker load"),
+    ("docker builder prune -af", "docker builder"),
     ("docker image pull alpine", "docker pull"),
     ("docker attach box", "docker attach"),
     ("docker compose up", "docker compose"),
@@ -321,7 +321,7 @@ HOSTILE: list[tuple[str, str]] = [
     ("docker trust inspect redis", "docker trust"),
     ("docker buildx build .", "docker buildx"),
     ("docker search redis", "docker search"),
-    ("docker history redis", "docker history"),
+    ("docker history --format x redis", "--format"),
     ("docker version", "docker version"),
     ("docker -H tcp://127.0.0.1:2375 ps", "-H"),
     ("docker --host unix:///var/run/docker.sock ps", "--host"),

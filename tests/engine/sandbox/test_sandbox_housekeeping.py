@@ -104,10 +104,16 @@ def test_reconcile_removes_what_a_crash_leaves_behind(
 def test_reset_and_housekeeping_remove_workspaces_and_left_helpers(
     tutor: Tutor, alice: Person, bob: Person, sandbox: Sandbox
 ) -> None:
-    """`reset`, the reaper and reconcile take workspaces (and helpers a crash left) too."""
+    """`reset`, the reaper and reconcile take workspaces (and helpers a crash left) and images too."""
     stranger = Person("slack", "UNKNOWN-WS")  # never talked to this tutor's database
     do(tutor, alice, "edit notes.txt mine", "docker run -d --name w -v $(pwd):/app busybox sleep 600")
-    do(tutor, bob, "edit notes.txt bob's")
+    do(tutor, bob, "edit notes.txt bob's", "edit Dockerfile FROM busybox", "docker build -t b .")
+    do(tutor, alice, "edit Dockerfile FROM busybox", "docker build -t a .")
+
+    def images(person: Person) -> list[object]:
+        return sandbox.client.api.images(all=True, filters=sandbox.namespace(person).filters())
+
+    assert images(alice) and images(bob)
     sandbox.write_workspace_file(stranger, "x.txt", "left behind")
     left = sandbox._workspace(sandbox.namespace(stranger))._helper(writable=False)
     helper = left.__enter__()  # a helper whose operation never finished (a crash)
@@ -115,6 +121,7 @@ def test_reset_and_housekeeping_remove_workspaces_and_left_helpers(
     assert all(ws.exists() for ws in spaces.values())
     do(tutor, alice, "reset")
     assert not spaces[alice.key].exists() and spaces[bob.key].exists()
+    assert not images(alice) and images(bob)  # reset takes the learner's images too
     report = reconcile(Janitor(sandbox), tutor.store, grace=timedelta(0))
     assert report.reasons == {"unknown-learner": 2}, report.reasons  # the helper, the volume
     assert not spaces[stranger.key].exists()
@@ -123,6 +130,7 @@ def test_reset_and_housekeeping_remove_workspaces_and_left_helpers(
     bob_last = datetime.fromtimestamp(last_seen(tutor, bob), UTC)
     report = reap(Janitor(sandbox), tutor.store, now=bob_last + timedelta(hours=73))
     assert report.reasons == {"idle-volumes": 1} and not spaces[bob.key].exists()
+    assert not images(bob)  # the images went with the workspace
 
 
 def test_housekeeping_never_touches_another_namespace(

@@ -74,7 +74,7 @@ def test_leading_docker_is_optional() -> None:
         ("docker run --privileged redis", "--privileged"),
         ("docker run -p 6379:6379 redis", "no network"),
         ("docker run --network host redis", "share the host's network"),
-        ("docker build .", "docker build"),
+        ("docker buildx build .", "docker buildx"),
         ("docker run --frobnicate redis", "--frobnicate"),
         ('docker exec r echo "unclosed', "quotes"),
         ("docker exec r", "Usage"),
@@ -98,7 +98,7 @@ def test_refusals_name_the_reason(text: str, fragment: str) -> None:
 @pytest.mark.parametrize("text", [
     "docker container volume ls", "docker container images", "docker container container ls",
     "docker container volume", "docker image volume ls", "docker volume container ls",
-    "docker container build .", "docker image rm busybox", "docker volume volume ls",
+    "docker container build .", "docker image save busybox", "docker volume volume ls",
 ])
 def test_any_verb_and_sub_verb_pair_is_refused_in_one_line(text: str) -> None:
     """A sub-verb that belongs to another verb is refused by name, never a KeyError."""

@@ -174,7 +174,7 @@ def test_limit_options_are_refused(text: str, option: str) -> None:
 @pytest.mark.parametrize(
     ("text", "verb"),
     [
-        ("docker build .", "build"),
+        ("docker buildx build .", "buildx"),
         ("docker pull alpine", "pull"),
         ("docker push redis", "push"),
         ("docker login", "login"),
@@ -184,11 +184,11 @@ def test_limit_options_are_refused(text: str, option: str) -> None:
         ("docker cp r:/etc/passwd /tmp/x", "cp"),
         ("docker cp /etc/passwd r:/x", "cp"),
         ("docker container cp r:/x /tmp", "cp"),
-        ("docker image rm redis", "image"),
+        ("docker image save redis", "save"),
         ("docker image pull alpine", "pull"),
-        ("docker image prune -f", "prune"),
+        ("docker builder prune -f", "builder"),
         ("docker system prune -f", "system"),
-        ("docker rmi redis", "rmi"),
+        ("docker image push redis", "push"),
         ("docker commit r evil", "commit"),
         ("docker save redis", "save"),
         ("docker export r", "export"),

@@ -25,6 +25,7 @@ ROOT = REPO_ROOT
 METHOD_SCOPES: dict[str, frozenset[str]] = {
     "auth.test": frozenset(),
     "views.publish": frozenset(),
+    "views.open": frozenset(),  # a modal needs no scope, only a trigger_id
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.postEphemeral": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
