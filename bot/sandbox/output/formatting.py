@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.sandbox.output import templates
+from bot.sandbox.output.template_values import Budget
 from bot.sandbox.views import Outcome
 
 RENDER_LIMIT = 64_000
@@ -130,7 +131,7 @@ def template(fmt: str, obj: Any, limit: int = RENDER_LIMIT) -> str:
 
 def render_objects(
     objects: list[dict[str, Any]], errors: list[str], fmt: str | None, what: str,
-    *, limit: int = RENDER_LIMIT,
+    *, limit: int = RENDER_LIMIT, deadline: float | None = None,
 ) -> Outcome:
     """``docker inspect``'s answer: the objects (as JSON or through ``-f``), then misses.
 
@@ -140,6 +141,8 @@ def render_objects(
         fmt: The ``-f`` template, if one was given.
         what: ``object`` or ``volume``, for the CLI's "No such ..." line.
         limit: The most characters a template may render (output stops there).
+        deadline: When the line's time is up (``time.monotonic()``); the renderings of
+            all objects share one :class:`~bot.sandbox.output.template_values.Budget`.
     """
     if fmt:
         try:
@@ -148,9 +151,11 @@ def render_objects(
             return Outcome(64, f"template parsing error: {exc}\n")
         parts: list[str] = []
         size = 0
+        budget = Budget(deadline=deadline)
         for obj in objects:
             try:
-                rendered = templates.render(nodes, obj, limit=max(0, limit - size))
+                rendered = templates.render(nodes, obj, limit=max(0, limit - size),
+                                            budget=budget, fallback=True)
             except templates.TemplateError as exc:
                 return Outcome(1, "".join(parts) + f"\ntemplate parsing error: {exc}\n")
             parts.append(rendered.text + "\n")
