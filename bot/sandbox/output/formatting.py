@@ -117,7 +117,7 @@ def truncate_command(command: str, width: int = 20) -> str:
 
 def to_json(value: Any) -> str:
     """Indented JSON like ``docker inspect`` prints."""
-    return json.dumps(value, indent=4, sort_keys=False) + "\n"
+    return json.dumps(value, indent=4, sort_keys=False, default=lambda _nil: None) + "\n"
 
 
 def template(fmt: str, obj: Any, limit: int = RENDER_LIMIT) -> str:

@@ -195,13 +195,18 @@ class _Run:
         values = [self.operand(op, dot) for op in args]
         if final is not _UNSET:
             values.append(final)
+        where = f"{name} {' '.join(op.text for op in args)}".strip()
+        if name == "call" and values:  # nothing in a template's data can be called
+            raise TemplateError(
+                f'template: :1:{head.pos}: executing "" at <{where}>: error calling call: '
+                f"non-function {args[0].text if args else '<pipe>'} of type "
+                f"{type_name(values[0])}", parsing=False)
         self.check_types(head, name, args, values)
         try:
             return FUNCTIONS[name](self.budget, *values)
         except TemplateError as exc:
             if str(exc).startswith("template: the template"):
                 raise
-            where = f"{name} {' '.join(op.text for op in args)}".strip()
             raise TemplateError(f'template: :1:{head.pos}: executing "" at <{where}>: {exc}',
                                 parsing=False) from None
 

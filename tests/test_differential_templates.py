@@ -1,0 +1,81 @@
+"""Go templates as Go renders them: one container, two renderers, compared template by template.
+
+A learner's container is started through the sandbox; every template of
+:mod:`tests.template_corpus` is then rendered on it twice: by the sandbox (``docker
+inspect -f`` / ``docker ps --format`` as the learner types them) and by the real docker
+CLI, whose Go ``text/template`` is the reference, on the very same container (by its
+engine name; the engine prefix is masked). The share of identical answers (output and
+exit status) must be at least :data:`REQUIRED_SHARE`, and the differences must be
+exactly the known ones, each with its reason.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from bot.identity import Person
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.policy.parser import parse
+from tests.template_corpus import INSPECT, KNOWN_DIFFERENCES, PS
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+REQUIRED_SHARE = 0.95
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def _ours(sandbox: Sandbox, person: Person, words: list[str]) -> tuple[int, str]:
+    outcome = sandbox.run_command(person, parse(" ".join(words)))
+    return outcome.exit_code, outcome.output
+
+
+def _quoted(template: str) -> str:
+    return "'" + template.replace("'", "'\\''") + "'"
+
+
+def test_templates_render_as_the_docker_cli_renders_them(
+    sandbox: Sandbox, alice: Person, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """At least 95% of 100+ templates render exactly as Go does; every other one is known."""
+    assert len(INSPECT) + len(PS) >= 100
+    ns = sandbox.namespace(alice)
+    engine_prefix = f"{ns.prefix}-{ns.learner}-"
+    differences: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {}
+    try:
+        _ours(sandbox, alice, ["docker", "run", "-d", "--name", "tpl", "-e", "FOO=bar",
+                               "-v", "tpldata:/data", "busybox", "sleep", "300"])
+        engine_name = ns.engine_name("tpl")
+        labels = [f"--filter=label={item}" for item in ns.filters()["label"]]
+        for template in INSPECT:
+            ours = _ours(sandbox, alice, ["docker", "inspect", "-f", _quoted(template), "tpl"])
+            theirs = _cli(["inspect", "-f", template, engine_name])
+            theirs = (theirs[0], theirs[1].replace(engine_prefix, ""))
+            if ours != theirs:
+                differences[template] = (ours, theirs)
+        for template in PS:
+            ours = _ours(sandbox, alice, ["docker", "ps", "--format", _quoted(template)])
+            theirs = _cli(["ps", *labels, "--format", template.replace("\\t", "\t")])
+            theirs = (theirs[0], theirs[1].replace(engine_prefix, ""))
+            if ours != theirs:
+                differences["ps " + template] = (ours, theirs)
+    finally:
+        sandbox.remove_all(alice)
+    total = len(INSPECT) + len(PS)
+    share = (total - len(differences)) / total
+    report = [f"template differential: {total} templates, {total - len(differences)} "
+              f"identical, share {share:.1%}"]
+    for template, (ours, theirs) in differences.items():
+        reason = KNOWN_DIFFERENCES.get(template, "NEW DIFFERENCE")
+        report.append(f"  {template}  [{reason}]\n    tutor {ours[0]}: {ours[1]!r}\n"
+                      f"    cli   {theirs[0]}: {theirs[1]!r}")
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+    assert set(differences) == set(KNOWN_DIFFERENCES), "\n".join(report)
+    assert share >= REQUIRED_SHARE, "\n".join(report)
