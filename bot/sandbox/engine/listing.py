@@ -14,6 +14,7 @@ from docker.models.containers import Container
 from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.printable import one_line
+from bot.sandbox.engine import line_budget
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.translate import engine_calls
 from bot.sandbox.output import formatting, templates
@@ -43,9 +44,11 @@ class ListingMixin(SandboxBase):
         if container is None:
             return Outcome(1, NOT_FOUND.format(ref))
         with engine_calls():
-            changes = container.diff() or []
-        lines = [f"{_DIFF_KINDS.get(c.get('Kind'), '?')} {c.get('Path', '')}\n" for c in changes]
-        return Outcome(0, "".join(lines),
+            changes, more = line_budget.changes(self.client.api, container.id)
+        lines = [f"{_DIFF_KINDS.get(kind, '?')} {path}\n" for kind, path in changes]
+        notes = ["The container has more changes than the tutor reads; these are the first "
+                 f"{len(changes)}."] if more else []
+        return Outcome(0, "".join(lines), notes=notes,
                        facts={"container": self._view(ns, container).as_fact()})
 
     def _do_top(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:

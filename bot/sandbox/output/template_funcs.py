@@ -34,6 +34,9 @@ from bot.sandbox.output.template_values import (
 
 Function = Callable[..., Any]
 
+PART_COST = 32
+"""What one item of a list a template builds counts for, in characters (a Python object)."""
+
 
 def _fail(message: str) -> TemplateError:
     return TemplateError(message, parsing=False)
@@ -191,7 +194,7 @@ def _fn_slice(budget: Budget, *args: Any) -> Any:
         raise _fail(f"error calling slice: invalid slice index: {bounds[0]} > {bounds[1]}")
     if bounds[1] > bounds[2]:
         raise _fail(f"error calling slice: invalid slice index: {bounds[1]} > {bounds[2]}")
-    budget.charge(bounds[1] - bounds[0])
+    budget.charge((bounds[1] - bounds[0]) * (1 if isinstance(value, str) else PART_COST))
     if isinstance(value, str):
         return value.encode("utf-8", "surrogatepass")[bounds[0]:bounds[1]].decode(
             "utf-8", "replace")
@@ -303,9 +306,9 @@ def _fn_json(budget: Budget, *args: Any) -> str:
 def _fn_split(budget: Budget, *args: Any) -> list[str]:
     _need("split", args, 2)
     text, sep = _string(args[0]), _string(args[1])
-    budget.room(8 * (len(text) + 1))
+    budget.room(PART_COST * (len(text) + 1))  # at most one part a character, each an object
     parts = text.split(sep) if sep else list(text)
-    budget.charge(len(text) + 8 * len(parts))
+    budget.charge(len(text) + PART_COST * len(parts))
     return parts
 
 

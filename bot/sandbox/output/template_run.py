@@ -131,6 +131,7 @@ class _Run:
             return
         mark = len(self.vars)
         for key, item in items:
+            self.budget.step()  # an empty body still costs its iterations
             del self.vars[mark:]
             if len(pipe.decl) == 1:
                 self.vars.append((pipe.decl[0], item))

@@ -1,0 +1,79 @@
+"""Every verb runs under the line's wall-time budget: ``docker diff`` of many files (issue 19, F6).
+
+A learner's container is given many files (put in as ``docker cp`` does). The engine's own
+``diff`` of it takes longer than the line's budget; through the tutor the line ends within
+the budget with a clean note, and with time enough it lists the changes, having read at
+most :data:`~bot.sandbox.engine.line_budget.DIFF_READ_LIMIT` bytes of the answer.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+
+import docker
+import pytest
+
+from bot.identity import Person
+from bot.sandbox.engine import line_budget
+from tests.conftest import LimitedTutor, timed_reply
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+FILES = 10_000
+BUDGET = 0.5
+
+
+def many_files(count: int) -> bytes:
+    """A tar archive of ``count`` empty files under ``e/``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for i in range(count):
+            info = tarfile.TarInfo(f"e/f{i}")
+            archive.addfile(info, io.BytesIO(b""))
+    return buffer.getvalue()
+
+
+def test_diff_of_many_files_ends_within_the_line_budget(
+    limited_tutor: LimitedTutor, alice: Person, docker_client: docker.DockerClient,
+) -> None:
+    """The engine's diff takes longer than the budget; the tutor's line does not."""
+    tight = limited_tutor(foreground_seconds=BUDGET, commands_per_minute=100_000)
+    roomy = limited_tutor(foreground_seconds=60, commands_per_minute=100_000)
+    timed_reply(roomy, alice, "docker run -d --name many busybox sleep 600")
+    container = docker_client.containers.get(roomy.sandbox.namespace(alice).engine_name("many"))
+    assert container.put_archive("/", many_files(FILES))
+
+    started = time.monotonic()
+    assert len(container.diff()) > FILES
+    engine_took = time.monotonic() - started
+    assert engine_took > BUDGET, engine_took  # else the test proves nothing on this machine
+
+    answer, took = timed_reply(tight, alice, "docker diff many")
+    assert "was still waiting for the engine after 0.5 seconds" in answer, answer
+    assert "Traceback" not in answer
+    assert took < BUDGET + 1.5, took
+
+    answer, took = timed_reply(roomy, alice, "docker diff many")
+    assert "A /e/f" in answer and "more characters not shown" in answer, answer[-300:]
+
+    entries, more = line_budget.changes(docker_client.api, container.id, limit=4096)
+    assert more and 0 < len(entries) < 4096 // 10
+    assert all(kind in (0, 1, 2) and path.startswith("/") for kind, path in entries)
+    print(f"\nF6: engine diff of {FILES} files {engine_took:.2f} s; "
+          f"tutor line under a {BUDGET} s budget {took:.2f} s")
+
+
+def test_a_verb_past_the_deadline_makes_no_more_requests(
+    limited_tutor: LimitedTutor, alice: Person,
+) -> None:
+    """Loops of engine requests (prune, rm of many) stop at the deadline: none starts after it."""
+    roomy = limited_tutor(foreground_seconds=60, commands_per_minute=100_000)
+    api = roomy.sandbox.client.api
+    with pytest.raises(line_budget.LineTimedOut), \
+            line_budget.under(api, time.monotonic() - 1):
+        api.version()
+    with line_budget.under(api, time.monotonic() + 30):
+        assert api.version()["ApiVersion"]
+    assert api.version()["ApiVersion"]  # no deadline outside a line
