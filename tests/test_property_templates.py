@@ -180,6 +180,15 @@ WORST = {
     "json loop": "{{range 100000}}{{json $}}{{end}}",
     "precision": '{{printf "%.9999999f" 1.5}}',
     "nested": "{{" + "(" * 16 + "1" + ")" * 16 + "}}",
+    "four emoji megas": '{{$a := printf "%999000s" "😀"}}{{$b := printf "%999000s" "😀"}}'
+    '{{$c := printf "%999000s" "😀"}}{{$d := printf "%999000s" "😀"}}'
+    '{{printf "%s%s%s%s" $a $b $c $d}}',
+    "len loop": '{{$x := printf "%999000s" "😀"}}{{range 30000}}{{len $x}}{{end}}',
+    "eq loop": '{{$x := printf "%999000s" "a"}}{{$y := printf "%999000s" "a"}}'
+    "{{range 30000}}{{if eq $x $y}}{{end}}{{end}}",
+    "hex loop": '{{$x := printf "%400000s" "😀"}}{{range 30000}}{{printf "%.1x" $x}}{{end}}',
+    "title loop": '{{$x := printf "%999000s" "a"}}{{range 30000}}{{$t := title $x}}{{end}}',
+    "empty range": "{{range 9223372036854775807}}{{end}}",
 }
 
 

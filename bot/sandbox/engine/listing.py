@@ -18,6 +18,7 @@ from bot.sandbox.engine import line_budget
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.translate import engine_calls
 from bot.sandbox.output import formatting, templates
+from bot.sandbox.output.template_values import Budget
 from bot.sandbox.policy import values as option_values
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
@@ -150,12 +151,13 @@ def _render_rows(fmt: str, rows: list[dict[str, Any]], limit: int) -> Outcome:
         nodes = templates.parse(body)
         lines: list[str] = []
         size = 0
+        budget = Budget()  # one for the whole listing, not one a row
         if is_table:
-            header = templates.render(nodes, dict(PS_FIELDS), limit=limit).text
+            header = templates.render(nodes, dict(PS_FIELDS), limit=limit, budget=budget).text
             lines.append(header)
             size += len(header)
         for row in rows:
-            rendered = templates.render(nodes, row, limit=max(0, limit - size))
+            rendered = templates.render(nodes, row, limit=max(0, limit - size), budget=budget)
             lines.append(rendered.text)
             size += len(rendered.text) + 1
             if rendered.cut:

@@ -191,9 +191,13 @@ class _Printer:
         elif verb in "vs":
             self.pad(self.truncate(value))
         elif verb in "xX":
+            if self.prec_present:
+                value = value[: self.prec]  # at least as many bytes as the precision keeps
+            self.budget.charge(len(value))  # encoding reads every character
             self.hex_string(value.encode("utf-8", "replace"), verb)
         elif verb == "q":
             value = self.truncate(value)
+            self.budget.charge(len(value))  # quoting reads every character
             if self.sharp and can_backquote(value):
                 self.pad("`" + value + "`")
             else:

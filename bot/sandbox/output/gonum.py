@@ -6,6 +6,7 @@ What :mod:`bot.sandbox.output.gofmt` prints with. Callers bound precisions befor
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
@@ -17,8 +18,14 @@ def is_print(ch: str) -> bool:
     return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
 
 
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
+"""Printable ASCII but the double quote and the backslash: quoted as it is."""
+
+
 def quote(text: str, *, ascii_only: bool = False) -> str:
     """Go's ``strconv.Quote`` (``QuoteToASCII`` with ``ascii_only``)."""
+    if _PLAIN.fullmatch(text):
+        return '"' + text + '"'
     out = ['"']
     for ch in text:
         code = ord(ch)

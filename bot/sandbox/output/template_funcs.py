@@ -120,8 +120,15 @@ def _int(value: Any) -> int:
     return value
 
 
-def _byte_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+def _utf8(text: str, budget: Budget) -> bytes:
+    """``text`` as Go holds it (UTF-8 bytes); encoding a long non-ASCII text is charged."""
+    if not text.isascii():
+        budget.charge(len(text))
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _byte_len(text: str, budget: Budget) -> int:
+    return len(text) if text.isascii() else len(_utf8(text, budget))
 
 
 # -- Go's built-ins -------------------------------------------------------------------------
@@ -131,7 +138,7 @@ def _fn_len(budget: Budget, *args: Any) -> int:
     _need("len", args, 1)
     value = args[0]
     if isinstance(value, str):
-        return _byte_len(value)
+        return _byte_len(value, budget)
     if isinstance(value, list | tuple | dict) and not isinstance(value, Struct):
         return len(value)
     if isinstance(value, Nil) and value.kind in ("map", "slice"):
@@ -157,10 +164,10 @@ def _fn_index(budget: Budget, *args: Any) -> Any:
             if not isinstance(key, int) or isinstance(key, bool):
                 raise _fail(f"error calling index: cannot index slice/array with type "
                             f"{type_name(key)}")
-            length = _byte_len(value) if isinstance(value, str) else len(value)
+            length = _byte_len(value, budget) if isinstance(value, str) else len(value)
             if not 0 <= key < length:
                 raise _fail(f"error calling index: index out of range: {key}")
-            value = value.encode("utf-8")[key] if isinstance(value, str) else value[key]
+            value = _utf8(value, budget)[key] if isinstance(value, str) else value[key]
         elif value is None:
             raise _fail("error calling index: index of untyped nil")
         else:
@@ -177,7 +184,7 @@ def _fn_slice(budget: Budget, *args: Any) -> Any:
     if isinstance(value, str):
         if len(indexes) == 3:
             raise _fail("error calling slice: cannot 3-index slice a string")
-        length = _byte_len(value)
+        length = _byte_len(value, budget)
     elif isinstance(value, list | tuple):
         length = len(value)
     else:
@@ -196,8 +203,7 @@ def _fn_slice(budget: Budget, *args: Any) -> Any:
         raise _fail(f"error calling slice: invalid slice index: {bounds[1]} > {bounds[2]}")
     budget.charge((bounds[1] - bounds[0]) * (1 if isinstance(value, str) else PART_COST))
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")[bounds[0]:bounds[1]].decode(
-            "utf-8", "replace")
+        return _utf8(value, budget)[bounds[0]:bounds[1]].decode("utf-8", "replace")
     return list(value[bounds[0]:bounds[1]])
 
 
@@ -284,6 +290,7 @@ def _compare(name: str) -> Function:
         return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[name]  # type: ignore[no-any-return]
 
     def fn(budget: Budget, *args: Any) -> bool:
+        budget.charge(sum(len(a) for a in args if isinstance(a, str)))  # comparing reads them
         if name == "eq":
             if len(args) < 2:
                 raise _fail(f"wrong number of args for eq: want at least 1 got {len(args)}"
@@ -328,6 +335,7 @@ def _fn_join(budget: Budget, *args: Any) -> str:
 def _fn_title(budget: Budget, *args: Any) -> str:
     _need("title", args, 1)
     text = _string(args[0])
+    budget.charge(3 * len(text))  # a character at a time: dearer than a copy
     out, previous = [], " "
     for ch in text:
         separator = not (previous.isalnum() or previous == "_") if previous.isascii() \
@@ -364,7 +372,8 @@ def _fn_pad(budget: Budget, *args: Any) -> str:
 def _fn_truncate(budget: Budget, *args: Any) -> str:
     _need("truncate", args, 2)
     text, length = _string(args[0]), _int(args[1])
-    data = text.encode("utf-8", "surrogatepass")
+    budget.charge(len(text))  # Go slices bytes: the text is encoded, then decoded
+    data = _utf8(text, budget)
     if len(data) < length:
         return text
     if length < 0:
