@@ -147,6 +147,17 @@ PS: tuple[str, ...] = (
 )
 """Templates for ``docker ps --format``."""
 
+VOLUME: tuple[str, ...] = (
+    "{{.Name}}",
+    "{{.Driver}} {{.Scope}}",
+    "{{.Mountpoint}}",
+    "{{.Options}} {{.Status}}",
+    "{{json .Options}}",
+    "{{.Foo}}",
+    '{{printf "%T" .}}',
+)
+"""Templates for ``docker volume inspect -f``."""
+
 KNOWN_DIFFERENCES: dict[str, str] = {
     "{{.Config.Labels}}": "the tutor hides its own docker-tutor.* labels (they name the "
     "learner's namespace); the learner's own labels are shown",

@@ -18,7 +18,7 @@ import pytest
 from bot.identity import Person
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy.parser import parse
-from tests.template_corpus import INSPECT, KNOWN_DIFFERENCES, PS
+from tests.template_corpus import INSPECT, KNOWN_DIFFERENCES, PS, VOLUME
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -44,7 +44,8 @@ def test_templates_render_as_the_docker_cli_renders_them(
     sandbox: Sandbox, alice: Person, capsys: pytest.CaptureFixture[str],
 ) -> None:
     """At least 95% of 100+ templates render exactly as Go does; every other one is known."""
-    assert len(INSPECT) + len(PS) >= 100
+    total = len(INSPECT) + len(PS) + len(VOLUME)
+    assert total >= 100
     ns = sandbox.namespace(alice)
     engine_prefix = f"{ns.prefix}-{ns.learner}-"
     differences: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {}
@@ -65,9 +66,15 @@ def test_templates_render_as_the_docker_cli_renders_them(
             theirs = (theirs[0], theirs[1].replace(engine_prefix, ""))
             if ours != theirs:
                 differences["ps " + template] = (ours, theirs)
+        for template in VOLUME:
+            ours = _ours(sandbox, alice, ["docker", "volume", "inspect", "-f",
+                                          _quoted(template), "tpldata"])
+            theirs = _cli(["volume", "inspect", "-f", template, ns.engine_name("tpldata")])
+            theirs = (theirs[0], theirs[1].replace(engine_prefix, ""))
+            if ours != theirs:
+                differences["volume " + template] = (ours, theirs)
     finally:
         sandbox.remove_all(alice)
-    total = len(INSPECT) + len(PS)
     share = (total - len(differences)) / total
     report = [f"template differential: {total} templates, {total - len(differences)} "
               f"identical, share {share:.1%}"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.sandbox.output import templates
-from bot.sandbox.output.template_values import Budget
+from bot.sandbox.output.template_values import Budget, Nil
 from bot.sandbox.views import Outcome
 
 RENDER_LIMIT = 64_000
@@ -117,7 +117,16 @@ def truncate_command(command: str, width: int = 20) -> str:
 
 def to_json(value: Any) -> str:
     """Indented JSON like ``docker inspect`` prints."""
-    return json.dumps(value, indent=4, sort_keys=False, default=lambda _nil: None) + "\n"
+    return json.dumps(_shown(value), indent=4, sort_keys=False, default=lambda _nil: None) + "\n"
+
+
+def _shown(value: Any) -> Any:
+    """``value`` without the empty fields Go's JSON leaves out (``omitempty``)."""
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items() if not (isinstance(v, Nil) and v.omit)}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
 
 
 def template(fmt: str, obj: Any, limit: int = RENDER_LIMIT) -> str:
@@ -155,7 +164,7 @@ def render_objects(
         for obj in objects:
             try:
                 rendered = templates.render(nodes, obj, limit=max(0, limit - size),
-                                            budget=budget, fallback=True)
+                                            budget=budget, fallback=what != "volume")
             except templates.TemplateError as exc:
                 return Outcome(1, "".join(parts) + f"\ntemplate parsing error: {exc}\n")
             parts.append(rendered.text + "\n")

@@ -41,7 +41,7 @@ GO_TYPES = {
 }
 """Go type names the CLI's ``%T`` and error messages use, by field."""
 
-ABSENT = {"State": {"Health": Nil("ptr", "*container.Health")}}
+ABSENT = {"State": {"Health": Nil("ptr", "*container.Health", omit=True)}}
 """Fields the engine leaves out that Go's types still have (as nils)."""
 
 TOP_POINTERS = frozenset({"State", "Config", "HostConfig", "NetworkSettings"})
@@ -95,3 +95,26 @@ def container_document(attrs: dict[str, Any], *, name: str, image: str,
                                 if not k.startswith("docker-tutor.")}
         config["Image"] = image
     return doc.typed("*container.InspectResponse")
+
+
+def volume_document(attrs: dict[str, Any], *, name: str, labels: dict[str, str]) -> Struct:
+    """The learner's ``docker volume inspect`` object, typed as the CLI's ``volume.Volume``.
+
+    Args:
+        attrs: The engine's inspect JSON of the volume.
+        name: The learner's name for it.
+        labels: Its labels the learner may see.
+    """
+    doc = Struct(
+        ClusterVolume=Nil("ptr", "*volume.ClusterVolume", omit=True),
+        CreatedAt=attrs.get("CreatedAt"),
+        Driver=attrs.get("Driver"),
+        Labels=labels,
+        Mountpoint=f"/var/lib/docker/volumes/{name}/_data",
+        Name=name,
+        Options=attrs.get("Options") or Nil("map"),
+        Scope=attrs.get("Scope"),
+        Status=attrs.get("Status") or Nil("map", "map[string]interface {}", omit=True),
+        UsageData=Nil("ptr", "*volume.UsageData", omit=True),
+    )
+    return doc.typed("volume.Volume")

@@ -72,6 +72,7 @@ def _json_parts(value: Any, out: list[str], budget: Budget) -> None:
         out.append(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
     elif isinstance(value, dict):
         keys = list(value) if isinstance(value, Struct) else sorted(value)
+        keys = [k for k in keys if not (isinstance(value[k], Nil) and value[k].omit)]
         out.append("{")
         for i, key in enumerate(keys):
             if i:

@@ -67,10 +67,11 @@ class Struct(dict[str, Any]):
 class Nil:
     """A typed nil: ``map`` prints ``map[]``, ``slice`` prints ``[]``, ``ptr`` prints ``<nil>``."""
 
-    __slots__ = ("go_type", "kind")
+    __slots__ = ("go_type", "kind", "omit")
 
-    def __init__(self, kind: str, go_type: str = "") -> None:
+    def __init__(self, kind: str, go_type: str = "", *, omit: bool = False) -> None:
         self.kind = kind
+        self.omit = omit  # a field tagged `json:",omitempty"`: JSON leaves it out
         self.go_type = go_type or {"map": "map[string]string", "slice": "[]string"}.get(
             kind, "*struct")
 
