@@ -7,6 +7,8 @@ container. :data:`KNOWN_DIFFERENCES` names each template whose answers may diffe
 
 from __future__ import annotations
 
+import random
+
 INSPECT: tuple[str, ...] = (
     # fields, as Docker's documentation shows them
     "{{.Name}}",
@@ -171,3 +173,43 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "engine's order",
 }
 """Every template whose answers differ, and why."""
+
+
+_VERBS = "vdsqxXeEfFgGtcUboOT"
+_ARGS = ("42", "-7", "0", "255", "3.14159", "-2.5", "1e21", "1e-7", "0.0", "100000.0",
+         '"héllo"', '"a\\tb"', '""', "true", "false", "nil", "65", "233", "123456789.0",
+         '"<&>"')
+_LITERALS = ("42", "-7", "0", "3", "1.5", '"héllo wörld"', '"a,b,c"', '""', "true", "false",
+             "nil", "\"<a href='x'>\"", '"A b_c-d"')
+_FUNCTIONS = ("len", "index", "slice", "print", "println", "html", "js", "urlquery", "and",
+              "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "json", "split", "join",
+              "title", "lower", "upper", "pad", "truncate")
+
+
+def random_printf(rng: random.Random) -> str:
+    """A ``printf`` action: one to three verbs with random flags, widths and precisions."""
+    parts = []
+    for _ in range(rng.randint(1, 3)):
+        flags = "".join(rng.sample("+-# 0", rng.randint(0, 2)))
+        parts.append(rng.choice(["", "|", "x"]) + "%" + flags
+                     + rng.choice(["", "", "3", "8", "12"]) + rng.choice(["", "", ".0", ".2", ".5"])
+                     + rng.choice(_VERBS))
+    fmt = "".join(parts)
+    args = [rng.choice(_ARGS) for _ in range(fmt.count("%"))]
+    return '{{printf "' + fmt + '" ' + " ".join(args) + "}}"
+
+
+def random_call(rng: random.Random, depth: int = 0) -> str:
+    """A call of a random function on random literals and nested calls (errors included)."""
+    def arg() -> str:
+        if depth < 2 and rng.random() < 0.25:
+            return "(" + random_call(rng, depth + 1) + ")"
+        return rng.choice(_LITERALS)
+    words = [rng.choice(_FUNCTIONS)] + [arg() for _ in range(rng.randint(0, 3))]
+    text = " ".join(words)
+    return text if depth else "{{" + text + "}}"
+
+
+RANDOM_SEED = 7
+RANDOM_COUNT = 120
+"""Each random family: this many templates from this seed (the same ones every run)."""

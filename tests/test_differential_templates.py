@@ -11,14 +11,28 @@ exactly the known ones, each with its reason.
 
 from __future__ import annotations
 
+import random
 import subprocess
 
+import docker
 import pytest
 
 from bot.identity import Person
 from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.output import formatting
+from bot.sandbox.output.template_values import Struct
+from bot.sandbox.policy.naming import LABEL_NAMESPACE
 from bot.sandbox.policy.parser import parse
-from tests.template_corpus import INSPECT, KNOWN_DIFFERENCES, PS, VOLUME
+from tests.template_corpus import (
+    INSPECT,
+    KNOWN_DIFFERENCES,
+    PS,
+    RANDOM_COUNT,
+    RANDOM_SEED,
+    VOLUME,
+    random_call,
+    random_printf,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -86,3 +100,32 @@ def test_templates_render_as_the_docker_cli_renders_them(
         print("\n" + "\n".join(report))
     assert set(differences) == set(KNOWN_DIFFERENCES), "\n".join(report)
     assert share >= REQUIRED_SHARE, "\n".join(report)
+
+
+@pytest.mark.parametrize("family", ["printf", "calls"])
+def test_random_templates_render_as_go_renders_them(
+    family: str, docker_client: docker.DockerClient, namespace_prefix: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Seeded random printf formats and calls of every function: 98% exactly as Go prints."""
+    rng = random.Random(f"{RANDOM_SEED}-{family}")  # noqa: S311 - the same templates each run
+    make = random_printf if family == "printf" else random_call
+    container = docker_client.containers.create(
+        "busybox", ["true"], labels={LABEL_NAMESPACE: namespace_prefix},
+        network_disabled=True)
+    differences = []
+    try:
+        for _ in range(RANDOM_COUNT):
+            template = make(rng)
+            theirs = _cli(["inspect", "-f", template, container.id])
+            outcome = formatting.render_objects([Struct(Name="/x")], [], template, "object")
+            if (outcome.exit_code, outcome.output) != theirs:
+                differences.append(f"  {template}\n    tutor {outcome.exit_code}: "
+                                   f"{outcome.output!r}\n    cli   {theirs[0]}: {theirs[1]!r}")
+    finally:
+        container.remove(force=True)
+    share = 1 - len(differences) / RANDOM_COUNT
+    with capsys.disabled():
+        print(f"\nrandom {family}: {RANDOM_COUNT} templates, share identical {share:.1%}")
+        print("\n".join(differences))
+    assert share >= 0.98, "\n".join(differences)

@@ -24,6 +24,7 @@ from bot.sandbox.output.gonum import (
     parsenum,
     quote,
     quote_rune,
+    sharp_float,
     to_base,
 )
 from bot.sandbox.output.template_values import (
@@ -161,11 +162,10 @@ class _Printer:
         self.budget.room(abs(prec) + 330 + self.wid)  # before the digits are built
         go_verb = {"v": "g", "F": "f"}.get(verb, verb)
         num = format_float(value, go_verb, prec)
-        if self.sharp and verb in "vgG" and "e" not in num and "." not in num \
-                and num[-1:].isdigit():
-            num += "."
         if num[0] not in "+-":
             num = "+" + num
+        if self.sharp and go_verb != "b" and num[1] not in "IN":
+            num = sharp_float(num, go_verb, prec)
         if self.space and num[0] == "+" and not self.plus:
             num = " " + num[1:]
         if num[1] in "IN":
@@ -260,7 +260,7 @@ class _Printer:
                 self.bad_verb(verb, None)
             return
         if verb == "T":
-            self.pad(type_name(value))
+            self.pad(self.truncate(type_name(value)))
             return
         if verb == "p":
             if isinstance(value, list | dict | Struct):

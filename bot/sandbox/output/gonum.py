@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
@@ -115,14 +116,81 @@ def format_float(value: float, verb: str, prec: int) -> str:
         if prec > dp:
             prec = len(digits)
         return sign + _fmt_f(digits, dp, max(prec - dp, 0))
+    bits = struct.unpack(">Q", struct.pack(">d", value))[0]
+    biased, mant = (bits >> 52) & 0x7FF, bits & ((1 << 52) - 1)
+    if biased == 0:
+        biased = 1  # denormal
+    else:
+        mant |= 1 << 52
+    exp = biased - 1023
     if verb == "b":
-        mantissa, exponent = math.frexp(abs(value))
-        return f"{sign}{int(mantissa * 2**53)}p{exponent - 53:+d}"
-    mantissa_hex = float.hex(abs(value))  # 0x1.8000000000000p+0
-    head, _, exp_text = mantissa_hex.partition("p")
-    head = head.rstrip("0").rstrip(".") if "." in head else head
-    text = f"{head}p{int(exp_text):+03d}"
-    return sign + (text.upper().replace("0X", "0X") if verb == "X" else text)
+        return f"{sign}{mant}p{exp - 52:+d}"
+    return sign + _fmt_x(mant, exp, prec, upper=verb == "X")
+
+
+def _fmt_x(mant: int, exp: int, prec: int, *, upper: bool) -> str:
+    """Go's ``strconv`` ``%x`` of a float: ``0x1.8p+00``, rounded to ``prec`` hex digits."""
+    mask = (1 << 64) - 1
+    if mant == 0:
+        exp = 0
+    mant = (mant << 8) & mask
+    while mant != 0 and mant & (1 << 60) == 0:
+        mant = (mant << 1) & mask
+        exp -= 1
+    if 0 <= prec < 15:
+        shift = prec * 4
+        extra = (mant << shift) & ((1 << 60) - 1)
+        mant >>= 60 - shift
+        if extra | (mant & 1) > 1 << 59:
+            mant += 1
+        mant = (mant << (60 - shift)) & mask
+        if mant & (1 << 61):
+            mant >>= 1
+            exp += 1
+    digits = "0123456789ABCDEF" if upper else "0123456789abcdef"
+    out = ["0", "X" if upper else "x", str((mant >> 60) & 1)]
+    mant = (mant << 4) & mask
+    if prec < 0 and mant:
+        out.append(".")
+        while mant:
+            out.append(digits[(mant >> 60) & 15])
+            mant = (mant << 4) & mask
+    elif prec > 0:
+        out.append(".")
+        for _ in range(prec):
+            out.append(digits[(mant >> 60) & 15])
+            mant = (mant << 4) & mask
+    out.append("P" if upper else "p")
+    out.append(f"{'-' if exp < 0 else '+'}{abs(exp):02d}")
+    return "".join(out)
+
+
+def sharp_float(num: str, verb: str, prec: int) -> str:
+    """Go's ``#`` flag on a float: keep the point, and trailing zeros for ``%g``/``%v``/``%x``.
+
+    ``num`` starts with its sign (``+`` or ``-``).
+    """
+    digits = (6 if prec == -1 else prec) if verb in "vgGx" else 0
+    tail = ""
+    body = num
+    has_point = saw_nonzero = False
+    for i in range(1, len(num)):
+        ch = num[i]
+        if ch == ".":
+            has_point = True
+        elif ch in "pP" or (ch in "eE" and verb not in "xX"):
+            tail, body = num[i:], num[:i]
+            break
+        else:
+            if ch != "0":
+                saw_nonzero = True
+            if saw_nonzero:
+                digits -= 1
+    if not has_point:
+        if len(body) == 2 and body[1] == "0":
+            digits -= 1
+        body += "."
+    return body + "0" * max(digits, 0) + tail
 
 
 def _fmt_e(digits: str, dp: int, frac: int) -> str:

@@ -24,6 +24,7 @@ from bot.sandbox.output import gofmt, gonum
 from bot.sandbox.output.template_values import (
     INT_MAX,
     INT_MIN,
+    NO_VALUE,
     Budget,
     Nil,
     Struct,
@@ -144,6 +145,8 @@ def _fn_len(budget: Budget, *args: Any) -> int:
         return len(value)
     if isinstance(value, Nil) and value.kind in ("map", "slice"):
         return 0
+    if value is None:  # Go's own words for it
+        raise _fail("error calling len: reflect: call of reflect.Value.Type on zero Value")
     raise _fail(f"error calling len: len of type {type_name(value)}")
 
 
@@ -188,10 +191,17 @@ def _fn_slice(budget: Budget, *args: Any) -> Any:
         length = _byte_len(value, budget)
     elif isinstance(value, list | tuple):
         length = len(value)
+    elif value is None:
+        raise _fail("error calling slice: slice of untyped nil")
     else:
         raise _fail(f"error calling slice: can't slice item of type {type_name(value)}")
     bounds = [0, length, length]
     for i, given in enumerate(indexes):
+        if given is None:
+            raise _fail("error calling slice: cannot index slice/array with nil")
+        if not isinstance(given, int) or isinstance(given, bool):
+            raise _fail(f"error calling slice: cannot index slice/array with type "
+                        f"{type_name(given)}")
         index = _int(given)
         if not 0 <= index <= length:
             raise _fail(f"error calling slice: index out of range: {index}")
@@ -209,9 +219,10 @@ def _fn_slice(budget: Budget, *args: Any) -> Any:
 
 
 def _eval_args(args: Sequence[Any], budget: Budget) -> str:
+    """Go's ``evalArgs``: one string as it is, else each printable (nil: ``<no value>``)."""
     if len(args) == 1 and isinstance(args[0], str):
         return args[0]
-    return gofmt.sprint(args, budget)
+    return gofmt.sprint([NO_VALUE if a is None else a for a in args], budget)
 
 
 def _html(budget: Budget, *args: Any) -> str:
@@ -277,13 +288,15 @@ def _compare(name: str) -> Function:
         ka, kb = basic(a), basic(b)
         if name in ("eq", "ne"):
             if ka != kb:
-                if "nil" in (ka, kb) and "other" in (ka, kb):
-                    return bool(a == b) == (name == "eq")
+                if "nil" in (ka, kb):  # nil equals only nil, and is no error
+                    return (ka == kb) == (name == "eq")
                 raise _fail(f"error calling {name}: incompatible types for comparison")
             if ka == "other" and (isinstance(a, list | dict) or isinstance(b, list | dict)):
                 raise _fail(f"error calling {name}: non-comparable type "
                             f"{gofmt.sprint([a], Budget())}: {type_name(a)}")
             return bool(a == b) == (name == "eq")
+        if ka in ("nil", "other") or kb in ("nil", "other"):
+            raise _fail(f"error calling {name}: invalid type for comparison")
         if ka != kb:
             raise _fail(f"error calling {name}: incompatible types for comparison")
         if ka in ("bool", "nil", "other"):

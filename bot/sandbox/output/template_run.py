@@ -31,7 +31,12 @@ log = logging.getLogger("docker_tutor.sandbox")
 
 _UNSET = object()
 
-SIGNATURES = {"lower": "s", "upper": "s", "title": "s", "split": "ss", "pad": "sii",
+ARITY = {"len": 1, "not": 1, "json": 1, "split": 2, "join": 2, "title": 1, "lower": 1,
+         "upper": 1, "pad": 3, "truncate": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2,
+         "printf": -1, "index": -1, "slice": -1, "call": -1, "eq": -1, "and": -1, "or": -1}
+"""Arguments each function takes (``-n``: at least n), checked before any is evaluated."""
+
+SIGNATURES = {"lower": "s", "upper": "s", "title": "s", "split": "ss", "pad": "sii", "join": "ls",
               "truncate": "si", "printf": "s"}
 """The typed parameters of functions (``s`` string, ``i`` int), checked as Go converts."""
 
@@ -184,16 +189,22 @@ class _Run:
 
     def call(self, head: Operand, args: list[Operand], dot: Any, final: Any) -> Any:
         name = head.value
+        given = len(args) + (final is not _UNSET)
+        want = ARITY.get(name, 0)
+        if (want > 0 and given != want) or (want < 0 and given < -want):
+            wanted = f"at least {-want}" if want < 0 else str(want)
+            raise _at(head, f"wrong number of args for {name}: want {wanted} got {given}")
         if name in ("and", "or"):
-            if not args and final is _UNSET:
-                raise _at(head, f"wrong number of args for {name}: want at least 1 got 0")
             value: Any = None
             for op in args:
                 value = self.operand(op, dot)
                 if truthy(value) == (name == "or"):
                     return value
             return final if final is not _UNSET else value
-        values = [self.operand(op, dot) for op in args]
+        values = []
+        for i, op in enumerate(args):  # each converted as it is evaluated, as Go does
+            values.append(self.operand(op, dot))
+            self.check_types(head, name, args, values, only=i)
         if final is not _UNSET:
             values.append(final)
         where = f"{name} {' '.join(op.text for op in args)}".strip()
@@ -202,7 +213,7 @@ class _Run:
                 f'template: :1:{head.pos}: executing "" at <{where}>: error calling call: '
                 f"non-function {args[0].text if args else '<pipe>'} of type "
                 f"{type_name(values[0])}", parsing=False)
-        self.check_types(head, name, args, values)
+        self.check_types(head, name, args, values, only=len(values) - 1)
         try:
             return FUNCTIONS[name](self.budget, *values)
         except TemplateError as exc:
@@ -212,16 +223,27 @@ class _Run:
                                 parsing=False) from None
 
     def check_types(self, head: Operand, name: str, args: list[Operand],
-                    values: list[Any]) -> None:
+                    values: list[Any], *, only: int) -> None:
         """Go's argument conversion: a string or int parameter takes nothing else."""
         for i, want in enumerate(SIGNATURES.get(name, "")[: len(values)]):
+            if i != only:
+                continue
             value = values[i]
-            ok = isinstance(value, str) if want == "s" else (
-                isinstance(value, int) and not isinstance(value, bool))
+            if want == "l":
+                ok = isinstance(value, Nil) or (isinstance(value, list | tuple) and all(
+                    isinstance(v, str) for v in value))
+            elif want == "s":
+                ok = isinstance(value, str)
+            else:
+                ok = isinstance(value, int) and not isinstance(value, bool)
             if ok:
                 continue
-            kind = "string" if want == "s" else "int"
+            kind = {"s": "string", "i": "int", "l": "[]string"}[want]
             op = args[i] if i < len(args) else head
+            if i < len(args) and op.kind == "nil":
+                raise _at(op, f"cannot assign nil to {kind}")
+            if i < len(args) and want == "l" and op.kind in ("str", "num", "bool"):
+                raise _at(op, f"can't handle {op.text} for arg of type []string")
             if i < len(args) and op.kind in ("str", "num", "bool", "nil"):
                 found = "integer" if want == "i" else kind
                 raise _at(op, f"expected {found}; found {op.text}")

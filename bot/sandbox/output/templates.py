@@ -145,8 +145,14 @@ def _number(text: str) -> int | float:
 class _Scope:
     """The variables visible while reading (Go refuses an undefined one at parse time)."""
 
-    def __init__(self) -> None:
+    def __init__(self, template: str = "") -> None:
         self.names: list[str] = ["$"]
+        self.template = template
+
+    def byte_pos(self, index: int) -> int:
+        """Go's position of a character: its offset in bytes of UTF-8."""
+        head = self.template[:index]
+        return index if head.isascii() else len(head.encode("utf-8", "surrogatepass"))
 
     def need(self, name: str) -> None:
         if name not in self.names:
@@ -221,7 +227,11 @@ class _Reader:
                         and self.tokens[self.i][2] == close + 1):
                     fields = [p for p in self.tokens[self.i][1].split(".") if p]
                     self.i += 1
-                commands[-1].append(Operand("pipe", inner, pos, f"({inner.text})", fields))
+                shown = " | ".join(" ".join(op.text for op in command)
+                                   for command in inner.commands)
+                commands[-1].append(Operand("pipe", inner, pos,
+                                            f"({shown})" + "".join("." + f for f in fields),
+                                            fields))
                 continue
             commands[-1].append(self._operand(kind, value, pos))
         if not commands[-1]:
@@ -267,7 +277,8 @@ def _read_pipe(text: str, pos: int, depth: int, scope: _Scope, *,
                control: str = "") -> Pipe:
     if not text.strip():
         raise _error(f"missing value for {control or 'command'}")
-    reader = _Reader(_lex(text, pos), text.strip(), pos, scope)
+    tokens = [(kind, value, scope.byte_pos(at)) for kind, value, at in _lex(text, pos)]
+    reader = _Reader(tokens, text.strip(), scope.byte_pos(pos), scope)
     decl, assign = reader.declarations(control == "range")
     pipe = reader.pipe(depth + 1)
     if reader.i < len(reader.tokens):
@@ -289,7 +300,7 @@ def parse(fmt: str) -> list[Node]:
         raise TemplateError("template: too long", parsing=True)
     root: list[Node] = []
     stack: list[tuple[Node, list[Node], int]] = []
-    scope = _Scope()
+    scope = _Scope(fmt)
     current = root
     last = 0
     trim_next = False
