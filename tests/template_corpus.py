@@ -146,6 +146,12 @@ PS: tuple[str, ...] = (
     '{{printf "%-12s|" .State}}',
     "{{upper .State}}",
     "{{json .Names}}",
+    '{{.Label "nosuch"}}',
+    "{{.LocalVolumes}} {{.Networks}}",
+    '{{.Names | printf "%q"}}',
+    "{{.Foo}}",
+    "{{.Names",
+    "{{.Label}}",
 )
 """Templates for ``docker ps --format``."""
 

@@ -30,6 +30,7 @@ from bot.sandbox.output.gonum import (
 from bot.sandbox.output.template_values import (
     NO_VALUE,
     Budget,
+    Method,
     Nil,
     Struct,
     type_name,
@@ -316,7 +317,8 @@ class _Printer:
                 return
             self.write("&")
         self.write("{")
-        for i, (name, item) in enumerate(value.items()):
+        fields = [(k, v) for k, v in value.items() if not isinstance(v, Method)]
+        for i, (name, item) in enumerate(fields):
             if i:
                 self.write(" ")
             if self.plus_v:

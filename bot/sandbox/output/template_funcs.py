@@ -26,6 +26,7 @@ from bot.sandbox.output.template_values import (
     INT_MIN,
     NO_VALUE,
     Budget,
+    Method,
     Nil,
     Struct,
     TemplateError,
@@ -72,8 +73,10 @@ def _json_parts(value: Any, out: list[str], budget: Budget) -> None:
         text = json.dumps(value, ensure_ascii=False)
         out.append(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
     elif isinstance(value, dict):
-        keys = list(value) if isinstance(value, Struct) else sorted(value)
-        keys = [k for k in keys if not (isinstance(value[k], Nil) and value[k].omit)]
+        in_order = isinstance(value, Struct) and not value.json_sorted
+        keys = list(value) if in_order else sorted(value)
+        keys = [k for k in keys if not (isinstance(value[k], Nil) and value[k].omit)
+                and not isinstance(value[k], Method)]
         out.append("{")
         for i, key in enumerate(keys):
             if i:

@@ -20,6 +20,7 @@ from bot.sandbox.output.template_funcs import FUNCTIONS
 from bot.sandbox.output.template_tree import Node, Operand, Pipe, Rendered
 from bot.sandbox.output.template_values import (
     Budget,
+    Method,
     Nil,
     Struct,
     TemplateError,
@@ -183,9 +184,21 @@ class _Run:
         head = command[0]
         if head.kind == "ident":
             return self.call(head, command[1:], dot, final)
+        value = self.operand(head, dot, method=True)
+        if isinstance(value, Method):
+            args = [self.operand(op, dot) for op in command[1:]]
+            if final is not _UNSET:
+                args.append(final)
+            return self.method(head, value, args)
         if len(command) > 1 or final is not _UNSET:
             raise _at(head, "can't give argument to non-function " + head.text)
-        return self.operand(head, dot)
+        return value
+
+    def method(self, head: Operand, method: Method, args: list[Any]) -> Any:
+        try:
+            return method(*args)
+        except TemplateError as exc:
+            raise _at(head, str(exc)) from None
 
     def call(self, head: Operand, args: list[Operand], dot: Any, final: Any) -> Any:
         name = head.value
@@ -249,7 +262,7 @@ class _Run:
                 raise _at(op, f"expected {found}; found {op.text}")
             raise _at(op, f"wrong type for value; expected {kind}; got {type_name(value)}")
 
-    def operand(self, op: Operand, dot: Any) -> Any:
+    def operand(self, op: Operand, dot: Any, *, method: bool = False) -> Any:
         self.budget.step()
         kind = op.kind
         if kind == "pipe":
@@ -266,6 +279,8 @@ class _Run:
             return op.value
         for name in op.fields:
             value = self.field(op, value, name)
+        if isinstance(value, Method) and not method:
+            return self.method(op, value, [])  # a method as an argument: called bare
         return value
 
     def field(self, op: Operand, value: Any, name: str) -> Any:

@@ -15,6 +15,7 @@ charged as characters too, so a step that builds much costs as much as many step
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 NO_VALUE = "<no value>"
@@ -56,12 +57,43 @@ class Struct(dict[str, Any]):
 
     go_type = "struct"
     pointer = False
+    json_sorted = False
 
-    def typed(self, go_type: str, *, pointer: bool = False) -> Struct:
-        """This struct, with its Go type and whether it is reached through a pointer."""
+    def typed(self, go_type: str, *, pointer: bool = False, json_sorted: bool = False) -> Struct:
+        """This struct, typed: its Go type, pointer or not, and JSON keys sorted or not.
+
+        ``json_sorted``: its JSON is a map's, as ``ps``'s rows marshal themselves.
+        """
         self.go_type = go_type
         self.pointer = pointer
+        self.json_sorted = json_sorted
         return self
+
+
+class Method:
+    """A Go method of a struct, taking ``arity`` string arguments (``{{.Label "a"}}``)."""
+
+    __slots__ = ("arity", "fn", "name")
+
+    def __init__(self, name: str, arity: int, fn: Callable[..., Any]) -> None:
+        self.name = name
+        self.arity = arity
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        """Call it as Go would: the right number of strings, or Go's complaint.
+
+        Raises:
+            TemplateError: Wrong number or type of arguments.
+        """
+        if len(args) != self.arity:
+            raise TemplateError(f"wrong number of args for {self.name}: want {self.arity} "
+                                f"got {len(args)}", parsing=False)
+        for arg in args:
+            if not isinstance(arg, str):
+                raise TemplateError(f"wrong type for value; expected string; got "
+                                    f"{type_name(arg)}", parsing=False)
+        return self.fn(*args)
 
 
 class Nil:

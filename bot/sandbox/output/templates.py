@@ -31,13 +31,14 @@ from bot.sandbox.output.template_values import (
     MAX_STEPS,
     NO_VALUE,
     Budget,
+    Method,
     Nil,
     Struct,
     TemplateError,
 )
 
 __all__ = [
-    "FUNCTIONS", "MAX_DEPTH", "MAX_STEPS", "MAX_TEMPLATE_CHARS", "NO_VALUE", "Nil", "Node",
+    "FUNCTIONS", "MAX_DEPTH", "MAX_STEPS", "MAX_TEMPLATE_CHARS", "NO_VALUE", "Method", "Nil", "Node",
     "Rendered",
     "Struct", "TemplateError", "go_json", "go_sprintf", "go_value", "parse", "render",
 ]
