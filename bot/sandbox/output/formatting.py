@@ -153,6 +153,7 @@ def render_objects(
         deadline: When the line's time is up (``time.monotonic()``); the renderings of
             all objects share one :class:`~bot.sandbox.output.template_values.Budget`.
     """
+    dropped = 0
     if fmt:
         try:
             nodes = templates.parse(fmt)
@@ -170,6 +171,7 @@ def render_objects(
             parts.append(rendered.text + "\n")
             size += len(rendered.text) + 1
             if rendered.cut:
+                dropped = rendered.dropped  # what the learner is told was not shown
                 break
         text = "".join(parts)
     else:
@@ -179,4 +181,4 @@ def render_objects(
         misses = [f"Error response from daemon: get {e}: no such volume\n" for e in errors]
     else:
         misses = [f"Error: No such {what}: {e}\n" for e in errors]
-    return Outcome(code, text + "".join(misses))
+    return Outcome(code, text + "".join(misses), cut=dropped)

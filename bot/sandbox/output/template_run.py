@@ -42,10 +42,6 @@ SIGNATURES = {"lower": "s", "upper": "s", "title": "s", "split": "ss", "pad": "s
 """The typed parameters of functions (``s`` string, ``i`` int), checked as Go converts."""
 
 
-class _Full(Exception):
-    """The output reached its cap: stop rendering."""
-
-
 class _Break(Exception):
     """``{{break}}``."""
 
@@ -67,14 +63,22 @@ class _Run:
         self.missing_error = missing_error
         self.out: list[str] = []
         self.size = 0
+        self.full = False
+        self.dropped = 0
         self.vars: list[tuple[str, Any]] = []
 
     def emit(self, text: str) -> None:
+        """Keep ``text`` up to the cap; past it only count it.
+
+        The run goes on, as Go's would, so an error later in the template is still the answer.
+        """
         room = self.limit - self.size
         if len(text) > room:
             self.out.append(text[:room])
             self.size = self.limit
-            raise _Full
+            self.dropped += len(text) - room
+            self.full = True
+            return
         self.out.append(text)
         self.size += len(text)
 
@@ -322,9 +326,11 @@ def _once(nodes: list[Node], obj: Any, limit: int, budget: Budget, *,
     run = _Run(obj, limit, budget, missing_error=missing_error)
     try:
         run.nodes(nodes, obj)
-    except _Full:
-        return Rendered("".join(run.out), cut=True)
-    return Rendered("".join(run.out))
+    except TemplateError as exc:
+        if not (run.full and str(exc).startswith("template: the template")):
+            raise
+        # The budget ran out while the output was already cut: what was kept stands.
+    return Rendered("".join(run.out), cut=run.full, dropped=run.dropped)
 
 
 def render_unguarded(nodes: list[Node], obj: Any, *, limit: int, budget: Budget,

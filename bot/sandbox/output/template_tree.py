@@ -45,7 +45,12 @@ class Node:
 
 @dataclass
 class Rendered:
-    """A rendering's text, and whether it was cut to stay under the cap."""
+    """A rendering's text, whether it was cut at the cap, and how many characters were not kept.
+
+    ``dropped`` is exact when the template ran to its end, a lower bound when its budget
+    ran out while only counting.
+    """
 
     text: str
     cut: bool = False
+    dropped: int = 0

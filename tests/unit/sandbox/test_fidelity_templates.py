@@ -113,6 +113,18 @@ def test_output_stops_at_the_cap_and_says_so() -> None:
     big = {"Items": list(range(100))}
     rendered = render(parse("{{range .Items}}{{.}}-{{.}}-{{.}}{{end}}"), big, limit=50)
     assert rendered.cut and len(rendered.text) == 50
+    whole = render(parse("{{range .Items}}{{.}}-{{.}}-{{.}}{{end}}"), big, limit=10_000).text
+    assert rendered.dropped == len(whole) - 50  # the learner is told exactly how much
+
+
+def test_an_error_after_the_cap_is_still_the_answer() -> None:
+    """Go renders the whole template before printing: an error past the cap is what it says."""
+    outcome = formatting.render_objects([CONTAINER], [], '{{printf "%3000s" "x"}}{{.Nope}}',
+                                        "object", limit=2500)
+    assert outcome.exit_code == 1 and 'map has no entry for key "Nope"' in outcome.output
+    cut = formatting.render_objects([CONTAINER], [], '{{printf "%3000s" "x"}}', "object",
+                                    limit=2500)
+    assert cut.exit_code == 0 and cut.cut == 500 and len(cut.output) == 2501
 
 
 def test_work_is_bounded_even_when_the_output_is_empty() -> None:
