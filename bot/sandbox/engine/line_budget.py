@@ -1,8 +1,9 @@
 """The line's wall-time budget on every engine request a verb makes, and ``diff`` read bounded.
 
 ``run`` and ``exec`` keep their own clocks (they read output with deadlines, then stop
-what outlives them). Every other verb (``diff``, ``logs``, ``inspect``, ``top``,
-``container prune``, ``ps``, ``rm``, the ``volume`` verbs...) runs :func:`under` the
+what outlives them), and so do ``stop`` and ``restart`` (each name waits its share of the
+line's budget). Every other verb (``diff``, ``logs``, ``inspect``, ``top``, ``start``,
+``container prune``, ``ps``, ``rm``, the ``volume`` and ``network`` verbs...) runs :func:`under` the
 line's deadline: each request it makes to the engine waits at most the time left, and a
 request the verb would make after the deadline is not made. A verb cut so ends as
 :class:`LineTimedOut`, which the sandbox answers with a clean note.

@@ -50,7 +50,7 @@ from bot.sandbox.views import Outcome
 RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
-SELF_TIMED = frozenset({"run", "exec", "start", "stop", "restart"})
+SELF_TIMED = frozenset({"run", "exec", "stop", "restart"})
 """Verbs that keep their own clock; every other verb runs under the line's deadline."""
 
 
