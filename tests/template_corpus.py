@@ -59,6 +59,10 @@ INSPECT: tuple[str, ...] = (
     '{{index .Config.Env 0}}',
     '{{index .Config.Labels "nosuch"}}',
     "{{.Config.Labels.nosuch}}",
+    "{{.Config.ExposedPorts}} {{.Config.Healthcheck}} {{.Config.Shell}} {{.SizeRw}}",
+    "{{.HostConfig.Init}} {{.HostConfig.Sysctls}} {{.ImageManifestDescriptor}}",
+    "{{json .State}}",
+    "{{json .Config.ExposedPorts}}",
     # variables
     "{{range $i, $e := .Config.Env}}{{$i}}={{$e}};{{end}}",
     "{{$s := .State.Status}}{{$s}}",

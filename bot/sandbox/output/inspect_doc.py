@@ -41,8 +41,19 @@ GO_TYPES = {
 }
 """Go type names the CLI's ``%T`` and error messages use, by field."""
 
-ABSENT = {"State": {"Health": Nil("ptr", "*container.Health", omit=True)}}
-"""Fields the engine leaves out that Go's types still have (as nils)."""
+ABSENT = {
+    "": {"SizeRw": Nil("ptr", "*int64", omit=True), "SizeRootFs": Nil("ptr", "*int64", omit=True),
+         "ImageManifestDescriptor": Nil("ptr", "*v1.Descriptor", omit=True)},
+    "State": {"Health": Nil("ptr", "*container.Health", omit=True)},
+    "Config": {"ExposedPorts": Nil("map", "nat.PortSet", omit=True),
+               "Healthcheck": Nil("ptr", "*container.HealthConfig", omit=True),
+               "Shell": Nil("slice", "strslice.StrSlice", omit=True),
+               "StopTimeout": Nil("ptr", "*int", omit=True)},
+    "HostConfig": {"Init": Nil("ptr", "*bool", omit=True),
+                   "Annotations": Nil("map", omit=True), "Sysctls": Nil("map", omit=True),
+                   "StorageOpt": Nil("map", omit=True)},
+}
+"""Fields the engine leaves out (``omitempty``) that Go's types still have, as their nils."""
 
 TOP_POINTERS = frozenset({"State", "Config", "HostConfig", "NetworkSettings"})
 
@@ -85,6 +96,8 @@ def container_document(attrs: dict[str, Any], *, name: str, image: str,
     doc = Struct()
     for key, value in attrs.items():
         doc[key] = _typed(value, key, key, rewrite)
+    for extra, nil in ABSENT[""].items():
+        doc.setdefault(extra, nil)
     doc["Name"] = "/" + name
     doc["Mounts"] = mounts
     config = doc.get("Config")
