@@ -152,6 +152,15 @@ def test_every_template_renders_or_is_refused_cleanly(template: str) -> None:
     assert time.monotonic() - started < 5
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from([*"{}()|$.\"`'-:= \\\nabxNme0179%*[]/", "{{", "}}", "end",
+                                  "range ", "if ", "else", "printf ", ".Name", "$x", "😀",
+                                  "\x00"]), max_size=30).map("".join))
+def test_any_text_at_all_renders_or_is_refused_cleanly(template: str) -> None:
+    """Not only grammatical templates: any string is read and run, or refused, never a crash."""
+    run(template)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(formats(), st.lists(st.one_of(integers, st.floats(allow_nan=True),
                                      st.text(max_size=4), st.booleans(), st.none(),
