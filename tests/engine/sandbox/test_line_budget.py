@@ -1,9 +1,11 @@
-"""Every verb runs under the line's wall-time budget: ``docker diff`` of many files (issue 19, F6).
+"""Every line's cost bounded: ``docker diff`` of many files (F6), the template findings (F1-F3).
 
 A learner's container is given many files (put in as ``docker cp`` does). The engine's own
 ``diff`` of it takes longer than the line's budget; through the tutor the line ends within
 the budget with a clean note, and with time enough it lists the changes, having read at
-most :data:`~bot.sandbox.engine.line_budget.DIFF_READ_LIMIT` bytes of the answer.
+most :data:`~bot.sandbox.engine.line_budget.DIFF_READ_LIMIT` bytes of the answer. The
+template lines of F1-F3, typed as the red team typed them, answer at once, cleanly, in a
+few kilobytes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+import tracemalloc
 
 import docker
 import pytest
@@ -77,3 +80,34 @@ def test_a_verb_past_the_deadline_makes_no_more_requests(
     with line_budget.under(api, time.monotonic() + 30):
         assert api.version()["ApiVersion"]
     assert api.version()["ApiVersion"]  # no deadline outside a line
+
+
+FINDINGS = {
+    "F1 width": 'docker inspect -f "{{printf \\"%999999999s\\" .Name}}" x',
+    "F1 near width": 'docker inspect -f "{{printf \\"%9999999s\\" .Name}}" x',
+    "F1 pad": 'docker ps --format "{{pad \\"😀\\" 299999999 0}}"',
+    "F2 width": 'docker ps --format "{{printf \\"%99999999999999999999s\\" 1}}"',
+    "F2 pad": 'docker ps --format "{{pad 1 99999999999999999999999999 1}}"',
+    "F3": 'docker inspect -f "{{range 20000}}{{if printf \\"%9999999s\\" 1}}{{end}}{{end}}" x',
+}
+
+
+def test_the_template_findings_answer_cleanly_fast_and_small(
+    limited_tutor: LimitedTutor, alice: Person,
+) -> None:
+    """F1-F3 as the red team typed them, through the tutor on the real engine."""
+    quick = limited_tutor(foreground_seconds=20, commands_per_minute=100_000)
+    timed_reply(quick, alice, "docker run -d --name x busybox sleep 600")
+    report = []
+    for name, line in FINDINGS.items():
+        tracemalloc.start()
+        try:
+            answer, took = timed_reply(quick, alice, line)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert not any(word in answer for word in
+                       ("Traceback", "OverflowError", "MemoryError", "RecursionError")), answer
+        assert peak < 64 * 2**20 and took < 5, (name, peak, took)
+        report.append(f"{name}: {peak / 2**20:.1f} MiB, {took:.2f} s: {answer.strip()[-60:]!r}")
+    print("\n" + "\n".join(report))
