@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 FILES = 10_000
 BUDGET = 0.5
+"""The line's budget for the cut diff (less where the engine's diff is quicker than 1.5 s)."""
 
 
 def many_files(count: int) -> bytes:
@@ -42,7 +43,6 @@ def test_diff_of_many_files_ends_within_the_line_budget(
     limited_tutor: LimitedTutor, alice: Person, docker_client: docker.DockerClient,
 ) -> None:
     """The engine's diff takes longer than the budget; the tutor's line does not."""
-    tight = limited_tutor(foreground_seconds=BUDGET, commands_per_minute=100_000)
     roomy = limited_tutor(foreground_seconds=60, commands_per_minute=100_000)
     timed_reply(roomy, alice, "docker run -d --name many busybox sleep 600")
     container = docker_client.containers.get(roomy.sandbox.namespace(alice).engine_name("many"))
@@ -51,12 +51,13 @@ def test_diff_of_many_files_ends_within_the_line_budget(
     started = time.monotonic()
     assert len(container.diff()) > FILES
     engine_took = time.monotonic() - started
-    assert engine_took > BUDGET, engine_took  # else the test proves nothing on this machine
+    budget = round(min(BUDGET, engine_took / 3), 2)  # well under the engine's time, here
+    tight = limited_tutor(foreground_seconds=budget, commands_per_minute=100_000)
 
     answer, took = timed_reply(tight, alice, "docker diff many")
-    assert "was still waiting for the engine after 0.5 seconds" in answer, answer
+    assert f"was still waiting for the engine after {budget:g} seconds" in answer, answer
     assert "Traceback" not in answer
-    assert took < BUDGET + 1.5, took
+    assert took < budget + 1.5, took
 
     answer, whole = timed_reply(roomy, alice, "docker diff many")
     assert "A /e/f" in answer and "more characters not shown" in answer, answer[-300:]
@@ -65,7 +66,7 @@ def test_diff_of_many_files_ends_within_the_line_budget(
     assert more and 0 < len(entries) < 4096 // 10
     assert all(kind in (0, 1, 2) and path.startswith("/") for kind, path in entries)
     print(f"\nF6: engine diff of {FILES} files {engine_took:.2f} s; tutor line under a "
-          f"{BUDGET} s budget {took:.2f} s; under 60 s (all read) {whole:.2f} s")
+          f"{budget} s budget {took:.2f} s; under 60 s (all read) {whole:.2f} s")
 
 
 def test_a_verb_past_the_deadline_makes_no_more_requests(
