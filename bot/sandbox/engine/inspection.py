@@ -14,6 +14,7 @@ from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.streams import READ_LIMIT
 from bot.sandbox.engine.volumes import inspect_volume
 from bot.sandbox.output import formatting
+from bot.sandbox.output.inspect_doc import container_document
 from bot.sandbox.output.templates import Struct
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
@@ -40,66 +41,17 @@ class InspectionMixin(SandboxBase):
         Typed as the engine's own (:class:`~bot.sandbox.output.templates.Struct` for Go structs,
         plain dicts for Go maps) so that ``-f`` templates print what Docker prints.
         """
-        a = container.attrs
-        config = a.get("Config") or {}
-        host = a.get("HostConfig") or {}
         view = self._view(ns, container)
-        state = {k: self._rewrite(ns, v) if k == "Error" and isinstance(v, str) else v
-                 for k, v in (a.get("State") or {}).items()}
-        network = a.get("NetworkSettings") or {}
-        return Struct(
-            Id=a.get("Id"),
-            Created=a.get("Created"),
-            Path=a.get("Path"),
-            Args=a.get("Args"),
-            State=Struct(state),
-            Image=a.get("Image"),
-            Name="/" + view.name,
-            RestartCount=a.get("RestartCount", 0),
-            Mounts=[mount_struct(m) for m in view.mounts if m.kind != "tmpfs"],
-            Config=Struct(
-                Hostname=config.get("Hostname"),
-                User=config.get("User", ""),
-                Tty=config.get("Tty", False),
-                Env=config.get("Env"),
-                Cmd=config.get("Cmd"),
-                Image=view.image,
-                Volumes=config.get("Volumes"),
-                WorkingDir=config.get("WorkingDir"),
-                Entrypoint=config.get("Entrypoint"),
-                Labels={k: v for k, v in (config.get("Labels") or {}).items()
-                        if not k.startswith("docker-tutor.")},
-            ),
-            HostConfig=Struct(
-                NetworkMode=host.get("NetworkMode"),
-                Memory=host.get("Memory"),
-                NanoCpus=host.get("NanoCpus"),
-                PidsLimit=host.get("PidsLimit"),
-                Tmpfs=host.get("Tmpfs"),
-                Privileged=host.get("Privileged"),
-                AutoRemove=host.get("AutoRemove", False),
-            ),
-            NetworkSettings=Struct(
-                IPAddress=network.get("IPAddress", ""),
-                Gateway=network.get("Gateway", ""),
-                MacAddress=network.get("MacAddress", ""),
-                Networks={
-                    name: Struct(
-                        NetworkID=net.get("NetworkID", ""),
-                        EndpointID=net.get("EndpointID", ""),
-                        Gateway=net.get("Gateway", ""),
-                        IPAddress=net.get("IPAddress", ""),
-                        MacAddress=net.get("MacAddress", ""),
-                    )
-                    for name, net in (network.get("Networks") or {}).items()
-                },
-            ),
-        )
+        return container_document(
+            container.attrs, name=view.name, image=view.image,
+            mounts=[mount_struct(m) for m in view.mounts if m.kind != "tmpfs"],
+            rewrite=lambda text: self._rewrite(ns, text))
 
     def _do_inspect(
         self, person: Person, ns: Namespace, command: Command, plan: Plan
     ) -> Outcome:
         objects, errors = [], []
+        deadline = self._line_deadline()
         for ref in command.args:
             container = self._find_container(ns, ref)
             if container is not None:
@@ -111,7 +63,7 @@ class InspectionMixin(SandboxBase):
             else:
                 errors.append(ref)
         return formatting.render_objects(objects, errors, command.value("format"), "object",
-                                         limit=self.limits.output_chars)
+                                         limit=self.limits.output_chars, deadline=deadline)
 
     def _do_logs(
         self, person: Person, ns: Namespace, command: Command, plan: Plan

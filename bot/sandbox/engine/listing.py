@@ -14,9 +14,11 @@ from docker.models.containers import Container
 from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.printable import one_line
+from bot.sandbox.engine import line_budget
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.translate import engine_calls
 from bot.sandbox.output import formatting, templates
+from bot.sandbox.output.template_values import Budget, Method, Struct
 from bot.sandbox.policy import values as option_values
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
@@ -43,9 +45,11 @@ class ListingMixin(SandboxBase):
         if container is None:
             return Outcome(1, NOT_FOUND.format(ref))
         with engine_calls():
-            changes = container.diff() or []
-        lines = [f"{_DIFF_KINDS.get(c.get('Kind'), '?')} {c.get('Path', '')}\n" for c in changes]
-        return Outcome(0, "".join(lines),
+            changes, more = line_budget.changes(self.client.api, container.id)
+        lines = [f"{_DIFF_KINDS.get(kind, '?')} {path}\n" for kind, path in changes]
+        notes = ["The container has more changes than the tutor reads; these are the first "
+                 f"{len(changes)}."] if more else []
+        return Outcome(0, "".join(lines), notes=notes,
                        facts={"container": self._view(ns, container).as_fact()})
 
     def _do_top(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
@@ -93,7 +97,9 @@ class ListingMixin(SandboxBase):
         if not full:
             mounts = [m if len(m) <= 15 else m[:14] + "\u2026" for m in mounts]
         created = formatting.parse_time(c.attrs.get("Created", ""))
-        return {
+        labels = {k: v for k, v in (c.attrs.get("Config") or {}).get("Labels", {}).items()
+                  if not k.startswith("docker-tutor.")}
+        return Struct({
             "ID": c.id if full else c.id[:12],
             "Image": view.image,
             "Command": f'"{command}"' if full else formatting.truncate_command(command),
@@ -103,10 +109,12 @@ class ListingMixin(SandboxBase):
             "State": state.get("Status", ""),
             "Status": formatting.status_line(state),
             "Names": view.name,
-            "Labels": "",
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+            "LocalVolumes": str(sum(1 for m in view.mounts if m.kind == "volume")),
             "Mounts": ",".join(mounts),
             "Networks": (c.attrs.get("HostConfig") or {}).get("NetworkMode", ""),
-        }
+            "Label": Method("Label", 1, lambda key: labels.get(key, "")),
+        }).typed("*formatter.ContainerContext", json_sorted=True)
 
 
 def _ps_filters(values: list[str]) -> dict[str, list[str]]:
@@ -145,21 +153,24 @@ def _render_rows(fmt: str, rows: list[dict[str, Any]], limit: int) -> Outcome:
     body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
     try:
         nodes = templates.parse(body)
+    except templates.TemplateError as exc:
+        return Outcome(1, f"failed to parse template: {exc}\n")
+    try:
         lines: list[str] = []
         size = 0
+        budget = Budget()  # one for the whole listing, not one a row
         if is_table:
-            header = templates.render(nodes, dict(PS_FIELDS), limit=limit).text
+            header = templates.render(nodes, dict(PS_FIELDS), limit=limit, budget=budget).text
             lines.append(header)
             size += len(header)
         for row in rows:
-            rendered = templates.render(nodes, row, limit=max(0, limit - size))
+            rendered = templates.render(nodes, row, limit=max(0, limit - size), budget=budget)
             lines.append(rendered.text)
             size += len(rendered.text) + 1
             if rendered.cut:
                 break
     except templates.TemplateError as exc:
-        code = 64 if exc.parsing else 1
-        return Outcome(code, f"template parsing error: {exc}\n")
+        return Outcome(1, f"failed to execute template: {exc}\n")
     if is_table:
         return Outcome(0, formatting.tabulate("\n".join(lines).split("\n")))
     return Outcome(0, "".join(line + "\n" for line in lines))

@@ -32,6 +32,7 @@ from collections.abc import Callable
 import docker.errors
 
 from bot.identity import Person
+from bot.sandbox.engine import line_budget
 from bot.sandbox.engine.build import BuildMixin
 from bot.sandbox.engine.client import Plan
 from bot.sandbox.engine.containers import ContainersMixin
@@ -56,6 +57,9 @@ from bot.sandbox.views import Outcome
 RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
+SELF_TIMED = frozenset({"run", "exec", "stop", "restart"})
+"""Verbs that keep their own clock; every other verb runs under the line's deadline."""
+
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
               NetworksMixin, ImagesMixin, BuildMixin, WitnessMixin):
@@ -79,9 +83,15 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
         plan = self.vet(person, command)
         ns = self.namespace(person)
         handler = VERBS[command.verb]
+        deadline = None if command.verb in SELF_TIMED else self._line_deadline()
         try:
-            with engine_calls():
+            with engine_calls(), line_budget.under(self.client.api, deadline):
                 outcome = handler(self, person, ns, command, plan)
+        except line_budget.LineTimedOut:
+            outcome = Outcome(1, "", notes=[
+                f"`docker {command.verb}` was still waiting for the engine after "
+                f"{self.limits.foreground_seconds:g} seconds, so the tutor stopped it there. "
+                "Whatever the engine already did stays done."])
         except docker.errors.APIError as exc:
             message = self._rewrite(ns, str(exc.explanation or exc))
             prefix = "docker: " if command.verb == "run" else ""

@@ -10,6 +10,7 @@ from bot.identity import Person
 from bot.sandbox.engine.client import Plan, SandboxBase
 from bot.sandbox.engine.translate import boundary
 from bot.sandbox.output import formatting
+from bot.sandbox.output.inspect_doc import volume_document
 from bot.sandbox.policy.naming import LABEL_ANONYMOUS, LABEL_NAME, LABEL_UID, Namespace, anonymous_name
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.views import Outcome, VolumeView
@@ -19,15 +20,8 @@ def inspect_volume(volume: Volume) -> dict[str, Any]:
     """``docker volume inspect``'s object for a learner's volume, in the learner's names."""
     a = volume.attrs
     labels = a.get("Labels") or {}
-    return {
-        "CreatedAt": a.get("CreatedAt"),
-        "Driver": a.get("Driver"),
-        "Labels": {k: v for k, v in labels.items() if not k.startswith("docker-tutor.")},
-        "Mountpoint": f"/var/lib/docker/volumes/{labels.get(LABEL_NAME, '')}/_data",
-        "Name": labels.get(LABEL_NAME, ""),
-        "Options": a.get("Options"),
-        "Scope": a.get("Scope"),
-    }
+    return volume_document(a, name=labels.get(LABEL_NAME, ""), labels={
+        k: v for k, v in labels.items() if not k.startswith("docker-tutor.")})
 
 
 def _volume_view(volume: Volume) -> VolumeView:

@@ -61,13 +61,13 @@ def processes(docker_client: docker.DockerClient, tutor: Tutor, person: Person,
 
 
 def test_a_repeated_template_over_a_big_container_stays_bounded(quick: Tutor, alice: Person) -> None:
-    """Finding 2: a 3,900-character env and `{{json .}}` eight times over eight names.
+    """Finding 2: a 3,900-character env and `{{json .Config}}` eight times over eight names.
 
     The parser caps names (8) and template actions (8), so the rendering is bounded by
     construction: well under 50 MB and a couple of seconds (it was 1.9 GB and 10.8 s).
     """
     timed_reply(quick, alice, f"docker run -d --name x -e A={'a' * 3900} busybox sleep 600")
-    template = "{{json .}}" * 8
+    template = "{{json .Config}}" * 8
     line = f"docker inspect -f '{template}' " + " ".join(["x"] * 8)
     answer, took, peak = measured(quick, alice, line)
     assert "a" * 100 in answer and "more characters" in answer, answer[-300:]

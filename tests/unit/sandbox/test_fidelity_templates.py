@@ -76,7 +76,10 @@ def test_templates_people_use_print_what_docker_prints(template: str, expected: 
         ("{{.Name", "unclosed action"),
         ("{{end}}", "unexpected {{end}}"),
         ("{{if .Name}}x", "unexpected EOF"),
-        ("{{$x := .Name}}{{$x}}", "variables are not supported"),
+        ("{{$x}}", 'undefined variable "$x"'),
+        ("{{if 1}}{{$y := 1}}{{end}}{{$y}}", 'undefined variable "$y"'),
+        ("{{printf \"%v\" 99999999999999999999}}", "integer overflow"),
+        ("{{break}}", "{{break}} outside {{range}}"),
         ("{{template \"x\"}}", "not supported"),
     ],
 )
@@ -89,9 +92,9 @@ def test_templates_that_do_not_parse_are_refused_with_the_reason(template: str,
 
 
 def test_a_field_the_object_lacks_fails_as_docker_does() -> None:
-    """`{{.Foo}}` fails at run time with Docker's own words."""
+    """`{{.Foo}}` fails at run time with Docker's own words (from the raw-map retry)."""
     with pytest.raises(TemplateError) as caught:
-        show("{{.Foo}}")
+        render(parse("{{.Foo}}"), CONTAINER, limit=100, fallback=True)
     assert not caught.value.parsing
     assert str(caught.value) == ('template: :1:2: executing "" at <.Foo>: map has no entry '
                                  'for key "Foo"')
@@ -110,6 +113,18 @@ def test_output_stops_at_the_cap_and_says_so() -> None:
     big = {"Items": list(range(100))}
     rendered = render(parse("{{range .Items}}{{.}}-{{.}}-{{.}}{{end}}"), big, limit=50)
     assert rendered.cut and len(rendered.text) == 50
+    whole = render(parse("{{range .Items}}{{.}}-{{.}}-{{.}}{{end}}"), big, limit=10_000).text
+    assert rendered.dropped == len(whole) - 50  # the learner is told exactly how much
+
+
+def test_an_error_after_the_cap_is_still_the_answer() -> None:
+    """Go renders the whole template before printing: an error past the cap is what it says."""
+    outcome = formatting.render_objects([CONTAINER], [], '{{printf "%3000s" "x"}}{{.Nope}}',
+                                        "object", limit=2500)
+    assert outcome.exit_code == 1 and 'map has no entry for key "Nope"' in outcome.output
+    cut = formatting.render_objects([CONTAINER], [], '{{printf "%3000s" "x"}}', "object",
+                                    limit=2500)
+    assert cut.exit_code == 0 and cut.cut == 500 and len(cut.output) == 2501
 
 
 def test_work_is_bounded_even_when_the_output_is_empty() -> None:
@@ -122,9 +137,10 @@ def test_work_is_bounded_even_when_the_output_is_empty() -> None:
 def test_nothing_is_evaluated_as_python() -> None:
     """Python syntax in a template is text or a refusal, never code."""
     assert show("__import__('os').system('id')", {}) == "__import__('os').system('id')"
-    for attack in ("{{__import__}}", "{{.__class__}}", "{{exec \"x\"}}", "{{(1).real}}"):
+    for attack in ("{{__import__}}", "{{exec \"x\"}}", "{{(1).real}}"):
         with pytest.raises(TemplateError):
             show(attack, {"a": 1})
+    assert show("{{.__class__}}", {"a": 1}) == "<no value>"  # a map's missing key, as Go
 
 
 def test_go_printing_rules() -> None:

@@ -6,11 +6,10 @@ import json
 import time
 from urllib.parse import urlencode
 
-from tests.fake_slack import FakeSlack
-
 from bot.identity import Person
 from bot.reply import Reply
 from handlers.listeners.editor import CALLBACK, edit_alone
+from tests.fake_slack import FakeSlack
 from tests.fake_tutor import EnginelessTutor
 from tests.slack_helpers import Stack
 from tests.unit.slack.test_slack import fake, service, stack  # noqa: F401  (the Slack stack's fixtures)
