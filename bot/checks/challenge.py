@@ -1,8 +1,9 @@
 """The Immortal Database challenge: did a Redis key survive the deletion of its container?
 
 The proof is built so that no learner write can fake it (see :mod:`bot.checks.survival`):
-the tutor reads the key itself in each new Redis container on the volume the moment it
-starts (:func:`observe_reader`, run inside the learner's turn), and counts a learner's
+the tutor reads the key itself, with its own witness container, from the volume of each
+new Redis container the moment it starts (:func:`observe_reader`, run inside the
+learner's turn; :mod:`bot.sandbox.redis.witness`), and counts a learner's
 ``get`` in ``reader`` only when that look found the writer's value, the volume was made
 during the lesson, and nothing but the writer may have written the key into it.
 
@@ -19,7 +20,7 @@ from bot.checks import redis_ops as ops
 from bot.checks.challenge_diagnoses import diagnose
 from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import absolute, check
-from bot.checks.observe import observer, read_redis_key
+from bot.checks.observe import observer
 from bot.checks.survival import CHECK, Proof, Trail
 from bot.identity import Person
 
@@ -63,8 +64,9 @@ def observe_reader(sandbox: EngineReader, person: Person, params: dict[str, Any]
             "uid": mount.get("uid", ""), "server": server.kind, "existing": existing,
             "reachable": False,
         }
-        if server.kind == "redis":
-            record.update(read_redis_key(sandbox, person, str(container.get("name", "")), key))
+        if server.kind == "redis":  # read by the tutor's witness, never in the container
+            record.update(sandbox.redis_witness(person, str(container.get("name", "")), key,
+                                                target, server.options))
         records.append(record)
     return records
 

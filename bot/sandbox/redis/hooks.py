@@ -14,18 +14,18 @@ import docker.errors
 from docker.models.containers import Container
 
 from bot.identity import Person
-from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.streams import ExecResult
 from bot.sandbox.engine.translate import boundary
 from bot.sandbox.output import formatting
 from bot.sandbox.redis.cli import inner_argv, not_ready, parse_redis_cli, redis_call
+from bot.sandbox.redis.witness import WitnessMixin
 
 STARTING_SECONDS = 10.0
 """A container started at most this long ago may still have a Redis that is starting."""
 
 
-class RedisMixin(ExecMixin):
-    """Redis-aware ``docker exec`` and key reads for the tutor's checks."""
+class RedisMixin(WitnessMixin):
+    """Redis-aware ``docker exec``, key reads and the witness for the tutor's checks."""
 
     @boundary
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
