@@ -197,6 +197,7 @@ class WitnessMixin(ExecMixin):
                     environment=[f"PATH={WITNESS_PATH}", "HOME=/w", "LANG=C"],
                     network_mode="none", read_only=True, cap_drop=["ALL"],
                     security_opt=["no-new-privileges"], privileged=False, ipc_mode="private",
+                    cgroupns="private",
                     init=True, tmpfs={"/w": "size=96m,mode=1777", "/data": "size=1m"},
                     mounts=[Mount(SOURCE, volume, type="volume", read_only=True, no_copy=True)],
                     log_config={"type": "json-file", "config": {"max-size": "1m"}},
