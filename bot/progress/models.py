@@ -124,6 +124,9 @@ class CommandLog(Base):
         Index("ix_command_log_attempts", "learner_id", "lesson_id", "step_id", "kind", "at", "exit_status"),
         # The class's most common mistakes: diagnoses counted per lesson from this index.
         Index("ix_command_log_diagnosis", "lesson_id", "diagnosis"),
+        # Failed attempts: traps and lost keys on the current step (diagnoses as data).
+        Index("ix_command_log_diagnoses", "learner_id", "lesson_id", "step_id", "diagnosis", "at",
+              "kind", "exit_status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -163,6 +166,9 @@ class StuckAlert(Base):
     detail: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    diagnosis: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The stable id of the diagnosis the tutor gave the learner on this line (``trap``,
+    ``quiz-miss``, ``skipped-step``...; see :mod:`bot.checks.diagnoses`), else ``NULL``."""
 
 
 class ClaimedRequest(Base):
