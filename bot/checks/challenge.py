@@ -32,7 +32,8 @@ STATES = (
     "reader-unseen", "reader-early", "reader-not-plain", "volume-old", "volume-tainted",
     "reader-wrote", "reader-stopped", "reader-starting", "no-read", "wrong-db",
     "wrong-value", "aof-mismatch", "aof-reader-only", "trap", "stop-now", "killed",
-    "nosave", "save-off", "overwritten", "not-saved",
+    "nosave", "save-off", "overwritten", "not-saved", "other-names", "no-volume",
+    "wrong-path", "wrong-volume",
 )
 """Every failure state of ``redis_key_survived``."""
 
@@ -40,19 +41,19 @@ STATES = (
 @observer(CHECK)
 def observe_reader(sandbox: EngineReader, person: Person, params: dict[str, Any],
                    started: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Read ``key`` in every Redis container a command started with ``volume`` at ``target``.
+    """Read ``key`` in every Redis container a command started with a volume at ``target``.
 
     Any name counts (the check decides which container matters). A container whose own
     command is not a plain ``redis-server`` is recorded without a reading.
     """
-    key, volume, target = str(params["key"]), str(params["volume"]), str(params["target"])
+    key, target = str(params["key"]), str(params["target"])
     records: list[dict[str, Any]] = []
     existing: list[dict[str, str]] | None = None
     for container in started:
         mount = next((m for m in container.get("mounts") or [] if m.get("target") == target),
                      None)
-        if mount is None or mount.get("kind") != "volume" or mount.get("name") != volume:
-            continue
+        if mount is None or mount.get("kind") != "volume":
+            continue  # any volume: a proof with other names is acknowledged too
         server = ops.classify_server(container.get("command") or [])
         if server.kind == "read":
             continue  # no Redis to read (`redis sleep 3600`)

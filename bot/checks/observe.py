@@ -9,7 +9,8 @@ learner command can come between the event and the look:
 * :func:`before_command` notes the learner's volumes before a command that may create
   one (``run``, ``volume create``);
 * :func:`after_command` returns facts to add to the command's log entry: the volumes it
-  created (``created_volumes``), the containers it started (``started_views``, for
+  created (``created_volumes``), how the containers it stopped ended (``ended``: exit
+  code, OOM kill, the cause their log gives), the containers it started (``started_views``, for
   ``start`` and ``restart``, whose own facts name only ids), and what each primitive's
   *observer* saw in them (``observed``).
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 CREATED_VOLUMES = "created_volumes"
 STARTED_VIEWS = "started_views"
+ENDED = "ended"
 OBSERVED = "observed"
 
 Observer = Callable[["EngineReader", Person, dict[str, Any], list[dict[str, Any]]], list[dict[str, Any]]]
@@ -77,6 +79,23 @@ def _volumes_named(facts: dict[str, Any]) -> list[dict[str, str]]:
     return [{"name": str(v.get("name", "")), "uid": str(v.get("uid", ""))} for v in found]
 
 
+def _ended(sandbox: EngineReader, person: Person, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """How each container a ``stop``, ``restart`` or ``kill`` ended, with its log's cause.
+
+    Read at once, while the container still exists (a ``docker rm`` next takes its log).
+    """
+    key = {"stop": "stopped", "kill": "killed"}.get(str(facts.get("verb")))
+    if key is None:
+        return []
+    found = []
+    for item in facts.get(key) or []:
+        name = str(item.get("name", ""))
+        how = sandbox.ending(person, name) if name else None
+        if how is not None and not how.get("running"):
+            found.append({"id": str(item.get("id", "")), "name": name, **how})
+    return found
+
+
 def _started(sandbox: EngineReader, person: Person, facts: dict[str, Any]) -> list[dict[str, Any]]:
     """The containers a command started and that still run, as facts with ``how``."""
     verb = facts.get("verb")
@@ -111,6 +130,9 @@ def after_command(
         if created:
             added[CREATED_VOLUMES] = created
     try:
+        ended = _ended(sandbox, person, facts)
+        if ended:
+            added[ENDED] = ended
         started = _started(sandbox, person, facts)
     except TutorError:
         return added

@@ -54,6 +54,12 @@ class EngineReader(Protocol):
         ``options`` that choose the files (:mod:`bot.sandbox.redis.witness`).
         """
 
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's stopped container ``name`` ended, or ``None`` for no such one.
+
+        ``exit``, ``oom``, and the ``cause`` its log gives (permission denied, out of memory).
+        """
+
     def vet(self, person: Person, command: Command) -> object:
         """Check ``command`` against the policy without any engine request.
 

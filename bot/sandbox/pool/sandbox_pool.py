@@ -346,6 +346,10 @@ class SandboxPool:
         return self._on(person, lambda s: s.redis_witness(person, name, key, target, options,
                                                           wait=wait))
 
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's container ``name`` ended, on their engine."""
+        return self._on(person, lambda s: s.ending(person, name))
+
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, read through their engine."""
         return self._on(person, lambda s: s.read_workspace_file(person, path))

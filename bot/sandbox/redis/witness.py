@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import posixpath
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -154,6 +155,19 @@ class WitnessMixin(ExecMixin):
         return {**parse_answer(output), "witness": True} if output is not None \
             else dict(_NO_ANSWER)
 
+    @boundary
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's container ``name`` ended (:func:`ending_of`); ``None``: no such one.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        container = self._find_container(self.namespace(person), name, by_id=False)
+        if container is None:
+            return None
+        with engine_calls():
+            return ending_of(container)
+
     def _await_ready(self, container: Container, wait: float) -> None:
         """Wait (at most ``wait`` s) for the learner's Redis to say it has loaded its files.
 
@@ -219,6 +233,25 @@ class WitnessMixin(ExecMixin):
         finally:
             with engine_calls(), contextlib.suppress(docker.errors.NotFound):
                 witness.remove(force=True, v=True)
+
+
+CAUSES = re.compile(
+    r"Permission denied|Out of memory|OOM|No space left|Can't save|Failed opening|"
+    r"Error trying to save|MISCONF|Read-only file system|Bad file format", re.IGNORECASE)
+"""Log lines that say why a server could not keep its data or stopped."""
+
+
+def ending_of(container: Container) -> dict[str, Any]:
+    """How a stopped container ended: exit code, OOM kill, and the cause its log gives.
+
+    The log is the learner's program's own words: it explains, it proves nothing.
+    """
+    state = container.attrs.get("State") or {}
+    raw: bytes = container.logs(stdout=True, stderr=True, tail=40)
+    lines = raw.decode("utf-8", "replace").splitlines()
+    cause = next((line.strip() for line in lines if CAUSES.search(line)), "")
+    return {"exit": int(state.get("ExitCode") or 0), "oom": bool(state.get("OOMKilled")),
+            "cause": cause[:300], "running": bool(state.get("Running"))}
 
 
 def _source(target: str, workdir: str, folder: str) -> str:
