@@ -57,16 +57,19 @@ def other_names(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResu
             if proof is None or (writer, volume, reader) == (n["writer"], n["volume"],
                                                               n["reader"]):
                 continue
-            return CheckResult(
-                False,
-                f"That proves it: `{n['key']}` = \"{proof.value}\" survived. `{writer}` wrote it "
-                f"on the volume `{volume}`, and `{reader}`, a new container made after "
-                f"`{writer}` was gone, loaded it from there. For the challenge, do it once "
-                f"more with the lesson's names so I can confirm it: the containers "
-                f"`{n['writer']}` and `{n['reader']}` and the volume `{n['volume']}`, starting "
-                f"with `docker run -d --name {n['writer']} -v {n['volume']}:{n['target']} "
-                "redis`.",
-                volunteer=True, state="other-names")
+            proved = (f"That proves it: `{n['key']}` = \"{proof.value}\" survived. `{writer}` "
+                      f"wrote it on the volume `{volume}`, and `{reader}`, a new container made "
+                      f"after `{writer}` was gone, loaded it from there.")
+            if (writer, volume) == (n["writer"], n["volume"]):
+                ask = (f" For the challenge, read it in a container named `{n['reader']}`: "
+                       f"`docker run -d --name {n['reader']} -v {volume}:{n['target']} redis`, "
+                       f"then `docker exec {n['reader']} redis-cli get {n['key']}`.")
+            else:
+                ask = (f" For the challenge, do it once more with the lesson's names so I can "
+                       f"confirm it: the containers `{n['writer']}` and `{n['reader']}` and the "
+                       f"volume `{n['volume']}`, starting with `docker run -d --name "
+                       f"{n['writer']} -v {n['volume']}:{n['target']} redis`.")
+            return CheckResult(False, proved + ask, volunteer=True, state="other-names")
     return None
 
 
@@ -98,26 +101,35 @@ def misplaced(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult
     start = f"`docker run -d --name {writer} -v {volume}:{target} redis`"
     mounts = [m for m in event.container.get("mounts") or [] if m.get("kind") == "volume"]
     at_target = _mount(event, target)
-    if at_target is None:
-        elsewhere = next((m for m in mounts if m.get("name") == volume), None)
-        if elsewhere is not None:
-            server = ops.classify_server(trail.boxes[event.container_id].command or [])
-            moved = (f" (`--dir {server.options['dir']}` told Redis to keep its files there)"
-                     if "dir" in server.options else "")
-            return CheckResult(
-                False,
-                f"`{writer}` had `{volume}` mounted at `{elsewhere.get('target')}`{moved}, not "
-                f"at `{target}`, where the `redis` image keeps its data as the user `redis`."
-                + _cause(trail, event.container_id)
-                + f" Start over with the volume at `{target}`: {start}.",
-                volunteer=gone, state="wrong-path")
+    elsewhere = next((m for m in mounts if m.get("name") == volume
+                      and m.get("target") != target), None)
+    if elsewhere is not None:
+        server = ops.classify_server(trail.boxes[event.container_id].command or [])
+        moved = (f" (`--dir {server.options['dir']}` told Redis to keep its files there)"
+                 if "dir" in server.options else "")
+        return CheckResult(
+            False,
+            f"`{writer}` had `{volume}` mounted at `{elsewhere.get('target')}`{moved}, not "
+            f"at `{target}`, where the `redis` image keeps its data as the user `redis`."
+            + _cause(trail, event.container_id)
+            + f" Start over with the volume at `{target}`: {start}.",
+            volunteer=gone, state="wrong-path")
+    if at_target is None or at_target.get("kind") != "volume":
         return CheckResult(
             False,
             f"`{writer}` had no volume at `{target}`, so `{key}` lived in the container's own "
             "writable layer, and removing the container deleted it. A volume keeps only what "
             f"is written into it. Start `{writer}` with the volume this time: {start}.",
             volunteer=gone, state="no-volume")
-    if at_target.get("kind") == "volume" and at_target.get("name") != volume:
+    if at_target.get("anonymous"):
+        return CheckResult(
+            False,
+            f"`{writer}` had no volume of yours at `{target}`: Docker gave it an anonymous "
+            "volume of its own, which no new container mounts, so a new container could "
+            f"never find `{key}` there. Start `{writer}` with the named volume this time: "
+            f"{start}.",
+            volunteer=gone, state="no-volume")
+    if at_target.get("name") != volume:
         return CheckResult(
             False,
             f"`{writer}` wrote `{key}` with the volume `{at_target.get('name')}` at `{target}`; "

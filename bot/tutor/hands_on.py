@@ -32,6 +32,7 @@ from bot.progress import CommandEntry, LessonState
 from bot.reply import Actions, Context, Event, Heading, Notice, Reply, Tone
 from bot.sandbox import LearnerSandbox, parse
 from bot.tutor import steps
+from bot.tutor.cli_client import answered_locally
 from bot.tutor.oplog import LineTrace
 from bot.tutor.ratelimit import CommandRate
 
@@ -78,7 +79,7 @@ class HandsOn:
             trace.verb = f"docker {command.verb}"
             sandbox = self._sandbox()
             before = observe.before_command(sandbox, person, command)
-            outcome = sandbox.run_command(person, command)
+            outcome = answered_locally(command) or sandbox.run_command(person, command)
         except CommandRefused as refused:
             self.store.log(person, kind="docker", text=text, exit_status=-1,
                            lesson_id=lesson_id, step_id=step_id, output=refused.message,
@@ -177,6 +178,13 @@ class HandsOn:
             reply.events.append(Event.CHALLENGE_COMPLETED)
             reply.add(Heading("\U0001f389 Challenge complete"))
         reply.add(Notice(result.message or f"\u201c{step.title}\u201d is done.", Tone.SUCCESS))
+        if step.challenge:  # allowed, and said (instructors see the skipped-step records)
+            state = self.store.lesson_state(person, lesson.id)
+            skipped = [s.title for s in lesson.steps[:lesson.index(step.id)]
+                       if s.hands_on and not (state and state.completed(s.id))]
+            if skipped:
+                names = ", ".join(f"\u201c{title}\u201d" for title in skipped)
+                reply.add(Context(f"You skipped {names}; `back` returns to them."))
         index = lesson.index(step.id)
         if index + 1 < len(lesson.steps):
             reply.add(Context(f"Next: {lesson.steps[index + 1].title}. Type `next` to go on."),
