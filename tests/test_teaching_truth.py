@@ -51,7 +51,7 @@ def test_a_try_with_other_names_is_said_once_and_names_only_what_exists(
     assert said(replies, "That proves it") == 1
     assert "you started `myredis`" in replies[4].text()  # true while it exists...
     assert said(replies[5:], "you started") == 0  # ...and never again once it is gone
-    assert diagnoses(tutor, alice) == ["other-names"]
+    assert diagnoses(tutor, alice) == ["no-reader", "other-names"]
 
 
 def test_start_over_advice_never_names_a_container_that_is_gone(
