@@ -54,6 +54,13 @@ class EngineReader(Protocol):
         ``options`` that choose the files (:mod:`bot.sandbox.redis.witness`).
         """
 
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container ``name``, and its text.
+
+        Read through the engine's archive endpoint, never by running anything inside the
+        container. The text is ``None`` for a folder or a link.
+        """
+
     def ending(self, person: Person, name: str) -> dict[str, Any] | None:
         """How the person's stopped container ``name`` ended, or ``None`` for no such one.
 

@@ -346,6 +346,10 @@ class SandboxPool:
         return self._on(person, lambda s: s.redis_witness(person, name, key, target, options,
                                                           wait=wait))
 
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container, and its text, on their engine."""
+        return self._on(person, lambda s: s.container_file(person, name, path))
+
     def ending(self, person: Person, name: str) -> dict[str, Any] | None:
         """How the person's container ``name`` ended, on their engine."""
         return self._on(person, lambda s: s.ending(person, name))

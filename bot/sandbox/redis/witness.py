@@ -46,7 +46,9 @@ from bot.identity import Person
 from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE, owned
+from bot.sandbox.workspace.archives import first_file
 from bot.sandbox.workspace.names import LABEL_HELPER
+from bot.sandbox.workspace.volume import MODE_TYPE
 
 LABEL_WITNESS = "docker-tutor.witness"
 """On a witness container: ``1`` (with :data:`LABEL_HELPER` naming the learner)."""
@@ -167,6 +169,34 @@ class WitnessMixin(ExecMixin):
             return None
         with engine_calls():
             return ending_of(container)
+
+    @boundary
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container ``name``, and its text.
+
+        Read through the engine's archive endpoint: nothing runs inside the container, so
+        no ``PATH``, binary or entrypoint of the learner's takes part. The text is ``None``
+        for anything but a regular file (a folder, a link) and is cut at
+        :data:`READ_LIMIT` bytes.
+
+        Returns:
+            ``(False, None)`` when there is no such container or path.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        container = self._find_container(self.namespace(person), name, by_id=False)
+        if container is None:
+            return False, None
+        with engine_calls():
+            try:
+                chunks, stat = self.client.api.get_archive(container.id, path)
+            except docker.errors.NotFound:
+                return False, None
+            if int(stat.get("mode", 0)) & MODE_TYPE or stat.get("linkTarget"):
+                return True, None
+            raw = first_file(chunks, READ_LIMIT)
+        return True, None if raw is None else raw.decode("utf-8", "replace")
 
     def _await_ready(self, container: Container, wait: float) -> None:
         """Wait (at most ``wait`` s) for the learner's Redis to say it has loaded its files.
