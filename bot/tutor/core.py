@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bot.checks import CheckResult, quiz
-from bot.checks.diagnoses import QUIZ_MISS, SKIPPED_STEP
+from bot.checks.diagnoses import QUIZ_MISS
 from bot.checks.hints import KIND as HINT_KIND
 from bot.config import Settings
 from bot.errors import NotAllowed, TutorError, UsageError
@@ -260,11 +260,7 @@ class Tutor:
         if not step.hands_on and self.store.complete_step(person, lesson.id, step.id):
             reply.events.append(Event.STEP_COMPLETED)
         elif step.hands_on and not state.completed(step.id):  # allowed; said, and recorded
-            said = (f"You skipped the hands-on part of \u201c{step.title}\u201d (not done yet); "
-                    "`back` returns to it whenever you like.")
-            self.store.log(person, kind="tutor", text="next", exit_status=0, lesson_id=lesson.id,
-                           step_id=step.id, facts={"said": said}, diagnosis=SKIPPED_STEP)
-            reply.add(Context(said))
+            reply.extend(self.hands_on.skipped(person, lesson, step))
         if index + 1 >= len(lesson.steps):
             return reply.extend(self._finish(person, lesson))
         following = lesson.steps[index + 1]

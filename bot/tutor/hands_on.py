@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.checks import CheckContext, CheckResult, observe, run_checks
-from bot.checks.diagnoses import FORGOT_DETACH, OTHER_STEP, SAID, should_say
+from bot.checks.diagnoses import FORGOT_DETACH, OTHER_STEP, SAID, SKIPPED_STEP, should_say
 from bot.checks.hints import KIND as HINT_KIND
 from bot.checks.hints import pick_state_hint
 from bot.checks.history import HISTORY_LIMIT, checked_history
@@ -190,6 +190,14 @@ class HandsOn:
             reply.add(Context(f"Next: {lesson.steps[index + 1].title}. Type `next` to go on."),
                       Actions(("next",)))
         return reply
+
+    def skipped(self, person: Person, lesson: Lesson, step: Step) -> Reply:
+        """``next`` past a hands-on step not done: allowed, said, and recorded for instructors."""
+        said = (f"You skipped the hands-on part of \u201c{step.title}\u201d (not done yet); "
+                "`back` returns to it whenever you like.")
+        self.store.log(person, kind="tutor", text="next", exit_status=0, lesson_id=lesson.id,
+                       step_id=step.id, facts={"said": said}, diagnosis=SKIPPED_STEP)
+        return Reply().add(Context(said))
 
     def state_hint(self, person: Person, lesson: Lesson, step: Step,
                    state: LessonState) -> Reply | None:

@@ -28,7 +28,6 @@ record the check logs: ``{"reachable", "values", "others", "aof"}``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import posixpath
 import re
@@ -46,6 +45,7 @@ from bot.identity import Person
 from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE, owned
+from bot.sandbox.redis.answers import NO_ANSWER, parse_answer, parse_key
 from bot.sandbox.workspace.archives import first_file
 from bot.sandbox.workspace.names import LABEL_HELPER
 from bot.sandbox.workspace.volume import MODE_TYPE
@@ -105,8 +105,25 @@ load them with the image's ``redis-server`` (unix socket only), then print every
 one base64 line ending ``@@rc=<status>`` (a value can forge no frame). The key and options
 are arguments (``$2``, ``$@``), never spliced into the script."""
 
+_ASK_SCRIPT = r"""
+frame() { ( "$@"; echo "@@rc=$?" ) | base64 | tr -d '\n'; echo; }
+cli() { redis-cli -h 127.0.0.1 --raw "$@"; }
+command -v redis-cli >/dev/null 2>&1 || { echo "@@absent"; exit 0; }
+n=0
+until [ "$(cli ping 2>/dev/null)" = PONG ]; do
+  n=$((n + 1))
+  [ "$n" -ge "$2" ] && { echo "@@noanswer"; exit 0; }
+  sleep 0.05
+done
+echo "@@pong"
+frame cli exists "$1"
+frame cli get "$1"
+echo "@@end"
+"""
+"""The witness's question to a running Redis, from inside the learner container's network
+namespace (its loopback only): ``exists`` then ``get`` of the key ``$1``."""
+
 _POLL_SECONDS = 0.05
-_NO_ANSWER: dict[str, Any] = {"reachable": False, "why": "no answer"}
 
 
 class WitnessMixin(ExecMixin):
@@ -152,10 +169,10 @@ class WitnessMixin(ExecMixin):
         for option, value in sorted(options.items()):
             if option in LOADED_OPTIONS:
                 args += [f"--{option}", *value.split()]
-        output = self._witness((ns.prefix, ns.learner), str(attrs.get("Image", "")),
-                               volume.name, args, wait=wait)
+        output = self._witness((ns.prefix, ns.learner), str(attrs.get("Image", "")), args,
+                               wait=wait, volume=volume.name)
         return {**parse_answer(output), "witness": True} if output is not None \
-            else dict(_NO_ANSWER)
+            else dict(NO_ANSWER)
 
     @boundary
     def ending(self, person: Person, name: str) -> dict[str, Any] | None:
@@ -169,6 +186,31 @@ class WitnessMixin(ExecMixin):
             return None
         with engine_calls():
             return ending_of(container)
+
+    @boundary
+    def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
+        """Read ``key`` from the Redis running in the person's container, as the tutor.
+
+        Asked by a witness that joins the container's network namespace and runs the
+        image's own ``redis-cli`` against its loopback: no program of the container runs.
+        (What the server answers is the learner's server's memory: the state checked.)
+
+        Returns:
+            ``(reachable, value)``: ``reachable`` is ``False`` when Redis did not answer
+            (no container, not running, still loading); ``value`` is ``None`` for a
+            missing key.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        container = self._running(person, name)
+        if container is None:
+            return False, None
+        ns = self.namespace(person)
+        output = self._witness((ns.prefix, ns.learner), str(container.attrs.get("Image", "")),
+                               [key, str(round(3.0 / _POLL_SECONDS))], wait=3.0,
+                               network=f"container:{container.id}", script=_ASK_SCRIPT)
+        return parse_key(output or "")
 
     @boundary
     def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
@@ -217,11 +259,14 @@ class WitnessMixin(ExecMixin):
                 return
             time.sleep(_POLL_SECONDS * 2)
 
-    def _witness(self, owner: tuple[str, str], image: str, volume: str, args: list[str], *,
-                 wait: float) -> str | None:
+    def _witness(self, owner: tuple[str, str], image: str, args: list[str], *, wait: float,
+                 volume: str | None = None, network: str = "none",
+                 script: str = _SCRIPT) -> str | None:
         """Run the witness once; its printed answer (``None``: it could not run).
 
-        ``owner`` is the namespace prefix and the learner hash its labels and name carry.
+        ``owner`` is the namespace prefix and the learner hash its labels and name carry;
+        ``volume`` (an engine name) is mounted read-only at :data:`SOURCE`; ``network`` is
+        ``none`` or ``container:<id>`` (a learner container's loopback, to ask its Redis).
         """
         prefix, learner = owner
         limits = self._host_limits()
@@ -235,15 +280,16 @@ class WitnessMixin(ExecMixin):
         with engine_calls():
             try:
                 witness: Container = self.client.containers.create(
-                    image, entrypoint=["/bin/sh", "-c", _SCRIPT, "witness"], command=args,
+                    image, entrypoint=["/bin/sh", "-c", script, "witness"], command=args,
                     name=f"{prefix}-{learner}-.witness-{secrets.token_hex(4)}",
                     labels=labels, user="redis",
                     environment=[f"PATH={WITNESS_PATH}", "HOME=/w", "LANG=C"],
-                    network_mode="none", read_only=True, cap_drop=["ALL"],
+                    network_mode=network, read_only=True, cap_drop=["ALL"],
                     security_opt=["no-new-privileges"], privileged=False, ipc_mode="private",
                     cgroupns="private",
                     init=True, tmpfs={"/w": "size=96m,mode=1777", "/data": "size=1m"},
-                    mounts=[Mount(SOURCE, volume, type="volume", read_only=True, no_copy=True)],
+                    mounts=[Mount(SOURCE, volume, type="volume", read_only=True, no_copy=True)]
+                    if volume else [],
                     log_config={"type": "json-file", "config": {"max-size": "1m"}},
                     restart_policy={"Name": "no"}, **settings,
                 )
@@ -298,78 +344,4 @@ def _source(target: str, workdir: str, folder: str) -> str:
     return SOURCE if rel == "." else f"{SOURCE}/{rel}"
 
 
-# -- reading the answer ---------------------------------------------------------------------
-
-
-def _section(text: str) -> dict[str, str]:
-    fields = {}
-    for line in text.splitlines():
-        name, sep, value = line.strip().partition(":")
-        if sep and not name.startswith("#"):
-            fields[name] = value
-    return fields
-
-
-def _frame(line: str) -> tuple[int, str] | None:
-    """``(status, output)`` of one framed answer, or ``None`` when it is not one."""
-    try:
-        raw = base64.b64decode(line, validate=True).decode("utf-8", "replace").replace("\r\n", "\n")
-    except ValueError:
-        return None
-    output, sep, status = raw.rpartition("@@rc=")
-    if not sep or not status.strip().isdigit():
-        return None
-    return int(status.strip()), output
-
-
-class _Reading:
-    """What the witness found, database by database."""
-
-    def __init__(self, fields: dict[str, str]) -> None:
-        self.aof = fields.get("aof_enabled", "0").strip() == "1"
-        self.values: dict[str, str] = {}
-        self.others: dict[str, str] = {}
-
-    def add(self, db: int, found: str, got: tuple[int, str]) -> bool:
-        """Note the key's type in ``db`` and, for a string, its value; ``False``: no answer."""
-        found = found.strip()
-        if found == "string":
-            if got[0] != 0:
-                return False
-            self.values[str(db)] = got[1][:-1] if got[1].endswith("\n") else got[1]
-        elif found != "none":
-            self.others[str(db)] = found
-        return True
-
-    def record(self) -> dict[str, Any]:
-        """The facts logged for the look."""
-        return {"reachable": True, "values": self.values, "others": self.others, "aof": self.aof}
-
-
-def parse_answer(output: str) -> dict[str, Any]:
-    """The record of a witness's printed answer (``{"reachable": False}`` unless whole)."""
-    lines = output.splitlines()
-    if lines[:1] == ["@@copyfailed"]:
-        return {"reachable": False, "why": "files too large to copy"}
-    if lines[:1] != ["@@pong"] or lines[-1:] != ["@@end"] or len(lines) < 4:
-        why = [line[6:] for line in lines if line.startswith("@@log ")]
-        return {**_NO_ANSWER, **({"log": why} if why else {})}
-    persistence, keyspace = _frame(lines[1]), _frame(lines[2])
-    if persistence is None or keyspace is None or persistence[0] or keyspace[0]:
-        return dict(_NO_ANSWER)
-    reading = _Reading(_section(persistence[1]))
-    databases = sorted(int(f[2:]) for f in _section(keyspace[1])
-                       if f.startswith("db") and f[2:].isdigit())
-    body = lines[3:-1]
-    if len(body) != 3 * len(databases):
-        return dict(_NO_ANSWER)
-    for index, db in enumerate(databases):
-        head, kind, got = body[3 * index], _frame(body[3 * index + 1]), _frame(body[3 * index + 2])
-        if head != f"@@db {db}" or kind is None or got is None:
-            return dict(_NO_ANSWER)
-        if kind[0] or not reading.add(db, kind[1], got):
-            return dict(_NO_ANSWER)
-    return reading.record()
-
-
-__all__ = ["LABEL_WITNESS", "WitnessMixin", "parse_answer"]
+__all__ = ["LABEL_WITNESS", "WitnessMixin"]
