@@ -52,8 +52,8 @@ def observe_reader(sandbox: EngineReader, person: Person, params: dict[str, Any]
     for container in started:
         mount = next((m for m in container.get("mounts") or [] if m.get("target") == target),
                      None)
-        if mount is None or mount.get("kind") != "volume":
-            continue  # any volume: a proof with other names is acknowledged too
+        if mount is None or mount.get("kind") != "volume" or mount.get("anonymous"):
+            continue  # any named volume: a proof with other names is acknowledged too
         server = ops.classify_server(container.get("command") or [])
         if server.kind == "read":
             continue  # no Redis to read (`redis sleep 3600`)
