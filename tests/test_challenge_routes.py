@@ -34,8 +34,9 @@ ROUTES: dict[str, tuple[list[str], str]] = {
     "saved and removed, no redis-2": (SAVED, "no-reader"),
     "rm -f trap": ([*TRAP, R2, GET], "trap"),
     "rm -f trap, no read yet": ([*TRAP, R2], "trap"),
-    "stop -t 0": ([R1, SET, "docker stop -t 0 redis-1", "docker rm redis-1", R2, GET],
-                  "stop-now"),
+    # `--hz 1`: Redis notices SIGTERM once a second, so `-t 0`'s SIGKILL always comes first
+    "stop -t 0": ([R1 + " --hz 1", SET, "docker stop -t 0 redis-1", "docker rm redis-1", R2,
+                   GET], "stop-now"),
     "docker kill": ([R1, SET, "docker kill redis-1", "docker rm redis-1", R2, GET], "killed"),
     "shutdown nosave": ([R1, SET, "docker exec redis-1 redis-cli shutdown nosave", WAIT,
                          "docker rm redis-1", R2, GET], "nosave"),
