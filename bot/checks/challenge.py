@@ -99,7 +99,7 @@ def _passed(proof: Proof, n: dict[str, str]) -> CheckResult:
         True,
         f"`{n['key']}` = \"{proof.value}\" survived! `{n['writer']}` is gone, and "
         f"`{n['reader']}` loaded the key from the same volume `{n['volume']}`{where}: I read "
-        f"it in `{n['reader']}` myself as it started, and nothing but `{n['writer']}` ever "
+        f"that volume myself as `{n['reader']}` started, and nothing but `{n['writer']}` ever "
         "wrote it. Compute was disposable; the state was not.",
         evidence={"key": n["key"], "value": proof.value, "db": proof.read.db,
                   "writer_id": proof.write.box, "reader_id": proof.read.box,
