@@ -141,7 +141,8 @@ class CommandLog(Base):
     output: Mapped[str] = mapped_column(Text, default="")
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     diagnosis: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    """The stable id of the diagnosis the tutor gave after this line (``trap.rm-f``...)."""
+    """The stable id of the diagnosis the tutor gave the learner on this line (``trap``,
+    ``quiz-miss``, ``skipped-step``...; see :mod:`bot.checks.diagnoses`), else ``NULL``."""
 
 
 class StuckAlert(Base):
@@ -166,9 +167,6 @@ class StuckAlert(Base):
     detail: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    diagnosis: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    """The stable id of the diagnosis the tutor gave the learner on this line (``trap``,
-    ``quiz-miss``, ``skipped-step``...; see :mod:`bot.checks.diagnoses`), else ``NULL``."""
 
 
 class ClaimedRequest(Base):

@@ -10,8 +10,7 @@ sandbox follows) ``volume prune`` removes anonymous volumes only, ``-a`` all unu
 
 from __future__ import annotations
 
-from bot.sandbox.policy.parser import Command
-from bot.sandbox.views import Outcome
+from bot.sandbox import Command, Outcome
 
 QUESTION = "Are you sure you want to continue? [y/N] "
 """The CLI's question; with stdin closed nothing follows it, not even a newline."""
