@@ -18,8 +18,9 @@ call fail as an unreachable engine does (:class:`~bot.errors.EngineUnavailable`)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
@@ -318,6 +319,36 @@ class FakeSandbox:
         self._engine()
         mine = self.learner(person)
         return None if name not in mine.images else path in mine.image_files.get(name, set())
+
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
+        """What a witness would load: ``key`` from the container's Redis keys, database 0."""
+        self._engine()
+        container = self.learner(person).containers.get(name)
+        if container is None:
+            return {"reachable": False, "why": "no container"}
+        value = self.learner(person).redis.get(name, {}).get(key)
+        return {"reachable": True, "values": {} if value is None else {"0": value},
+                "others": {}, "aof": options.get("appendonly") == "yes", "witness": True}
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """A file as the scripted ``cat PATH`` (or ``test -e PATH``) answer says it is."""
+        self._engine()
+        if name not in self.learner(person).containers:
+            return False, None
+        cat = self._execs.get((name, ("cat", path)))
+        if cat is not None:
+            return (True, cat[1]) if cat[0] == 0 else (False, None)
+        test = self._execs.get((name, ("test", "-e", path)))
+        return (test is not None and test[0] == 0), None
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the container ended: its exit code, no OOM, no log."""
+        self._engine()
+        container = self.learner(person).containers.get(name)
+        if container is None:
+            return None
+        return {"exit": 0, "oom": False, "cause": "", "running": container.running}
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, or ``None``."""

@@ -1,8 +1,9 @@
 """The Immortal Database challenge: did a Redis key survive the deletion of its container?
 
 The proof is built so that no learner write can fake it (see :mod:`bot.checks.survival`):
-the tutor reads the key itself in each new Redis container on the volume the moment it
-starts (:func:`observe_reader`, run inside the learner's turn), and counts a learner's
+the tutor reads the key itself, with its own witness container, from the volume of each
+new Redis container the moment it starts (:func:`observe_reader`, run inside the
+learner's turn; :mod:`bot.sandbox.redis.witness`), and counts a learner's
 ``get`` in ``reader`` only when that look found the writer's value, the volume was made
 during the lesson, and nothing but the writer may have written the key into it.
 
@@ -19,7 +20,7 @@ from bot.checks import redis_ops as ops
 from bot.checks.challenge_diagnoses import diagnose
 from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import absolute, check
-from bot.checks.observe import observer, read_redis_key
+from bot.checks.observe import observer
 from bot.checks.survival import CHECK, Proof, Trail
 from bot.identity import Person
 
@@ -31,7 +32,8 @@ STATES = (
     "reader-unseen", "reader-early", "reader-not-plain", "volume-old", "volume-tainted",
     "reader-wrote", "reader-stopped", "reader-starting", "no-read", "wrong-db",
     "wrong-value", "aof-mismatch", "aof-reader-only", "trap", "stop-now", "killed",
-    "nosave", "save-off", "overwritten", "not-saved",
+    "nosave", "save-off", "overwritten", "not-saved", "other-names", "no-volume",
+    "wrong-path", "wrong-volume",
 )
 """Every failure state of ``redis_key_survived``."""
 
@@ -39,19 +41,19 @@ STATES = (
 @observer(CHECK)
 def observe_reader(sandbox: EngineReader, person: Person, params: dict[str, Any],
                    started: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Read ``key`` in every Redis container a command started with ``volume`` at ``target``.
+    """Read ``key`` in every Redis container a command started with a volume at ``target``.
 
     Any name counts (the check decides which container matters). A container whose own
     command is not a plain ``redis-server`` is recorded without a reading.
     """
-    key, volume, target = str(params["key"]), str(params["volume"]), str(params["target"])
+    key, target = str(params["key"]), str(params["target"])
     records: list[dict[str, Any]] = []
     existing: list[dict[str, str]] | None = None
     for container in started:
         mount = next((m for m in container.get("mounts") or [] if m.get("target") == target),
                      None)
-        if mount is None or mount.get("kind") != "volume" or mount.get("name") != volume:
-            continue
+        if mount is None or mount.get("kind") != "volume" or mount.get("anonymous"):
+            continue  # any named volume: a proof with other names is acknowledged too
         server = ops.classify_server(container.get("command") or [])
         if server.kind == "read":
             continue  # no Redis to read (`redis sleep 3600`)
@@ -63,8 +65,9 @@ def observe_reader(sandbox: EngineReader, person: Person, params: dict[str, Any]
             "uid": mount.get("uid", ""), "server": server.kind, "existing": existing,
             "reachable": False,
         }
-        if server.kind == "redis":
-            record.update(read_redis_key(sandbox, person, str(container.get("name", "")), key))
+        if server.kind == "redis":  # read by the tutor's witness, never in the container
+            record.update(sandbox.redis_witness(person, str(container.get("name", "")), key,
+                                                target, server.options))
         records.append(record)
     return records
 
@@ -96,7 +99,7 @@ def _passed(proof: Proof, n: dict[str, str]) -> CheckResult:
         True,
         f"`{n['key']}` = \"{proof.value}\" survived! `{n['writer']}` is gone, and "
         f"`{n['reader']}` loaded the key from the same volume `{n['volume']}`{where}: I read "
-        f"it in `{n['reader']}` myself as it started, and nothing but `{n['writer']}` ever "
+        f"that volume myself as `{n['reader']}` started, and nothing but `{n['writer']}` ever "
         "wrote it. Compute was disposable; the state was not.",
         evidence={"key": n["key"], "value": proof.value, "db": proof.read.db,
                   "writer_id": proof.write.box, "reader_id": proof.read.box,

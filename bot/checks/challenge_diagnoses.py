@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.checks import challenge_routes as routes
 from bot.checks.endings import Ending, ending, overwrite, saved_since
 from bot.checks.framework import CheckContext, CheckResult
 from bot.checks.survival import Look, Read, Trail, Write
@@ -50,13 +51,14 @@ def diagnose(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult:
     writer, reader, volume, target, key = (n["writer"], n["reader"], n["volume"],
                                            n["target"], n["key"])
     if not trail.writes:
-        return _no_write(trail, n)
+        return (routes.other_names(ctx, trail, n) or routes.misplaced(ctx, trail, n)
+                or _no_write(trail, n))
     current = ctx.sandbox.container(ctx.person, writer)
     if current is not None:
         return _writer_alive(trail, current, n)
     view = ctx.sandbox.container(ctx.person, reader)
     if view is None:
-        return _no_reader(trail, n)
+        return routes.other_names(ctx, trail, n) or _no_reader(ctx, trail, n)
     mount = view.mount_at(target)
     reads = [r for r in trail.reads if r.box == view.id]
     if mount is None or mount.kind != "volume" or mount.name != volume:
@@ -122,7 +124,7 @@ def diagnose(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult:
             volunteer=True, state="volume-old")
     last = [w for w in trail.writes if w.uid == mount.uid][-1]
     look = trail.last_look(view.id)
-    tainted = _tainted(trail, mount.uid, look, view.id, n)
+    tainted = _tainted(ctx, trail, (mount.uid, look, view.id), n)
     if tainted is not None:
         return tainted
     if not view.running:
@@ -189,13 +191,15 @@ def _writer_alive(trail: Trail, current: ContainerView, n: dict[str, str]) -> Ch
     return CheckResult(False, message, state="writer-alive")
 
 
-def _no_reader(trail: Trail, n: dict[str, str]) -> CheckResult:
+def _no_reader(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult:
     writer, reader, volume, target = n["writer"], n["reader"], n["volume"], n["target"]
     message = (f"`{writer}` is gone. Now start `{reader}` on the same volume: "
                f"`docker run -d --name {reader} -v {volume}:{target} redis`.")
-    others = sorted({look.name for look in trail.looks
-                     if look.name not in (writer, reader) and look.how == "run"
-                     and not trail.writer_existed(look)})
+    uids = {w.uid for w in trail.writes}
+    others = routes.existing(ctx, sorted({
+        look.name for look in trail.looks
+        if look.name not in (writer, reader) and look.how == "run" and look.uid in uids
+        and not trail.writer_existed(look)}))
     if others:
         shown = ", ".join(f"`{o}`" for o in others)
         message += (f" (I look for a container named `{reader}`, as the steps say; you "
@@ -203,12 +207,15 @@ def _no_reader(trail: Trail, n: dict[str, str]) -> CheckResult:
     return CheckResult(False, message, volunteer=bool(others), state="no-reader")
 
 
-def _tainted(trail: Trail, uid: str, look: Look, reader_id: str,
+def _tainted(ctx: CheckContext, trail: Trail, where: tuple[str, Look, str],
              n: dict[str, str]) -> CheckResult | None:
     """The first possible write by another container before the reader's look.
 
     Or by the reader itself after its look: what it holds then may be its own write.
+    ``where`` is the volume's uid, the reader's last look and the reader's id. The advice
+    names only containers that exist now.
     """
+    uid, look, reader_id = where
     writer, reader, volume, key = n["writer"], n["reader"], n["volume"], n["key"]
     start = trail.created.get(uid, 0)
     for taint in trail.taints(uid):
@@ -235,13 +242,13 @@ def _tainted(trail: Trail, uid: str, look: Look, reader_id: str,
                 f"`docker rm -f {reader}`, `docker volume rm {volume}`, then do the challenge "
                 "again from its first command.",
                 volunteer=True, state="reader-wrote")
-        others = " ".join(dict.fromkeys([reader, taint.name] if taint.name != reader
-                                        else [reader]))
+        others = " ".join(routes.existing(ctx, [reader, taint.name]))
+        remove = f"`docker rm -f {others}`, " if others else ""
         return CheckResult(
             False,
             f"{cause} So a value found in `{volume}` after that could be `{taint.name}`'s "
             f"rather than `{writer}`'s, and this volume proves nothing any more. Start over on "
-            f"a fresh volume: `docker rm -f {others}`, `docker volume rm {volume}`, then do "
+            f"a fresh volume: {remove}`docker volume rm {volume}`, then do "
             "the challenge again from its first command.",
             volunteer=True,
             state="reader-wrote" if taint.name == reader else "volume-tainted")

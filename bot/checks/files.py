@@ -44,10 +44,7 @@ def _running(ctx: CheckContext, name: str) -> ContainerView | CheckResult:
 
 def _exists_in(ctx: CheckContext, name: str, path: str) -> bool | None:
     """Whether ``path`` exists in the running container (``None``: cannot tell)."""
-    seen = ctx.sandbox.exec_capture(ctx.person, name, ["test", "-e", path])
-    if seen is None or seen[0] not in (0, 1):
-        return None
-    return seen[0] == 0
+    return ctx.sandbox.container_file(ctx.person, name, path)[0]  # nothing runs inside
 
 
 def _named(event: Event) -> str:
@@ -70,10 +67,10 @@ def file_contains(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
     view = _running(ctx, name)
     if isinstance(view, CheckResult):
         return view
-    seen = ctx.sandbox.exec_capture(ctx.person, name, ["cat", path])
-    if seen is None or seen[0] != 0:
+    _, seen = ctx.sandbox.container_file(ctx.person, name, path)  # nothing runs inside
+    if seen is None:
         return CheckResult(False, f"`{name}` has no file `{path}`.", state="file-missing")
-    if text not in seen[1]:
+    if text not in seen:
         return CheckResult(False, f"`{path}` in `{name}` does not contain \u201c{text}\u201d.",
                            state="text-missing")
     return CheckResult(True, f"`{path}` in `{name}` holds \u201c{text}\u201d.",
@@ -314,9 +311,9 @@ def _bind_verdict(ctx: CheckContext, view: ContainerView, target: object,
             volunteer=True,
             state="read-missed",
         )
-    seen = ctx.sandbox.exec_capture(ctx.person, name, ["cat", inside])
+    _, seen = ctx.sandbox.container_file(ctx.person, name, inside)  # nothing runs inside
     host = ctx.sandbox.read_workspace_file(ctx.person, file)  # through the engine
-    if seen is None or seen[0] != 0 or host is None or seen[1] != host:
+    if seen is None or host is None or seen != host:
         return CheckResult(
             False,
             f"`{inside}` in `{name}` and `{file}` in your workspace differ now.",

@@ -8,7 +8,8 @@ method reads; none changes the learner's objects.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from bot.identity import Person
 from bot.sandbox import Command, ContainerView, ImageView, VolumeView
@@ -43,6 +44,28 @@ class EngineReader(Protocol):
 
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container: (reachable, value)."""
+
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = ...) -> dict[str, Any]:
+        """What the Redis in the person's container ``name`` finds of ``key`` on its volume.
+
+        Read by the tutor's own witness container, never inside the learner's: the volume
+        mounted at ``target`` is loaded read-only with the container's ``redis-server``
+        ``options`` that choose the files (:mod:`bot.sandbox.redis.witness`).
+        """
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container ``name``, and its text.
+
+        Read through the engine's archive endpoint, never by running anything inside the
+        container. The text is ``None`` for a folder or a link.
+        """
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's stopped container ``name`` ended, or ``None`` for no such one.
+
+        ``exit``, ``oom``, and the ``cause`` its log gives (permission denied, out of memory).
+        """
 
     def vet(self, person: Person, command: Command) -> object:
         """Check ``command`` against the policy without any engine request.

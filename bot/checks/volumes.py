@@ -213,8 +213,8 @@ def volume_handoff(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
                     state="not-at-once",
                 ))
                 continue
-            seen = ctx.sandbox.exec_capture(ctx.person, b.name, ["cat", read.path])
-            if seen is None or seen[0] != 0:
+            _, seen = ctx.sandbox.container_file(ctx.person, b.name, read.path)
+            if seen is None:
                 keep(4, CheckResult(
                     False, f"`{b.name}` can no longer read `{read.path}`.", state="file-missing",
                 ))

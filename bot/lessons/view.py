@@ -37,9 +37,9 @@ STEP_ACTIONS = ("back", "next", "check", "hint")
 def command_reply(outcome: Outcome) -> Reply:
     """What a learner's docker command printed, as the docker CLI would show it."""
     reply = Reply(events=[Event.COMMAND_RAN])
-    shown = outcome.output if outcome.output.strip() else ""
+    shown = outcome.output  # an empty line is output too (`redis-cli get` of no key)
     if shown or outcome.cut:
-        reply.add(Code(shown.rstrip("\n"), cut=outcome.cut))
+        reply.add(Code(shown[:-1] if shown.endswith("\n") else shown, cut=outcome.cut))
     if outcome.exit_code not in (0,) and not shown:
         reply.add(Context(f"exit status {outcome.exit_code}"))
     for note in outcome.notes:

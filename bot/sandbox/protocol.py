@@ -20,7 +20,8 @@ engine escapes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.identity import Person
 from bot.sandbox.policy.naming import Namespace
@@ -76,6 +77,23 @@ class LearnerSandbox(Protocol):
 
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container: (reachable, value)."""
+
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = ...) -> dict[str, Any]:
+        """What the Redis in the person's container finds of ``key`` on its volume at ``target``.
+
+        Read by the tutor's own witness container from the volume, read-only; nothing runs
+        in the learner's container (:mod:`bot.sandbox.redis.witness`).
+        """
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container, and its text (a file's only).
+
+        Through the engine's archive endpoint; nothing runs inside the container.
+        """
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's container ended: ``exit``, ``oom``, ``cause`` (from its log)."""
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, or ``None`` (missing, not a file).

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bot.checks import CheckResult, quiz
+from bot.checks.diagnoses import QUIZ_MISS
 from bot.checks.hints import KIND as HINT_KIND
 from bot.config import Settings
 from bot.errors import NotAllowed, TutorError, UsageError
@@ -258,9 +259,8 @@ class Tutor:
         reply = Reply()
         if not step.hands_on and self.store.complete_step(person, lesson.id, step.id):
             reply.events.append(Event.STEP_COMPLETED)
-        elif step.hands_on and not state.completed(step.id):
-            reply.add(Context(f"The hands-on part of \u201c{step.title}\u201d isn't done yet; "
-                              "`back` returns to it whenever you like."))
+        elif step.hands_on and not state.completed(step.id):  # allowed; said, and recorded
+            reply.extend(self.hands_on.skipped(person, lesson, step))
         if index + 1 >= len(lesson.steps):
             return reply.extend(self._finish(person, lesson))
         following = lesson.steps[index + 1]
@@ -291,7 +291,8 @@ class Tutor:
         result = self.hands_on.run(person, lesson, step, state)
         self.store.record_check(person, lesson.id, step.id, passed=result.passed)
         self.store.log(person, kind="check", text="check", exit_status=0 if result.passed else 1,
-                       output=result.message, lesson_id=lesson.id, step_id=step.id)
+                       output=result.message, lesson_id=lesson.id, step_id=step.id,
+                       diagnosis=None if result.passed else result.state or None)
         if result.passed:
             return self.hands_on.completed(person, lesson, step, result)
         reply = Reply().add(Notice(result.message, Tone.WARNING))
@@ -326,7 +327,8 @@ class Tutor:
         if graded.fresh:
             self.store.log(person, kind=quiz.KIND, text=graded.text,
                            exit_status=0 if graded.correct else 1, lesson_id=lesson.id,
-                           step_id=step.id, facts={"quiz": graded.fact})
+                           step_id=step.id, facts={"quiz": graded.fact},
+                           diagnosis=None if graded.correct else QUIZ_MISS)
         reply = Reply().add(*graded.parts)
         return reply.extend(self.hands_on.after_command(person, lesson, state))
 
@@ -344,13 +346,13 @@ class Tutor:
         lesson_id = self.store.current_lesson(person)
         lesson = self.catalog.get(lesson_id) if lesson_id else None
         state = self.store.lesson_state(person, lesson.id) if lesson else None
-        self.store.log(person, kind="edit", text=f"edit {path} {text}", exit_status=0,
-                       lesson_id=lesson_id, step_id=state.current_step if state else None,
-                       facts={"edit": {"path": path, "text": text[:500], "bytes": size}})
+        entry = self.store.log(person, kind="edit", text=f"edit {path} {text}", exit_status=0,
+                               lesson_id=lesson_id, step_id=state.current_step if state else None,
+                               facts={"edit": {"path": path, "text": text[:500], "bytes": size}})
         reply = Reply().add(Notice(f"Saved `{path}` in your workspace (`$(pwd)/{path}` on the "
                                    f"host, {size} bytes).", Tone.INFO))
         if lesson is not None and state is not None:
-            reply.extend(self.hands_on.after_command(person, lesson, state))
+            reply.extend(self.hands_on.after_command(person, lesson, state, entry))
         return reply
 
     def status(self, person: Person, rest: str) -> Reply:

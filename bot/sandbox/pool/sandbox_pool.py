@@ -23,11 +23,11 @@ import contextvars
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import docker
 import docker.errors
@@ -340,6 +340,20 @@ class SandboxPool:
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container, on their engine."""
         return self._on(person, lambda s: s.redis_get(person, name, key))
+
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
+        """What the person's Redis container finds of ``key`` on its volume, by the witness."""
+        return self._on(person, lambda s: s.redis_witness(person, name, key, target, options,
+                                                          wait=wait))
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container, and its text, on their engine."""
+        return self._on(person, lambda s: s.container_file(person, name, path))
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's container ``name`` ended, on their engine."""
+        return self._on(person, lambda s: s.ending(person, name))
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, read through their engine."""

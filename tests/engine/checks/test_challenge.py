@@ -114,11 +114,13 @@ def test_writing_the_key_in_redis_2_proves_nothing(tutor: Tutor, alice: Person) 
 def test_writing_in_redis_2_after_a_real_write_is_refused(tutor: Tutor, alice: Person) -> None:
     """Even after a genuine write, a SET in redis-2 itself voids the proof."""
     to_challenge(tutor, alice)
-    do(tutor, alice, *WRITE, "docker rm -f redis-1",
-        "docker run -d --name redis-2 -v my-redis-data:/data redis",
-        'docker exec redis-2 redis-cli set mykey "Hello Persistence"')
+    replies = do(tutor, alice, *WRITE, "docker rm -f redis-1",
+                 "docker run -d --name redis-2 -v my-redis-data:/data redis",
+                 'docker exec redis-2 redis-cli set mykey "Hello Persistence"')
+    assert "proves nothing" in replies[-1].text()  # said as it happens...
     reply = tutor.handle(alice, "docker exec redis-2 redis-cli get mykey")
-    assert "proves nothing" in reply.text()
+    assert "proves nothing" not in reply.text()  # ...once: the state has not changed
+    assert "proves nothing" in tutor.handle(alice, "check").text()
     assert not completed(tutor, alice)
 
 

@@ -146,3 +146,18 @@ def test_tmpfs_cleared_accepts_any_name_and_names_a_missing_tmpfs(
        "docker exec ram cat /cache/x.txt")
     done = verify(tutor, alice, "tmpfs_cleared", target="/cache")
     assert done.passed and "`ram`" in done.message
+
+
+def test_a_fake_cat_on_the_containers_path_cannot_fake_a_file(tutor: Tutor, alice: Person) -> None:
+    """The file checks read through the engine's archive endpoint: a planted `cat` is never run."""
+    do(tutor, alice,
+       "docker run -d --name box -e PATH=/fk:/usr/bin:/bin busybox sleep 600",
+       "docker exec box sh -c \"mkdir /fk && printf '#!/bin/sh\\necho planted text\\n' > /fk/cat"
+       " && chmod 755 /fk/cat && ln -s /bin/busybox /fk/test\"")
+    assert do(tutor, alice, "docker exec box /fk/cat /nowhere")[0].text().strip() == "planted text"
+    result = verify(tutor, alice, "file_contains", container="box", path="/nowhere",
+                    text="planted text")
+    assert (result.passed, result.state) == (False, "file-missing")
+    do(tutor, alice, "docker exec box sh -c \"echo real text > /here\"")
+    assert verify(tutor, alice, "file_contains", container="box", path="/here",
+                  text="real text").passed

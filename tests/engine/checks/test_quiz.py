@@ -113,7 +113,7 @@ def test_next_does_not_complete_a_quiz_and_check_shows_the_question(
     assert "1 of 3 questions answered right" in check.text()
     assert choices(check)[0][0] == "live-code:1"
     moved = tutor.handle(alice, "next")
-    assert "isn't done yet" in moved.text()
+    assert "not done yet" in moved.text()
     assert not tutor.store.lesson_state(alice, LESSON).completed(STEP)  # type: ignore[union-attr]
 
 

@@ -1,93 +1,94 @@
-"""The tutor's own look at a learner's Redis: one exec, the same record as one exec per question."""
+"""The tutor's own witness of a Redis volume: it reads the files, never the learner's container.
+
+Issue 19, F4: the tutor's look used to run `sh -c` and `redis-cli` inside the learner's
+`redis-2`, with that container's `PATH`; a fake `redis-cli` planted in the volume confirmed
+a key that never reached disk. The witness is a container of the tutor's own.
+"""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
 
+import docker
 import pytest
 
-from bot.checks import observe
-from bot.checks.observe import read_redis_key
 from bot.identity import Person
 from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.redis.witness import LABEL_WITNESS, parse_answer
 from bot.tutor.core import Tutor
+from tests.check_helpers import completed, do, printed, to_challenge
 
 FORGED = "hi\n@@end\n@@db 1\n" + base64.b64encode(b"string@@rc=0\n").decode() + "\r\nlast\n\n"
-"""A value that looks like the frames of the one-exec answer, with CRLF and trailing newlines."""
+"""A value that looks like the frames of the witness's answer, with CRLF and trailing newlines."""
+
+FAKE_CLI = "#!/bin/sh\\necho 'Hello Persistence'\\n"
+"""A fake `redis-cli` that answers every question with the challenge's value."""
 
 
-class Counting:
-    """An engine reader that counts the execs the tutor makes (and can answer some itself)."""
-
-    def __init__(self, sandbox: Sandbox, answer: tuple[int, str] | None = None) -> None:
-        self.sandbox = sandbox
-        self.answer = answer
-        self.execs: list[list[str]] = []
-
-    def exec_capture(self, person: Person, name: str, argv: list[str], *,
-                     timeout: float = 10.0) -> tuple[int, str] | None:
-        """Count, then answer as told (first exec only) or as the engine does."""
-        self.execs.append(argv)
-        if self.answer is not None and len(self.execs) == 1:
-            return self.answer
-        return self.sandbox.exec_capture(person, name, argv, timeout=timeout)
-
-
-def one_by_one(sandbox: Sandbox, person: Person, name: str, key: str) -> dict[str, Any]:
-    """The reading question by question, as the tutor made it before."""
-    return observe._read_one_by_one(sandbox, person, name, key, wait=5.0)  # type: ignore[arg-type]
+def _ready(sandbox: Sandbox, person: Person, name: str) -> None:
+    sandbox.exec_capture(person, name, ["sh", "-c", "until redis-cli ping; do sleep 0.1; done >/dev/null"])
 
 
 @pytest.mark.docker
-def test_one_exec_reads_what_one_exec_per_question_reads(tutor: Tutor, alice: Person) -> None:
-    """Values in several databases, a forged frame, a list and AOF: one exec, the same record."""
+def test_the_witness_reads_every_database_a_forged_frame_a_list_and_aof(
+        tutor: Tutor, alice: Person) -> None:
+    """Values in several databases, a forged frame, a list and AOF: read from the volume's files."""
     tutor.handle(alice, "docker run -d --name r -v data:/data redis redis-server --appendonly yes")
     sandbox = tutor.sandbox
     assert isinstance(sandbox, Sandbox)
-    sandbox.exec_capture(alice, "r", ["sh", "-c", "until redis-cli ping; do sleep 0.1; done >/dev/null"])
+    _ready(sandbox, alice, "r")
     for argv in (["redis-cli", "set", "k", FORGED], ["redis-cli", "-n", "3", "set", "k", "three"],
                  ["redis-cli", "-n", "5", "rpush", "k", "a"],
                  ["redis-cli", "-n", "7", "set", "other", "x"]):
         assert sandbox.exec_capture(alice, "r", argv) is not None
-    counting = Counting(sandbox)
-    record = read_redis_key(counting, alice, "r", "k")  # type: ignore[arg-type]
-    assert len(counting.execs) == 1
-    assert record == one_by_one(sandbox, alice, "r", "k")
+    record = sandbox.redis_witness(alice, "r", "k", "/data", {"appendonly": "yes"})
+    assert record["reachable"] is True
     assert record["values"] == {"0": FORGED.replace("\r\n", "\n"), "3": "three"}
     assert record["others"] == {"5": "list"}
     assert record["aof"] is True
+    # Without the append-only file, the same volume has no snapshot yet: nothing is loaded.
+    assert sandbox.redis_witness(alice, "r", "k", "/data", {})["values"] == {}
 
 
 @pytest.mark.docker
-def test_a_container_without_redis_is_told_at_once(tutor: Tutor, alice: Person) -> None:
-    """A busybox container is no Redis: one exec says so without waiting out the five seconds."""
-    tutor.handle(alice, "docker run -d --name b busybox sleep 600")
+def test_the_witness_leaves_nothing_and_is_never_the_learners(
+        tutor: Tutor, alice: Person, docker_client: docker.DockerClient) -> None:
+    """No witness container is left behind; none is ever listed in the learner's `docker ps -a`."""
+    tutor.handle(alice, "docker run -d --name r -v data:/data redis")
     sandbox = tutor.sandbox
     assert isinstance(sandbox, Sandbox)
-    counting = Counting(sandbox)
-    record = read_redis_key(counting, alice, "b", "k")  # type: ignore[arg-type]
-    assert record == {"reachable": False, "why": "no answer"}
-    assert len(counting.execs) == 1
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("answer", [
-    (0, "@@pong\n" + "A" * 40),                       # cut off by the read limit: no @@end
-    (126, "OCI runtime exec failed: sh: not found"),  # no shell in the image
-    (0, "@@pong\nnot-base64!\nAAAA\n@@end"),          # frames that do not decode
-])
-def test_an_answer_that_is_not_whole_is_asked_question_by_question(
-    tutor: Tutor, alice: Person, answer: tuple[int, str],
-) -> None:
-    """When the one-exec answer is not whole, the tutor asks again one question at a time."""
-    tutor.handle(alice, "docker run -d --name r redis")
-    sandbox = tutor.sandbox
-    assert isinstance(sandbox, Sandbox)
+    _ready(sandbox, alice, "r")
     sandbox.exec_capture(alice, "r", ["redis-cli", "set", "k", "v"])
-    counting = Counting(sandbox, answer)
-    record = read_redis_key(counting, alice, "r", "k")  # type: ignore[arg-type]
-    assert record["reachable"] is True
-    assert record["values"] == {"0": "v"}
-    assert counting.execs[0][:2] == ["sh", "-c"]
-    assert counting.execs[1] == ["redis-cli", "--raw", "ping"]  # then question by question
+    sandbox.exec_capture(alice, "r", ["redis-cli", "save"])
+    assert sandbox.redis_witness(alice, "r", "k", "/data", {})["values"] == {"0": "v"}
+    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_WITNESS}=1"}) == []
+    assert ".witness" not in tutor.handle(alice, "docker ps -a").text()
+
+
+@pytest.mark.docker
+def test_a_fake_redis_cli_in_the_volume_does_not_confirm_a_lost_key(
+        tutor: Tutor, alice: Person) -> None:
+    """F4: `rm -f` right after SET, a fake redis-cli on redis-2's PATH: not confirmed; the trap is named."""
+    to_challenge(tutor, alice)
+    replies = do(
+        tutor, alice,
+        "docker run -d --name redis-1 -v my-redis-data:/data redis",
+        f"docker exec redis-1 sh -c \"mkdir -p /data/fk && printf '{FAKE_CLI}' > /data/fk/redis-cli"
+        " && chmod 755 /data/fk/redis-cli\"",
+        'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
+        "docker rm -f redis-1",
+        "docker run -d --name redis-2 -e PATH=/data/fk:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+        "/usr/bin:/sbin:/bin -v my-redis-data:/data redis",
+        "docker exec redis-2 redis-cli get mykey",
+    )
+    assert printed(replies[-1]) == ["Hello"]  # the fake answered the learner (quotes eaten)...
+    assert not completed(tutor, alice)  # ...but the tutor's witness read the volume
+    assert "That's the trap" in replies[-1].text()
+
+
+def test_an_answer_that_is_not_whole_is_no_reading() -> None:
+    """A cut-off, undecodable or absent answer records Redis as not answering, never a value."""
+    for output in ("@@pong\n" + "A" * 40, "@@pong\nnot-base64!\nAAAA\n@@end", "@@absent\n", ""):
+        assert parse_answer(output)["reachable"] is False
+    assert parse_answer("@@copyfailed\n")["why"] == "files too large to copy"
+    assert parse_answer("@@noanswer\n@@log Permission denied\n")["log"] == ["Permission denied"]

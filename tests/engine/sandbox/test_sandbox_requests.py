@@ -119,15 +119,15 @@ def test_a_container_with_the_learners_engine_name_but_other_labels_is_not_their
 def test_a_key_read_by_the_tutor_looks_the_container_up_once(
     tutor: Tutor, alice: Person, mocker: MockerFixture
 ) -> None:
-    """`redis_get` finds the container once for its two redis-cli calls (exists, get)."""
+    """`redis_get` finds the container once and asks in one witness (exists and get together)."""
     tutor.handle(alice, "docker run -d --name c redis")
     tutor.handle(alice, "docker exec c redis-cli set k v")
     made = Requests(mocker)
     assert tutor.sandbox.redis_get(alice, "c", "k") == (True, "v")
-    assert made() <= 7
+    assert made() <= 8  # inspect; the witness: create (and its inspect), start, wait, logs, remove
     made.reset()
     assert tutor.sandbox.redis_get(alice, "c", "missing") == (True, None)
-    assert made() <= 4
+    assert made() <= 8
     tutor.handle(alice, "docker stop -t 0 c")
     made.reset()
     assert tutor.sandbox.redis_get(alice, "c", "k") == (False, None)
