@@ -1,6 +1,6 @@
 """What the sandbox knows about Redis: its start-up race and what a call wrote.
 
-The generic :class:`~bot.sandbox.engine.execs.ExecMixin` asks its hooks; this mixin answers
+The generic :class:`~bot.sandbox.resources.execs.ExecMixin` asks its hooks; this mixin answers
 them for ``redis-cli``, and reads keys for the tutor's checks (:meth:`RedisMixin.redis_get`).
 """
 
@@ -14,11 +14,11 @@ import docker.errors
 from docker.models.containers import Container
 
 from bot.identity import Person
-from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.streams import ExecResult
 from bot.sandbox.engine.translate import boundary
 from bot.sandbox.output import formatting
 from bot.sandbox.redis.cli import inner_argv, not_ready, parse_redis_cli, redis_call
+from bot.sandbox.resources.execs import ExecMixin
 
 STARTING_SECONDS = 10.0
 """A container started at most this long ago may still have a Redis that is starting."""
