@@ -26,10 +26,10 @@ import docker
 import bench
 from bot.config import Settings
 from bot.identity import Person
-from bot.sandbox.engine.build import BUILD_SLOTS
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.pool.janitor import purge_prefix
+from bot.sandbox.resources.build import BUILD_SLOTS
 
 DOCKERFILE = 'FROM busybox\nRUN echo "built for learner {n}" > /x\nCMD ["cat", "/x"]\n'
 

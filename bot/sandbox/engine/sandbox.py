@@ -5,18 +5,18 @@ composes its ``APIClient`` from its API mixins. Each part builds on the base alo
 (:mod:`~bot.sandbox.engine.client`: client, lookups, creating and removing, vetting),
 never on another part and never through ``super()``:
 
-* :mod:`~bot.sandbox.engine.run`: ``run``;
-* :mod:`~bot.sandbox.engine.containers`: ``rm``, ``stop``, ``start``, ``restart``,
+* :mod:`~bot.sandbox.resources.run`: ``run``;
+* :mod:`~bot.sandbox.resources.containers`: ``rm``, ``stop``, ``start``, ``restart``,
   ``kill``, ``rename``, ``container prune``, and the tutor's container reads;
-* :mod:`~bot.sandbox.engine.listing`: ``ps``, ``top``, ``diff``;
-* :mod:`~bot.sandbox.engine.execs`: ``exec`` (with what it knows of Redis,
+* :mod:`~bot.sandbox.resources.listing`: ``ps``, ``top``, ``diff``;
+* :mod:`~bot.sandbox.resources.execs`: ``exec`` (with what it knows of Redis,
   :mod:`~bot.sandbox.redis.hooks`, which fills the exec part's hooks);
-* :mod:`~bot.sandbox.engine.volumes`: ``volume create/ls/rm/inspect/prune``;
-* :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``;
-* :mod:`~bot.sandbox.engine.networks`: ``network ...``;
-* :mod:`~bot.sandbox.engine.images`: ``images``, ``tag``, ``image rm/prune/inspect``, ``history``;
-* :mod:`~bot.sandbox.engine.build`: ``build``;
-* :mod:`~bot.sandbox.engine.witness`: the tutor's own runs of an image.
+* :mod:`~bot.sandbox.resources.volumes`: ``volume create/ls/rm/inspect/prune``;
+* :mod:`~bot.sandbox.resources.inspection`: ``inspect``, ``logs``;
+* :mod:`~bot.sandbox.resources.networks`: ``network ...``;
+* :mod:`~bot.sandbox.resources.images`: ``images``, ``tag``, ``image rm/prune/inspect``, ``history``;
+* :mod:`~bot.sandbox.resources.build`: ``build``;
+* :mod:`~bot.sandbox.resources.witness`: the tutor's own runs of an image.
 
 :data:`VERBS` maps every verb of the allow-list to its handler.
 
@@ -33,25 +33,25 @@ import docker.errors
 
 from bot.identity import Person
 from bot.sandbox.engine import line_budget
-from bot.sandbox.engine.build import BuildMixin
 from bot.sandbox.engine.client import Plan
-from bot.sandbox.engine.containers import ContainersMixin
-from bot.sandbox.engine.execs import ExecMixin
-from bot.sandbox.engine.images import ImagesMixin
-from bot.sandbox.engine.inspection import InspectionMixin
-from bot.sandbox.engine.listing import ListingMixin
-from bot.sandbox.engine.networks import NetworksMixin
-from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
-from bot.sandbox.engine.volumes import VolumesMixin
-from bot.sandbox.engine.witness import WitnessMixin
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.policy.verbs import VERB_OPTIONS
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
 from bot.sandbox.redis.hooks import RedisMixin
+from bot.sandbox.resources.build import BuildMixin
+from bot.sandbox.resources.containers import ContainersMixin
+from bot.sandbox.resources.execs import ExecMixin
+from bot.sandbox.resources.images import ImagesMixin
+from bot.sandbox.resources.inspection import InspectionMixin
+from bot.sandbox.resources.listing import ListingMixin
+from bot.sandbox.resources.networks import NetworksMixin
+from bot.sandbox.resources.run import RunMixin
+from bot.sandbox.resources.volumes import VolumesMixin
+from bot.sandbox.resources.witness import ImageWitnessMixin
 from bot.sandbox.views import Outcome
 
 RUN_HELP = "Run 'docker run --help' for more information\n"
@@ -62,7 +62,7 @@ SELF_TIMED = frozenset({"run", "exec", "stop", "restart"})
 
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
-              NetworksMixin, ImagesMixin, BuildMixin, WitnessMixin):
+              NetworksMixin, ImagesMixin, BuildMixin, ImageWitnessMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:

@@ -11,7 +11,7 @@ heredocs, a parser directive, variables where the sandbox must know the value (`
 ``/sys`` or ``/dev`` (CVE-2024-21626 worked through ``WORKDIR /proc/self/fd/N``), and
 ``LABEL docker-tutor.*`` (ownership labels are the tutor's). Nothing here talks to the
 engine: the ``FROM`` references it returns are resolved, and the builder's text written,
-by :mod:`bot.sandbox.engine.build`.
+by :mod:`bot.sandbox.resources.build`.
 """
 
 from __future__ import annotations

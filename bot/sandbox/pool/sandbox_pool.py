@@ -40,7 +40,6 @@ from bot.sandbox.engine.client import Plan
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.engine.translate import engine_reads
 from bot.sandbox.engine.unix_socket import mend
-from bot.sandbox.engine.witness import WITNESS_SECONDS
 from bot.sandbox.images.copy import ImageFiller, missing_tags
 from bot.sandbox.images.lesson_images import lesson_tags
 from bot.sandbox.policy.naming import Namespace
@@ -48,6 +47,7 @@ from bot.sandbox.policy.parser import Command
 from bot.sandbox.pool.addresses import engine_environment, socket_accepts
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
+from bot.sandbox.resources.witness import WITNESS_SECONDS
 from bot.sandbox.views import ContainerView, ImageView, Outcome, VolumeView
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)

@@ -1,6 +1,6 @@
 """What the sandbox knows about Redis: its start-up race and what a call wrote.
 
-The generic :class:`~bot.sandbox.engine.execs.ExecMixin` asks its hooks; this mixin answers
+The generic :class:`~bot.sandbox.resources.execs.ExecMixin` asks its hooks; this mixin answers
 them for ``redis-cli``; its witness (:mod:`bot.sandbox.redis.witness`) reads keys and files
 for the tutor's checks.
 """
@@ -17,13 +17,13 @@ from docker.models.containers import Container
 from bot.sandbox.engine.streams import ExecResult
 from bot.sandbox.output import formatting
 from bot.sandbox.redis.cli import inner_argv, not_ready, parse_redis_cli
-from bot.sandbox.redis.witness import WitnessMixin
+from bot.sandbox.redis.witness import RedisWitnessMixin
 
 STARTING_SECONDS = 10.0
 """A container started at most this long ago may still have a Redis that is starting."""
 
 
-class RedisMixin(WitnessMixin):
+class RedisMixin(RedisWitnessMixin):
     """Redis-aware ``docker exec``, key reads and the witness for the tutor's checks."""
 
     def _exec_retry(self, container: Container, argv: list[str], result: ExecResult) -> bool:

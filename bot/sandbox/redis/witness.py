@@ -42,7 +42,7 @@ from docker.models.containers import Container
 from docker.types import Mount
 
 from bot.identity import Person
-from bot.sandbox.engine.execs import ExecMixin
+from bot.sandbox.resources.execs import ExecMixin
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE, owned
 from bot.sandbox.redis.answers import NO_ANSWER, parse_answer, parse_key
@@ -126,7 +126,7 @@ namespace (its loopback only): ``exists`` then ``get`` of the key ``$1``."""
 _POLL_SECONDS = 0.05
 
 
-class WitnessMixin(ExecMixin):
+class RedisWitnessMixin(ExecMixin):
     """The tutor's witness container (see the module docstring)."""
 
     @boundary
@@ -169,7 +169,7 @@ class WitnessMixin(ExecMixin):
         for option, value in sorted(options.items()):
             if option in LOADED_OPTIONS:
                 args += [f"--{option}", *value.split()]
-        output = self._witness((ns.prefix, ns.learner), str(attrs.get("Image", "")), args,
+        output = self._run_redis_witness((ns.prefix, ns.learner), str(attrs.get("Image", "")), args,
                                wait=wait, volume=volume.name)
         return {**parse_answer(output), "witness": True} if output is not None \
             else dict(NO_ANSWER)
@@ -207,7 +207,7 @@ class WitnessMixin(ExecMixin):
         if container is None:
             return False, None
         ns = self.namespace(person)
-        output = self._witness((ns.prefix, ns.learner), str(container.attrs.get("Image", "")),
+        output = self._run_redis_witness((ns.prefix, ns.learner), str(container.attrs.get("Image", "")),
                                [key, str(round(3.0 / _POLL_SECONDS))], wait=3.0,
                                network=f"container:{container.id}", script=_ASK_SCRIPT)
         return parse_key(output or "")
@@ -259,7 +259,7 @@ class WitnessMixin(ExecMixin):
                 return
             time.sleep(_POLL_SECONDS * 2)
 
-    def _witness(self, owner: tuple[str, str], image: str, args: list[str], *, wait: float,
+    def _run_redis_witness(self, owner: tuple[str, str], image: str, args: list[str], *, wait: float,
                  volume: str | None = None, network: str = "none",
                  script: str = _SCRIPT) -> str | None:
         """Run the witness once; its printed answer (``None``: it could not run).
@@ -344,4 +344,4 @@ def _source(target: str, workdir: str, folder: str) -> str:
     return SOURCE if rel == "." else f"{SOURCE}/{rel}"
 
 
-__all__ = ["LABEL_WITNESS", "WitnessMixin"]
+__all__ = ["LABEL_WITNESS", "RedisWitnessMixin"]

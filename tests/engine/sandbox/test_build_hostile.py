@@ -11,12 +11,12 @@ import pytest
 from bot.config import Settings
 from bot.errors import CommandRefused, TutorError
 from bot.identity import Person
-from bot.sandbox.engine.build import runc_ok, summarise
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy import dockerfile
 from bot.sandbox.policy.naming import own_image_bytes
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.pool.janitor import purge_prefix
+from bot.sandbox.resources.build import runc_ok, summarise
 from bot.sandbox.views import Outcome
 from bot.sandbox.workspace.context import ignore_rules, ignored
 from bot.tutor.core import Tutor
@@ -127,8 +127,8 @@ def test_accepted_dockerfiles_keep_their_stages_and_instructions() -> None:
 ])
 def test_hostile_build_lines_are_refused_before_the_engine(line: str, fragment: str) -> None:
     """Hostile `build` and `tag` lines are refused by the parser and the vetting, without an engine."""
-    from bot.sandbox.engine.build import vet_build
     from bot.sandbox.policy import values
+    from bot.sandbox.resources.build import vet_build
 
     def vet() -> None:
         command = parse(line)
@@ -390,7 +390,7 @@ def test_links_fifos_and_ignored_files_never_reach_the_builder(
 
 def test_a_long_build_keeps_its_end_within_the_output_cap() -> None:
     """Cut to the cap, a summary keeps its last lines (the result, the failing step)."""
-    from bot.sandbox.engine.build import keep_tail
+    from bot.sandbox.resources.build import keep_tail
 
     text = "".join(f"Step {n}/300 : RUN true\n ---> abc{n}\n" for n in range(1, 301))
     text += "Successfully built abc300\n"

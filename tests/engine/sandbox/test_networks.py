@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from bot.identity import Person
-from bot.sandbox.engine.networks import ISOLATION
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy.parser import parse
+from bot.sandbox.resources.networks import ISOLATION
 from bot.sandbox.views import Outcome
 
 pytestmark = pytest.mark.docker

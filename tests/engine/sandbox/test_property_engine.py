@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from bot.config import Limits, Settings
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.sandbox.engine.run import CAPABILITIES
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy.parser import parse
+from bot.sandbox.resources.run import CAPABILITIES
 from tests.conftest import _purge
 
 pytestmark = pytest.mark.docker

@@ -18,7 +18,7 @@ import pytest
 from bot.config import Settings
 from bot.errors import CommandRefused, QuotaExceeded
 from bot.identity import Person
-from bot.sandbox.engine.execs import EXEC_GRACE
+from bot.sandbox.resources.execs import EXEC_GRACE
 from bot.tutor.core import Tutor
 from tests.conftest import LimitedTutor, timed_reply, with_limits
 

@@ -29,10 +29,10 @@ from bot.identity import Person
 from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
 from bot.reply import Event, Reply
-from bot.sandbox.engine.run import CAPABILITIES
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy.naming import LABEL_NAMESPACE
 from bot.sandbox.policy.parser import parse
+from bot.sandbox.resources.run import CAPABILITIES
 from bot.sandbox.workspace.names import volume_name
 from bot.tutor.core import Tutor
 from tests.conftest import ROOT, _purge

@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.console.render import render
 from bot.errors import QuotaExceeded
 from bot.identity import Person
-from bot.sandbox.engine.execs import EXEC_GRACE
+from bot.sandbox.resources.execs import EXEC_GRACE
 from bot.tutor.core import Tutor
 from tests.conftest import LimitedTutor, timed_reply, with_limits
 

@@ -171,16 +171,16 @@ def test_the_slack_front_ends_are_declared_for_the_command_line(graph: Graph) ->
 
 
 def test_the_engine_verb_parts_build_on_the_base_alone() -> None:
-    """Each verb part of bot/sandbox/engine extends SandboxBase only and never calls super().
+    """Each verb part of bot/sandbox/resources extends SandboxBase only and never calls super().
 
     Sandbox composes the parts (docker-py's APIClient way); none chains into another, and
     no two define the same name (one would silently hide the other in the composition).
     """
     from bot.sandbox.engine.sandbox import Sandbox
 
-    engine = import_graph.ROOT / "bot" / "sandbox" / "engine"
+    sandbox = import_graph.ROOT / "bot" / "sandbox"
     parts: dict[str, list[str]] = {}
-    for path in sorted(engine.glob("*.py")):
+    for path in sorted([*(sandbox / "engine").glob("*.py"), *(sandbox / "resources").glob("*.py")]):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
                  and isinstance(n.func, ast.Name) and n.func.id == "super"]

@@ -14,12 +14,12 @@ from pytest_mock import MockerFixture
 from bot.config import Limits, Settings
 from bot.errors import CommandRefused
 from bot.identity import Person
-from bot.sandbox.engine.run import CAPABILITIES
 from bot.sandbox.engine.sandbox import VERBS, Sandbox, check_verbs
 from bot.sandbox.policy import mounts
 from bot.sandbox.policy import values as option_values
 from bot.sandbox.policy.parser import WORKSPACE, parse, tokenize
 from bot.sandbox.policy.verbs import VERB_OPTIONS
+from bot.sandbox.resources.run import CAPABILITIES
 
 ALLOWED = frozenset({"redis", "busybox"})
 

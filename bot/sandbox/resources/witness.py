@@ -31,7 +31,7 @@ WITNESS_SECONDS = 10.0
 """The longest a witness runs before it is killed."""
 
 
-class WitnessMixin(SandboxBase):
+class ImageWitnessMixin(SandboxBase):
     """Reads of the learner's images for checks (an :class:`~bot.checks.reader.EngineReader` part)."""
 
     @boundary
@@ -55,7 +55,7 @@ class WitnessMixin(SandboxBase):
             entrypoint=tuple(config.get("Entrypoint") or ()), env=tuple(config.get("Env") or ()),
             workdir=str(config.get("WorkingDir") or ""), history=history)
 
-    def _witness(self, person: Person, image_id: str, command: list[str] | None) -> Any:
+    def _run_image_witness(self, person: Person, image_id: str, command: list[str] | None) -> Any:
         ns = self.namespace(person)
         labels = {LABEL_MANAGED: "1", LABEL_NAMESPACE: ns.prefix, LABEL_LEARNER: "",
                   LABEL_NAME: "", LABEL_WITNESS: ns.learner}
@@ -78,7 +78,7 @@ class WitnessMixin(SandboxBase):
         found = find_image(self.client, self.namespace(person), name)
         if found is None:
             return None
-        container = self._witness(person, str(found["Id"]), argv)
+        container = self._run_image_witness(person, str(found["Id"]), argv)
         try:
             container.start()
             try:
@@ -105,7 +105,7 @@ class WitnessMixin(SandboxBase):
         found = find_image(self.client, self.namespace(person), name)
         if found is None:
             return None
-        container = self._witness(person, str(found["Id"]), ["true"])
+        container = self._run_image_witness(person, str(found["Id"]), ["true"])
         try:
             return path_stat(self.client.api, container.id, path) is not None
         finally:

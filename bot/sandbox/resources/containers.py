@@ -4,8 +4,8 @@
 each with the docker CLI's output and exit status. Each acts only on the learner's own
 containers (found by labels, as every verb does); anything else answers "No such
 container", as the docker CLI does for a name it does not know. Creating one is
-:mod:`~bot.sandbox.engine.run`; listing them (``ps``, ``top``, ``diff``) is
-:mod:`~bot.sandbox.engine.listing`.
+:mod:`~bot.sandbox.resources.run`; listing them (``ps``, ``top``, ``diff``) is
+:mod:`~bot.sandbox.resources.listing`.
 """
 
 from __future__ import annotations

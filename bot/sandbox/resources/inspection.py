@@ -1,6 +1,6 @@
 """The reading verbs: ``docker inspect`` and ``docker logs``.
 
-``docker images`` is in :mod:`bot.sandbox.engine.images`.
+``docker images`` is in :mod:`bot.sandbox.resources.images`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from docker.models.containers import Container
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.streams import READ_LIMIT
-from bot.sandbox.engine.volumes import inspect_volume
 from bot.sandbox.output import formatting
 from bot.sandbox.output.inspect_doc import container_document
 from bot.sandbox.output.templates import Struct
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
+from bot.sandbox.resources.volumes import inspect_volume
 from bot.sandbox.views import MountView, Outcome
 
 

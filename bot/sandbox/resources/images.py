@@ -4,7 +4,7 @@
 
 A learner's image lives in the engine under ``<prefix>-<learner>-<name>:<tag>`` and carries
 the learner's ownership labels (the build puts them on every layer it makes, see
-:mod:`bot.sandbox.engine.build`). An image is the learner's only when both hold: the
+:mod:`bot.sandbox.resources.build`). An image is the learner's only when both hold: the
 engine tag is in their namespace *and* the labels are theirs, so no name or id trick
 reaches another learner's image. The lesson images (``redis``, ``busybox``) are shown
 and run by everyone, and tagged, removed or pruned by no one.
