@@ -42,10 +42,10 @@ from docker.models.containers import Container
 from docker.types import Mount
 
 from bot.identity import Person
-from bot.sandbox.resources.execs import ExecMixin
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE, owned
 from bot.sandbox.redis.answers import NO_ANSWER, parse_answer, parse_key
+from bot.sandbox.resources.execs import ExecMixin
 from bot.sandbox.workspace.archives import first_file
 from bot.sandbox.workspace.names import LABEL_HELPER
 from bot.sandbox.workspace.volume import MODE_TYPE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.checks import redis_ops as ops
+from bot.checks.immortal import redis_ops as ops
 
 
 @pytest.mark.parametrize("argv", [

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from bot.checks.framework import CheckContext
-from bot.checks.survival import Trail
+from bot.checks.immortal.survival import Trail
 from bot.identity import Person
 from bot.progress import CommandEntry
 from bot.sandbox.engine.sandbox import Sandbox

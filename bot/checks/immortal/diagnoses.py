@@ -1,6 +1,6 @@
 """Why the Immortal Database challenge did not pass, from what the history and engine show.
 
-One message per failure state of :func:`bot.checks.challenge.redis_key_survived`: the
+One message per failure state of :func:`bot.checks.immortal.challenge.redis_key_survived`: the
 writer still there, a reader started too early, a write by another container, the SIGKILL
 trap and its cousins (``stop -t 0``, ``docker kill``, ``shutdown nosave``), the
 append-only file on one side only, another Redis saving its own data over the snapshot,
@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.checks import challenge_routes as routes
-from bot.checks.endings import Ending, ending, overwrite, saved_since
 from bot.checks.framework import CheckContext, CheckResult
-from bot.checks.survival import Look, Read, Trail, Write
+from bot.checks.immortal import routes
+from bot.checks.immortal.endings import Ending, ending, overwrite, saved_since
+from bot.checks.immortal.survival import Look, Read, Trail, Write
 
 if TYPE_CHECKING:
     from bot.sandbox import ContainerView

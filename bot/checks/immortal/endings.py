@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.checks import redis_ops as ops
 from bot.checks.history import Event
-from bot.checks.survival import Box, Trail, Write
+from bot.checks.immortal import redis_ops as ops
+from bot.checks.immortal.survival import Box, Trail, Write
 from bot.errors import CommandRefused
 from bot.sandbox import parse
 

@@ -23,9 +23,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.checks import redis_ops as ops
 from bot.checks.framework import CheckContext
 from bot.checks.history import Event, events
+from bot.checks.immortal import redis_ops as ops
 from bot.checks.observe import CREATED_VOLUMES, OBSERVED, STARTED_VIEWS
 from bot.errors import CommandRefused
 from bot.sandbox import parse

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.checks.containers import missing, stopped
 from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.history import Event, events, on_current_step
 from bot.checks.library import ParamValidator, check, one_of
+from bot.checks.primitives.containers import missing, stopped
 from bot.sandbox import ContainerView
 
 POLICIES = ("on-failure", "always", "unless-stopped")

@@ -1,6 +1,6 @@
 """The Immortal Database challenge: did a Redis key survive the deletion of its container?
 
-The proof is built so that no learner write can fake it (see :mod:`bot.checks.survival`):
+The proof is built so that no learner write can fake it (see :mod:`bot.checks.immortal.survival`):
 the tutor reads the key itself, with its own witness container, from the volume of each
 new Redis container the moment it starts (:func:`observe_reader`, run inside the
 learner's turn; :mod:`bot.sandbox.redis.witness`), and counts a learner's
@@ -8,7 +8,7 @@ learner's turn; :mod:`bot.sandbox.redis.witness`), and counts a learner's
 during the lesson, and nothing but the writer may have written the key into it.
 
 When the proof does not hold, the message says why
-(:func:`bot.checks.challenge_diagnoses.diagnose`), from what the history and the engine
+(:func:`bot.checks.immortal.diagnoses.diagnose`), from what the history and the engine
 show.
 """
 
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.checks import redis_ops as ops
-from bot.checks.challenge_diagnoses import diagnose
 from bot.checks.framework import CheckContext, CheckResult, ParamSpec
+from bot.checks.immortal import redis_ops as ops
+from bot.checks.immortal.diagnoses import diagnose
+from bot.checks.immortal.survival import CHECK, Proof, Trail
 from bot.checks.library import absolute, check
 from bot.checks.observe import observer
-from bot.checks.survival import CHECK, Proof, Trail
 from bot.identity import Person
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.checks.containers import missing, stopped
 from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.history import (
     Event,
@@ -26,6 +25,7 @@ from bot.checks.history import (
     under,
 )
 from bot.checks.library import absolute, check
+from bot.checks.primitives.containers import missing, stopped
 from bot.sandbox import ContainerView
 from bot.wording import front_end, tutor_word
 

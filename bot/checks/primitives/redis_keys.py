@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.checks.containers import missing, stopped
 from bot.checks.framework import CheckContext, CheckResult, ParamSpec
 from bot.checks.library import check
+from bot.checks.primitives.containers import missing, stopped
 
 
 @check(

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.checks import redis_ops as ops
 from bot.checks.framework import CheckContext, CheckResult
 from bot.checks.history import Event
+from bot.checks.immortal import redis_ops as ops
+from bot.checks.immortal.survival import Trail
 from bot.checks.observe import ENDED
-from bot.checks.survival import Trail
 
 MAX_TRIALS = 6
 """At most this many (writer, volume) pairs are tried for a proof with other names."""
