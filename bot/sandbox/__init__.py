@@ -9,6 +9,8 @@ enforces both):
 * what it hands out: :class:`Outcome`, :class:`ContainerView`, :class:`VolumeView`,
   :class:`MountView`, and :class:`Namespace`;
 * the learner's line parsed: :func:`parse` into a :class:`Command`;
+* for the operators' log: :func:`count_engine_requests`, the engine requests of a line
+  by kind (:mod:`bot.sandbox.meter`);
 * for housekeeping: :class:`Janitor`, :class:`EngineObject`, :func:`learner_hash`;
 * for the operators' command line: :func:`ensure_images`, :func:`fill_in_background`,
   :func:`engine_rows` (under :data:`ENGINES_HEADER`), :func:`drain`, :func:`undrain`.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.sandbox.meter import counting as count_engine_requests
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command, parse
 from bot.sandbox.protocol import LearnerSandbox
@@ -49,6 +52,7 @@ __all__ = [
     "Sandbox",
     "SandboxPool",
     "VolumeView",
+    "count_engine_requests",
     "drain",
     "engine_rows",
     "ensure_images",

@@ -26,6 +26,7 @@ from docker.models.volumes import Volume
 from bot.config import Settings
 from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
+from bot.sandbox import meter
 from bot.sandbox.engine.disk import DiskWatch
 from bot.sandbox.engine.overtime import Overtime
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
@@ -131,6 +132,7 @@ class SandboxBase:
                     # process environment names (HTTPS_PROXY for Slack, say); and requests
                     # then skips re-reading the environment on every request (~0.25 ms).
                     self._client.api.trust_env = False
+                    meter.install(self._client)  # engine requests per line (operators' log)
                 except docker.errors.DockerException as exc:
                     raise EngineUnavailable(f"{UNREACHABLE} Try again in a moment.") from exc
             return self._client
