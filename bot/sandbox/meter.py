@@ -36,6 +36,8 @@ _COLLECTION_VERBS = frozenset({"json", "create", "prune", "load"})
 
 _line: contextvars.ContextVar[tuple[Counter[str], ...]] = contextvars.ContextVar(
     "engine_requests", default=())
+_line_token: contextvars.ContextVar[object | None] = contextvars.ContextVar("learner_line",
+                                                                         default=None)
 _total: Counter[str] = Counter()
 _total_lock = threading.Lock()
 
@@ -91,6 +93,26 @@ def counting(counter: Counter[str] | None = None) -> Iterator[Counter[str]]:
         _line.reset(token)
 
 
+@contextmanager
+def learner_line(counter: Counter[str] | None = None) -> Iterator[Counter[str]]:
+    """One learner line: its engine requests counted (:func:`counting`), and a scope of its own.
+
+    The scope (:func:`current_line`) is what the sandbox's per-line reads are kept for
+    (:mod:`bot.sandbox.engine.recall`): a new line never sees what an earlier one read.
+    """
+    token = _line_token.set(object())
+    try:
+        with counting(counter) as counted:
+            yield counted
+    finally:
+        _line_token.reset(token)
+
+
+def current_line() -> object | None:
+    """The token of the learner line being answered in this context, ``None`` outside one."""
+    return _line_token.get()
+
+
 def totals() -> Counter[str]:
     """Every request counted in this process so far, by kind (a copy)."""
     with _total_lock:
@@ -102,4 +124,4 @@ def summary(counter: Counter[str]) -> str:
     return ", ".join(f"{n} {name}" for name, n in counter.most_common())
 
 
-__all__ = ["counting", "install", "kind", "summary", "totals"]
+__all__ = ["counting", "current_line", "install", "kind", "learner_line", "summary", "totals"]

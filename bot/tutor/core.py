@@ -36,7 +36,7 @@ from bot.reply import (
     Tone,
     code_span,
 )
-from bot.sandbox import LearnerSandbox, Namespace, count_engine_requests
+from bot.sandbox import LearnerSandbox, Namespace, learner_line
 from bot.sandbox.policy import clean_path, suggest
 from bot.service import LessonCard, Stoppable, StuckAlert
 from bot.tutor.hands_on import HandsOn
@@ -188,7 +188,7 @@ class Tutor:
         text = text.strip()
         trace = LineTrace(time.monotonic())
         try:
-            with self._serial(person), count_engine_requests(trace.requests):
+            with self._serial(person), learner_line(trace.requests):
                 if text == "docker" or text.startswith(("docker ", "docker\t")):
                     return self.hands_on.docker(person, text, trace)  # touches them too
                 self.store.touch(person)  # last activity: the reaper spares active learners

@@ -63,7 +63,7 @@ class ExecMixin(SandboxBase):
 
     def _running(self, person: Person, name: str) -> Container | None:
         """The person's container called ``name`` if it runs now, else ``None``."""
-        container = self._find_container(self.namespace(person), name, by_id=False)
+        container = self._looked_up(self.namespace(person), name)  # once per line
         return container if container is not None and container.status == "running" else None
 
     def _capture(

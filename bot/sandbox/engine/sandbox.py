@@ -72,6 +72,7 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
         plan = self.vet(person, command)
         ns = self.namespace(person)
         handler = VERBS[command.verb]
+        self._looks.forget(ns.learner)  # the tutor's reads of this line predate the command
         try:
             with engine_calls():
                 outcome = handler(self, person, ns, command, plan)
@@ -88,6 +89,7 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
             outcome.output, self.limits.output_chars, outcome.cut
         )
         outcome.facts.setdefault("verb", command.verb)
+        self._looks.settle(ns.learner)  # nor what it read; only what it says it left
         return outcome
 
     def janitors(self) -> list[Janitor]:
