@@ -44,6 +44,15 @@ class ExecMixin(SandboxBase):
         """Facts about what ``argv`` did, for checks and the command log."""
         return {}
 
+    def _exec_keeps_container(self, argv: list[str], facts: dict[str, Any]) -> bool:
+        """Whether ``argv``, run and done, surely left its container as it found it.
+
+        Then what the exec read of the container before it ran still holds after it,
+        and serves the tutor's reads of the line (:class:`~bot.sandbox.engine.recall.
+        LineLooks`). ``False`` unless a program's hook knows better.
+        """
+        return False
+
     # -- exec ----------------------------------------------------------------------------
 
     @boundary
@@ -215,4 +224,6 @@ class ExecMixin(SandboxBase):
         if timed_out:
             facts["timed_out"] = True
         facts.update(self._exec_facts(argv))
+        if code == 0 and not command.flag("detach") and self._exec_keeps_container(argv, facts):
+            self._looks.keep_after(ns.learner, str(container.name), container)
         return Outcome(code, output, cut=cut, notes=notes, facts=facts)

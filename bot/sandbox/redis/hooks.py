@@ -23,6 +23,14 @@ STARTING_SECONDS = 10.0
 """A container started at most this long ago may still have a Redis that is starting."""
 
 
+_CONTAINER_SAFE_OPS = frozenset({
+    "get", "set", "exists", "keys", "type", "ttl", "del", "incr", "decr", "mget", "mset",
+    "append", "strlen", "ping", "dbsize", "hget", "hset", "hgetall", "lpush", "rpush",
+    "lrange", "llen", "sadd", "smembers", "expire", "save", "bgsave",
+})
+"""``redis-cli`` operations that cannot stop or change their container (see
+:meth:`RedisMixin._exec_keeps_container`)."""
+
 _AWAIT_SCRIPT = (
     'i=0; until [ "$(redis-cli ping 2>/dev/null)" = PONG ]; do '
     'i=$((i + 1)); [ "$i" -ge "$1" ] && exit 1; sleep 0.05; done; echo PONG'
@@ -65,6 +73,13 @@ class RedisMixin(ExecMixin):
     def _exec_facts(self, argv: list[str]) -> dict[str, Any]:
         redis = parse_redis_cli(inner_argv(argv))
         return {} if redis is None else {"redis": redis}
+
+    def _exec_keeps_container(self, argv: list[str], facts: dict[str, Any]) -> bool:
+        # A `redis-cli` data command (no shutdown, no debug, no config) changes keys, never
+        # whether its container runs.
+        redis = facts.get("redis")
+        return (argv[:1] == ["redis-cli"] and isinstance(redis, dict)
+                and redis.get("op") in _CONTAINER_SAFE_OPS)
 
     def _await_redis(self, container: Container, *, within: float = 5.0) -> bool:
         """Give a Redis that started moments ago the time to accept connections.
