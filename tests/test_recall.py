@@ -37,3 +37,11 @@ def test_only_top_level_targets_found_safe_are_remembered_per_image() -> None:
     safe.remember("img1", ["/data"])
     assert safe.unknown("img1", ["/data", "/data/sub"]) == ["/data/sub"]
     assert safe.unknown("img2", ["/data"]) == ["/data"]
+
+
+def test_run_names_its_created_volumes_under_the_key_the_observer_reads() -> None:
+    """The sandbox's facts key for the volumes a run created is the checks' key."""
+    from bot.checks.observe import CREATED_VOLUMES as OBSERVED_KEY
+    from bot.sandbox.views import CREATED_VOLUMES
+
+    assert CREATED_VOLUMES == OBSERVED_KEY

@@ -136,13 +136,12 @@ class RunMixin(SandboxBase):
             auto_remove=detach and command.flag("rm"),
             **limits,
         )
-        facts: dict[str, Any] = {
-            "argv": argv,
-            "detach": detach,
-            CREATED_VOLUMES: [{"name": (v.attrs.get("Labels") or {}).get(LABEL_NAME, ""),
-                               "uid": (v.attrs.get("Labels") or {}).get(LABEL_UID, "")}
-                              for v in created if v.attrs.get("Labels")],
-        }
+        facts: dict[str, Any] = {"argv": argv, "detach": detach}
+        made = [{"name": (v.attrs.get("Labels") or {}).get(LABEL_NAME, ""),
+                 "uid": (v.attrs.get("Labels") or {}).get(LABEL_UID, "")}
+                for v in created if v.attrs.get("Labels")]
+        if made:  # which volumes this run created (the checks' observer reads it)
+            facts[CREATED_VOLUMES] = made
         if detach and not command.flag("rm"):
             targets = [str(m["Target"]) for m in engine_mounts] + list(tmpfs)
             return self._run_detached(ns, tag, image, settings=settings, targets=targets,

@@ -81,6 +81,8 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
             prefix = "docker: " if command.verb == "run" else ""
             outcome = Outcome(125 if command.verb == "run" else 1,
                               f"{prefix}Error response from daemon: {message}\n")
+        finally:
+            self._looks.settle(ns.learner)  # nor what it read; only what it says it left
         if command.verb == "run" and outcome.exit_code == 125 and outcome.output.startswith(
                 "docker: ") and not outcome.output.endswith(RUN_HELP):
             outcome.output += "\n" + RUN_HELP
@@ -89,7 +91,6 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
             outcome.output, self.limits.output_chars, outcome.cut
         )
         outcome.facts.setdefault("verb", command.verb)
-        self._looks.settle(ns.learner)  # nor what it read; only what it says it left
         return outcome
 
     def janitors(self) -> list[Janitor]:
