@@ -37,8 +37,8 @@ from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
 from bot.sandbox import count_engine_requests
 from bot.sandbox.engine.client import CAPABILITIES
+from bot.sandbox.engine.request_counts import summary
 from bot.sandbox.engine.sandbox import Sandbox
-from bot.sandbox.meter import summary
 from bot.sandbox.policy.naming import LABEL_NAMESPACE
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.pool.janitor import purge_prefix
@@ -125,7 +125,7 @@ def run(session: bench.BenchSession) -> None:
 
 
 def _requests_of(fn: Callable[[], object]) -> int:
-    """How many engine HTTP requests ``fn`` makes (:mod:`bot.sandbox.meter`)."""
+    """How many engine HTTP requests ``fn`` makes (:mod:`bot.sandbox.engine.request_counts`)."""
     with count_engine_requests() as made:
         fn()
     return sum(made.values())
@@ -209,7 +209,7 @@ def _cli_challenge(prefix: str) -> list[list[str]]:
 def challenge_requests(session: bench.BenchSession, tutor: Tutor, prefix: str) -> None:
     """Engine requests of each line of the Immortal Database challenge: tutor against CLI.
 
-    The tutor's are counted by its own meter (:mod:`bot.sandbox.meter`, what the
+    The tutor's are counted by its own meter (:mod:`bot.sandbox.engine.request_counts`, what the
     operators' log shows), on the challenge step, so its checks and looks count too;
     the CLI's by a logging proxy on a unix socket in front of the same engine
     (:class:`bench.engine_proxy.RequestLog`). A ``redis-cli`` line the CLI must re-type

@@ -56,7 +56,7 @@ from bot.config import Limits, Settings
 from bot.errors import TutorError
 from bot.identity import Person
 from bot.reply import Code, Event, Reply
-from bot.sandbox.meter import kind, summary
+from bot.sandbox.engine.request_counts import kind, summary
 from bot.sandbox.pool.janitor import purge_prefix
 from bot.sandbox.pool.sandbox_pool import SandboxPool
 from bot.sandbox.redis.cli import not_ready
@@ -305,7 +305,7 @@ class RequestLogs:
     """The requests the engines answered, read from their debug logs (``"debug": true``).
 
     ``mark()`` notes where each log ends; ``since()`` counts, by kind
-    (:func:`bot.sandbox.meter.kind`), the ``Calling METHOD PATH`` lines written after
+    (:func:`bot.sandbox.engine.request_counts.kind`), the ``Calling METHOD PATH`` lines written after
     the mark: every request a client made, whatever the client (tutor or CLI).
     """
 

@@ -3,7 +3,7 @@
 ``with RequestLog(upstream) as log:`` listens on a socket of its own and forwards every
 connection to the engine's socket ``upstream`` byte for byte; on the way in it reads each
 request's line and headers (and skips its body: ``Content-Length`` or chunked), so
-``log.kinds`` counts the requests by kind, as :func:`bot.sandbox.meter.kind` names them.
+``log.kinds`` counts the requests by kind, as :func:`bot.sandbox.engine.request_counts.kind` names them.
 After a request that upgrades the connection (``docker exec``'s attach, ``Upgrade: tcp``)
 the rest of that connection is a raw stream and is only forwarded.
 
@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from types import TracebackType
 
-from bot.sandbox.meter import kind
+from bot.sandbox.engine.request_counts import kind
 
 
 class RequestLog:

@@ -26,9 +26,9 @@ from docker.models.volumes import Volume
 from bot.config import Settings
 from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
-from bot.sandbox import meter
 from bot.sandbox.disk.storage import LayerLimit
 from bot.sandbox.disk.watch import DiskWatch
+from bot.sandbox.engine import request_counts as meter
 from bot.sandbox.engine.limits import CAPABILITIES, host_limits, pids_limit
 from bot.sandbox.engine.overtime import Overtime
 from bot.sandbox.engine.recall import ImageFacts, LineLooks, SafeTargets

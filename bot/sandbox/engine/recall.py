@@ -18,7 +18,7 @@
 After a learner's command, the tutor reads their containers several times over: the
 checks' observer lists them, the witness finds the Redis it reads, and each check's
 diagnosis looks a name up. What those reads see cannot change between them except by
-the learner's own command or by time, so within one line (:func:`bot.sandbox.meter.
+the learner's own command or by time, so within one line (:func:`bot.sandbox.engine.request_counts.
 learner_line`, under the learner's lock) the first read is kept and the others reuse it:
 
 * kept per learner *and* per line: a new line (or a read outside any line, as in tests
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 from docker.models.containers import Container
 
-from bot.sandbox.meter import current_line
+from bot.sandbox.engine.request_counts import current_line
 
 IMAGE_SECONDS = 30.0
 """How long an image's facts are reused before the engine is asked again."""

@@ -9,7 +9,7 @@ import pytest
 
 from bot.identity import Person
 from bot.sandbox import count_engine_requests
-from bot.sandbox.meter import kind, summary, totals
+from bot.sandbox.engine.request_counts import kind, summary, totals
 from bot.tutor.core import Tutor
 
 
@@ -35,8 +35,7 @@ def test_a_request_kind_is_its_method_and_path_template(method: str, path: str, 
 
 def test_blocks_nest_and_other_threads_count_apart() -> None:
     """A request counts in every enclosing block of its own context, never in another thread's."""
-    from bot.sandbox import meter
-
+    from bot.sandbox.engine import request_counts as meter
     class Request:
         method = "GET"
         path_url = "/v1.43/containers/abc/json"
