@@ -60,7 +60,10 @@ def _install(api: docker.APIClient) -> None:
             raise LineTimedOut
         current = kwargs.get("timeout")
         wait = max(left, MIN_WAIT)
-        kwargs["timeout"] = wait if current is None else min(current, wait)
+        if isinstance(current, tuple):  # (connect, read): each bounded by what is left
+            kwargs["timeout"] = tuple(wait if part is None else min(part, wait) for part in current)
+        else:
+            kwargs["timeout"] = wait if current is None else min(current, wait)
         return kwargs
 
     api._set_request_timeout = with_deadline

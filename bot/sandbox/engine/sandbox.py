@@ -57,8 +57,9 @@ from bot.sandbox.views import Outcome
 RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
-SELF_TIMED = frozenset({"run", "exec", "stop", "restart"})
-"""Verbs that keep their own clock; every other verb runs under the line's deadline."""
+SELF_TIMED = frozenset({"run", "exec", "stop", "restart", "build"})
+"""Verbs that keep their own clock (a build has three times the line's); every other verb
+runs under the line's deadline."""
 
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,

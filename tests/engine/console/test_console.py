@@ -81,7 +81,7 @@ def test_the_installed_command_runs_a_piped_session(settings: Settings, tmp_path
     env.pop("SLACK_BOT_TOKEN", None)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "console", "--user", "frank"],
-        input="start data-persistence\nnext\ndocker volume ls\nstatus\n",
+        input="start\nnext\ndocker volume ls\nstatus\n",
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -176,7 +176,7 @@ def test_a_piped_reset_goes_on_without_asking(tutor: Tutor) -> None:
 
 def test_in_a_terminal_reset_asks_and_only_yes_goes_on(tutor: Tutor) -> None:
     """On a TTY `reset` says what it removes; `no` keeps everything, `yes` removes it."""
-    output = terminal(tutor, "max", ["start data-persistence", "docker volume create keepme", "reset", "y",
+    output = terminal(tutor, "max", ["start", "docker volume create keepme", "reset", "y",
                                      "docker volume ls", "reset", "yes", "docker volume ls"])
     question = ("This removes all your containers and volumes and starts Containers over.\n"
                 "Type yes to go on: ")

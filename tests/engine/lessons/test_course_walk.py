@@ -51,6 +51,8 @@ def test_the_readme_walk_of_lesson_01_finishes_the_lesson(limited_tutor: Limited
     assert tutor.store.challenge_completed_at(person, "containers", "challenge")
     assert "Challenge complete" in output and "restarted `phoenix` by itself" in output
     assert "You finished Containers. Well done!" in output
-    assert "Next in the course: Data Persistence. Type `start data-persistence`" in output
+    following = tutor.catalog.after("containers")
+    assert following is not None
+    assert f"Next in the course: {following.title}. Type `start {following.id}`" in output
     assert "01 Containers (`containers`)" in output and "State: \u2705 done" in output
     assert tutor.sandbox.containers(person) == []
