@@ -68,12 +68,14 @@ class NetworksMixin(SandboxBase):
                 "the sandbox allows.", option="quota:networks",
                 hint="Remove one you no longer need: `docker network ls`, then `docker network rm`.")
 
-    def _create_network(self, ns: Namespace, name: str) -> Network:
+    def _create_network(self, ns: Namespace, name: str,
+                        labels: dict[str, str] | None = None) -> Network:
         """Create the learner's network ``name`` (internal, isolated, labelled)."""
         self._check_quota_networks(ns)
         with engine_calls():
             network: Network = self.client.networks.create(
-                ns.engine_name(name), driver="bridge", internal=True, labels=ns.labels(name),
+                ns.engine_name(name), driver="bridge", internal=True,
+                labels={**(labels or {}), **ns.labels(name)},
                 options=ISOLATION, check_duplicate=True)
         return network
 
@@ -84,7 +86,7 @@ class NetworksMixin(SandboxBase):
         if self._find_network(ns, plan.name) is not None:
             return Outcome(1, f"Error response from daemon: network with name {plan.name} "
                               "already exists\n")
-        network = self._create_network(ns, plan.name)
+        network = self._create_network(ns, plan.name, plan.labels)
         return Outcome(0, f"{network.id}\n", facts={"network": {"name": plan.name}})
 
     def _do_network_ls(self, person: Person, ns: Namespace, command: Command,

@@ -12,7 +12,10 @@ never on another part and never through ``super()``:
 * :mod:`~bot.sandbox.engine.execs`: ``exec`` (with what it knows of Redis,
   :mod:`~bot.sandbox.redis.hooks`, which fills the exec part's hooks);
 * :mod:`~bot.sandbox.engine.volumes`: ``volume create/ls/rm/inspect/prune``;
-* :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``, ``images``.
+* :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``, ``images``;
+* :mod:`~bot.sandbox.engine.networks`: ``network create/ls/...``;
+* :mod:`~bot.sandbox.engine.compose`: ``compose up/down/ps/...``, through the other
+  verbs (:meth:`Sandbox._dispatch`).
 
 :data:`VERBS` maps every verb of the allow-list to its handler.
 
@@ -29,6 +32,7 @@ import docker.errors
 
 from bot.identity import Person
 from bot.sandbox.engine.client import Plan
+from bot.sandbox.engine.compose import ComposeMixin
 from bot.sandbox.engine.containers import ContainersMixin
 from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.inspection import InspectionMixin
@@ -51,7 +55,7 @@ RUN_HELP = "Run 'docker run --help' for more information\n"
 
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
-              NetworksMixin):
+              NetworksMixin, ComposeMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -90,6 +94,10 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
         outcome.facts.setdefault("verb", command.verb)
         return outcome
 
+    def _dispatch(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        """Run one verb of :data:`VERBS` (how ``docker compose`` reaches the other parts)."""
+        return VERBS[command.verb](self, person, ns, command, plan)
+
     def janitors(self) -> list[Janitor]:
         """What housekeeping lists and removes on this engine (one janitor)."""
         return [Janitor(self)]
@@ -125,6 +133,16 @@ VERBS: dict[str, Handler] = {
     "network connect": NetworksMixin._do_network_connect,
     "network disconnect": NetworksMixin._do_network_disconnect,
     "network prune": NetworksMixin._do_network_prune,
+    "compose up": ComposeMixin._do_compose_up,
+    "compose down": ComposeMixin._do_compose_down,
+    "compose ps": ComposeMixin._do_compose_ps,
+    "compose logs": ComposeMixin._do_compose_logs,
+    "compose config": ComposeMixin._do_compose_config,
+    "compose exec": ComposeMixin._do_compose_exec,
+    "compose restart": ComposeMixin._do_compose_restart,
+    "compose stop": ComposeMixin._do_compose_stop,
+    "compose start": ComposeMixin._do_compose_start,
+    "compose build": ComposeMixin._do_compose_build,
 }
 """Every verb the parser accepts (``volume create`` and friends included), to its handler."""
 

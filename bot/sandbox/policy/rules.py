@@ -19,7 +19,7 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 VERBS_ALLOWED = (
     "run", "exec", "ps", "rm", "stop", "start", "restart", "logs", "inspect", "volume", "images",
-    "kill", "rename", "diff", "top", "network",
+    "kill", "rename", "diff", "top", "network", "compose",
 )
 """Top-level verbs on the allow-list (``container X`` and ``image ls`` are aliases)."""
 
@@ -132,7 +132,6 @@ VERB_REASONS: dict[str, str] = {
     "tag": "`docker tag` is not available: images are provided by the lesson.",
     "rmi": "`docker rmi` is not available: images are shared by the whole class.",
     "attach": "`docker attach` is not available: use `docker logs` or `docker exec`.",
-    "compose": "`docker compose` is not available in the sandbox.",
     "context": "`docker context` is not available in the sandbox.",
     "events": "`docker events` is not available: it watches the whole engine.",
     "info": "`docker info` is not available: it describes the whole engine.",
@@ -180,6 +179,8 @@ SUBCOMMANDS: dict[str, tuple[str, ...]] = {
     "container": ("run", "exec", "ps", "ls", "list", "rm", "remove", "stop", "start", "restart",
                   "logs", "inspect", "kill", "rename", "diff", "top", "prune"),
     "image": ("ls", "list"),
+    "compose": ("up", "down", "ps", "logs", "config", "exec", "restart", "stop", "start",
+                "build"),
 }
 """What each management command (``docker volume X``) accepts as ``X``."""
 
