@@ -29,8 +29,10 @@ from bot.sandbox import (
     LearnerSandbox,
     MountView,
     Namespace,
+    NetworkView,
     Outcome,
     VolumeView,
+    WitnessReport,
     parse,
 )
 from bot.sandbox.engine.vetting import Plan, vet_command
@@ -68,6 +70,9 @@ class Learner:
     volumes: dict[str, VolumeView] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     redis: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> keys
+    networks: dict[str, NetworkView] = field(default_factory=dict)
+    witnessed: dict[tuple[str, str, str], WitnessReport] = field(default_factory=dict)
+    # (network, host, "http:PORT:PATH" or "redis:KEY") -> what the witness sees
 
 
 Change = Callable[[Learner], None]
@@ -296,6 +301,29 @@ class FakeSandbox:
         if container is None or not container.running:
             return False, None
         return True, self.learner(person).redis.get(name, {}).get(key)
+
+    def network(self, person: Person, name: str) -> NetworkView | None:
+        """The person's network called ``name`` (:attr:`Learner.networks`), or ``None``."""
+        self._engine()
+        return self.learner(person).networks.get(name)
+
+    def witness_http(self, person: Person, network: str, host: str, port: int,
+                     path: str = "/") -> WitnessReport | None:
+        """What :attr:`Learner.witnessed` says a GET of ``path`` from ``host:port`` sees."""
+        return self._witnessed(person, network, host, f"http:{port}:{path}")
+
+    def witness_redis(self, person: Person, network: str, host: str,
+                      key: str) -> WitnessReport | None:
+        """What :attr:`Learner.witnessed` says a Redis read of ``key`` from ``host`` sees."""
+        return self._witnessed(person, network, host, f"redis:{key}")
+
+    def _witnessed(self, person: Person, network: str, host: str,
+                   request: str) -> WitnessReport | None:
+        self._engine()
+        me = self.learner(person)
+        if network not in me.networks:
+            return None
+        return me.witnessed.get((network, host, request), WitnessReport(1, "nc: bad address\n"))
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, or ``None``."""

@@ -21,6 +21,7 @@ from bot.checks import challenge as _challenge  # noqa: F401  isort: skip
 from bot.checks import containers as _containers  # noqa: F401  isort: skip
 from bot.checks import files as _files  # noqa: F401  isort: skip
 from bot.checks import history as _history  # noqa: F401  isort: skip
+from bot.checks import networks as _networks  # noqa: F401  isort: skip
 from bot.checks import quiz as _quiz  # noqa: F401  isort: skip
 from bot.checks import redis_keys as _redis_keys  # noqa: F401  isort: skip
 from bot.checks import volumes as _volumes  # noqa: F401  isort: skip

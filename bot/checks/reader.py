@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.identity import Person
-from bot.sandbox import Command, ContainerView, VolumeView
+from bot.sandbox import Command, ContainerView, NetworkView, VolumeView, WitnessReport
 
 
 class EngineReader(Protocol):
@@ -43,6 +43,23 @@ class EngineReader(Protocol):
 
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container: (reachable, value)."""
+
+    def network(self, person: Person, name: str) -> NetworkView | None:
+        """The person's network called ``name`` (its members and their names there), or ``None``."""
+
+    def witness_http(self, person: Person, network: str, host: str, port: int,
+                     path: str = "/") -> WitnessReport | None:
+        """The tutor's own container on the person's ``network`` GETs ``path`` from ``host:port``.
+
+        ``None`` when the person has no such network.
+        """
+
+    def witness_redis(self, person: Person, network: str, host: str,
+                      key: str) -> WitnessReport | None:
+        """The tutor's own container on the person's ``network`` reads ``key`` from ``host``'s Redis.
+
+        ``None`` when the person has no such network.
+        """
 
     def vet(self, person: Person, command: Command) -> object:
         """Check ``command`` against the policy without any engine request.

@@ -7,7 +7,7 @@ enforces both):
 * the seam: :class:`LearnerSandbox`, which :class:`Sandbox` (one engine) and
   :class:`SandboxPool` (several) satisfy;
 * what it hands out: :class:`Outcome`, :class:`ContainerView`, :class:`VolumeView`,
-  :class:`MountView`, and :class:`Namespace`;
+  :class:`MountView`, :class:`NetworkView`, :class:`WitnessReport`, and :class:`Namespace`;
 * the learner's line parsed: :func:`parse` into a :class:`Command`;
 * for housekeeping: :class:`Janitor`, :class:`EngineObject`, :func:`learner_hash`;
 * for the operators' command line: :func:`ensure_images`, :func:`fill_in_background`,
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command, parse
 from bot.sandbox.protocol import LearnerSandbox
-from bot.sandbox.views import ContainerView, MountView, Outcome, VolumeView
+from bot.sandbox.views import ContainerView, MountView, NetworkView, Outcome, VolumeView, WitnessReport
 
 if TYPE_CHECKING:
     from bot.sandbox.engine.sandbox import Sandbox
@@ -45,10 +45,12 @@ __all__ = [
     "LearnerSandbox",
     "MountView",
     "Namespace",
+    "NetworkView",
     "Outcome",
     "Sandbox",
     "SandboxPool",
     "VolumeView",
+    "WitnessReport",
     "drain",
     "engine_rows",
     "ensure_images",

@@ -15,7 +15,8 @@ never on another part and never through ``super()``:
 * :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``, ``images``;
 * :mod:`~bot.sandbox.engine.networks`: ``network create/ls/...``;
 * :mod:`~bot.sandbox.engine.compose`: ``compose up/down/ps/...``, through the other
-  verbs (:meth:`Sandbox._dispatch`).
+  verbs (:meth:`Sandbox._dispatch`);
+* :mod:`~bot.sandbox.engine.witness`: the tutor's own requests to a learner's service.
 
 :data:`VERBS` maps every verb of the allow-list to its handler.
 
@@ -42,6 +43,7 @@ from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.engine.volumes import VolumesMixin
+from bot.sandbox.engine.witness import WitnessMixin
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.policy.verbs import VERB_OPTIONS
@@ -55,7 +57,7 @@ RUN_HELP = "Run 'docker run --help' for more information\n"
 
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
-              NetworksMixin, ComposeMixin):
+              NetworksMixin, ComposeMixin, WitnessMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:

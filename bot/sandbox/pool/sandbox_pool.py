@@ -47,7 +47,7 @@ from bot.sandbox.policy.parser import Command
 from bot.sandbox.pool.addresses import engine_environment, socket_accepts
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
-from bot.sandbox.views import ContainerView, Outcome, VolumeView
+from bot.sandbox.views import ContainerView, NetworkView, Outcome, VolumeView, WitnessReport
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
 
@@ -339,6 +339,20 @@ class SandboxPool:
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container, on their engine."""
         return self._on(person, lambda s: s.redis_get(person, name, key))
+
+    def network(self, person: Person, name: str) -> NetworkView | None:
+        """The person's network called ``name``, on their engine."""
+        return self._on(person, lambda s: s.network(person, name))
+
+    def witness_http(self, person: Person, network: str, host: str, port: int,
+                     path: str = "/") -> WitnessReport | None:
+        """The tutor's own HTTP request on the person's network, on their engine."""
+        return self._on(person, lambda s: s.witness_http(person, network, host, port, path))
+
+    def witness_redis(self, person: Person, network: str, host: str,
+                      key: str) -> WitnessReport | None:
+        """The tutor's own Redis read on the person's network, on their engine."""
+        return self._on(person, lambda s: s.witness_redis(person, network, host, key))
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, read through their engine."""
