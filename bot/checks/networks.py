@@ -217,3 +217,43 @@ def compose_survived(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
         return CheckResult(False, "The project is down. Bring it back: `docker compose up -d`.",
                            state="no-up")
     return CheckResult(True, f"`{key}` was stored, the project went down and came back up.")
+
+
+@check("network_absent", ParamSpec("name"), states=("network-present",))
+def network_absent(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
+    """No network of the learner's is called ``name``.
+
+    Parameters: ``name``.
+    """
+    name = str(p["name"])
+    found = ctx.sandbox.network(ctx.person, name)
+    if found is None:
+        return CheckResult(True, f"The network `{name}` is gone.")
+    users = ", ".join(f"`{m}`" for m in found.members)
+    extra = f" (still used by {users}: remove them first)" if users else ""
+    return CheckResult(False, f"The network `{name}` still exists{extra}: "
+                              f"`docker network rm {name}`.", state="network-present")
+
+
+@check("env_is", ParamSpec("container"), ParamSpec("name"), ParamSpec("value"),
+       states=("container-missing", "container-stopped", "env-missing", "env-wrong"))
+def env_is(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
+    """The running container's environment has ``name`` set to ``value`` (the tutor asks it).
+
+    Parameters: ``container``, ``name``, ``value``.
+    """
+    container, name, value = str(p["container"]), str(p["name"]), str(p["value"])
+    view = ctx.sandbox.container(ctx.person, container)
+    if view is None:
+        return missing(container)
+    if not view.running:
+        return stopped(view)
+    answer = ctx.sandbox.exec_capture(ctx.person, container, ["printenv", name])
+    if answer is None or answer[0] != 0:
+        return CheckResult(False, f"`{container}` has no `{name}` in its environment.",
+                           state="env-missing")
+    got = answer[1].rstrip("\n")
+    if got != value:
+        return CheckResult(False, f"In `{container}`, `{name}` is `{got}`, not `{value}`.",
+                           volunteer=True, state="env-wrong")
+    return CheckResult(True, f"`{container}` has `{name}={value}`.")

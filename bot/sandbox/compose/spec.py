@@ -11,6 +11,7 @@ with a one-line reason that names it (:mod:`bot.sandbox.compose.keys`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ LABEL_NUMBER = "com.docker.compose.container-number"
 LABEL_ONEOFF = "com.docker.compose.oneoff"
 LABEL_NETWORK = "com.docker.compose.network"
 LABEL_VOLUME = "com.docker.compose.volume"
+LABEL_HASH = "com.docker.compose.config-hash"
 
 
 def _refuse(message: str, key: str) -> CommandRefused:
@@ -108,9 +110,12 @@ class Project:
         return next((s for s in self.services if s.name == name), None)
 
     def labels(self, service: str) -> dict[str, str]:
-        """The labels real Compose puts on a service's container."""
+        """The labels real Compose puts on a service's container (with its config's hash)."""
+        found = self.service(service)
+        shape = "" if found is None else found.run.text + repr(found.aliases)
+        digest = hashlib.sha256(shape.encode()).hexdigest()
         return {LABEL_PROJECT: self.name, LABEL_SERVICE: service, LABEL_NUMBER: "1",
-                LABEL_ONEOFF: "False"}
+                LABEL_ONEOFF: "False", LABEL_HASH: digest}
 
     def config(self) -> str:
         """``docker compose config``: the file as the sandbox will run it, in YAML."""
@@ -406,6 +411,6 @@ def _declared(document: dict[str, Any], key: str, allowed: tuple[str, ...]) -> l
     return list(declared)
 
 
-__all__ = ["DEFAULT_PROJECT", "FILES", "LABEL_NETWORK", "LABEL_NUMBER", "LABEL_ONEOFF",
+__all__ = ["DEFAULT_PROJECT", "FILES", "LABEL_HASH", "LABEL_NETWORK", "LABEL_NUMBER", "LABEL_ONEOFF",
            "LABEL_PROJECT", "LABEL_SERVICE", "LABEL_VOLUME", "Project", "Service",
            "check_project_name", "project"]

@@ -145,17 +145,26 @@ class ComposeMixin(SandboxBase):
         """Create and start one service's container (or start the one there); (code, line)."""
         name = project.container(service.name)
         existing = self._find_container(ns, name, by_id=False)
+        state = "Started"
+        labels = project.labels(service.name)
         if existing is not None:
             if existing.labels.get(spec.LABEL_PROJECT) != project.name:
                 return 1, (f"Error response from daemon: Conflict. The container name "
                            f'"/{name}" is already in use by container "{existing.id}".\n')
+            if existing.labels.get(spec.LABEL_HASH) != labels[spec.LABEL_HASH]:
+                # The file changed since: Compose replaces the container.
+                done = self._act(person, ns, Command("rm", opts={"force": True}, args=[name]))
+                if done.exit_code:
+                    return done.exit_code, done.output
+                existing, state = None, "Recreated"
+        if existing is not None:
             facts["containers"].append(self._view(ns, existing).as_fact())
             if existing.status == "running":
                 return 0, _line("Container", name, "Running")
             done = self._act(person, ns, Command("start", args=[name]))
             return done.exit_code, (_line("Container", name, "Started") if not done.exit_code
                                     else done.output)
-        done = self._act(person, ns, service.run, project.labels(service.name))
+        done = self._act(person, ns, service.run, labels)
         if done.exit_code:
             return done.exit_code, done.output
         container = done.facts.get("container") or {}
@@ -167,7 +176,7 @@ class ComposeMixin(SandboxBase):
                 args=[project.network(network), name]))
             if joined.exit_code:
                 return joined.exit_code, joined.output
-        return 0, _line("Container", name, "Started")
+        return 0, _line("Container", name, state)
 
     # -- down -------------------------------------------------------------------------------
 
