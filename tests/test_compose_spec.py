@@ -80,9 +80,13 @@ def test_every_honoured_key_maps_onto_a_run_option() -> None:
     assert web.run.text.startswith("docker run -d --name shop-web-1 ")
     assert "-v '$(pwd):/www'" in web.run.text
     assert project.networks == ["front", "back"] and project.volumes == ["data"]
-    assert project.labels("web") == {
+    labels = project.labels("web")
+    assert {k: v for k, v in labels.items() if k != spec.LABEL_HASH} == {
         "com.docker.compose.project": "shop", "com.docker.compose.service": "web",
         "com.docker.compose.container-number": "1", "com.docker.compose.oneoff": "False"}
+    changed = spec.project(APP.replace("hostname: front", "hostname: back"))
+    assert changed.labels("web")[spec.LABEL_HASH] != labels[spec.LABEL_HASH]
+    assert changed.labels("cache") == project.labels("cache")
 
 
 def test_each_service_run_passes_the_same_vetting_as_a_typed_run() -> None:

@@ -238,7 +238,7 @@ def network_absent(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
 @check("env_is", ParamSpec("container"), ParamSpec("name"), ParamSpec("value"),
        states=("container-missing", "container-stopped", "env-missing", "env-wrong"))
 def env_is(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
-    """The running container's environment has ``name`` set to ``value`` (the tutor asks it).
+    """The running container's environment has ``name`` set to ``value`` (the tutor runs ``env``).
 
     Parameters: ``container``, ``name``, ``value``.
     """
@@ -248,11 +248,12 @@ def env_is(ctx: CheckContext, p: dict[str, Any]) -> CheckResult:
         return missing(container)
     if not view.running:
         return stopped(view)
-    answer = ctx.sandbox.exec_capture(ctx.person, container, ["printenv", name])
-    if answer is None or answer[0] != 0:
+    answer = ctx.sandbox.exec_capture(ctx.person, container, ["env"])
+    lines = answer[1].splitlines() if answer is not None and answer[0] == 0 else []
+    got = next((line.partition("=")[2] for line in lines if line.startswith(f"{name}=")), None)
+    if got is None:
         return CheckResult(False, f"`{container}` has no `{name}` in its environment.",
                            state="env-missing")
-    got = answer[1].rstrip("\n")
     if got != value:
         return CheckResult(False, f"In `{container}`, `{name}` is `{got}`, not `{value}`.",
                            volunteer=True, state="env-wrong")

@@ -105,7 +105,9 @@ class WitnessMixin(SandboxBase):
         with engine_calls():
             container: Container = self.client.containers.create(
                 WITNESS_IMAGE, entrypoint=argv[:1], command=argv[1:], environment=env,
-                user=WITNESS_USER, labels=labels, network=network.name, detach=True, **limits)
+                user=WITNESS_USER, labels=labels, network=network.name, detach=True,
+                tmpfs={"/data": "size=1m"},  # the image's VOLUME: no anonymous volume made
+                **limits)
         try:
             with engine_calls():
                 container.start()
@@ -118,7 +120,7 @@ class WitnessMixin(SandboxBase):
             return WitnessReport(code, raw[-8192:].decode("utf-8", "replace").replace("\r\n", "\n"))
         finally:
             with suppress(docker.errors.APIError):
-                container.remove(force=True)
+                container.remove(force=True, v=True)
 
 
 __all__ = ["WITNESS_IMAGE", "WitnessMixin"]
