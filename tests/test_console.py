@@ -85,7 +85,7 @@ def test_the_installed_command_runs_a_piped_session(settings: Settings, tmp_path
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "The ephemeral writable layer" in result.stdout
+    assert "A network of your own" in result.stdout
     assert "DRIVER" in result.stdout
     assert (tmp_path / "data" / "tutor.db").is_file()
 
@@ -178,7 +178,7 @@ def test_in_a_terminal_reset_asks_and_only_yes_goes_on(tutor: Tutor) -> None:
     """On a TTY `reset` says what it removes; `no` keeps everything, `yes` removes it."""
     output = terminal(tutor, "max", ["start", "docker volume create keepme", "reset", "y",
                                      "docker volume ls", "reset", "yes", "docker volume ls"])
-    question = ("This removes all your containers and volumes and starts Data Persistence over.\n"
+    question = ("This removes all your containers and volumes and starts Networking over.\n"
                 "Type yes to go on: ")
     assert output.count(question) == 2
     first, second = output.split(question)[1:]

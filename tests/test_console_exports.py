@@ -29,8 +29,8 @@ def _console(tutor: Tutor, user: str, lines: list[str], out_dir: Path | None) ->
 def test_progress_export_writes_the_csv_it_announces(tutor_no_engine: Tutor,
                                                     tmp_path: Path) -> None:
     """`progress export` at the console: a CSV in --out, its path printed, one row per learner."""
-    _console(tutor_no_engine, "ada", ["start"], None)
-    _console(tutor_no_engine, "grace", ["start", "next"], None)
+    _console(tutor_no_engine, "ada", ["start data-persistence"], None)
+    _console(tutor_no_engine, "grace", ["start data-persistence", "next"], None)
     out_dir = tmp_path / "exports"
     output = _console(tutor_no_engine, "teacher", ["progress export"], out_dir)
     [(path, size)] = WRITTEN.findall(output)
@@ -49,7 +49,7 @@ def test_the_chart_is_written_as_a_png_in_the_current_directory(
         tutor_no_engine: Tutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`progress` at the console: each funnel chart is a PNG file here, its path printed."""
     monkeypatch.chdir(tmp_path)
-    _console(tutor_no_engine, "ada", ["start"], None)
+    _console(tutor_no_engine, "ada", ["start data-persistence"], None)
     output = _console(tutor_no_engine, "teacher", ["progress", "progress"], None)
     found = WRITTEN.findall(output)
     assert [Path(path).name for path, _ in found] == [

@@ -19,7 +19,7 @@ STAMP = re.compile(r"^\d\d-\d\d \d\d:\d\d  ")
 def _walk(tutor: Tutor, name: str, nexts: int) -> Person:
     """A console learner who started the lesson and typed `next` ``nexts`` times."""
     person = Person("console", name, name.title())
-    tutor.handle(person, "start")
+    tutor.handle(person, "start data-persistence")
     for _ in range(nexts):
         tutor.handle(person, "next")
     return person

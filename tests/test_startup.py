@@ -137,7 +137,7 @@ def test_a_piped_console_builds_first_and_runs_the_script(tutor_no_engine: Tutor
     assert run_console(startup, "ivy", stdin=io.StringIO("start\nstatus\n"), stdout=out) == 0
     startup.close()
     text = out.getvalue()
-    assert "> start" in text and "Containers are disposable" in text
+    assert "> start" in text and "Containers that talk to each other" in text
     assert "ivy> " not in text and BANNER not in text
 
 
@@ -187,7 +187,7 @@ def test_in_a_terminal_the_prompt_comes_first_and_the_first_line_is_answered(
     output, status = _terminal_session(tmp_path, [b"start\n", b"quit\n"])
     assert status == 0, output
     assert output.index(b"docker-tutor console.") < output.index(b"jo> ")
-    assert b"Containers are disposable" in output
+    assert b"Containers that talk to each other" in output
     assert b"INFO" not in output and b"command learner=" not in output
     assert (tmp_path / "data" / "tutor.db").is_file()
 
@@ -261,5 +261,5 @@ def test_a_piped_console_prints_no_log_lines(tmp_path: Path) -> None:
                             timeout=120, env=_env(tmp_path), check=False)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert "The ephemeral writable layer" in result.stdout
+    assert "A network of your own" in result.stdout
 
