@@ -187,14 +187,13 @@ class ComposeMixin(SandboxBase):
                 else self._project_name(command) or spec.DEFAULT_PROJECT)
         out: list[str] = []
         removed: list[dict[str, Any]] = []
-        containers = self._project_containers(ns, name)
-        for container in reversed(containers):
-            view = self._view(ns, container)
-            done = self._act(person, ns, Command("rm", opts={"force": True}, args=[view.name]))
+        names = [self._view(ns, c).name for c in reversed(self._project_containers(ns, name))]
+        if names:  # one `docker rm -f` for the project's containers, newest first
+            done = self._act(person, ns, Command("rm", opts={"force": True}, args=names))
             if done.exit_code:
-                return Outcome(1, "".join(out) + done.output)
-            removed.extend(done.facts.get("removed") or [view.as_fact()])
-            out.append(_line("Container", view.name, "Removed"))
+                return Outcome(1, done.output)
+            removed.extend(done.facts.get("removed") or [])
+            out.extend(_line("Container", n, "Removed") for n in names)
         for network in self._networks(ns):
             labels = network.attrs.get("Labels") or {}
             if labels.get(spec.LABEL_PROJECT) == name:
