@@ -119,3 +119,24 @@ def test_refused_keys_reach_no_engine(sandbox: Sandbox, alice: Person) -> None:
             run(sandbox, alice, "docker compose up -d")
     finally:
         sandbox.remove_all(alice)
+
+
+def test_a_changed_file_recreates_only_what_changed_and_names_orphans(
+        app: Sandbox, alice: Person) -> None:
+    """A service whose config changed is recreated; one no longer in the file is an orphan."""
+    before = {v.name: v.id for v in app.containers(alice)}
+    app.write_workspace_file(alice, "compose.yaml", APP.replace(
+        "web: {image: busybox, command: sleep 600, depends_on: [cache], environment: "
+        "{CACHE: cache}, networks: [default, back]}", "web: {image: busybox, command: sleep 900}"
+    ).replace("networks: {back: {}}, ", ""))
+    out = ok(app, alice, "docker compose up -d")
+    assert "app-web-1  Recreated" in out and "app-cache-1  Running" in out
+    after = {v.name: v.id for v in app.containers(alice)}
+    assert after["app-cache-1"] == before["app-cache-1"]
+    assert after["app-web-1"] != before["app-web-1"]
+    app.write_workspace_file(alice, "compose.yaml", "services: {cache: {image: redis, command: "
+                             "redis-server --appendonly yes, volumes: ['data:/data']}}\n"
+                             "volumes: {data: {}}")
+    assert "Found orphan containers ([app-web-1])" in ok(app, alice, "docker compose up -d")
+    assert "Container app-web-1  Removed" in ok(app, alice, "docker compose down")
+    assert app.containers(alice) == []

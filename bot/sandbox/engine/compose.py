@@ -138,6 +138,13 @@ class ComposeMixin(SandboxBase):
             if code:
                 return Outcome(1, "".join(out), facts={"compose": facts})
         notes = [] if command.flag("detach") else [DETACHED_NOTE]
+        known = {s.name for s in project.services}
+        orphans = [self._view(ns, c).name for c in self._project_containers(ns, project.name)
+                   if c.labels.get(spec.LABEL_SERVICE) not in known]
+        if orphans:
+            out.insert(0, f"WARN[0000] Found orphan containers ([{' '.join(orphans)}]) for this "
+                          "project. If you removed or renamed this service in your compose "
+                          "file, `docker compose down` removes it.\n")
         return Outcome(0, "".join(out), notes=notes, facts={"compose": facts})
 
     def _up_service(self, person: Person, ns: Namespace, project: spec.Project,
