@@ -14,7 +14,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-.venv/bin/python}
-SECURITY_TESTS=(tests/test_sandbox_hostile.py tests/test_policy.py tests/test_sandbox_limits.py tests/test_networks.py)
+SECURITY_TESTS=(tests/test_sandbox_hostile.py tests/test_policy.py tests/test_sandbox_limits.py tests/test_networks.py
+                tests/test_witness.py)
 
 install_runsc() {
   if command -v runsc >/dev/null 2>&1; then

@@ -2,6 +2,7 @@
 
 It reaches only the learner's own services, under names of their network; it takes no
 value that is not checked; the learner's verbs never see it; and it leaves nothing behind.
+It runs in the security set too, on the hardened engine (``.ci/engine.sh security``).
 """
 
 from __future__ import annotations
