@@ -8,7 +8,7 @@
   wall time, errors, per-command latency (post to answer on the ``response_url``), and
   the serve process's peak memory.
 
-``serve`` runs as deployed: gunicorn's HTTP workers acknowledge into the durable queue,
+``serve`` runs as deployed: its HTTP server (uvicorn) acknowledges into the durable queue,
 worker processes run the jobs.
 """
 
@@ -33,7 +33,7 @@ import docker
 
 import bench
 from bot.sandbox.pool.janitor import purge_prefix
-from handlers.fake_slack import FakeSlack, sign
+from tests.fake_slack import FakeSlack, sign
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
 
 CHALLENGE = [

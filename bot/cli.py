@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import Settings
+from bot.config import Settings, default_data_dir
 from bot.errors import TutorError
 
 if TYPE_CHECKING:
@@ -25,8 +25,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("docker_tutor")
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console.oplog import divert_background
     from bot.console.repl import ServiceStartup, run_console
     from bot.factory import build_service
+
+    # Background threads (disk watch, reaper, pool pings) log for the operator, to a file:
+    # never onto the learner's prompt.
+    data_dir = Path(os.environ.get("TUTOR_DATA_DIR") or default_data_dir())
+    divert_background(Path(os.environ.get("TUTOR_LOG_FILE") or data_dir / "console.log"))
 
     if "TUTOR_COMMANDS_PER_MINUTE" not in os.environ:
         # One person on their own engine: the class-wide flood limit would only get in the

@@ -5,7 +5,7 @@ tutor's messages in a small part of it (code spans, emphasis, lists). Both front
 used to read that text with their own regular expressions, and disagreed on what a table
 rule or a bullet is. Now markdown-it-py (the CommonMark reader rich already depends on)
 reads it here, once, into :class:`Block` and :class:`Span`; the terminal
-(:mod:`bot.console.render`) and Slack (:mod:`handlers.mrkdwn.convert`) each render that
+(:mod:`bot.console.render`) and Slack (:mod:`handlers.render.mrkdwn.convert`) each render that
 model and nothing else.
 
 Two readings:

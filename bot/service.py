@@ -32,6 +32,10 @@ class LessonCard:
         current_number: The 1-based number of the step the person is on (``None`` when
             not started, or on a step the lesson no longer has).
         current_title: That step's title.
+        number: Its number in the course (0 when there is no course file).
+        coming: The course lists it but it is not written yet (nothing to start).
+        waiting_on: Titles of the lessons it builds on that the person has not finished
+            (advice: it can be started anyway).
     """
 
     lesson_id: str
@@ -43,6 +47,9 @@ class LessonCard:
     completed: bool = False
     current_number: int | None = None
     current_title: str | None = None
+    number: int = 0
+    coming: bool = False
+    waiting_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,8 @@ def help_text(front: FrontEnd) -> str:
     return f"""*docker-tutor* teaches Docker with real commands on your own sandbox.
 
 {where}
-- `lessons`: the lessons and your progress
-- `start [lesson]`: start or resume a lesson
+- `lessons`: the course, lesson by lesson, with your progress
+- `start [lesson]`: start or resume a lesson (alone: yours, or the course's next)
 - `show`: show the current section again
 - `next` / `back`: move through the lesson
 - `check`: ask whether the current step is done

@@ -24,7 +24,7 @@ from bot.errors import UsageError
 from bot.jobs.durable import JobQueue
 from bot.jobs.ordered import DEFAULT_WORKERS, KeyedExecutor
 from bot.service import TutorService
-from handlers import actions, alerts, commands, dedupe, home, messages
+from handlers.listeners import actions, alerts, commands, dedupe, editor, home, messages
 from handlers.runtime import ErrorHook, Runtime
 
 log = logging.getLogger("docker_tutor.slack")
@@ -114,6 +114,7 @@ def build_app(
     messages.register(app, runtime)
     home.register(app, runtime)
     alerts.register(app, runtime)
+    editor.register(app, runtime)
     return app
 
 

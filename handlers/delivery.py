@@ -1,6 +1,6 @@
 """When Slack refuses a message, the learner gets one short notice instead of silence.
 
-Payloads are built valid (:mod:`handlers.blocks`), but Slack may still refuse one
+Payloads are built valid (:mod:`handlers.render.blocks`), but Slack may still refuse one
 (``invalid_blocks``, ``msg_too_long``, a limit Slack tightens later). Without this the
 refusal is an exception in a background task: logged, and the learner sees nothing.
 :func:`send_all` posts a reply's messages and, for the first refused one, a short
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import DeliveryError
-from handlers.blocks import fallback_text, section
+from handlers.render.blocks import fallback_text, section
 
 log = logging.getLogger("docker_tutor.slack")
 

@@ -34,10 +34,10 @@ from bot.jobs.durable import JobQueue
 from bot.jobs.ordered import KeyedExecutor
 from bot.reply import Context, Notice, Reply, Tone
 from bot.service import TutorService
-from handlers import dedupe
-from handlers.blocks import MAX_BLOCKS, Rendered, Upload, context, fallback_text, render
 from handlers.delivery import send_all
-from handlers.mrkdwn import literal
+from handlers.listeners import dedupe
+from handlers.render.blocks import MAX_BLOCKS, Rendered, Upload, context, fallback_text, render
+from handlers.render.mrkdwn import literal
 
 log = logging.getLogger("docker_tutor.slack")
 

@@ -5,8 +5,10 @@ the progress database (:mod:`bot.jobs.durable`):
 
 * the acknowledging side verifies each request, stores its line as a job and answers
   Slack: with ``SLACK_APP_TOKEN`` over Socket Mode in this process, otherwise over HTTP
-  on ``PORT`` (``POST /slack/events``, ``GET /healthz``) on gunicorn, in a child process
-  (:mod:`handlers.wsgi`);
+  on ``PORT`` (``POST /slack/events``, ``GET /healthz``) on uvicorn, in child processes
+  of their own (:mod:`handlers.web.server`; ``TUTOR_HTTP_WORKERS``, default 1): an
+  event loop holds slow clients without a thread each, and this process's housekeeping
+  never competes with it for the GIL;
 * ``TUTOR_SERVE_WORKERS`` worker processes (default 1; :mod:`handlers.worker`) run the
   jobs; ``0`` starts none, for ``docker-tutor worker`` run on its own.
 
@@ -36,10 +38,10 @@ from bot.config import Settings
 from bot.errors import UsageError
 from bot.factory import build_queue, build_service
 from bot.jobs.ordered import KeyedExecutor
-from handlers.alerts import AlertLoop
 from handlers.app import build_app, web_client
+from handlers.listeners.alerts import AlertLoop
 from handlers.signals import check_settings, stop_on_signals
-from handlers.wsgi import EVENTS_PATH, HEALTH_PATH
+from handlers.web.asgi import EVENTS_PATH, HEALTH_PATH
 
 log = logging.getLogger("docker_tutor.slack")
 
@@ -132,31 +134,26 @@ def _wait_healthy(base: str, http: BaseProcess, timeout: float = 90.0) -> None:
 
 def _http_mode(settings: Settings, host: str, stop: threading.Event,
                on_ready: Callable[[str], None] | None) -> None:
-    """Gunicorn in a child process (its arbiter needs a main thread of its own)."""
-    from handlers.wsgi import GRACEFUL_SECONDS, run_http
+    """The HTTP server processes (each runs its server in its main thread: it owns SIGTERM)."""
+    from handlers.web.server import start_http, stop_http
 
     port = settings.port or _free_port(host)
-    http = multiprocessing.get_context("spawn").Process(
-        target=run_http, args=(settings, host, port), name="docker-tutor-http", daemon=False)
-    http.start()
+    children = start_http(settings, host, port)
     try:
         local = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         base = f"http://{local}:{port}"
-        _wait_healthy(base, http)
-        log.info("listening on port %d, events at %s", port, EVENTS_PATH)
+        for child in children:
+            _wait_healthy(base, child)
+        log.info("listening on port %d (%d processes), events at %s", port, len(children),
+                 EVENTS_PATH)
         if on_ready is not None:
             on_ready(base + EVENTS_PATH)
         while not stop.wait(1.0):
-            if not http.is_alive():
-                log.error("the HTTP server exited (status %s): stopping", http.exitcode)
+            if not all(child.is_alive() for child in children):
+                log.error("an HTTP server process exited: stopping")
                 break
     finally:
-        if http.is_alive():
-            http.terminate()  # SIGTERM: gunicorn stops accepting, finishes requests in flight
-        http.join(GRACEFUL_SECONDS + 10)
-        if http.is_alive():
-            http.kill()
-            http.join(5)
+        stop_http(children)  # SIGTERM: stop accepting, finish requests in flight
 
 
 def serve(settings: Settings, *, stop: threading.Event | None = None,

@@ -8,7 +8,9 @@ docker"`` runs on a machine without an engine. Engine fixtures (``docker_client`
 Every engine object a test creates lives under a namespace unique to the test session
 (``TUTOR_NAMESPACE``-style prefix ``dtt<random>``) and is labelled with it; once any test
 used the engine, the session removes every container and volume carrying that label at
-its end, even after failures.
+its end, even after failures. The session's check for leftover unlabelled anonymous
+volumes counts only those its own containers mounted (:class:`SessionVolumes`): other
+clients of the same engine never fail the suite, and their volumes are never removed.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import gc
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import pytest
 import sqlalchemy
+from docker.api.container import ContainerApiMixin
 from docker.models.volumes import Volume
 
 from bot.config import Limits, Settings
@@ -52,6 +57,20 @@ def _purge(client: docker.DockerClient, prefix: str) -> None:
     purge_prefix(client, prefix)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Hold the layout's rule: a test that needs the engine lives under ``tests/engine/``.
+
+    ``tests/unit/`` runs on any machine (``make test-fast``); a test there marked
+    ``docker`` is a misplaced test, and collection fails naming it.
+    """
+    unit = ROOT / "tests" / "unit"
+    misplaced = [item.nodeid for item in items
+                 if item.get_closest_marker("docker") is not None and unit in Path(item.path).parents]
+    if misplaced:
+        raise pytest.UsageError("tests that need the engine belong under tests/engine/: "
+                                + ", ".join(misplaced[:5]))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Move what collection built out of the garbage collector's way for the session.
 
@@ -68,15 +87,65 @@ def namespace_prefix() -> str:
     return "dtt" + secrets.token_hex(3)
 
 
+class SessionVolumes:
+    """The volumes this test session's own containers mounted (finding 9: others share the engine).
+
+    Containers are recognised by id: every ``create_container`` this process makes through
+    docker-py (the sandbox's and the tests' own) is noted; the engine's ``volume mount``
+    events, followed on a thread for the session, name the container that mounted each
+    volume. Only volumes mounted by a noted container are this session's: what other
+    clients of the engine create is never counted, nor removed.
+    """
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.containers: set[str] = set()
+        self.mounted: dict[str, str] = {}
+        self._original = ContainerApiMixin.create_container
+        noted = self.containers
+
+        def create_container(api: ContainerApiMixin, *args: Any, **kwargs: Any) -> Any:
+            created = self._original(api, *args, **kwargs)
+            noted.add(str(created.get("Id", "")))
+            return created
+
+        ContainerApiMixin.create_container = create_container  # type: ignore[method-assign]
+        self._events = client.events(decode=True, filters={"type": "volume", "event": "mount"})
+        self._thread = threading.Thread(target=self._follow, name="test-volume-events",
+                                        daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        with contextlib.suppress(Exception):  # the stream ends when closed
+            for event in self._events:
+                actor = event.get("Actor") or {}
+                container = (actor.get("Attributes") or {}).get("container", "")
+                self.mounted[str(actor.get("ID", ""))] = container
+
+    def ours(self, name: str) -> bool:
+        """Whether volume ``name`` was mounted by a container this session created."""
+        return self.mounted.get(name, "") in self.containers
+
+    def close(self) -> None:
+        """Stop noting (restore docker-py) and stop following events (a second call does nothing)."""
+        if self._thread.is_alive() or ContainerApiMixin.create_container is not self._original:
+            ContainerApiMixin.create_container = self._original  # type: ignore[method-assign]
+            with contextlib.suppress(Exception):
+                self._events.close()
+            self._thread.join(timeout=5)
+
+
 @pytest.fixture(scope="session")
 def docker_client(namespace_prefix: str) -> Iterator[docker.DockerClient]:
     """A docker-py client on the real engine; at the session's end it removes the session's objects."""
     client = docker.from_env()
     before = {v.name for v in client.volumes.list()}
+    session = SessionVolumes(client)
     yield client
     try:
         _purge(client, namespace_prefix)
-        left = _unlabelled_anonymous(client, before)
+        time.sleep(0.2)  # the last mount events reach the follower
+        session.close()
+        left = [v for v in _unlabelled_anonymous(client, before) if session.ours(v.name)]
         for volume in left:  # unused by anything now: the session's own leftovers
             with contextlib.suppress(docker.errors.APIError):
                 volume.remove()
@@ -85,6 +154,7 @@ def docker_client(namespace_prefix: str) -> Iterator[docker.DockerClient]:
             f"(a container of an image with VOLUME removed without v=True): "
             f"{', '.join(v.name[:12] for v in left)}")
     finally:
+        session.close()
         client.close()
 
 

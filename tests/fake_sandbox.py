@@ -18,14 +18,16 @@ call fail as an unreachable engine does (:class:`~bot.errors.EngineUnavailable`)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
 from bot.sandbox import (
     Command,
     ContainerView,
+    ImageView,
     LearnerSandbox,
     MountView,
     Namespace,
@@ -73,6 +75,9 @@ class Learner:
     networks: dict[str, NetworkView] = field(default_factory=dict)
     witnessed: dict[tuple[str, str, str], WitnessReport] = field(default_factory=dict)
     # (network, host, "http:PORT:PATH" or "redis:KEY") -> what the witness sees
+    images: dict[str, ImageView] = field(default_factory=dict)  # name -> its view
+    image_files: dict[str, set[str]] = field(default_factory=dict)  # name -> paths in it
+    image_output: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> a run
 
 
 Change = Callable[[Learner], None]
@@ -324,6 +329,53 @@ class FakeSandbox:
         if network not in me.networks:
             return None
         return me.witnessed.get((network, host, request), WitnessReport(1, "nc: bad address\n"))
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The learner's image ``name`` (:attr:`Learner.images`)."""
+        self._engine()
+        return self.learner(person).images.get(name)
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = 10.0) -> tuple[int, str] | None:
+        """What a witness run of the image prints (:attr:`Learner.image_output`)."""
+        self._engine()
+        mine = self.learner(person)
+        return None if name not in mine.images else mine.image_output.get(name, (0, ""))
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` is among the image's files (:attr:`Learner.image_files`)."""
+        self._engine()
+        mine = self.learner(person)
+        return None if name not in mine.images else path in mine.image_files.get(name, set())
+
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
+        """What a witness would load: ``key`` from the container's Redis keys, database 0."""
+        self._engine()
+        container = self.learner(person).containers.get(name)
+        if container is None:
+            return {"reachable": False, "why": "no container"}
+        value = self.learner(person).redis.get(name, {}).get(key)
+        return {"reachable": True, "values": {} if value is None else {"0": value},
+                "others": {}, "aof": options.get("appendonly") == "yes", "witness": True}
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """A file as the scripted ``cat PATH`` (or ``test -e PATH``) answer says it is."""
+        self._engine()
+        if name not in self.learner(person).containers:
+            return False, None
+        cat = self._execs.get((name, ("cat", path)))
+        if cat is not None:
+            return (True, cat[1]) if cat[0] == 0 else (False, None)
+        test = self._execs.get((name, ("test", "-e", path)))
+        return (test is not None and test[0] == 0), None
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the container ended: its exit code, no OOM, no log."""
+        self._engine()
+        container = self.learner(person).containers.get(name)
+        if container is None:
+            return None
+        return {"exit": 0, "oom": False, "cause": "", "running": container.running}
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, or ``None``."""

@@ -9,7 +9,7 @@ points) would be an edge the graph cannot see: only the front-end registry
 declares (:data:`FRONT_END_GROUP`), which are read here too.
 
 Run ``python -m tests.import_graph`` for the layers and any cycle (exit 1 on a cycle or a
-broken rule); ``tests/test_layers.py`` asserts the same.
+broken rule); ``tests/unit/project/test_layers.py`` asserts the same.
 """
 
 from __future__ import annotations

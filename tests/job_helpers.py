@@ -14,10 +14,10 @@ from bot.config import Settings
 from bot.jobs.ordered import KeyedExecutor
 from bot.progress.queue import SqlJobQueue
 from handlers.app import build_app, web_client
-from handlers.fake_slack import FakeSlack
 from handlers.runtime import Runtime
-from handlers.server import SlackHTTPServer
+from handlers.web.server import SlackHTTPServer
 from handlers.worker import JobRunner, run_worker
+from tests.fake_slack import FakeSlack
 from tests.slack_helpers import SlackSender, slack_settings
 
 
@@ -48,8 +48,7 @@ def queued_stack(settings: Settings, tutor: Any, fake: FakeSlack) -> Iterator[Qu
     errors: list[BaseException] = []
     executor = KeyedExecutor(4, thread_name_prefix="test-ack")
     app = build_app(config, tutor, executor=executor, on_error=errors.append, jobs=queue)
-    server = SlackHTTPServer(app, host="127.0.0.1", port=0)
-    server.poll_interval = 0.02
+    server = SlackHTTPServer(app, healthy=queue.ping)  # as serve builds it
     server.start()
     try:
         yield QueuedStack(fake, SlackSender(server.url, fake), queue, config, errors)

@@ -23,10 +23,10 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers.blocks import FALLBACK_LIMIT, HEADER_LIMIT, MAX_BLOCKS, VIEW_BLOCK_LIMIT, Rendered
-from handlers.blocks import Upload as RenderedUpload
-from handlers.fake_slack import RESPONSE, Call, FakeSlack
-from handlers.mrkdwn import SECTION_LIMIT, slack_len
+from handlers.render.blocks import FALLBACK_LIMIT, HEADER_LIMIT, MAX_BLOCKS, VIEW_BLOCK_LIMIT, Rendered
+from handlers.render.blocks import Upload as RenderedUpload
+from handlers.render.mrkdwn import SECTION_LIMIT, slack_len
+from tests.fake_slack import RESPONSE, Call, FakeSlack
 
 BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000

@@ -23,8 +23,8 @@ from bot.config import Settings
 from bot.jobs.ordered import KeyedExecutor
 from bot.service import TutorService
 from handlers.app import build_app
-from handlers.fake_slack import FakeSlack, sign
-from handlers.server import SlackHTTPServer
+from handlers.web.server import SlackHTTPServer
+from tests.fake_slack import FakeSlack, sign
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
@@ -225,7 +225,6 @@ def running_stack(settings: Settings, tutor: TutorService, fake: FakeSlack) -> I
     app = build_app(slack_settings(settings, fake), tutor, executor=executor,
                     on_error=errors.append)
     server = SlackHTTPServer(app, host="127.0.0.1", port=0)
-    server.poll_interval = 0.02  # stop() waits for the serving loop to notice: keep it short
     server.start()
     try:
         yield Stack(fake, SlackSender(server.url, fake), server, executor, tutor, errors)

@@ -17,13 +17,15 @@ from bot.checks.framework import (
 )
 
 # Importing the modules registers their primitives.
-from bot.checks import challenge as _challenge  # noqa: F401  isort: skip
-from bot.checks import containers as _containers  # noqa: F401  isort: skip
-from bot.checks import files as _files  # noqa: F401  isort: skip
+from bot.checks.immortal import challenge as _challenge  # noqa: F401  isort: skip
+from bot.checks.primitives import containers as _containers  # noqa: F401  isort: skip
+from bot.checks.primitives import files as _files  # noqa: F401  isort: skip
 from bot.checks import history as _history  # noqa: F401  isort: skip
-from bot.checks import networks as _networks  # noqa: F401  isort: skip
+from bot.checks.primitives import images as _images  # noqa: F401  isort: skip
+from bot.checks.primitives import networks as _networks  # noqa: F401  isort: skip
 from bot.checks import quiz as _quiz  # noqa: F401  isort: skip
-from bot.checks import redis_keys as _redis_keys  # noqa: F401  isort: skip
-from bot.checks import volumes as _volumes  # noqa: F401  isort: skip
+from bot.checks.primitives import redis_keys as _redis_keys  # noqa: F401  isort: skip
+from bot.checks.primitives import volumes as _volumes  # noqa: F401  isort: skip
+from bot.checks.primitives import lifecycle as _lifecycle  # noqa: F401  isort: skip
 
 __all__ = ["PRIMITIVES", "CheckContext", "CheckResult", "ParamSpec", "primitive", "run_checks"]

@@ -8,10 +8,11 @@ method reads; none changes the learner's objects.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from bot.identity import Person
-from bot.sandbox import Command, ContainerView, NetworkView, VolumeView, WitnessReport
+from bot.sandbox import Command, ContainerView, ImageView, NetworkView, VolumeView, WitnessReport
 
 
 class EngineReader(Protocol):
@@ -61,6 +62,28 @@ class EngineReader(Protocol):
         ``None`` when the person has no such network.
         """
 
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = ...) -> dict[str, Any]:
+        """What the Redis in the person's container ``name`` finds of ``key`` on its volume.
+
+        Read by the tutor's own witness container, never inside the learner's: the volume
+        mounted at ``target`` is loaded read-only with the container's ``redis-server``
+        ``options`` that choose the files (:mod:`bot.sandbox.redis.witness`).
+        """
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container ``name``, and its text.
+
+        Read through the engine's archive endpoint, never by running anything inside the
+        container. The text is ``None`` for a folder or a link.
+        """
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's stopped container ``name`` ended, or ``None`` for no such one.
+
+        ``exit``, ``oom``, and the ``cause`` its log gives (permission denied, out of memory).
+        """
+
     def vet(self, person: Person, command: Command) -> object:
         """Check ``command`` against the policy without any engine request.
 
@@ -73,6 +96,16 @@ class EngineReader(Protocol):
 
         Read through the engine; ``None`` when it is missing, not a plain file, or behind a link.
         """
+
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The person's own image ``name`` (``app``, ``app:v1``), or ``None``."""
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = ...) -> tuple[int, str] | None:
+        """Run the person's image as the tutor (a witness): (exit code, output), or ``None``."""
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` exists in the person's image (``None``: no such image)."""
 
 
 __all__ = ["EngineReader"]

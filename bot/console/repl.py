@@ -203,6 +203,7 @@ def run_console(
             continue
         if line in ("quit", "exit"):
             break
+        line = _heredoc(line, stdin, stdout if interactive else None)
         if not interactive:
             print(f"> {printable(line)}", file=stdout)
         if service is None and startup is not None:
@@ -216,6 +217,32 @@ def run_console(
         except TutorError as error:
             screen.error(error)
     return 0
+
+
+_HEREDOC = re.compile(r"^(edit\s+\S+)\s+<<-?\s*'?([A-Za-z_][A-Za-z0-9_]*)'?$")
+"""``edit FILE <<EOF``: the lines that follow, up to ``EOF``, are the file's text."""
+
+
+def _heredoc(line: str, stdin: TextIO, prompt: TextIO | None) -> str:
+    """``edit FILE <<EOF`` and the lines up to ``EOF`` as one ``edit FILE TEXT`` (several lines).
+
+    A Dockerfile takes several lines; the console reads them as a shell heredoc does.
+    Other lines are returned as they are.
+    """
+    match = _HEREDOC.match(line)
+    if match is None:
+        return line
+    head, end = match.groups()
+    body: list[str] = []
+    while True:
+        if prompt is not None:
+            prompt.write("... ")
+            prompt.flush()
+        more = stdin.readline()
+        if not more or more.rstrip("\r\n") == end:
+            break
+        body.append(more.rstrip("\r\n"))
+    return f"{head} " + "\n".join(body)
 
 
 def _confirmed(service: TutorService, person: Person, screen: Screen, stdin: TextIO) -> bool:

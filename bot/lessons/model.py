@@ -1,7 +1,8 @@
 """The lesson model, loaded from the data files under ``lessons/``.
 
 A lesson is a folder holding ``lesson.toml`` (steps, hints, solutions, checks) and one
-Markdown file per step. Lessons are content: adding one needs no Python.
+Markdown file per step. Lessons are content: adding one needs no Python. The course file
+``lessons/course.toml`` (:mod:`bot.lessons.course`) orders them and says what each builds on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import LessonError, UsageError
+from bot.lessons.course import Course, CourseEntry, load_course
 
 LESSON_FILE = "lesson.toml"
 
@@ -218,7 +220,10 @@ def _step(folder: Path, raw: dict[str, Any], index: int) -> Step:
 
 
 class Catalog:
-    """Every lesson found under a folder, by id.
+    """Every lesson found under a folder, by id, in the course's order.
+
+    With a course file (:mod:`bot.lessons.course`) the lessons follow the course; lessons
+    it does not list come after, by number. Without one they go by number.
 
     Args:
         root: The ``lessons/`` folder; each subfolder with a ``lesson.toml`` is a lesson.
@@ -226,25 +231,29 @@ class Catalog:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.course: Course | None = load_course(root)
         lessons = []
         for folder in sorted(p for p in root.iterdir() if (p / LESSON_FILE).is_file()):
             lessons.append(load_lesson(folder))
         if not lessons:
             raise LessonError(f"No lessons found under {root}.")
-        self._by_id = self._index(lessons)
+        self._by_id = self._index(lessons, self.course)
 
     @staticmethod
-    def _index(lessons: list[Lesson]) -> dict[str, Lesson]:
-        lessons.sort(key=lambda lesson: (lesson.number, lesson.id))
+    def _index(lessons: list[Lesson], course: Course | None = None) -> dict[str, Lesson]:
+        order = {e.id: n for n, e in enumerate(course.entries)} if course else {}
+        lessons.sort(key=lambda lesson: (order.get(lesson.id, len(order)), lesson.number,
+                                         lesson.id))
         return {lesson.id: lesson for lesson in lessons}
 
     @classmethod
     def of(cls, *lessons: Lesson) -> Catalog:
-        """A catalog of just these lessons (``lessons selftest PATH`` uses one)."""
+        """A catalog of just these lessons, with no course (``lessons selftest PATH``)."""
         if not lessons:
             raise LessonError("A catalog needs at least one lesson.")
         catalog = cls.__new__(cls)
         catalog.root = lessons[0].path.parent
+        catalog.course = None
         catalog._by_id = cls._index(list(lessons))
         return catalog
 
@@ -258,17 +267,50 @@ class Catalog:
         """The lesson with that id.
 
         Raises:
-            UsageError: No such lesson (the message lists the ones there are).
+            UsageError: No such lesson (the message lists the ones there are, and says
+                when the course lists it as still to come).
         """
         lesson = self._by_id.get(lesson_id)
         if lesson is None:
             known = ", ".join(self._by_id)
+            entry = self.course.entry(lesson_id) if self.course else None
+            if entry is not None:
+                raise UsageError(f"{entry.label} {entry.title} ({lesson_id!r}) is coming, but "
+                                 f"not written yet. Lessons: {known}.")
             raise UsageError(f"There is no lesson {lesson_id!r}. Lessons: {known}.")
         return lesson
 
     def first(self) -> Lesson:
         """The first lesson."""
         return next(iter(self._by_id.values()))
+
+    def entries(self) -> list[tuple[CourseEntry, Lesson | None]]:
+        """The course in order: each entry with its lesson, ``None`` for one still to come.
+
+        Without a course file, one entry per lesson; lessons the course does not list
+        come last.
+        """
+        rows: list[tuple[CourseEntry, Lesson | None]] = []
+        listed: set[str] = set()
+        for entry in self.course.entries if self.course else ():
+            rows.append((entry, self._by_id.get(entry.id)))
+            listed.add(entry.id)
+        rows.extend((CourseEntry(lesson.id, lesson.number, lesson.title, lesson.path.name),
+                     lesson) for lesson in self if lesson.id not in listed)
+        return rows
+
+    def requires(self, lesson_id: str) -> tuple[str, ...]:
+        """The ids of the lessons the course says ``lesson_id`` builds on (written ones)."""
+        entry = self.course.entry(lesson_id) if self.course else None
+        return tuple(r for r in entry.requires if r in self._by_id) if entry else ()
+
+    def after(self, lesson_id: str) -> Lesson | None:
+        """The written lesson that follows ``lesson_id`` in the course, if any."""
+        ids = list(self._by_id)
+        if lesson_id not in ids:
+            return None
+        index = ids.index(lesson_id)
+        return self._by_id[ids[index + 1]] if index + 1 < len(ids) else None
 
     @property
     def images(self) -> frozenset[str]:

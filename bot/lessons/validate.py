@@ -18,6 +18,7 @@ from bot.checks import PRIMITIVES
 from bot.checks.framework import validate_params
 from bot.checks.library import IMPLICIT, STATES, VALIDATORS
 from bot.errors import CommandRefused, LessonError, TutorError
+from bot.lessons.course import COURSE_FILE, course_problems
 from bot.lessons.model import LESSON_FILE, QUIZ_CHECK, CheckSpec, load_lesson
 from bot.lessons.prose import prose_problems
 from bot.lessons.toml_lines import Locator, Path_
@@ -221,6 +222,9 @@ def _validate_solution(report: _Report, table: Path_, raw: dict[str, Any], what:
             except CommandRefused as refused:
                 report.add(line, f"{label}: the sandbox refuses `{line_text}`: {refused.message}")
                 continue
+            if command.verb in ("build", "tag"):  # images the lesson builds may be run later
+                images.extend(t.partition(":")[0] for t in [*command.values("tag"),
+                                                            *command.args[1:2]])
             if command.verb == "run" and images:
                 image = command.args[0].partition(":")[0]
                 if image not in images:
@@ -348,6 +352,7 @@ def validate_lesson(folder: Path) -> list[Problem]:
     if not _is_str_list(images):
         report.add(report.at.key((), "images"), "lesson: 'images' must be a list of image names")
         images = []
+    images = list(images)  # grows with the images the solutions build (`docker build -t`)
     steps = data.get("steps")
     if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
         report.add(1, "lesson: no [[steps]]: a lesson needs at least one step")
@@ -381,9 +386,16 @@ def lesson_folders(path: Path) -> list[Path]:
 
 
 def validate_path(path: Path) -> tuple[list[Path], list[Problem]]:
-    """Validate every lesson a path names; return the lesson folders and all problems."""
+    """Validate every lesson a path names; return the lesson folders and all problems.
+
+    A folder of lessons (or its ``course.toml``) also gets its course file checked.
+    """
+    if path.is_file() and path.name == COURSE_FILE:
+        path = path.parent
     folders = lesson_folders(path)
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem(file, line, message)
+                               for file, line, message in course_problems(path)
+                               if path.is_dir() and not (path / LESSON_FILE).is_file()]
     owners: dict[str, Path] = {}
     for folder in folders:
         problems.extend(validate_lesson(folder))

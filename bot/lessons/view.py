@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.errors import TutorError
+from bot.lessons.course import CourseEntry
 from bot.lessons.model import Lesson, Step
 from bot.progress import LessonState
 from bot.reply import (
@@ -36,9 +37,9 @@ STEP_ACTIONS = ("back", "next", "check", "hint")
 def command_reply(outcome: Outcome) -> Reply:
     """What a learner's docker command printed, as the docker CLI would show it."""
     reply = Reply(events=[Event.COMMAND_RAN])
-    shown = outcome.output if outcome.output.strip() else ""
+    shown = outcome.output  # an empty line is output too (`redis-cli get` of no key)
     if shown or outcome.cut:
-        reply.add(Code(shown.rstrip("\n"), cut=outcome.cut))
+        reply.add(Code(shown[:-1] if shown.endswith("\n") else shown, cut=outcome.cut))
     if outcome.exit_code not in (0,) and not shown:
         reply.add(Context(f"exit status {outcome.exit_code}"))
     for note in outcome.notes:
@@ -62,16 +63,75 @@ def still_to_do(lesson: Lesson, missing: Sequence[Step]) -> Reply:
                               "Use `back` to return to them.", Tone.INFO))
 
 
-def lessons_reply(lessons: Sequence[tuple[Lesson, LessonState | None]]) -> Reply:
-    """Every lesson with the learner's progress in it (``lessons``)."""
-    reply = Reply().add(Heading("Lessons"))
-    for lesson, state in lessons:
-        done = done_count(lesson, state)
-        mark = "done" if state and state.completed_at else f"{done}/{len(lesson.steps)} steps"
-        started = "" if state else " (not started)"
-        reply.add(Markdown(f"*{lesson.title}* ({code_span(lesson.id)}): {lesson.summary}\n"
-                           f"Progress: {mark}{started}"))
-    return reply.add(Context("Type `start LESSON` to begin or resume."))
+CourseRow = tuple[CourseEntry, Lesson | None, LessonState | None]
+"""One lesson of the course as ``lessons`` shows it: its entry, the lesson (``None``
+while it is still to come) and the learner's state in it (``None``: not started)."""
+
+
+def _finished(state: LessonState | None) -> bool:
+    return bool(state and state.completed_at)
+
+
+def waiting_on(rows: Sequence[CourseRow], entry: CourseEntry) -> list[str]:
+    """Titles of the written lessons ``entry`` builds on that are not finished."""
+    by_id = {e.id: (lesson, state) for e, lesson, state in rows}
+    return [lesson.title for required in entry.requires
+            if (found := by_id.get(required)) and (lesson := found[0]) is not None
+            and not _finished(found[1])]
+
+
+def recommended(rows: Sequence[CourseRow]) -> Lesson | None:
+    """The lesson to do next: the first written one in course order not finished yet."""
+    return next((lesson for _, lesson, state in rows
+                 if lesson is not None and not _finished(state)), None)
+
+
+def lessons_reply(rows: Sequence[CourseRow], title: str = "") -> Reply:
+    """The course in order with the learner's state in each lesson (``lessons``)."""
+    written = [lesson for _, lesson, _ in rows if lesson is not None]
+    done = sum(1 for _, lesson, state in rows if lesson is not None and _finished(state))
+    reply = Reply().add(Heading(title or "Lessons"))
+    if len(written) > 1:
+        reply.add(Context(f"Your progress: {done} of {len(written)} lessons finished."))
+    for entry, lesson, state in rows:
+        head = f"*{entry.label} {lesson.title if lesson else entry.title}*"
+        if lesson is None:
+            reply.add(Markdown(f"{head}: coming soon."))
+            continue
+        steps = done_count(lesson, state)
+        if _finished(state):
+            mark = "\u2705 done"
+        elif state is None:
+            mark = "not started"
+        else:
+            mark = f"in progress, {steps}/{len(lesson.steps)} steps done"
+        missing = waiting_on(rows, entry) if not _finished(state) else []
+        advice = (f" \u00b7 builds on {', '.join(missing)}: recommended first, not required"
+                  if missing else "")
+        reply.add(Markdown(f"{head} ({code_span(lesson.id)}): {lesson.summary}".rstrip(": ")
+                           + f"\nState: {mark}{advice}"))
+    following = recommended(rows)
+    if following is not None:
+        reply.add(Context(f"Next for you: `start {following.id}`. Type `start LESSON` to begin "
+                          "or resume any lesson."))
+    else:
+        reply.add(Context("You have finished every lesson there is. Type `start LESSON` to "
+                          "review one."))
+    return reply
+
+
+def prerequisite_note(missing: Sequence[Lesson]) -> Reply:
+    """What ``start`` says on a lesson whose prerequisites are not finished (it starts anyway)."""
+    names = " and ".join(f"{m.title} (`start {m.id}`)" for m in missing)
+    return Reply().add(Context(f"This lesson builds on {names}, which you haven't finished: "
+                               "we recommend it first, but nothing is locked."))
+
+
+def offer_next(following: Lesson) -> Reply:
+    """The line (and button) offering the next lesson of the course once one is finished."""
+    return Reply().add(Context(f"Next in the course: {following.title}. Type "
+                               f"`start {following.id}` to begin."),
+                       Actions((f"start {following.id}",)))
 
 
 def status_reply(lesson: Lesson, state: LessonState, challenges_completed: Sequence[datetime]) -> Reply:
@@ -112,31 +172,46 @@ def done_count(lesson: Lesson, state: LessonState | None) -> int:
     return sum(1 for s in lesson.steps if state.completed(s.id))
 
 
-def card(lesson: Lesson, state: LessonState | None) -> LessonCard:
+def card(lesson: Lesson, state: LessonState | None, *, number: int = 0,
+         waiting: Sequence[str] = ()) -> LessonCard:
     """A lesson and the person's state in it, as an overview shows it."""
     card = LessonCard(lesson.id, lesson.title, lesson.summary, len(lesson.steps),
-                      steps_done=done_count(lesson, state))
+                      steps_done=done_count(lesson, state), number=number,
+                      waiting_on=tuple(waiting))
     if state is None:
         return card
-    number: int | None = None
+    number_: int | None = None
     title: str | None = None
     try:
         step = lesson.step(state.current_step)
-        number, title = lesson.index(step.id) + 1, step.title
+        number_, title = lesson.index(step.id) + 1, step.title
     except TutorError:  # a step the lesson no longer has
         pass
     return replace(card, started=True, completed=state.completed_at is not None,
-                   current_number=number, current_title=title)
+                   current_number=number_, current_title=title)
+
+
+def course_cards(rows: Sequence[CourseRow]) -> list[LessonCard]:
+    """The whole course as overview cards, lessons still to come included."""
+    return [card(lesson, state, number=entry.number, waiting=waiting_on(rows, entry))
+            if lesson is not None else
+            LessonCard(entry.id, entry.title, "", 0, number=entry.number, coming=True)
+            for entry, lesson, state in rows]
 
 
 __all__ = [
     "STEP_ACTIONS",
     "card",
     "command_reply",
+    "course_cards",
     "done_count",
     "hint_reply",
     "lessons_reply",
+    "offer_next",
+    "prerequisite_note",
+    "recommended",
     "section",
     "status_reply",
     "still_to_do",
+    "waiting_on",
 ]

@@ -117,6 +117,28 @@ class CommandLogMixin:
             return rows
 
 
+    def note_diagnosis(self, entry_id: int, *, found: str, diagnosis: str | None = None,
+                       said: str = "") -> None:
+        """Record on a logged line what its step's check found, and the diagnosis given.
+
+        Args:
+            entry_id: The line's log entry (as :meth:`log` returned it).
+            found: The failure state the check found after the line (``""``: none).
+            diagnosis: The stable id of the diagnosis the tutor gave the learner, if any.
+            said: The words the learner was shown (kept, cut, in the line's facts).
+        """
+        with self.connection() as connection:
+            facts = connection.execute(
+                select(CommandLog.facts).where(CommandLog.id == entry_id)).scalar_one_or_none()
+            added: dict[str, Any] = {"found": found}
+            values: dict[str, Any] = {}
+            if diagnosis is not None:
+                added["said"] = printable(said[:OUTPUT_KEEP])
+                values["diagnosis"] = diagnosis
+            connection.execute(update(CommandLog).where(CommandLog.id == entry_id).values(
+                facts={**(facts or {}), **added}, **values))
+
+
 _APPEND = insert(CommandLog).returning(CommandLog.id)
 """The log's insert, built once: each entry only binds its values."""
 

@@ -124,6 +124,9 @@ class CommandLog(Base):
         Index("ix_command_log_attempts", "learner_id", "lesson_id", "step_id", "kind", "at", "exit_status"),
         # The class's most common mistakes: diagnoses counted per lesson from this index.
         Index("ix_command_log_diagnosis", "lesson_id", "diagnosis"),
+        # Failed attempts: traps and lost keys on the current step (diagnoses as data).
+        Index("ix_command_log_diagnoses", "learner_id", "lesson_id", "step_id", "diagnosis", "at",
+              "kind", "exit_status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -138,7 +141,8 @@ class CommandLog(Base):
     output: Mapped[str] = mapped_column(Text, default="")
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     diagnosis: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    """The stable id of the diagnosis the tutor gave after this line (``trap.rm-f``...)."""
+    """The stable id of the diagnosis the tutor gave the learner on this line (``trap``,
+    ``quiz-miss``, ``skipped-step``...; see :mod:`bot.checks.diagnoses`), else ``NULL``."""
 
 
 class StuckAlert(Base):

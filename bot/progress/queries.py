@@ -15,7 +15,9 @@ Definitions used throughout (the formatting layer repeats them to the reader):
   with an even count it is the mean of the two middle values.
 * *Failed attempts* on a step are its failed checks (``step_progress.failed_checks``)
   plus the learner's failed ``docker`` commands (exit status other than 0, refusals
-  included) logged on that step since the learner (re)started the lesson.
+  included), wrong quiz answers, and docker commands after which the tutor diagnosed a
+  trap or a lost key (:data:`FAILED_DIAGNOSES`), logged on that step since the learner
+  (re)started the lesson.
 * A learner *looks stuck* when they have not finished and either made no progress
   (no step completed, and no lesson start) for at least ``StuckRules.idle_after``, or
   have at least ``StuckRules.failed_attempts`` failed attempts on their current step.
@@ -50,6 +52,18 @@ FAILED_KIND = "docker"
 """The command-log kind whose failures count as failed attempts."""
 HINT_KIND = "hint"
 """The command-log kind of a hint the tutor gave (a step's hint or a state hint)."""
+
+FAILED_KINDS = (FAILED_KIND, "quiz")
+"""Kinds whose lines count as failed attempts when they fail (a quiz miss exits 1)."""
+
+FAILED_DIAGNOSES = (
+    "trap", "stop-now", "killed", "nosave", "save-off", "not-saved", "overwritten",
+    "aof-mismatch", "aof-reader-only", "wrong-db", "no-volume", "wrong-path",
+    "volume-recreated", "reader-wrote", "volume-tainted",
+)
+"""Diagnoses (``command_log.diagnosis``) that make a successful docker command a failed
+attempt: the challenge's traps and lost keys (issue 24: a learner who fell into the
+``rm -f`` trap twice showed 0 failed attempts)."""
 
 
 # -- query builders ---------------------------------------------------------------------------
@@ -139,9 +153,23 @@ def _rows_query(outline: LessonOutline, done: Subquery | None) -> Select[*tuple[
             CommandLog.learner_id == LessonProgress.learner_id,
             CommandLog.lesson_id == LessonProgress.lesson_id,
             CommandLog.step_id == LessonProgress.current_step,
-            CommandLog.kind == FAILED_KIND,
+            CommandLog.kind.in_(FAILED_KINDS),
             CommandLog.at >= LessonProgress.started_at,
             CommandLog.exit_status != 0,
+        )
+        .scalar_subquery()
+    )
+    failed_diagnoses = (  # traps and lost keys after a command that itself succeeded
+        select(func.count())
+        .select_from(CommandLog)
+        .where(
+            CommandLog.learner_id == LessonProgress.learner_id,
+            CommandLog.lesson_id == LessonProgress.lesson_id,
+            CommandLog.step_id == LessonProgress.current_step,
+            CommandLog.diagnosis.in_(FAILED_DIAGNOSES),
+            CommandLog.at >= LessonProgress.started_at,
+            CommandLog.kind == FAILED_KIND,
+            CommandLog.exit_status == 0,
         )
         .scalar_subquery()
     )
@@ -160,7 +188,8 @@ def _rows_query(outline: LessonOutline, done: Subquery | None) -> Select[*tuple[
             func.coalesce(last_step_at, LessonProgress.started_at).label("last_progress_at"),
             Learner.last_active_at.label("last_active_at"),
             func.coalesce(failed_checks, 0).label("failed_checks"),
-            func.coalesce(failed_commands, 0).label("failed_commands"),
+            (func.coalesce(failed_commands, 0)
+             + func.coalesce(failed_diagnoses, 0)).label("failed_commands"),
         )
         .select_from(_progress_from(done))
         .join(Learner, Learner.id == LessonProgress.learner_id)

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command, parse
 from bot.sandbox.protocol import LearnerSandbox
-from bot.sandbox.views import ContainerView, MountView, NetworkView, Outcome, VolumeView, WitnessReport
+from bot.sandbox.views import (
+    ContainerView,
+    ImageView,
+    MountView,
+    NetworkView,
+    Outcome,
+    VolumeView,
+    WitnessReport,
+)
 
 if TYPE_CHECKING:
     from bot.sandbox.engine.sandbox import Sandbox
@@ -41,6 +49,7 @@ __all__ = [
     "Command",
     "ContainerView",
     "EngineObject",
+    "ImageView",
     "Janitor",
     "LearnerSandbox",
     "MountView",

@@ -20,12 +20,20 @@ engine escapes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.identity import Person
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
-from bot.sandbox.views import ContainerView, NetworkView, Outcome, VolumeView, WitnessReport
+from bot.sandbox.views import (
+    ContainerView,
+    ImageView,
+    NetworkView,
+    Outcome,
+    VolumeView,
+    WitnessReport,
+)
 
 if TYPE_CHECKING:
     from bot.sandbox.pool.janitor import Janitor
@@ -94,12 +102,39 @@ class LearnerSandbox(Protocol):
         ``None`` when the person has no such network.
         """
 
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = ...) -> dict[str, Any]:
+        """What the Redis in the person's container finds of ``key`` on its volume at ``target``.
+
+        Read by the tutor's own witness container from the volume, read-only; nothing runs
+        in the learner's container (:mod:`bot.sandbox.redis.witness`).
+        """
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container, and its text (a file's only).
+
+        Through the engine's archive endpoint; nothing runs inside the container.
+        """
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's container ended: ``exit``, ``oom``, ``cause`` (from its log)."""
+
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, or ``None`` (missing, not a file).
 
         Raises:
             UsageError: For a path that is not a workspace path.
         """
+
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The person's own image ``name`` (``app``, ``app:v1``), or ``None``."""
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = ...) -> tuple[int, str] | None:
+        """Run the person's image as the tutor (a witness): (exit code, output), or ``None``."""
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` exists in the person's image (``None``: no such image)."""
 
     # -- what the tutor changes besides commands ------------------------------------------
 

@@ -47,6 +47,12 @@ class ContainerView:
         status: The engine's status word (``running``, ``exited``, ...).
         mounts: Its mounts.
         command: Its entrypoint and command, as a list.
+        exit_code: The exit status of its last run (0 while it runs or never ran).
+        restart_count: How many times the engine restarted it by its restart policy
+            since it was last started by hand (``docker start``/``restart`` reset it).
+        restart_policy: Its restart policy's name (``no``, ``on-failure``, ``always``,
+            ``unless-stopped``).
+        env: Its environment, as ``NAME=value`` items (the image's and ``-e``'s).
     """
 
     id: str
@@ -56,6 +62,10 @@ class ContainerView:
     status: str
     mounts: tuple[MountView, ...] = ()
     command: tuple[str, ...] = ()
+    exit_code: int = 0
+    restart_count: int = 0
+    restart_policy: str = "no"
+    env: tuple[str, ...] = ()
 
     def mount_at(self, target: str) -> MountView | None:
         """The mount at ``target``, if any."""
@@ -124,3 +134,28 @@ class Outcome:
     cut: int = 0
     notes: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """One of a learner's images as checks see it (the learner's names, no engine names).
+
+    Attributes:
+        id: The engine's image id (``sha256:...``).
+        tags: The learner's names for it (``app:latest``).
+        size: Bytes, as the engine sizes it.
+        cmd: ``Config.Cmd``.
+        entrypoint: ``Config.Entrypoint``.
+        env: ``Config.Env``.
+        workdir: ``Config.WorkingDir``.
+        history: Each layer's ``CreatedBy``, newest first (the tutor's own steps left out).
+    """
+
+    id: str
+    tags: tuple[str, ...]
+    size: int
+    cmd: tuple[str, ...]
+    entrypoint: tuple[str, ...]
+    env: tuple[str, ...]
+    workdir: str
+    history: tuple[str, ...]

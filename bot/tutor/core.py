@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bot.checks import CheckResult, quiz
+from bot.checks.diagnoses import QUIZ_MISS
 from bot.checks.hints import KIND as HINT_KIND
 from bot.config import Settings
 from bot.errors import NotAllowed, TutorError, UsageError
@@ -39,6 +40,7 @@ from bot.reply import (
 from bot.sandbox import LearnerSandbox, Namespace
 from bot.sandbox.policy import clean_path, suggest
 from bot.service import LessonCard, Stoppable, StuckAlert
+from bot.tutor.course import CourseWalk
 from bot.tutor.hands_on import HandsOn
 from bot.tutor.oplog import LineTrace, exit_status_of, log_line
 from bot.tutor.ratelimit import CommandRate
@@ -85,6 +87,7 @@ class Tutor:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self.hands_on = HandsOn(store, catalog, lambda: self.sandbox, self._rate)
+        self.course = CourseWalk(store, catalog)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tutor:
@@ -150,9 +153,7 @@ class Tutor:
         Raises:
             StoreError: The person's progress could not be read.
         """
-        states = ({s.lesson_id: s for s in self.store.all_lesson_states(person)}
-                  if person is not None else {})
-        return [view.card(lesson, states.get(lesson.id)) for lesson in self.catalog]
+        return view.course_cards(self.course.rows(person))
 
     def claim_request(self, key: str) -> bool:
         """Claim a front end's request key in the store, across replicas."""
@@ -223,19 +224,27 @@ class Tutor:
         return Reply().add(Markdown(help_text(front_end(person))))
 
     def lessons(self, person: Person, rest: str) -> Reply:
-        """Every lesson with the person's progress in it."""
-        return view.lessons_reply([(lesson, self.store.lesson_state(person, lesson.id))
-                              for lesson in self.catalog])
+        """The course in order, with the person's state in each lesson."""
+        course = self.catalog.course
+        return view.lessons_reply(self.course.rows(person), course.title if course else "")
 
     def start(self, person: Person, rest: str) -> Reply:
-        """Start (or resume) a lesson and show its current section."""
-        lesson = self.catalog.get(rest) if rest else self.catalog.first()
+        """Start (or resume) a lesson; alone, the one in progress or the course's next.
+
+        Prerequisites are advice: an unfinished one is named after the section, never enforced.
+        """
+        lesson = self.course.chosen(person, rest)
         state = self.store.start_lesson(person, lesson.id, lesson.steps[0].id)
         reply = Reply()
-        if any(s.completed_at for s in state.steps.values()):
+        welcome_back = any(s.completed_at for s in state.steps.values())
+        if welcome_back:
             reply.add(Notice(f"Welcome back to {lesson.title}. Here is where you left off.",
                              Tone.INFO))
-        return reply.extend(self._section(lesson, lesson.step(state.current_step), person))
+        reply.extend(self._section(lesson, lesson.step(state.current_step), person))
+        missing = self.course.missing(person, lesson)
+        if missing and not welcome_back and state.completed_at is None:
+            reply.extend(view.prerequisite_note(missing))
+        return reply
 
     def show(self, person: Person, rest: str) -> Reply:
         """Show the current section again."""
@@ -250,9 +259,8 @@ class Tutor:
         reply = Reply()
         if not step.hands_on and self.store.complete_step(person, lesson.id, step.id):
             reply.events.append(Event.STEP_COMPLETED)
-        elif step.hands_on and not state.completed(step.id):
-            reply.add(Context(f"The hands-on part of \u201c{step.title}\u201d isn't done yet; "
-                              "`back` returns to it whenever you like."))
+        elif step.hands_on and not state.completed(step.id):  # allowed; said, and recorded
+            reply.extend(self.hands_on.skipped(person, lesson, step))
         if index + 1 >= len(lesson.steps):
             return reply.extend(self._finish(person, lesson))
         following = lesson.steps[index + 1]
@@ -283,7 +291,8 @@ class Tutor:
         result = self.hands_on.run(person, lesson, step, state)
         self.store.record_check(person, lesson.id, step.id, passed=result.passed)
         self.store.log(person, kind="check", text="check", exit_status=0 if result.passed else 1,
-                       output=result.message, lesson_id=lesson.id, step_id=step.id)
+                       output=result.message, lesson_id=lesson.id, step_id=step.id,
+                       diagnosis=None if result.passed else result.state or None)
         if result.passed:
             return self.hands_on.completed(person, lesson, step, result)
         reply = Reply().add(Notice(result.message, Tone.WARNING))
@@ -318,14 +327,17 @@ class Tutor:
         if graded.fresh:
             self.store.log(person, kind=quiz.KIND, text=graded.text,
                            exit_status=0 if graded.correct else 1, lesson_id=lesson.id,
-                           step_id=step.id, facts={"quiz": graded.fact})
+                           step_id=step.id, facts={"quiz": graded.fact},
+                           diagnosis=None if graded.correct else QUIZ_MISS)
         reply = Reply().add(*graded.parts)
         return reply.extend(self.hands_on.after_command(person, lesson, state))
 
     def edit(self, person: Person, rest: str) -> Reply:
         """Write a file in the workspace ``$(pwd)`` binds, standing in for an editor on the host."""
-        raw_path, _, text = rest.partition(" ")
+        raw_path, text = [*rest.strip().split(None, 1), "", ""][:2]  # a newline ends the path too
         text = text.strip()
+        if text.startswith("```") and text.endswith("```") and len(text) >= 6:
+            text = text[3:-3].strip()  # a Dockerfile sent in a Slack code block
         if not raw_path or not text:
             raise UsageError(edit_usage(front_end(person)))
         self._rate.take(person.key)
@@ -334,13 +346,13 @@ class Tutor:
         lesson_id = self.store.current_lesson(person)
         lesson = self.catalog.get(lesson_id) if lesson_id else None
         state = self.store.lesson_state(person, lesson.id) if lesson else None
-        self.store.log(person, kind="edit", text=f"edit {path} {text}", exit_status=0,
-                       lesson_id=lesson_id, step_id=state.current_step if state else None,
-                       facts={"edit": {"path": path, "text": text[:500], "bytes": size}})
+        entry = self.store.log(person, kind="edit", text=f"edit {path} {text}", exit_status=0,
+                               lesson_id=lesson_id, step_id=state.current_step if state else None,
+                               facts={"edit": {"path": path, "text": text[:500], "bytes": size}})
         reply = Reply().add(Notice(f"Saved `{path}` in your workspace (`$(pwd)/{path}` on the "
                                    f"host, {size} bytes).", Tone.INFO))
         if lesson is not None and state is not None:
-            reply.extend(self.hands_on.after_command(person, lesson, state))
+            reply.extend(self.hands_on.after_command(person, lesson, state, entry))
         return reply
 
     def status(self, person: Person, rest: str) -> Reply:
@@ -440,8 +452,9 @@ class Tutor:
         reply = Reply()
         if self.store.complete_lesson(person, lesson.id):
             reply.events.append(Event.LESSON_COMPLETED)
-        return reply.add(Notice(f"\U0001f393 You finished {lesson.title}. Well done!",
-                                Tone.SUCCESS))
+        reply.add(Notice(f"\U0001f393 You finished {lesson.title}. Well done!", Tone.SUCCESS))
+        following = self.course.following(person, lesson)
+        return reply.extend(view.offer_next(following)) if following else reply
 
 
 def _unknown_word(word: str, rest: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.checks import CheckContext, CheckResult, observe, run_checks
+from bot.checks.diagnoses import FORGOT_DETACH, OTHER_STEP, SAID, SKIPPED_STEP, should_say
 from bot.checks.hints import KIND as HINT_KIND
 from bot.checks.hints import pick_state_hint
 from bot.checks.history import HISTORY_LIMIT, checked_history
@@ -30,6 +31,8 @@ from bot.lessons.model import Catalog, Lesson, Step
 from bot.progress import CommandEntry, LessonState
 from bot.reply import Actions, Context, Event, Heading, Notice, Reply, Tone
 from bot.sandbox import LearnerSandbox, parse
+from bot.tutor import steps
+from bot.tutor.cli_client import answered_locally
 from bot.tutor.oplog import LineTrace
 from bot.tutor.ratelimit import CommandRate
 
@@ -76,7 +79,7 @@ class HandsOn:
             trace.verb = f"docker {command.verb}"
             sandbox = self._sandbox()
             before = observe.before_command(sandbox, person, command)
-            outcome = sandbox.run_command(person, command)
+            outcome = answered_locally(command) or sandbox.run_command(person, command)
         except CommandRefused as refused:
             self.store.log(person, kind="docker", text=text, exit_status=-1,
                            lesson_id=lesson_id, step_id=step_id, output=refused.message,
@@ -89,15 +92,18 @@ class HandsOn:
             raise
         outcome.facts.update(observe.after_command(sandbox, person, lesson, outcome.facts, before))
         duration = int((time.monotonic() - started) * 1000)
-        self.store.log(
+        left = steps.left_stopped(sandbox, person, outcome.facts)
+        entry = self.store.log(
             person, kind="docker", text=text, exit_status=outcome.exit_code, duration_ms=duration,
             output=outcome.output, lesson_id=lesson_id, step_id=step_id, facts=outcome.facts,
-            learner_id=learner_id,
+            learner_id=learner_id, diagnosis=FORGOT_DETACH if left else None,
         )
         trace.settle(outcome.exit_code)
         reply = view.command_reply(outcome)
+        if left:
+            reply.add(Notice(left, Tone.WARNING))
         if lesson is not None and state is not None:
-            reply.extend(self.after_command(person, lesson, state))
+            reply.extend(self.after_command(person, lesson, state, entry, text))
         return reply
 
     def history(self, person: Person, lesson: Lesson,
@@ -125,17 +131,41 @@ class HandsOn:
                            history=self.history(person, lesson, state), step_id=step.id)
         return run_checks(ctx, step.checks)
 
-    def after_command(self, person: Person, lesson: Lesson, state: LessonState) -> Reply:
-        """Verify the current step unasked: its completion, a volunteered warning, or nothing."""
+    def after_command(self, person: Person, lesson: Lesson, state: LessonState,
+                      entry: int | None = None, text: str = "") -> Reply:
+        """Verify the current step unasked: its completion, a volunteered warning, or nothing.
+
+        ``entry`` is the line's log entry (the state found, and any diagnosis said, are
+        recorded on it) and ``text`` what the learner typed. A failure is said once for
+        each change of state (:func:`bot.checks.diagnoses.should_say`); a command that
+        belongs to another step's hands-on part gets one short word saying so.
+        """
         step = lesson.step(state.current_step)
+        reply = Reply()
+        elsewhere = steps.belongs_elsewhere(lesson, step, text)
+        if elsewhere is not None and entry is not None:
+            said = (f"This step (\u201c{step.title}\u201d) does not judge that command: it "
+                    f"belongs to \u201c{elsewhere.title}\u201d.")
+            history = self.history(person, lesson, state)
+            if not any(e.step_id == step.id and e.diagnosis == OTHER_STEP
+                       and elsewhere.title in str((e.facts or {}).get(SAID, "")) for e in history):
+                self.store.note_diagnosis(entry, found="", diagnosis=OTHER_STEP, said=said)
+                reply.add(Context(said))
         if not step.checks or state.completed(step.id):
-            return Reply()
-        result = self.run(person, lesson, step, state)
+            return reply
+        ctx = CheckContext(person=person, sandbox=self._sandbox(),
+                           history=self.history(person, lesson, state), step_id=step.id)
+        result = run_checks(ctx, step.checks)
         if result.passed:
             return self.completed(person, lesson, step, result)
-        if result.volunteer:
-            return Reply().add(Notice(result.message, Tone.WARNING))
-        return Reply()
+        say = should_say(ctx.history, step.id, result)
+        if entry is not None:
+            self.store.note_diagnosis(entry, found=result.state,
+                                      diagnosis=result.state if say else None,
+                                      said=result.message)
+        if say:
+            reply.add(Notice(result.message, Tone.WARNING))
+        return reply
 
     def completed(self, person: Person, lesson: Lesson, step: Step, result: CheckResult) -> Reply:
         """Record the step (and a challenge's evidence) done; say so and what comes next."""
@@ -148,11 +178,26 @@ class HandsOn:
             reply.events.append(Event.CHALLENGE_COMPLETED)
             reply.add(Heading("\U0001f389 Challenge complete"))
         reply.add(Notice(result.message or f"\u201c{step.title}\u201d is done.", Tone.SUCCESS))
+        if step.challenge:  # allowed, and said (instructors see the skipped-step records)
+            state = self.store.lesson_state(person, lesson.id)
+            skipped = [s.title for s in lesson.steps[:lesson.index(step.id)]
+                       if s.hands_on and not (state and state.completed(s.id))]
+            if skipped:
+                names = ", ".join(f"\u201c{title}\u201d" for title in skipped)
+                reply.add(Context(f"You skipped {names}; `back` returns to them."))
         index = lesson.index(step.id)
         if index + 1 < len(lesson.steps):
             reply.add(Context(f"Next: {lesson.steps[index + 1].title}. Type `next` to go on."),
                       Actions(("next",)))
         return reply
+
+    def skipped(self, person: Person, lesson: Lesson, step: Step) -> Reply:
+        """``next`` past a hands-on step not done: allowed, said, and recorded for instructors."""
+        said = (f"You skipped the hands-on part of \u201c{step.title}\u201d (not done yet); "
+                "`back` returns to it whenever you like.")
+        self.store.log(person, kind="tutor", text="next", exit_status=0, lesson_id=lesson.id,
+                       step_id=step.id, facts={"said": said}, diagnosis=SKIPPED_STEP)
+        return Reply().add(Context(said))
 
     def state_hint(self, person: Person, lesson: Lesson, step: Step,
                    state: LessonState) -> Reply | None:
@@ -167,7 +212,8 @@ class HandsOn:
         if hint is None:
             return None
         self.store.log(person, kind=HINT_KIND, text="hint", exit_status=0, lesson_id=lesson.id,
-                       step_id=step.id, facts={"step": step.id, "state": hint.state})
+                       step_id=step.id, facts={"step": step.id, "state": hint.state},
+                       diagnosis=hint.state)
         return Reply().add(Notice(f"Hint: {hint.text}", Tone.INFO),
                            Context("That hint is about where you are right now; type `hint` "
                                    "again for the step's general hints."))

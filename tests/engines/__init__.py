@@ -13,9 +13,11 @@ profile, ``deploy/sandbox/daemon.json`` (what the sandbox engine of a deployment
   when it is not: ``.ci/engine.sh install`` installs Debian's package); no bridge, no
   iptables, no IP forwarding or masquerading (learner containers use ``--network none``);
   ``no-new-privileges``;
-* per instance: its own paths and socket, ``storage-driver: vfs`` (works in any folder,
-  stacks on nothing) and its own cgroup parent, so its containers never mix with the
-  system engine's.
+* per instance: its own paths and socket, its own cgroup parent, so its containers never
+  mix with the system engine's, and ``storage-driver: vfs`` (works in any folder, stacks
+  on nothing) or, as the profile has it, ``btrfs``: a btrfs file system in a sparse loop
+  file inside the engine's folder (``EngineOptions(storage="btrfs")``; needs mkfs.btrfs),
+  where the kernel bounds each container's layer.
 
 The lesson images are copied from the system engine (``docker save | docker load``).
 Stopping ends the daemon by its pid (checked against ``/proc/<pid>/cmdline`` first), then
@@ -112,6 +114,11 @@ class EngineOptions:
         source_host: The engine images come from; ``None``: the caller's ``DOCKER_HOST``
             (or the default socket) at start time.
         timeout: Seconds to wait for the daemon to answer.
+        storage: ``vfs`` (any folder) or ``btrfs``: the data root is a btrfs file system
+            in a sparse loop file of ``storage_gib`` inside the engine's folder, and the
+            kernel bounds each container's layer (``--storage-opt size``); needs
+            ``mkfs.btrfs`` (Debian: btrfs-progs, ``.ci/engine.sh install``).
+        storage_gib: The loop file's size for ``btrfs``.
         extra: More ``daemon.json`` settings (they override the profile's).
         own_network: Run the daemon in a network namespace of its own (``unshare --net``):
             its bridges, addresses and iptables are apart from the host's and the system
@@ -126,6 +133,8 @@ class EngineOptions:
     images: tuple[str, ...] = LESSON_IMAGES
     source_host: str | None = None
     timeout: float = 60.0
+    storage: str = "vfs"
+    storage_gib: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
     own_network: bool = False
 
@@ -308,6 +317,10 @@ def missing(options: EngineOptions) -> str | None:
     wants_runsc = options.runsc is True or options.default_runtime == "runsc"
     if wants_runsc and runsc_path() is None:
         return "gVisor's runsc is not installed (.ci/engine.sh install, or apt-get install runsc)"
+    if options.storage == "btrfs" and shutil.which("mkfs.btrfs") is None:
+        return "mkfs.btrfs is not installed (.ci/engine.sh install, or apt-get install btrfs-progs)"
+    if options.storage not in ("vfs", "btrfs"):
+        return f"unknown storage {options.storage!r} (vfs or btrfs)"
     if options.userns_remap and shutil.which("useradd") is None and not _has_subid("dockremap"):
         return "userns-remap needs useradd (or a dockremap user with /etc/subuid ranges)"
     return None
@@ -332,7 +345,8 @@ def daemon_config(root: Path, options: EngineOptions) -> dict[str, Any]:
     """The whole ``daemon.json`` of an engine in ``root`` (no command-line flag repeats it).
 
     The documented profile, plus what one more daemon beside the system engine needs: its
-    own paths, socket and cgroup parent, and vfs (works in any folder, mounts nothing).
+    own paths, socket and cgroup parent, and vfs (works in any folder, mounts nothing) or
+    btrfs (on its own loop-mounted file system, see :func:`mount_btrfs`).
     """
     config = profile()
     config.update({
@@ -340,7 +354,7 @@ def daemon_config(root: Path, options: EngineOptions) -> dict[str, Any]:
         "exec-root": str(root / "exec"),
         "pidfile": str(root / "docker.pid"),
         "hosts": [f"unix://{root / 'docker.sock'}"],
-        "storage-driver": "vfs",
+        "storage-driver": options.storage,
         "cgroup-parent": cgroup_name(root),
         "shutdown-timeout": 5,
     })
@@ -392,6 +406,8 @@ def start_engine(options: EngineOptions | None = None, *, detached: bool = False
     engine = Engine(root=root, pid=0, docker_host=f"unix://{root / 'docker.sock'}",
                     cgroup_parent=cgroup_name(root), owner=0 if detached else os.getpid())
     try:
+        if options.storage == "btrfs":
+            mount_btrfs(root, options.storage_gib)
         # One start at a time: the first --userns-remap=default creates the dockremap user,
         # and two daemons creating it at once would race in useradd.
         with start_lock(), (root / "dockerd.log").open("wb") as log:
@@ -433,6 +449,26 @@ def start_engine(options: EngineOptions | None = None, *, detached: bool = False
             raise EngineError(f"{exc}\n--- dockerd log ({root}) ---\n{tail}") from exc
         raise
     return engine
+
+
+def mount_btrfs(root: Path, gib: int) -> None:
+    """Make ``root/data`` a btrfs file system in the sparse file ``root/btrfs.img``.
+
+    ``mount -o loop`` sets the loop device to clear itself: once :meth:`Engine.stop`
+    unmounts everything under the folder, the device is free and the file is removed with it.
+
+    Raises:
+        EngineError: ``mkfs.btrfs`` or ``mount`` failed (their message).
+    """
+    image, data = root / "btrfs.img", root / "data"
+    with image.open("wb") as sparse:
+        sparse.truncate(gib * 2**30)
+    data.mkdir()
+    for command in (["mkfs.btrfs", "-q", str(image)], ["mount", "-o", "loop", str(image), str(data)]):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise EngineError(f"{' '.join(command[:2])}: {done.stderr.strip()}")
+    data.chmod(0o711)  # the remapped root must get through to its data root
 
 
 def _wait_ready(engine: Engine, timeout: float) -> dict[str, Any]:

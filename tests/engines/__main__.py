@@ -89,6 +89,7 @@ def _options(args: argparse.Namespace) -> EngineOptions:
         images=tuple(args.image) if args.image is not None else LESSON_IMAGES,
         timeout=args.timeout,
         own_network=args.own_network,
+        storage=args.storage,
     )
 
 
@@ -110,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--timeout", type=float, default=60.0)
         sub.add_argument("--own-network", action="store_true",
                          help="run the daemon in a network namespace of its own")
+        sub.add_argument("--storage", choices=("vfs", "btrfs"), default="vfs",
+                         help="btrfs: a loop-mounted btrfs data root; the kernel bounds layers")
         starters.append(sub)
     commands.choices["run"].add_argument("command_line", nargs=argparse.REMAINDER)
     stop = commands.add_parser("stop")

@@ -29,8 +29,8 @@ REFUSED_SERVICE_KEYS: dict[str, str] = {
     "ports": _NO_NETWORK,
     "expose": "every service already reaches every port of the others on the project's "
               "network; nothing is exposed beyond it",
-    "build": "`docker build` is not available in this sandbox: use one of the lesson's "
-             "images with `image:`",
+    "build": "the sandbox's Compose does not build: build the image with `docker build -t "
+             "NAME .` first, then name it with `image:`",
     "privileged": _HOST,
     "cap_add": f"extra kernel capabilities could give {_HOST[8:]}",
     "cap_drop": "the sandbox drops capabilities itself",
@@ -98,8 +98,8 @@ REFUSED_TOP_KEYS: dict[str, str] = {
 """Top-level keys refused, each with why."""
 
 
-BUILD_REFUSED = ("`docker compose build` is refused: `docker build` is not available in this "
-                 "sandbox; each service runs one of the lesson's images (`image:`).")
+BUILD_REFUSED = ("`docker compose build` is refused: the sandbox's Compose does not build. "
+                 "Build the image with `docker build -t NAME .`, then name it with `image:`.")
 """Why ``compose build`` is refused (before the engine is asked)."""
 
 

@@ -26,7 +26,8 @@ from docker.models.volumes import Volume
 from bot.config import Settings
 from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
-from bot.sandbox.engine.disk import DiskWatch
+from bot.sandbox.disk.storage import LayerLimit
+from bot.sandbox.disk.watch import DiskWatch
 from bot.sandbox.engine.overtime import Overtime
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
@@ -94,6 +95,7 @@ class SandboxBase:
         self._later_lock = threading.Lock()
         self._overtime = Overtime()
         self._disk_watch = DiskWatch(self)
+        self._layer_limit = LayerLimit(settings.namespace, self.limits.disk_bytes)
 
     # -- notes for a learner's next command -------------------------------------------------
 
@@ -192,6 +194,7 @@ class SandboxBase:
         """Host settings every learner container gets: the heart of the policy."""
         runtime = self.settings.runtime
         extra: dict[str, Any] = {"runtime": runtime} if runtime else {}
+        extra.update(self._layer_limit.options(self.client))  # the kernel's cap, where it has one
         return {
             **extra,
             "network_mode": "none",
@@ -396,6 +399,11 @@ class SandboxBase:
             status=container.status,
             mounts=self._mount_views(ns, container),
             command=tuple(command),
+            exit_code=int((container.attrs.get("State") or {}).get("ExitCode") or 0),
+            restart_count=int(container.attrs.get("RestartCount") or 0),
+            restart_policy=str(((container.attrs.get("HostConfig") or {}).get("RestartPolicy")
+                                or {}).get("Name") or "no"),
+            env=tuple(str(item) for item in config.get("Env") or ()),
         )
 
     # -- creating and removing (what several verb families share) -------------------------

@@ -5,18 +5,22 @@ composes its ``APIClient`` from its API mixins. Each part builds on the base alo
 (:mod:`~bot.sandbox.engine.client`: client, lookups, creating and removing, vetting),
 never on another part and never through ``super()``:
 
-* :mod:`~bot.sandbox.engine.run`: ``run``;
-* :mod:`~bot.sandbox.engine.containers`: ``rm``, ``stop``, ``start``, ``restart``,
+* :mod:`~bot.sandbox.resources.run`: ``run``;
+* :mod:`~bot.sandbox.resources.containers`: ``rm``, ``stop``, ``start``, ``restart``,
   ``kill``, ``rename``, ``container prune``, and the tutor's container reads;
-* :mod:`~bot.sandbox.engine.listing`: ``ps``, ``top``, ``diff``;
-* :mod:`~bot.sandbox.engine.execs`: ``exec`` (with what it knows of Redis,
+* :mod:`~bot.sandbox.resources.listing`: ``ps``, ``top``, ``diff``;
+* :mod:`~bot.sandbox.resources.execs`: ``exec`` (with what it knows of Redis,
   :mod:`~bot.sandbox.redis.hooks`, which fills the exec part's hooks);
-* :mod:`~bot.sandbox.engine.volumes`: ``volume create/ls/rm/inspect/prune``;
-* :mod:`~bot.sandbox.engine.inspection`: ``inspect``, ``logs``, ``images``;
-* :mod:`~bot.sandbox.engine.networks`: ``network create/ls/...``;
-* :mod:`~bot.sandbox.engine.compose`: ``compose up/down/ps/...``, through the other
+* :mod:`~bot.sandbox.resources.volumes`: ``volume create/ls/rm/inspect/prune``;
+* :mod:`~bot.sandbox.resources.inspection`: ``inspect``, ``logs``;
+* :mod:`~bot.sandbox.resources.networks`: ``network ...``;
+* :mod:`~bot.sandbox.resources.images`: ``images``, ``tag``, ``image rm/prune/inspect``, ``history``;
+* :mod:`~bot.sandbox.resources.build`: ``build``;
+* :mod:`~bot.sandbox.resources.witness`: the tutor's own runs of an image;
+* :mod:`~bot.sandbox.resources.compose`: ``compose up/down/ps/...``, through the other
   verbs (:meth:`Sandbox._dispatch`);
-* :mod:`~bot.sandbox.engine.witness`: the tutor's own requests to a learner's service.
+* :mod:`~bot.sandbox.resources.network_witness`: the tutor's own requests to a learner's
+  service, from inside their network.
 
 :data:`VERBS` maps every verb of the allow-list to its handler.
 
@@ -32,32 +36,40 @@ from collections.abc import Callable
 import docker.errors
 
 from bot.identity import Person
+from bot.sandbox.engine import line_budget
 from bot.sandbox.engine.client import Plan
-from bot.sandbox.engine.compose import ComposeMixin
-from bot.sandbox.engine.containers import ContainersMixin
-from bot.sandbox.engine.execs import ExecMixin
-from bot.sandbox.engine.inspection import InspectionMixin
-from bot.sandbox.engine.listing import ListingMixin
-from bot.sandbox.engine.networks import NetworksMixin
-from bot.sandbox.engine.run import RunMixin
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
-from bot.sandbox.engine.volumes import VolumesMixin
-from bot.sandbox.engine.witness import WitnessMixin
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.policy.verbs import VERB_OPTIONS
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
 from bot.sandbox.redis.hooks import RedisMixin
+from bot.sandbox.resources.build import BuildMixin
+from bot.sandbox.resources.compose import ComposeMixin
+from bot.sandbox.resources.containers import ContainersMixin
+from bot.sandbox.resources.execs import ExecMixin
+from bot.sandbox.resources.images import ImagesMixin
+from bot.sandbox.resources.inspection import InspectionMixin
+from bot.sandbox.resources.listing import ListingMixin
+from bot.sandbox.resources.network_witness import NetworkWitnessMixin
+from bot.sandbox.resources.networks import NetworksMixin
+from bot.sandbox.resources.run import RunMixin
+from bot.sandbox.resources.volumes import VolumesMixin
+from bot.sandbox.resources.witness import ImageWitnessMixin
 from bot.sandbox.views import Outcome
 
 RUN_HELP = "Run 'docker run --help' for more information\n"
 """The line the docker CLI ends a failed ``docker run`` with (exit status 125)."""
 
+SELF_TIMED = frozenset({"run", "exec", "stop", "restart"})
+"""Verbs that keep their own clock; every other verb runs under the line's deadline."""
+
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
-              NetworksMixin, ComposeMixin, WitnessMixin):
+              NetworksMixin, ImagesMixin, BuildMixin, ImageWitnessMixin, ComposeMixin,
+              NetworkWitnessMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -78,9 +90,15 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
         plan = self.vet(person, command)
         ns = self.namespace(person)
         handler = VERBS[command.verb]
+        deadline = None if command.verb in SELF_TIMED else self._line_deadline()
         try:
-            with engine_calls():
+            with engine_calls(), line_budget.under(self.client.api, deadline):
                 outcome = handler(self, person, ns, command, plan)
+        except line_budget.LineTimedOut:
+            outcome = Outcome(1, "", notes=[
+                f"`docker {command.verb}` was still waiting for the engine after "
+                f"{self.limits.foreground_seconds:g} seconds, so the tutor stopped it there. "
+                "Whatever the engine already did stays done."])
         except docker.errors.APIError as exc:
             message = self._rewrite(ns, str(exc.explanation or exc))
             prefix = "docker: " if command.verb == "run" else ""
@@ -122,7 +140,13 @@ VERBS: dict[str, Handler] = {
     "restart": ContainersMixin._do_restart,
     "logs": InspectionMixin._do_logs,
     "inspect": InspectionMixin._do_inspect,
-    "images": InspectionMixin._do_images,
+    "images": ImagesMixin._do_images,
+    "build": BuildMixin._do_build,
+    "tag": ImagesMixin._do_tag,
+    "image rm": ImagesMixin._do_image_rm,
+    "image prune": ImagesMixin._do_image_prune,
+    "history": ImagesMixin._do_history,
+    "image inspect": ImagesMixin._do_image_inspect,
     "volume create": VolumesMixin._do_volume_create,
     "volume ls": VolumesMixin._do_volume_ls,
     "volume rm": VolumesMixin._do_volume_rm,

@@ -2,7 +2,7 @@
 
 :func:`bot.sandbox.policy.mounts.check_nesting` keeps every mount out of every other mount,
 so the folders above a mount target belong to the container's root filesystem: the
-image (trusted: ``tests/test_sandbox_mount_targets.py`` walks the lesson images) and,
+image (trusted: ``tests/engine/sandbox/test_sandbox_mount_targets.py`` walks the lesson images) and,
 once the container has run, its writable layer, which the learner controls. A
 learner's container can rename ``/opt`` and plant ``ln -s /proc/sys /opt`` while its
 ``--tmpfs /opt/kernel`` is mounted; on the next ``start`` the runtime would follow the

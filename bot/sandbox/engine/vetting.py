@@ -34,6 +34,7 @@ class Plan:
         workdir: ``-w`` for ``run`` and ``exec``.
         hostname: ``-h`` for ``run``.
         entrypoint: ``--entrypoint`` for ``run``, split into words.
+        own_image: For ``run``: the image is to be found among the learner's own.
         seconds: ``-t`` for ``stop`` and ``restart``.
         tail: ``--tail`` for ``logs``.
         network: For ``run``: the learner's network to join (``None``: no network).
@@ -52,6 +53,7 @@ class Plan:
     workdir: str | None = None
     hostname: str | None = None
     entrypoint: list[str] | None = None
+    own_image: bool = False
     seconds: int = 10
     tail: int | str = "all"
     network: str | None = None
@@ -75,7 +77,8 @@ def vet_command(command: Command, allowed_images: frozenset[str] | None) -> Plan
     plan = Plan()
     verb = command.verb
     if verb == "run":
-        plan.image_name, plan.tag = option_values.check_image(command.args[0], allowed_images)
+        plan.image_name, plan.tag, plan.own_image = option_values.check_run_image(
+            command.args[0], allowed_images)
         name = command.value("name")
         plan.name = (policy.check_name(name, "container") if name
                      else naming.random_container_name())

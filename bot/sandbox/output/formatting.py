@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.sandbox.output import templates
+from bot.sandbox.output.template_values import Budget, Nil
 from bot.sandbox.views import Outcome
 
 RENDER_LIMIT = 64_000
@@ -116,7 +117,16 @@ def truncate_command(command: str, width: int = 20) -> str:
 
 def to_json(value: Any) -> str:
     """Indented JSON like ``docker inspect`` prints."""
-    return json.dumps(value, indent=4, sort_keys=False) + "\n"
+    return json.dumps(_shown(value), indent=4, sort_keys=False, default=lambda _nil: None) + "\n"
+
+
+def _shown(value: Any) -> Any:
+    """``value`` without the empty fields Go's JSON leaves out (``omitempty``)."""
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items() if not (isinstance(v, Nil) and v.omit)}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
 
 
 def template(fmt: str, obj: Any, limit: int = RENDER_LIMIT) -> str:
@@ -130,7 +140,7 @@ def template(fmt: str, obj: Any, limit: int = RENDER_LIMIT) -> str:
 
 def render_objects(
     objects: list[dict[str, Any]], errors: list[str], fmt: str | None, what: str,
-    *, limit: int = RENDER_LIMIT,
+    *, limit: int = RENDER_LIMIT, deadline: float | None = None,
 ) -> Outcome:
     """``docker inspect``'s answer: the objects (as JSON or through ``-f``), then misses.
 
@@ -140,7 +150,10 @@ def render_objects(
         fmt: The ``-f`` template, if one was given.
         what: ``object`` or ``volume``, for the CLI's "No such ..." line.
         limit: The most characters a template may render (output stops there).
+        deadline: When the line's time is up (``time.monotonic()``); the renderings of
+            all objects share one :class:`~bot.sandbox.output.template_values.Budget`.
     """
+    dropped = 0
     if fmt:
         try:
             nodes = templates.parse(fmt)
@@ -148,14 +161,17 @@ def render_objects(
             return Outcome(64, f"template parsing error: {exc}\n")
         parts: list[str] = []
         size = 0
+        budget = Budget(deadline=deadline)
         for obj in objects:
             try:
-                rendered = templates.render(nodes, obj, limit=max(0, limit - size))
+                rendered = templates.render(nodes, obj, limit=max(0, limit - size),
+                                            budget=budget, fallback=what != "volume")
             except templates.TemplateError as exc:
                 return Outcome(1, "".join(parts) + f"\ntemplate parsing error: {exc}\n")
             parts.append(rendered.text + "\n")
             size += len(rendered.text) + 1
             if rendered.cut:
+                dropped = rendered.dropped  # what the learner is told was not shown
                 break
         text = "".join(parts)
     else:
@@ -165,4 +181,4 @@ def render_objects(
         misses = [f"Error response from daemon: get {e}: no such volume\n" for e in errors]
     else:
         misses = [f"Error: No such {what}: {e}\n" for e in errors]
-    return Outcome(code, text + "".join(misses))
+    return Outcome(code, text + "".join(misses), cut=dropped)

@@ -11,6 +11,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 LABEL_MANAGED = "docker-tutor.managed"
 LABEL_NAMESPACE = "docker-tutor.namespace"
@@ -135,3 +136,22 @@ def anonymous_name() -> str:
     """A name for a volume the learner did not name (64 hex digits, as docker makes)."""
     return new_uid() + new_uid() + new_uid() + new_uid()
 
+
+def own_image_bytes(images: list[dict[str, Any]], prefix: str) -> dict[str, int]:
+    """Bytes of image layers per learner, from the engine's image list (``/system/df``).
+
+    Each image of a learner counts what it adds to its parent (its ``Size`` less its
+    parent's), so every layer of a build, cache included, counts once, and a lesson
+    image's layers count for no one.
+    """
+    sizes = {str(i.get("Id", "")): int(i.get("Size") or 0) for i in images}
+    out: dict[str, int] = {}
+    for image in images:
+        labels = image.get("Labels") or {}
+        if labels.get(LABEL_MANAGED) != "1" or labels.get(
+                LABEL_NAMESPACE) != prefix:
+            continue
+        learner = labels.get(LABEL_LEARNER, "")
+        parent = sizes.get(str(image.get("ParentId") or ""), 0)
+        out[learner] = out.get(learner, 0) + max(0, int(image.get("Size") or 0) - parent)
+    return out

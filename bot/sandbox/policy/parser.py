@@ -15,7 +15,16 @@ from bot.errors import CommandRefused
 from bot.printable import describe_char, first_unsafe
 from bot.sandbox.policy import rules as policy
 from bot.sandbox.policy import values as option_values
-from bot.sandbox.policy.verbs import ALIASES, MAX_NAMES, POSITIONALS, STOP_AT, USAGE, VERB_OPTIONS, Opt
+from bot.sandbox.policy.verbs import (
+    ALIASES,
+    MAX_NAMES,
+    POSITIONALS,
+    STOP_AT,
+    TOP_ALIASES,
+    USAGE,
+    VERB_OPTIONS,
+    Opt,
+)
 
 WORKSPACE = "\x00workspace\x00"
 """Marker that replaces the workspace shorthand (``$(pwd)``, ``$PWD``, ``${PWD}``)."""
@@ -37,14 +46,16 @@ MAX_FORMAT_ACTIONS = 8
 """The most ``{{...}}`` actions one ``--format`` template may hold."""
 
 _MANY_NAMES = ("rm", "stop", "start", "restart", "inspect", "kill", "network rm", "network inspect",
-               "volume rm",
-               "volume inspect")
+               "volume rm", "volume inspect", "image rm", "image inspect")
 """Verbs that act on a list of names, capped at :data:`MAX_NAMES`."""
 
 CONTAINER_SUBCOMMANDS = ("run", "exec", "ps", "rm", "stop", "start", "restart", "logs",
                          "inspect", "kill", "rename", "diff", "top")
 """What ``docker container X`` accepts as ``X`` (besides the aliases ``ls``, ``list``,
 ``remove``)."""
+
+IMAGE_SUBCOMMANDS = ("rm", "prune", "inspect")
+"""What ``docker image X`` accepts as ``X`` besides the aliases (``ls``, ``build``, ``tag``...)."""
 
 _MOUNT_KEYS = ("volume", "mount")
 """Option keys whose values may name the workspace (``-v $(pwd):/app``)."""
@@ -245,6 +256,8 @@ def parse(text: str) -> Command:
         raise CommandRefused(
             f"`docker {verb}` expects different arguments. Usage: {USAGE[verb]}", option=verb
         )
+    if verb == "run":  # a value only the policy can judge, refused before any engine call
+        option_values.check_restart(command.value("restart"), remove=command.flag("rm"))
     if verb == "exec":
         option_values.check_not_interactive(command.args[0], command.args[1:],
                                      interactive=command.flag("interactive"))
@@ -315,10 +328,12 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
             return f"network {sub}", tokens[2:]
         if head == "container" and sub in CONTAINER_SUBCOMMANDS:
             return sub, tokens[2:]
+        if head == "image" and sub in IMAGE_SUBCOMMANDS:
+            return f"image {sub}", tokens[2:]
         raise policy.refuse_verb(f"{head} {sub}", tokens[2:])
     if head not in policy.VERBS_ALLOWED or head in ("volume", "network", "compose"):
         raise policy.refuse_verb(head, tokens[1:])
-    return head, tokens[1:]
+    return TOP_ALIASES.get(head, head), tokens[1:]
 
 
 def _parse_options(command: Command, rest: list[str]) -> None:

@@ -19,7 +19,7 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 VERBS_ALLOWED = (
     "run", "exec", "ps", "rm", "stop", "start", "restart", "logs", "inspect", "volume", "images",
-    "kill", "rename", "diff", "top", "network", "compose",
+    "kill", "rename", "diff", "top", "network", "build", "tag", "rmi", "history", "compose",
 )
 """Top-level verbs on the allow-list (``container X`` and ``image ls`` are aliases)."""
 
@@ -56,7 +56,6 @@ REFUSED_OPTIONS: dict[str, str] = {
     "--add-host": f"`--add-host` is refused. {NO_NETWORK}",
     "--dns": f"`--dns` is refused. {NO_NETWORK}",
     "--link": f"`--link` is refused. {NO_NETWORK}",
-    "--restart": "`--restart` is refused: containers that restart themselves outlive the lesson.",
     "--label": "`--label` is refused: the sandbox labels containers itself.",
     "-l": "`-l` is refused: the sandbox labels containers itself.",
     "--label-file": "`--label-file` is refused: the sandbox labels containers itself.",
@@ -111,7 +110,6 @@ REFUSED_OPTIONS: dict[str, str] = {
 }
 
 VERB_REASONS: dict[str, str] = {
-    "build": "`docker build` is not part of this course's sandbox: images are provided.",
     "pull": "`docker pull` is not available: the sandbox has no network; the lesson's images "
     "are already there (see `docker images`).",
     "push": "`docker push` is not available: the sandbox has no network.",
@@ -129,8 +127,6 @@ VERB_REASONS: dict[str, str] = {
     "load": "`docker load` is not available: images are provided by the lesson.",
     "export": "`docker export` is not available: it writes files on the host.",
     "import": "`docker import` is not available: images are provided by the lesson.",
-    "tag": "`docker tag` is not available: images are provided by the lesson.",
-    "rmi": "`docker rmi` is not available: images are shared by the whole class.",
     "attach": "`docker attach` is not available: use `docker logs` or `docker exec`.",
     "context": "`docker context` is not available in the sandbox.",
     "events": "`docker events` is not available: it watches the whole engine.",
@@ -149,12 +145,11 @@ VERB_REASONS: dict[str, str] = {
     "buildx": "`docker buildx` is not available in the sandbox.",
     "builder": "`docker builder` is not available in the sandbox.",
     "search": "`docker search` is not available: the sandbox has no network.",
-    "history": "`docker history` is not on the allow-list.",
     "version": "`docker version` is not on the allow-list.",
-    "prune": "`prune` is not available here except `docker volume prune` and "
-    "`docker container prune`: it acts on the whole engine.",
-    "image": "`docker image` offers only `docker image ls` here: images are provided by the "
-    "lesson and shared by the whole class.",
+    "prune": "`prune` is not available here except `docker volume prune`, "
+    "`docker container prune` and `docker image prune`: it acts on the whole engine.",
+    "image": "`docker image` offers `ls`, `build`, `tag`, `rm`, `prune`, `history` and "
+    "`inspect` here, on your own images.",
     "checkpoint": "`docker checkpoint` is not available in the sandbox.",
     "stack": "`docker stack` is not available in the sandbox.",
     "scan": "`docker scan` is not available: the sandbox has no network.",
@@ -178,7 +173,7 @@ SUBCOMMANDS: dict[str, tuple[str, ...]] = {
     "network": (*NETWORK_SUBCOMMANDS, "list", "remove"),
     "container": ("run", "exec", "ps", "ls", "list", "rm", "remove", "stop", "start", "restart",
                   "logs", "inspect", "kill", "rename", "diff", "top", "prune"),
-    "image": ("ls", "list"),
+    "image": ("ls", "list", "build", "tag", "rm", "remove", "prune", "history", "inspect"),
     "compose": ("up", "down", "ps", "logs", "config", "exec", "restart", "stop", "start",
                 "build"),
 }

@@ -1,6 +1,6 @@
 """The sandbox policy on the values a learner may give to a command.
 
-Images, ``-e``, ``-u``, ``-w``, ``-h``, ``--entrypoint``, ``-t``, ``--tail``, ``-s``, ``-n``,
+Images, ``-e``, ``-u``, ``-w``, ``-h``, ``--entrypoint``, ``--restart``, ``-t``, ``--tail``, ``-s``, ``-n``,
 and programs that would wait for typing at a terminal. The verbs, options and names a
 learner may use are in :mod:`bot.sandbox.policy.rules`; each rule is documented in SECURITY.md
 next to the test that proves it.
@@ -35,6 +35,12 @@ SYSTEM_PATHS = ("/proc", "/sys", "/dev")
 
 MAX_SECONDS = 60
 """The longest ``-t`` a learner may give ``docker stop`` or ``docker restart``."""
+
+MAX_RESTART_RETRIES = 10
+"""The most retries ``--restart on-failure:N`` may ask for."""
+
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+"""The restart policies ``docker run --restart`` accepts (the engine's own four)."""
 
 
 def image_hint(allowed: frozenset[str] | None) -> str:
@@ -222,6 +228,43 @@ def check_tail(raw: str | None) -> int | str:
     return value
 
 
+def check_restart(raw: str | None, *, remove: bool) -> dict[str, str | int] | None:
+    """Check ``docker run --restart POLICY`` and return the engine's restart policy.
+
+    Any of the engine's four policies is accepted: a restarting container stays under the
+    sandbox's limits, the engine waits longer between restarts each time (up to a
+    minute), ``docker stop``, ``kill`` and ``rm -f`` end it, and the reaper removes it
+    with the learner's other containers. ``on-failure:N`` takes at most
+    :data:`MAX_RESTART_RETRIES` retries. Like the docker CLI, ``--rm`` with a policy
+    other than ``no`` is refused.
+
+    Raises:
+        CommandRefused: For an unknown policy, a bad or too large retry count, or ``--rm``.
+    """
+    if raw is None:
+        return None
+    name, colon, count = raw.partition(":")
+    if name not in RESTART_POLICIES:
+        raise CommandRefused(
+            f"`--restart {one_line(raw)}`: the policies are {', '.join(RESTART_POLICIES)} "
+            "(`on-failure:N` retries at most N times).", option="--restart")
+    retries = 0
+    if colon:
+        if name != "on-failure" or not count.isdigit():
+            raise CommandRefused(
+                f"`--restart {one_line(raw)}`: only `on-failure` takes a retry count, as "
+                "`on-failure:3`.", option="--restart")
+        retries = int(count)
+        if not 0 < retries <= MAX_RESTART_RETRIES:
+            raise CommandRefused(
+                f"`--restart {one_line(raw)}`: give 1 to {MAX_RESTART_RETRIES} retries here.",
+                option="--restart")
+    if remove and name != "no":
+        raise CommandRefused("Conflicting options: `--restart` and `--rm` (a container that "
+                             "removes itself when it stops cannot restart).", option="--restart")
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
 SIGNALS = (
     "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
     "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
@@ -285,3 +328,88 @@ def check_not_interactive(container: str, argv: list[str], *, interactive: bool)
         f"forever; run one command at a time: `{one_line(example)}`.",
         option="-it",
     )
+
+
+_OWN_PART_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+
+MAX_TAGS = 4
+"""The most ``-t`` one ``docker build`` may give."""
+
+MAX_BUILD_ARGS = 16
+"""The most ``--build-arg`` one ``docker build`` may give."""
+
+
+def check_own_image(ref: str, allowed: frozenset[str] | None, *, option: str = "") -> tuple[str, str]:
+    """Check a name for one of the learner's own images (``app``, ``app:v1``).
+
+    One path part (no registry, no user path, no digest); the name of a lesson image is
+    refused, so that ``busybox`` always means the lesson's.
+
+    Returns:
+        The repository and the tag (``latest`` by default).
+
+    Raises:
+        CommandRefused: For anything else.
+    """
+    name, colon, tag = ref.partition(":")
+    if (not _OWN_PART_RE.match(name) or len(name) > 100 or re.match(r"^[0-9a-f]{12,64}$", name)
+            or (colon and not _IMAGE_TAG_RE.match(tag))):
+        raise CommandRefused(
+            f"{option + ': ' if option else ''}invalid image name {one_line(ref)!r}: use "
+            "lower-case letters, digits, `.`, `_` and `-`, then optionally `:TAG` (no "
+            "registry, no user path, no digest).", option=option or ref)
+    if (allowed is not None and name in allowed) or name == "scratch":
+        raise CommandRefused(
+            f"{option + ': ' if option else ''}{name!r} is the name of an image the lesson "
+            "provides; give yours another name.", option=option or ref)
+    return name, tag or "latest"
+
+
+def check_build_args(values: list[str]) -> dict[str, str]:
+    """Check ``--build-arg NAME=value`` items (the host environment is never copied)."""
+    if len(values) > MAX_BUILD_ARGS:
+        raise CommandRefused(f"`--build-arg`: at most {MAX_BUILD_ARGS}.", option="--build-arg")
+    out: dict[str, str] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        if not eq or not _ENV_KEY_RE.match(key) or len(item) > MAX_ENV_CHARS:
+            raise CommandRefused(f"`--build-arg {one_line(item)}`: write NAME=value (the "
+                                 "sandbox has no host environment to copy from).",
+                                 option="--build-arg")
+        if any(unsafe_char(ch) for ch in value):
+            raise CommandRefused("`--build-arg`: the value holds a control character.",
+                                 option="--build-arg")
+        out[key] = value
+    return out
+
+
+def check_run_image(ref: str, allowed: frozenset[str] | None) -> tuple[str, str, bool]:
+    """Check ``docker run IMAGE``: a lesson image, or a name one of the learner's could have.
+
+    Returns:
+        The name, the tag (``redis:latest``, or the learner's ``app:v1``), and whether it
+        is to be looked up among the learner's own images (by the engine side, which
+        refuses it when there is none).
+
+    Raises:
+        CommandRefused: For a reference that can be neither.
+    """
+    try:
+        name, tag = check_image(ref, allowed)
+    except CommandRefused as refused:
+        if allowed is None:
+            raise
+        try:
+            name, version = check_own_image(ref, allowed)
+        except CommandRefused:
+            raise refused from None
+        return name, f"{name}:{version}", True
+    return name, tag, False
+
+
+def not_built(ref: str, allowed: frozenset[str] | None) -> CommandRefused:
+    """The refusal of ``docker run NAME`` when NAME is neither a lesson image nor the learner's."""
+    return CommandRefused(
+        f"Image {one_line(ref)!r} is neither one of this lesson's images nor one you built, "
+        "so the sandbox does not offer it (it has no registry).", option=ref,
+        hint=image_hint(allowed).rstrip(".") + ", and your own (`docker images`).")

@@ -64,6 +64,7 @@ VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
         _o("--network", "--net", key="network", value=True),
         _o("--network-alias", "--net-alias", key="network_alias", value=True, repeat=True),
         _o("-u", "--user", key="user", value=True),
+        _o("--restart", key="restart", value=True),
     ),
     "exec": (
         _o("-d", "--detach", key="detach"),
@@ -96,6 +97,23 @@ VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
     ),
     "inspect": (_o("-f", "--format", key="format", value=True),),
     "images": (_o("-q", "--quiet", key="quiet"), _o("-a", "--all", key="all")),
+    "build": (
+        _o("-t", "--tag", key="tag", value=True, repeat=True),
+        _o("-f", "--file", key="file", value=True),
+        _o("--build-arg", key="build_arg", value=True, repeat=True),
+        _o("--target", key="target", value=True),
+        _o("--no-cache", key="no_cache"),
+        _o("-q", "--quiet", key="quiet"),
+    ),
+    "tag": (),
+    "image rm": (_o("-f", "--force", key="force"), _o("--no-prune", key="no_prune")),
+    "image prune": (_o("-f", "--force", key="force"), _o("-a", "--all", key="all")),
+    "history": (
+        _o("-q", "--quiet", key="quiet"),
+        _o("--no-trunc", key="no_trunc"),
+        _o("-H", "--human", key="human", value=True),
+    ),
+    "image inspect": (_o("-f", "--format", key="format", value=True),),
     "volume create": (),
     "volume ls": (_o("-q", "--quiet", key="quiet"),),
     "volume rm": (_o("-f", "--force", key="force"),),
@@ -153,12 +171,19 @@ ALIASES: dict[tuple[str, str], str] = {
     ("container", "prune"): "container prune",
     ("image", "ls"): "images",
     ("image", "list"): "images",
+    ("image", "build"): "build",
+    ("image", "tag"): "tag",
+    ("image", "remove"): "image rm",
+    ("image", "history"): "history",
     ("volume", "list"): "volume ls",
     ("volume", "remove"): "volume rm",
     ("network", "list"): "network ls",
     ("network", "remove"): "network rm",
 }
 """Other spellings of allowed verbs (``docker container ls`` is ``docker ps``)."""
+
+TOP_ALIASES: dict[str, str] = {"rmi": "image rm"}
+"""One-word spellings of two-word verbs (``docker rmi`` is ``docker image rm``)."""
 
 POSITIONALS: dict[str, tuple[int, int | None]] = {
     "run": (1, None),
@@ -176,6 +201,12 @@ POSITIONALS: dict[str, tuple[int, int | None]] = {
     "diff": (1, 1),
     "top": (1, 1),
     "container prune": (0, 0),
+    "build": (1, 1),
+    "tag": (2, 2),
+    "image rm": (1, MAX_NAMES),
+    "image prune": (0, 0),
+    "history": (1, 1),
+    "image inspect": (1, MAX_NAMES),
     "volume create": (0, 1),
     "volume ls": (0, 0),
     "volume rm": (1, MAX_NAMES),
@@ -207,7 +238,7 @@ it belong to that command, not to docker."""
 
 USAGE: dict[str, str] = {
     "run": "docker run [-d] [--name NAME] [-v VOLUME:/path] [--tmpfs /path] [-e K=V] [--rm] "
-    "[--network NET [--network-alias ALIAS]] IMAGE [COMMAND...]",
+    "[--restart POLICY] [--network NET [--network-alias ALIAS]] IMAGE [COMMAND...]",
     "exec": "docker exec [-it] [-e K=V] [-w DIR] CONTAINER COMMAND [ARG...]",
     "ps": "docker ps [-a] [-q] [--format TEMPLATE] [-f status=...|name=...] [-n N] [-l]",
     "kill": "docker kill [-s SIGNAL] CONTAINER...",
@@ -221,7 +252,14 @@ USAGE: dict[str, str] = {
     "restart": "docker restart CONTAINER...",
     "logs": "docker logs [--tail N] CONTAINER",
     "inspect": "docker inspect [-f '{{.State.Status}}'] NAME...",
-    "images": "docker images",
+    "images": "docker images [-q] [REPOSITORY]",
+    "build": "docker build [-t NAME[:TAG]] [-f Dockerfile] [--build-arg K=V] [--target STAGE] "
+    "[--no-cache] [-q] .",
+    "tag": "docker tag IMAGE[:TAG] NAME[:TAG]",
+    "image rm": "docker image rm [-f] IMAGE...",
+    "image prune": "docker image prune -f [-a]",
+    "history": "docker history [-q] [--no-trunc] IMAGE",
+    "image inspect": "docker image inspect [-f '{{.Config.Cmd}}'] IMAGE...",
     "volume create": "docker volume create [NAME]",
     "volume ls": "docker volume ls [-q]",
     "volume rm": "docker volume rm VOLUME...",

@@ -38,7 +38,8 @@ def clean_path(raw: str) -> str:
     """A learner's file path as a relative path inside the workspace.
 
     ``notes.txt``, ``./notes.txt``, ``$(pwd)/notes.txt`` and ``src/app.py`` are fine;
-    absolute paths, ``..``, hidden names and odd characters are refused.
+    absolute paths, ``..``, hidden names (but ``.dockerignore``, which a build reads) and
+    odd characters are refused.
 
     Raises:
         UsageError: With the reason, for the learner.
@@ -54,7 +55,7 @@ def clean_path(raw: str) -> str:
             f"like `notes.txt` (not {raw!r})."
         )
     parts = [p for p in text.split("/") if p not in ("", ".")]
-    bad = next((p for p in parts if not _PART.match(p)), None)
+    bad = next((p for p in parts if not _PART.match(p) and p != ".dockerignore"), None)
     if bad is not None or not parts:
         raise UsageError(
             f"`edit`: {bad or raw!r} is not a file name I can write: use letters, digits, "

@@ -21,6 +21,8 @@ import docker.errors
 import requests.exceptions
 
 from bot.errors import EngineUnavailable
+from bot.sandbox.disk.meter import LABEL_OWN
+from bot.sandbox.engine.image_lookups import remove_images
 from bot.sandbox.output.formatting import parse_time
 from bot.sandbox.policy.naming import (
     LABEL_ANONYMOUS,
@@ -193,7 +195,9 @@ class Janitor:
         """Remove one object; ``False`` when it was already gone or (a volume) is in use.
 
         A container is removed with force (it stops first); a volume is never forced, so
-        a volume that a container started using in the meantime stays.
+        a volume that a container started using in the meantime stays. With a learner's
+        workspace go their images and build cache (idle past the volumes' limit, or
+        unknown at reconciliation).
 
         Raises:
             EngineUnavailable: The engine could not be reached.
@@ -207,6 +211,9 @@ class Janitor:
                     api.remove_network(obj.ref)
                 else:
                     api.remove_volume(obj.ref, force=False)
+                    if obj.ref.endswith("-.workspace"):  # the learner's images go with it
+                        remove_images(self.sandbox.client, self.sandbox.settings.namespace,
+                                      obj.learner)
             except docker.errors.NotFound:
                 return False
             except docker.errors.APIError as exc:
@@ -222,12 +229,16 @@ def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
     For throw-away deployments (tests, benchmarks) that must leave the engine as they
     found it; a real deployment uses :class:`Janitor` through housekeeping instead.
 
+    The tutor's own containers of the deployment (disk meter, lease: :data:`LABEL_OWN`)
+    go too, uncounted.
+
     Returns:
         How many containers and volumes were removed.
     """
     selector = {"label": [f"{LABEL_NAMESPACE}={prefix}"]}
     containers = client.containers.list(all=True, filters=selector)
-    for container in containers:
+    own = client.containers.list(all=True, filters={"label": [f"{LABEL_OWN}={prefix}"]})
+    for container in [*containers, *own]:
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
     volumes = client.volumes.list(filters=selector)
@@ -237,4 +248,6 @@ def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
     for network in client.networks.list(filters=selector):
         with contextlib.suppress(docker.errors.NotFound):
             network.remove()
+    remove_images(client, prefix)
     return len(containers), len(volumes)
+

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import docker.errors
+
 from bot.config import Settings
 from bot.errors import EngineUnavailable
-from bot.sandbox.engine.disk import measure
+from bot.sandbox.disk.df import engine_busy, measure
 from bot.sandbox.engine.translate import engine_reads
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
 from bot.sandbox.pool.sandbox_pool import Placements, SandboxPool
@@ -102,8 +104,13 @@ def engine_rows(settings: Settings, placements: Placements,
                         api = sandbox.client.api
                         containers = len(api.containers(all=True, filters=selector))
                         volumes = len(api.volumes(filters=selector).get("Volumes") or [])
-                        used = measure(api, settings.namespace)
-                        disk = sum(used.by_learner.values())
+                        try:
+                            used = measure(api, settings.namespace)
+                            disk = sum(used.by_learner.values())
+                        except docker.errors.APIError as exc:
+                            if not engine_busy(exc):
+                                raise
+                            disk = None  # busy with another disk-usage operation: not down
                     images = pool.has_images(address, fill=False)
                 except EngineUnavailable:
                     up = False

@@ -23,11 +23,11 @@ import contextvars
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import docker
 import docker.errors
@@ -47,7 +47,15 @@ from bot.sandbox.policy.parser import Command
 from bot.sandbox.pool.addresses import engine_environment, socket_accepts
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
-from bot.sandbox.views import ContainerView, NetworkView, Outcome, VolumeView, WitnessReport
+from bot.sandbox.resources.witness import WITNESS_SECONDS
+from bot.sandbox.views import (
+    ContainerView,
+    ImageView,
+    NetworkView,
+    Outcome,
+    VolumeView,
+    WitnessReport,
+)
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
 
@@ -353,10 +361,36 @@ class SandboxPool:
                       key: str) -> WitnessReport | None:
         """The tutor's own Redis read on the person's network, on their engine."""
         return self._on(person, lambda s: s.witness_redis(person, network, host, key))
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
+        """What the person's Redis container finds of ``key`` on its volume, by the witness."""
+        return self._on(person, lambda s: s.redis_witness(person, name, key, target, options,
+                                                          wait=wait))
+
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container, and its text, on their engine."""
+        return self._on(person, lambda s: s.container_file(person, name, path))
+
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's container ``name`` ended, on their engine."""
+        return self._on(person, lambda s: s.ending(person, name))
 
     def read_workspace_file(self, person: Person, path: str) -> str | None:
         """The text of ``path`` in the person's workspace, read through their engine."""
         return self._on(person, lambda s: s.read_workspace_file(person, path))
+
+    def image(self, person: Person, name: str) -> ImageView | None:
+        """The person's own image ``name``, on their engine."""
+        return self._on(person, lambda s: s.image(person, name))
+
+    def image_run(self, person: Person, name: str, argv: list[str] | None = None,
+                  *, timeout: float = WITNESS_SECONDS) -> tuple[int, str] | None:
+        """Run the person's image as the tutor (a witness), on their engine."""
+        return self._on(person, lambda s: s.image_run(person, name, argv, timeout=timeout))
+
+    def image_path(self, person: Person, name: str, path: str) -> bool | None:
+        """Whether ``path`` exists in the person's image, on their engine."""
+        return self._on(person, lambda s: s.image_path(person, name, path))
 
     def write_workspace_file(self, person: Person, path: str, text: str) -> int:
         """Write ``path`` in the person's workspace, through their engine (``edit``)."""

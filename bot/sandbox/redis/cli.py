@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
-from collections.abc import Callable
 from typing import Any
 
 _VALUE_OPTIONS = {"-h", "-p", "-s", "-a", "-u", "-n", "-r", "-i", "-d", "--user", "--pass"}
@@ -90,33 +88,3 @@ def appendonly_from_args(argv: list[str]) -> bool:
         if arg.startswith("--appendonly=") or arg == "--appendonly=yes":
             return arg.split("=", 1)[1].lower() == "yes"
     return False
-
-
-Runner = Callable[[list[str]], "tuple[int, str] | None"]
-
-
-def redis_call(run: Runner, key: str, *, wait: float = 3.0) -> tuple[bool, str | None]:
-    """Read ``key`` with ``redis-cli`` through ``run``, waiting briefly while Redis starts.
-
-    Returns:
-        ``(reachable, value)``; ``value`` is ``None`` for a missing key.
-    """
-    deadline = time.monotonic() + wait
-    while True:
-        exists = run(["redis-cli", "--raw", "exists", key])
-        if exists is None:
-            return False, None
-        code, out = exists
-        answer = out.strip()
-        if code == 0 and answer in ("0", "1"):
-            break
-        if time.monotonic() >= deadline:
-            return False, None
-        time.sleep(0.1)
-    if answer == "0":
-        return True, None
-    got = run(["redis-cli", "--raw", "get", key])
-    if got is None or got[0] != 0:
-        return False, None
-    value = got[1]
-    return True, value[:-1] if value.endswith("\n") else value

@@ -1,7 +1,8 @@
 """What the sandbox knows about Redis: its start-up race and what a call wrote.
 
-The generic :class:`~bot.sandbox.engine.execs.ExecMixin` asks its hooks; this mixin answers
-them for ``redis-cli``, and reads keys for the tutor's checks (:meth:`RedisMixin.redis_get`).
+The generic :class:`~bot.sandbox.resources.execs.ExecMixin` asks its hooks; this mixin answers
+them for ``redis-cli``; its witness (:mod:`bot.sandbox.redis.witness`) reads keys and files
+for the tutor's checks.
 """
 
 from __future__ import annotations
@@ -13,41 +14,17 @@ from typing import Any
 import docker.errors
 from docker.models.containers import Container
 
-from bot.identity import Person
-from bot.sandbox.engine.execs import ExecMixin
 from bot.sandbox.engine.streams import ExecResult
-from bot.sandbox.engine.translate import boundary
 from bot.sandbox.output import formatting
-from bot.sandbox.redis.cli import inner_argv, not_ready, parse_redis_cli, redis_call
+from bot.sandbox.redis.cli import inner_argv, not_ready, parse_redis_cli
+from bot.sandbox.redis.witness import RedisWitnessMixin
 
 STARTING_SECONDS = 10.0
 """A container started at most this long ago may still have a Redis that is starting."""
 
 
-class RedisMixin(ExecMixin):
-    """Redis-aware ``docker exec`` and key reads for the tutor's checks."""
-
-    @boundary
-    def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
-        """Read ``key`` from the Redis in the person's container, as the tutor.
-
-        Returns:
-            ``(reachable, value)``: ``reachable`` is ``False`` when Redis did not answer
-            (no container, not running, still loading); ``value`` is ``None`` for a
-            missing key.
-
-        Raises:
-            EngineUnavailable: The engine could not be reached or failed.
-        """
-        container = self._running(person, name)
-        if container is None:
-            return False, None
-        found = container  # one look-up for the whole read
-
-        def run(argv: list[str]) -> tuple[int, str] | None:
-            return self._capture(found, argv)
-
-        return redis_call(run, key)
+class RedisMixin(RedisWitnessMixin):
+    """Redis-aware ``docker exec``, key reads and the witness for the tutor's checks."""
 
     def _exec_retry(self, container: Container, argv: list[str], result: ExecResult) -> bool:
         return (

@@ -53,6 +53,7 @@ from bot.sandbox.output.formatting import parse_time
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE, Namespace
 from bot.sandbox.policy.workspace_paths import check_text, clean_path
 from bot.sandbox.workspace.archives import Entry, entries, file_archive, first_file
+from bot.sandbox.workspace.context import CONTEXT_BYTES, Context, read_context
 from bot.sandbox.workspace.names import LABEL_HELPER, LABEL_WORKSPACE, volume_name
 
 HELPER_IMAGE = "busybox:latest"
@@ -318,6 +319,17 @@ class EngineWorkspace:
         with self._helper(writable=False) as helper, _engine():
             chunks, _ = self.client.api.get_archive(helper.id, f"{ROOT}/.")
             return entries(chunks, max_bytes)
+
+    def build_context(self, max_bytes: int = CONTEXT_BYTES) -> Context:
+        """The workspace as a build context (``docker build .``), read through the engine.
+
+        Raises:
+            CommandRefused: The workspace is over the context's caps.
+            EngineUnavailable: The engine failed.
+        """
+        with self._helper(writable=False) as helper, _engine():
+            chunks, _ = self.client.api.get_archive(helper.id, f"{ROOT}/.")
+            return read_context(chunks, max_bytes)
 
 
 # -- housekeeping -----------------------------------------------------------------------------

@@ -1,0 +1,347 @@
+"""The tutor's own witness of what a Redis container on a volume loads (issue 19, F4).
+
+The Immortal Database proof needs *which* value of a key a new Redis container found on
+a volume as it started. The tutor used to ask inside that container (``sh -c`` and
+``redis-cli`` with the container's own ``PATH``): a learner controls that container's
+environment, binaries, files and entrypoint, and a fake ``redis-cli`` planted in the
+volume (``-e PATH=/data/fk:...``) confirmed a key that never reached disk.
+
+The witness is a container of the tutor's own, never the learner's:
+
+* made from the image the learner's container runs (a lesson image: learners cannot
+  build, commit or tag images), with a fixed entrypoint, command, environment
+  (``PATH`` of the image's system folders), user (``redis``), working folder, and no
+  learner option at all;
+* ``network_mode: none``, a read-only root, every capability dropped, a small tmpfs;
+* the learner's volume mounted **read-only**, never written: Redis' files are copied
+  into the tmpfs and loaded there by the image's own ``redis-server``, with only the
+  options that choose *which* files it loads and how (``--appendonly``,
+  ``--dbfilename``...) taken over from the learner's container;
+* hidden like the workspace helpers: named ``<prefix>-<learner>-.witness-<random>`` (no
+  learner name starts with a dot) and labelled with :data:`LABEL_HELPER`, not the
+  learner label, so no ``docker ps``, ``kill``, ``rename`` or ``rm`` of the learner can
+  see or reach it; removed as soon as it has answered (and by the janitor after a crash).
+
+What it prints (``frame`` lines, as the exec look printed them) is parsed here into the
+record the check logs: ``{"reachable", "values", "others", "aof"}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+from docker.types import Mount
+
+from bot.identity import Person
+from bot.sandbox.engine.translate import boundary, engine_calls
+from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE, owned
+from bot.sandbox.redis.answers import NO_ANSWER, parse_answer, parse_key
+from bot.sandbox.resources.execs import ExecMixin
+from bot.sandbox.workspace.archives import first_file
+from bot.sandbox.workspace.names import LABEL_HELPER
+from bot.sandbox.workspace.volume import MODE_TYPE
+
+LABEL_WITNESS = "docker-tutor.witness"
+"""On a witness container: ``1`` (with :data:`LABEL_HELPER` naming the learner)."""
+
+WITNESS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""The witness's only ``PATH``: the image's system folders, nothing of the learner's."""
+
+LOADED_OPTIONS = frozenset({
+    "appendonly", "appendfilename", "appenddirname", "dbfilename", "databases",
+    "aof-use-rdb-preamble", "rdbchecksum", "rdbcompression",
+})
+"""The learner's ``redis-server`` options the witness takes over: they choose which files
+Redis loads and how it reads them. Everything else (port, dir, save...) is the witness's."""
+
+SOURCE = "/src"
+"""Where the witness mounts the learner's volume (read-only)."""
+
+READ_LIMIT = 256 * 1024
+"""The most bytes of the witness's answer the tutor reads."""
+
+_SCRIPT = r"""
+frame() { ( "$@"; echo "@@rc=$?" ) | base64 | tr -d '\n'; echo; }
+src=$1; key=$2; tries=$3; db=$4; aofdir=$5; shift 5
+command -v redis-server >/dev/null 2>&1 || { echo "@@absent"; exit 0; }
+cd /w && mkdir -p /w/d || exit 0
+if [ -n "$src" ]; then
+  for f in "$db" "$aofdir"; do
+    [ -e "$src/$f" ] || continue
+    cp -R "$src/$f" /w/d/ 2>/dev/null || { echo "@@copyfailed"; exit 0; }
+  done
+fi
+redis-server --dir /w/d --port 0 --unixsocket /w/redis.sock --save "" \
+  --protected-mode no "$@" >/w/server.log 2>&1 &
+cli() { redis-cli -s /w/redis.sock --raw "$@"; }
+n=0
+until [ "$(cli ping 2>/dev/null)" = PONG ]; do
+  n=$((n + 1))
+  [ "$n" -ge "$tries" ] && { echo "@@noanswer"; tail -n 5 /w/server.log | sed 's/^/@@log /'; exit 0; }
+  sleep 0.05
+done
+echo "@@pong"
+frame cli info persistence
+frame cli info keyspace
+for d in $(cli info keyspace | sed -n 's/^db\([0-9][0-9]*\):.*/\1/p'); do
+  echo "@@db $d"
+  frame cli -n "$d" type "$key"
+  frame cli -n "$d" get "$key"
+done
+echo "@@end"
+cli shutdown nosave >/dev/null 2>&1
+"""
+"""The witness's fixed command: copy Redis' files from the read-only volume into its tmpfs,
+load them with the image's ``redis-server`` (unix socket only), then print every answer as
+one base64 line ending ``@@rc=<status>`` (a value can forge no frame). The key and options
+are arguments (``$2``, ``$@``), never spliced into the script."""
+
+_ASK_SCRIPT = r"""
+frame() { ( "$@"; echo "@@rc=$?" ) | base64 | tr -d '\n'; echo; }
+cli() { redis-cli -h 127.0.0.1 --raw "$@"; }
+command -v redis-cli >/dev/null 2>&1 || { echo "@@absent"; exit 0; }
+n=0
+until [ "$(cli ping 2>/dev/null)" = PONG ]; do
+  n=$((n + 1))
+  [ "$n" -ge "$2" ] && { echo "@@noanswer"; exit 0; }
+  sleep 0.05
+done
+echo "@@pong"
+frame cli exists "$1"
+frame cli get "$1"
+echo "@@end"
+"""
+"""The witness's question to a running Redis, from inside the learner container's network
+namespace (its loopback only): ``exists`` then ``get`` of the key ``$1``."""
+
+_POLL_SECONDS = 0.05
+
+
+class RedisWitnessMixin(ExecMixin):
+    """The tutor's witness container (see the module docstring)."""
+
+    @boundary
+    def redis_witness(self, person: Person, name: str, key: str, target: str,
+                      options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
+        """What the Redis in the person's container ``name`` finds of ``key`` on its volume.
+
+        The volume is the one ``name`` mounts at ``target``; ``options`` are the
+        container's own ``redis-server`` options (only :data:`LOADED_OPTIONS` count, and
+        ``dir``, to find Redis' files inside the volume). Nothing runs in the learner's
+        container: the tutor's witness reads the volume (see the module docstring).
+
+        Returns:
+            ``{"reachable": False, "why": ...}`` when there is no such container or
+            volume, or the witness could not load the files; else ``{"reachable": True,
+            "values": {db: value}, "others": {db: type}, "aof": bool, "witness": True}``.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        ns = self.namespace(person)
+        container = self._find_container(ns, name, by_id=False)
+        if container is None:
+            return {"reachable": False, "why": "no container"}
+        attrs = container.attrs
+        mount = next((m for m in attrs.get("Mounts") or []
+                      if m.get("Destination") == target and m.get("Type") == "volume"), None)
+        if mount is None:
+            return {"reachable": False, "why": "no volume"}
+        with engine_calls():
+            volume = self.client.volumes.get(str(mount.get("Name", "")))
+        if not owned(volume.attrs.get("Labels") or {}, ns):
+            return {"reachable": False, "why": "not the learner's volume"}
+        source = _source(target, str((attrs.get("Config") or {}).get("WorkingDir") or "/"),
+                         options.get("dir", ""))
+        self._await_ready(container, wait)
+        args = [source, key, str(max(1, round(wait / _POLL_SECONDS))),
+                options.get("dbfilename") or "dump.rdb",
+                options.get("appenddirname") or "appendonlydir"]
+        for option, value in sorted(options.items()):
+            if option in LOADED_OPTIONS:
+                args += [f"--{option}", *value.split()]
+        output = self._run_redis_witness((ns.prefix, ns.learner), str(attrs.get("Image", "")), args,
+                               wait=wait, volume=volume.name)
+        return {**parse_answer(output), "witness": True} if output is not None \
+            else dict(NO_ANSWER)
+
+    @boundary
+    def ending(self, person: Person, name: str) -> dict[str, Any] | None:
+        """How the person's container ``name`` ended (:func:`ending_of`); ``None``: no such one.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        container = self._find_container(self.namespace(person), name, by_id=False)
+        if container is None:
+            return None
+        with engine_calls():
+            return ending_of(container)
+
+    @boundary
+    def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
+        """Read ``key`` from the Redis running in the person's container, as the tutor.
+
+        Asked by a witness that joins the container's network namespace and runs the
+        image's own ``redis-cli`` against its loopback: no program of the container runs.
+        (What the server answers is the learner's server's memory: the state checked.)
+
+        Returns:
+            ``(reachable, value)``: ``reachable`` is ``False`` when Redis did not answer
+            (no container, not running, still loading); ``value`` is ``None`` for a
+            missing key.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        container = self._running(person, name)
+        if container is None:
+            return False, None
+        ns = self.namespace(person)
+        output = self._run_redis_witness((ns.prefix, ns.learner), str(container.attrs.get("Image", "")),
+                               [key, str(round(3.0 / _POLL_SECONDS))], wait=3.0,
+                               network=f"container:{container.id}", script=_ASK_SCRIPT)
+        return parse_key(output or "")
+
+    @boundary
+    def container_file(self, person: Person, name: str, path: str) -> tuple[bool, str | None]:
+        """Whether ``path`` exists in the person's container ``name``, and its text.
+
+        Read through the engine's archive endpoint: nothing runs inside the container, so
+        no ``PATH``, binary or entrypoint of the learner's takes part. The text is ``None``
+        for anything but a regular file (a folder, a link) and is cut at
+        :data:`READ_LIMIT` bytes.
+
+        Returns:
+            ``(False, None)`` when there is no such container or path.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        container = self._find_container(self.namespace(person), name, by_id=False)
+        if container is None:
+            return False, None
+        with engine_calls():
+            try:
+                chunks, stat = self.client.api.get_archive(container.id, path)
+            except docker.errors.NotFound:
+                return False, None
+            if int(stat.get("mode", 0)) & MODE_TYPE or stat.get("linkTarget"):
+                return True, None
+            raw = first_file(chunks, READ_LIMIT)
+        return True, None if raw is None else raw.decode("utf-8", "replace")
+
+    def _await_ready(self, container: Container, wait: float) -> None:
+        """Wait (at most ``wait`` s) for the learner's Redis to say it has loaded its files.
+
+        Only the timing depends on the learner's container (a Redis that starts with
+        ``--appendonly yes`` writes its new append-only file as it starts): what is read
+        comes from the volume alone.
+        """
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                with engine_calls():
+                    tail = container.logs(stdout=True, stderr=True, tail=50)
+                    container.reload()
+            except (docker.errors.APIError, requests.exceptions.RequestException):
+                return
+            if b"Ready to accept connections" in tail or container.status != "running":
+                return
+            time.sleep(_POLL_SECONDS * 2)
+
+    def _run_redis_witness(self, owner: tuple[str, str], image: str, args: list[str], *, wait: float,
+                 volume: str | None = None, network: str = "none",
+                 script: str = _SCRIPT) -> str | None:
+        """Run the witness once; its printed answer (``None``: it could not run).
+
+        ``owner`` is the namespace prefix and the learner hash its labels and name carry;
+        ``volume`` (an engine name) is mounted read-only at :data:`SOURCE`; ``network`` is
+        ``none`` or ``container:<id>`` (a learner container's loopback, to ask its Redis).
+        """
+        prefix, learner = owner
+        limits = self._host_limits()
+        settings: dict[str, Any] = {
+            key: limits[key] for key in ("runtime", "mem_limit", "memswap_limit", "nano_cpus",
+                                         "pids_limit", "oom_score_adj")
+            if key in limits
+        }
+        labels = {LABEL_MANAGED: "1", LABEL_NAMESPACE: prefix, LABEL_HELPER: learner,
+                  LABEL_WITNESS: "1"}
+        with engine_calls():
+            try:
+                witness: Container = self.client.containers.create(
+                    image, entrypoint=["/bin/sh", "-c", script, "witness"], command=args,
+                    name=f"{prefix}-{learner}-.witness-{secrets.token_hex(4)}",
+                    labels=labels, user="redis",
+                    environment=[f"PATH={WITNESS_PATH}", "HOME=/w", "LANG=C"],
+                    network_mode=network, read_only=True, cap_drop=["ALL"],
+                    security_opt=["no-new-privileges"], privileged=False, ipc_mode="private",
+                    cgroupns="private",
+                    init=True, tmpfs={"/w": "size=96m,mode=1777", "/data": "size=1m"},
+                    mounts=[Mount(SOURCE, volume, type="volume", read_only=True, no_copy=True)]
+                    if volume else [],
+                    log_config={"type": "json-file", "config": {"max-size": "1m"}},
+                    restart_policy={"Name": "no"}, **settings,
+                )
+            except docker.errors.ImageNotFound:
+                return None
+        try:
+            with engine_calls():
+                witness.start()
+                try:
+                    witness.wait(timeout=wait + 10)
+                except requests.exceptions.RequestException:
+                    witness.kill()
+                raw: bytes = witness.logs(stdout=True, stderr=False)
+            return raw[:READ_LIMIT].decode("utf-8", "replace")
+        except docker.errors.APIError:
+            return None
+        finally:
+            with engine_calls(), contextlib.suppress(docker.errors.NotFound):
+                witness.remove(force=True, v=True)
+
+
+CAUSES = re.compile(
+    r"Permission denied|Out of memory|OOM|No space left|Can't save|Failed opening|"
+    r"Error trying to save|MISCONF|Read-only file system|Bad file format", re.IGNORECASE)
+"""Log lines that say why a server could not keep its data or stopped."""
+
+
+def ending_of(container: Container) -> dict[str, Any]:
+    """How a stopped container ended: exit code, OOM kill, and the cause its log gives.
+
+    The log is the learner's program's own words: it explains, it proves nothing.
+    """
+    state = container.attrs.get("State") or {}
+    raw: bytes = container.logs(stdout=True, stderr=True, tail=40)
+    lines = raw.decode("utf-8", "replace").splitlines()
+    cause = next((line.strip() for line in lines if CAUSES.search(line)), "")
+    return {"exit": int(state.get("ExitCode") or 0), "oom": bool(state.get("OOMKilled")),
+            "cause": cause[:300], "running": bool(state.get("Running"))}
+
+
+def _source(target: str, workdir: str, folder: str) -> str:
+    """Where Redis' files are inside the volume mounted at ``target`` (``""``: not in it).
+
+    ``folder`` is the learner's ``--dir`` (relative to the container's working folder),
+    ``""`` for the image's default (its working folder, ``/data``).
+    """
+    where = posixpath.normpath(posixpath.join(workdir or "/", folder or "."))
+    rel = posixpath.relpath(where, target) if where.startswith(target.rstrip("/") + "/") \
+        or where == target else None
+    if rel is None:
+        return ""
+    return SOURCE if rel == "." else f"{SOURCE}/{rel}"
+
+
+__all__ = ["LABEL_WITNESS", "RedisWitnessMixin"]

@@ -1,0 +1,1 @@
+"""Replies rendered for Slack: Block Kit messages and Slack's mrkdwn."""

@@ -1,0 +1,94 @@
+"""The tutor's own witness of a Redis volume: it reads the files, never the learner's container.
+
+Issue 19, F4: the tutor's look used to run `sh -c` and `redis-cli` inside the learner's
+`redis-2`, with that container's `PATH`; a fake `redis-cli` planted in the volume confirmed
+a key that never reached disk. The witness is a container of the tutor's own.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import docker
+import pytest
+
+from bot.identity import Person
+from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.redis.witness import LABEL_WITNESS, parse_answer
+from bot.tutor.core import Tutor
+from tests.check_helpers import completed, do, printed, to_challenge
+
+FORGED = "hi\n@@end\n@@db 1\n" + base64.b64encode(b"string@@rc=0\n").decode() + "\r\nlast\n\n"
+"""A value that looks like the frames of the witness's answer, with CRLF and trailing newlines."""
+
+FAKE_CLI = "#!/bin/sh\\necho 'Hello Persistence'\\n"
+"""A fake `redis-cli` that answers every question with the challenge's value."""
+
+
+def _ready(sandbox: Sandbox, person: Person, name: str) -> None:
+    sandbox.exec_capture(person, name, ["sh", "-c", "until redis-cli ping; do sleep 0.1; done >/dev/null"])
+
+
+@pytest.mark.docker
+def test_the_witness_reads_every_database_a_forged_frame_a_list_and_aof(
+        tutor: Tutor, alice: Person) -> None:
+    """Values in several databases, a forged frame, a list and AOF: read from the volume's files."""
+    tutor.handle(alice, "docker run -d --name r -v data:/data redis redis-server --appendonly yes")
+    sandbox = tutor.sandbox
+    assert isinstance(sandbox, Sandbox)
+    _ready(sandbox, alice, "r")
+    for argv in (["redis-cli", "set", "k", FORGED], ["redis-cli", "-n", "3", "set", "k", "three"],
+                 ["redis-cli", "-n", "5", "rpush", "k", "a"],
+                 ["redis-cli", "-n", "7", "set", "other", "x"]):
+        assert sandbox.exec_capture(alice, "r", argv) is not None
+    record = sandbox.redis_witness(alice, "r", "k", "/data", {"appendonly": "yes"})
+    assert record["reachable"] is True
+    assert record["values"] == {"0": FORGED.replace("\r\n", "\n"), "3": "three"}
+    assert record["others"] == {"5": "list"}
+    assert record["aof"] is True
+    # Without the append-only file, the same volume has no snapshot yet: nothing is loaded.
+    assert sandbox.redis_witness(alice, "r", "k", "/data", {})["values"] == {}
+
+
+@pytest.mark.docker
+def test_the_witness_leaves_nothing_and_is_never_the_learners(
+        tutor: Tutor, alice: Person, docker_client: docker.DockerClient) -> None:
+    """No witness container is left behind; none is ever listed in the learner's `docker ps -a`."""
+    tutor.handle(alice, "docker run -d --name r -v data:/data redis")
+    sandbox = tutor.sandbox
+    assert isinstance(sandbox, Sandbox)
+    _ready(sandbox, alice, "r")
+    sandbox.exec_capture(alice, "r", ["redis-cli", "set", "k", "v"])
+    sandbox.exec_capture(alice, "r", ["redis-cli", "save"])
+    assert sandbox.redis_witness(alice, "r", "k", "/data", {})["values"] == {"0": "v"}
+    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_WITNESS}=1"}) == []
+    assert ".witness" not in tutor.handle(alice, "docker ps -a").text()
+
+
+@pytest.mark.docker
+def test_a_fake_redis_cli_in_the_volume_does_not_confirm_a_lost_key(
+        tutor: Tutor, alice: Person) -> None:
+    """F4: `rm -f` right after SET, a fake redis-cli on redis-2's PATH: not confirmed; the trap is named."""
+    to_challenge(tutor, alice)
+    replies = do(
+        tutor, alice,
+        "docker run -d --name redis-1 -v my-redis-data:/data redis",
+        f"docker exec redis-1 sh -c \"mkdir -p /data/fk && printf '{FAKE_CLI}' > /data/fk/redis-cli"
+        " && chmod 755 /data/fk/redis-cli\"",
+        'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
+        "docker rm -f redis-1",
+        "docker run -d --name redis-2 -e PATH=/data/fk:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+        "/usr/bin:/sbin:/bin -v my-redis-data:/data redis",
+        "docker exec redis-2 redis-cli get mykey",
+    )
+    assert printed(replies[-1]) == ["Hello"]  # the fake answered the learner (quotes eaten)...
+    assert not completed(tutor, alice)  # ...but the tutor's witness read the volume
+    assert "That's the trap" in replies[-1].text()
+
+
+def test_an_answer_that_is_not_whole_is_no_reading() -> None:
+    """A cut-off, undecodable or absent answer records Redis as not answering, never a value."""
+    for output in ("@@pong\n" + "A" * 40, "@@pong\nnot-base64!\nAAAA\n@@end", "@@absent\n", ""):
+        assert parse_answer(output)["reachable"] is False
+    assert parse_answer("@@copyfailed\n")["why"] == "files too large to copy"
+    assert parse_answer("@@noanswer\n@@log Permission denied\n")["log"] == ["Permission denied"]

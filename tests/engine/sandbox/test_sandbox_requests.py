@@ -1,0 +1,134 @@
+"""Engine round trips per learner command, on the real engine, with ownership intact.
+
+Requests are counted by spying on docker-py's HTTP methods (as the R17 tests do).
+"""
+
+from __future__ import annotations
+
+import docker
+import pytest
+from docker.api.client import APIClient
+from pytest_mock import MockerFixture
+
+from bot.identity import Person
+from bot.sandbox.policy.naming import LABEL_VOLUMES
+from bot.sandbox.policy.parser import parse
+from bot.tutor.core import Tutor
+
+pytestmark = pytest.mark.docker
+
+HTTP = ("_get", "_post", "_put", "_delete")
+
+
+class Requests:
+    """Counts the engine HTTP requests made since it was made or last reset."""
+
+    def __init__(self, mocker: MockerFixture) -> None:
+        self.spies = [mocker.spy(APIClient, name) for name in HTTP]
+
+    def __call__(self) -> int:
+        """How many requests so far."""
+        return sum(spy.call_count for spy in self.spies)
+
+    def reset(self) -> None:
+        """Start counting again from zero."""
+        for spy in self.spies:
+            spy.reset_mock()
+
+
+def test_a_learner_exec_costs_at_most_four_engine_requests(
+    tutor: Tutor, alice: Person, mocker: MockerFixture
+) -> None:
+    """`docker exec c redis-cli get k` costs one lookup and the exec's three requests."""
+    tutor.handle(alice, "docker run -d --name c -v data:/data redis")
+    tutor.handle(alice, "docker exec c redis-cli set k v")
+    volume = tutor.sandbox.volume(alice, "data")
+    assert volume is not None
+    made = Requests(mocker)
+    outcome = tutor.sandbox.run_command(alice, parse("docker exec c redis-cli get k"))
+    assert made() <= 4
+    assert (outcome.exit_code, outcome.output) == (0, "v\n")  # bare, as the CLI prints without -t
+    (mount,) = outcome.facts["container"]["mounts"]
+    assert (mount["name"], mount["uid"], mount["target"]) == ("data", volume.uid, "/data")
+    assert outcome.facts["redis"] == {"op": "get", "key": "k", "writes": [], "saves": False}
+    made.reset()
+    tutor.handle(alice, "docker exec c redis-cli get k")
+    assert made() <= 4
+
+
+def test_reading_a_container_needs_no_volume_list(
+    tutor: Tutor, alice: Person, mocker: MockerFixture
+) -> None:
+    """A container's view costs one request, its anonymous volume recorded at `run`."""
+    tutor.handle(alice, "docker run -d --name r redis")
+    made = Requests(mocker)
+    view = tutor.sandbox.container(alice, "r")
+    assert made() == 1
+    assert view is not None and view.running
+    (mount,) = view.mounts
+    assert mount.anonymous and mount.target == "/data" and len(mount.uid) == 16
+    (listed,) = [v for v in tutor.sandbox.volumes(alice) if v.anonymous]
+    assert (listed.name, listed.uid) == (mount.name, mount.uid)
+
+
+def test_a_container_without_recorded_volumes_is_read_from_the_volume_list(
+    tutor: Tutor, alice: Person, docker_client: docker.DockerClient
+) -> None:
+    """A container made before volumes were recorded still shows its volume's name and uid."""
+    tutor.handle(alice, "docker volume create old-data")
+    volume = tutor.sandbox.volume(alice, "old-data")
+    assert volume is not None
+    ns = tutor.sandbox.namespace(alice)
+    labels = ns.labels("old", **{"docker-tutor.image": "busybox"})
+    assert LABEL_VOLUMES not in labels
+    docker_client.containers.create(
+        "busybox:latest", ["sleep", "600"], name=ns.engine_name("old"), labels=labels,
+        network_mode="none", volumes={ns.engine_name("old-data"): {"bind": "/d", "mode": "rw"}},
+    )
+    view = tutor.sandbox.container(alice, "old")
+    assert view is not None
+    (mount,) = view.mounts
+    assert (mount.kind, mount.name, mount.uid, mount.target) == ("volume", "old-data",
+                                                                 volume.uid, "/d")
+
+
+def test_a_container_with_the_learners_engine_name_but_other_labels_is_not_theirs(
+    tutor: Tutor, alice: Person, docker_client: docker.DockerClient, mocker: MockerFixture
+) -> None:
+    """Ownership is the labels: a look-alike engine name reaches nothing, changes nothing."""
+    ns = tutor.sandbox.namespace(alice)
+    impostor = docker_client.containers.run(
+        "busybox:latest", ["sleep", "600"], name=ns.engine_name("web"), detach=True,
+        network_mode="none",
+        labels={**ns.labels("web"), "docker-tutor.learner": "0" * 12},
+    )
+    assert tutor.sandbox.container(alice, "web") is None
+    assert tutor.sandbox.exec_capture(alice, "web", ["true"]) is None
+    mutating = [mocker.spy(APIClient, name) for name in ("_post", "_put", "_delete")]
+    for text in ("docker exec web true", "docker rm -f web", "docker stop web",
+                 f"docker rm -f {impostor.id[:12]}", "docker logs web"):
+        outcome = tutor.sandbox.run_command(alice, parse(text))
+        # `rm -f` of a missing container prints the error and exits 0, as the docker CLI does
+        assert outcome.exit_code == (0 if text.startswith("docker rm -f") else 1)
+        assert "No such container" in outcome.output
+    assert sum(spy.call_count for spy in mutating) == 0
+    impostor.reload()
+    assert impostor.status == "running"
+
+
+def test_a_key_read_by_the_tutor_looks_the_container_up_once(
+    tutor: Tutor, alice: Person, mocker: MockerFixture
+) -> None:
+    """`redis_get` finds the container once and asks in one witness (exists and get together)."""
+    tutor.handle(alice, "docker run -d --name c redis")
+    tutor.handle(alice, "docker exec c redis-cli set k v")
+    made = Requests(mocker)
+    assert tutor.sandbox.redis_get(alice, "c", "k") == (True, "v")
+    assert made() <= 8  # inspect; the witness: create (and its inspect), start, wait, logs, remove
+    made.reset()
+    assert tutor.sandbox.redis_get(alice, "c", "missing") == (True, None)
+    assert made() <= 8
+    tutor.handle(alice, "docker stop -t 0 c")
+    made.reset()
+    assert tutor.sandbox.redis_get(alice, "c", "k") == (False, None)
+    assert made() == 1
