@@ -22,7 +22,7 @@ from bot.checks import CheckResult, quiz
 from bot.checks.diagnoses import QUIZ_MISS
 from bot.checks.hints import KIND as HINT_KIND
 from bot.config import Settings
-from bot.errors import NotAllowed, TutorError, UsageError
+from bot.errors import TutorError, UsageError
 from bot.identity import Person
 from bot.lessons import view
 from bot.lessons.model import Catalog, Lesson, Step
@@ -39,8 +39,9 @@ from bot.reply import (
 )
 from bot.sandbox import LearnerSandbox, Namespace
 from bot.sandbox.policy import clean_path, suggest
-from bot.service import LessonCard, Stoppable, StuckAlert
+from bot.service import LessonCard, Stoppable
 from bot.tutor.course import CourseWalk
+from bot.tutor.desk import InstructorDesk
 from bot.tutor.hands_on import HandsOn
 from bot.tutor.oplog import LineTrace, exit_status_of, log_line
 from bot.tutor.ratelimit import CommandRate
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Tutor:
+class Tutor(InstructorDesk):
     """The core service behind every front end.
 
     Args:
@@ -133,19 +134,6 @@ class Tutor:
     def words(self) -> frozenset[str]:
         """The tutor words :meth:`handle` understands."""
         return TUTOR_WORDS
-
-    def is_instructor(self, person: Person) -> bool:
-        """Whether the person may see class data."""
-        return person.user_id in self.settings.instructors
-
-    def class_summary(self, person: Person) -> Reply:
-        """The class summary for an instructor's App Home (no charts).
-
-        Raises:
-            NotAllowed: When the person is not an instructor.
-        """
-        from bot.reports import replies as reports
-        return reports.class_summary(self.store, self.catalog, allowed=self.is_instructor(person))
 
     def lesson_cards(self, person: Person | None) -> list[LessonCard]:
         """Every lesson with the person's progress in it (``None``: the lessons alone).
@@ -382,32 +370,6 @@ class Tutor:
             return reply.extend(self._section(lesson, lesson.steps[0], person))
         return reply.add(Notice(
             f"Removed {containers} container(s) and {volumes} volume(s).", Tone.INFO))
-
-    def progress(self, person: Person, rest: str) -> Reply:
-        """Class progress for an instructor (see :mod:`bot.reports.replies`); a refusal for anyone else."""
-        from bot.reports import replies as reports
-        if rest.strip().lower() == "live" and self.is_instructor(person):
-            from bot.reports.live_link import live_link_reply
-            return live_link_reply(person, self.settings)
-        return reports.progress_word(self.store, self.catalog, rest,
-                                     allowed=self.is_instructor(person))
-
-    def stuck_alerts(self) -> list[StuckAlert]:
-        """Learners who became stuck since any replica last looked (see :mod:`bot.reports.alerts`)."""
-        from bot.reports.alerts import AlertRules, new_stuck_alerts
-        rules = AlertRules(self.settings.stuck_failures, self.settings.stuck_idle_minutes)
-        return new_stuck_alerts(self.store, self.catalog, rules)
-
-    def mute_alerts(self, person: Person, learner_key: str, lesson_id: str) -> bool:
-        """Stop alerting about a learner in a lesson (instructors only).
-
-        Raises:
-            NotAllowed: When the person is not an instructor.
-        """
-        from bot.reports.replies import REFUSAL
-        if not self.is_instructor(person):
-            raise NotAllowed(REFUSAL)
-        return self.store.mute_alerts(learner_key, lesson_id)
 
     def _run_checks(self, person: Person, lesson: Lesson, step: Step,
                     state: LessonState | None = None) -> CheckResult:

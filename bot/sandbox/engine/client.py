@@ -28,6 +28,7 @@ from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
 from bot.sandbox.disk.storage import LayerLimit
 from bot.sandbox.disk.watch import DiskWatch
+from bot.sandbox.engine.limits import CAPABILITIES, host_limits, pids_limit
 from bot.sandbox.engine.overtime import Overtime
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
@@ -49,15 +50,6 @@ from bot.sandbox.workspace.names import is_workspace_mount
 from bot.sandbox.workspace.volume import EngineWorkspace
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
-
-CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"]
-"""The only kernel capabilities a learner container keeps (all others are dropped)."""
-
-OOM_SCORE_ADJ = 500
-"""Learner containers are the first the host kernel kills if the host runs out of memory."""
-
-SHM_BYTES = 64 * 1024 * 1024
-"""Size of each container's ``/dev/shm`` (counted in its memory limit)."""
 
 NOT_FOUND = "Error response from daemon: No such container: {}\n"
 """The docker CLI's answer for a container reference that matches nothing of the learner's."""
@@ -191,29 +183,9 @@ class SandboxBase:
         return self._workspace(self.namespace(person)).read(path)
 
     def _host_limits(self) -> dict[str, Any]:
-        """Host settings every learner container gets: the heart of the policy."""
-        runtime = self.settings.runtime
-        extra: dict[str, Any] = {"runtime": runtime} if runtime else {}
-        extra.update(self._layer_limit.options(self.client))  # the kernel's cap, where it has one
-        return {
-            **extra,
-            "network_mode": "none",
-            "mem_limit": self.limits.memory_bytes,
-            "memswap_limit": self.limits.memory_bytes,
-            "pids_limit": pids_limit(self.limits.pids, runtime),
-            "nano_cpus": self.limits.nano_cpus,
-            "cap_drop": ["ALL"],
-            "cap_add": CAPABILITIES,
-            "security_opt": ["no-new-privileges"],
-            "init": True,
-            "privileged": False,
-            "ipc_mode": "private",
-            "cgroupns": "private",
-            "oom_score_adj": OOM_SCORE_ADJ,
-            "shm_size": SHM_BYTES,
-            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
-            "restart_policy": {"Name": "no"},
-        }
+        """Host settings every learner container gets (:func:`~bot.sandbox.engine.limits.host_limits`)."""
+        return host_limits(self.limits, self.settings.runtime,
+                           self._layer_limit.options(self.client))  # the kernel's cap, if any
 
     def _rewrite(self, ns: Namespace, text: str) -> str:
         """Replace engine names and host paths with what the learner knows.
@@ -467,24 +439,6 @@ class SandboxBase:
             CommandRefused: With a one-line reason naming what was refused.
         """
         return vet_command(command, self.allowed_images)
-
-
-GVISOR_BASE_TASKS = 64
-"""Host tasks an idle gVisor sandbox holds itself (about 50 measured), beside the learner's."""
-
-GVISOR_TASKS_PER_PROCESS = 10
-"""Host tasks gVisor adds per process the learner starts inside (about 9 measured)."""
-
-
-def pids_limit(pids: int, runtime: str | None) -> int:
-    """The engine's ``--pids-limit`` that lets a learner start ``pids`` processes.
-
-    Under gVisor (``runsc``) the engine counts the sandbox's own host threads, not the
-    learner's processes: the limit is scaled so that ``TUTOR_PIDS`` keeps its meaning.
-    """
-    if runtime == "runsc":
-        return GVISOR_BASE_TASKS + GVISOR_TASKS_PER_PROCESS * pids
-    return pids
 
 
 __all__ = ["CAPABILITIES", "NOT_FOUND", "Plan", "SandboxBase", "learner_name", "pids_limit"]
