@@ -11,30 +11,40 @@ position read and the progress log), 60 through the tutor for a learner on the l
 challenge step (``lesson``: plus the step's checks after each command), and 60 with the
 ``docker`` CLI, interleaved, with the engine requests of one such command counted (aim:
 sandbox and tutor <= 0.85x the CLI, at most 4 requests).
+
+Last, the engine requests of each line of the Immortal Database challenge, by kind: the
+tutor's (its meter, on the challenge step) against the CLI's (a logging proxy), with the
+requests each sends that the other does not (aim: tutor <= 1.3x the CLI).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import statistics
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import docker
-from docker.api.client import APIClient
 
 import bench
+from bench.engine_proxy import RequestLog
 from bot.config import Limits, Settings
 from bot.identity import Person
 from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
+from bot.sandbox import count_engine_requests
 from bot.sandbox.engine.client import CAPABILITIES
+from bot.sandbox.engine.request_counts import summary
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.policy.naming import LABEL_NAMESPACE
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.pool.janitor import purge_prefix
+from bot.sandbox.redis.cli import not_ready
 from bot.tutor.core import Tutor
+from tests.check_helpers import CHALLENGE_SOLUTION, CHALLENGE_VALUE, to_challenge
 
 CLI_LIMITS = [
     "--network", "none", "--memory", "256m", "--memory-swap", "256m", "--pids-limit", "128",
@@ -96,6 +106,7 @@ def run(session: bench.BenchSession) -> None:
                     if i:
                         times[who][verb].append(seconds)
         _exec_side_by_side(session, tutor, person)
+        challenge_requests(session, tutor, prefix)
     finally:
         purge_prefix(client, prefix)
         client.close()
@@ -114,26 +125,10 @@ def run(session: bench.BenchSession) -> None:
 
 
 def _requests_of(fn: Callable[[], object]) -> int:
-    """How many engine HTTP requests ``fn`` makes."""
-    names = ("_get", "_post", "_put", "_delete")
-    originals = {name: getattr(APIClient, name) for name in names}
-    count = 0
-
-    def counted(original: Callable[..., object]) -> Callable[..., object]:
-        def call(*args: object, **kwargs: object) -> object:
-            nonlocal count
-            count += 1
-            return original(*args, **kwargs)
-        return call
-
-    try:
-        for name, original in originals.items():
-            setattr(APIClient, name, counted(original))
+    """How many engine HTTP requests ``fn`` makes (:mod:`bot.sandbox.engine.request_counts`)."""
+    with count_engine_requests() as made:
         fn()
-    finally:
-        for name, original in originals.items():
-            setattr(APIClient, name, original)
-    return count
+    return sum(made.values())
 
 
 def _balanced_orders(arms: list[str]) -> list[list[str]]:
@@ -196,3 +191,60 @@ def _exec_side_by_side(session: bench.BenchSession, tutor: Tutor, person: Person
     session.note(f"engine requests of one `docker exec ... redis-cli get` through the sandbox: "
                  f"{requests}, through the whole tutor: {tutor_requests}, on the challenge "
                  f"step: {lesson_requests} (aim <= 4)")
+
+
+def _cli_challenge(prefix: str) -> list[list[str]]:
+    """The challenge's six lines for a CLI user (the tutor's limits, names under ``prefix``)."""
+    first, second, volume = (f"{prefix}-cli-redis-1", f"{prefix}-cli-redis-2",
+                             f"{prefix}-cli-data")
+    run_flags = ["run", "-d", "--label", f"{LABEL_NAMESPACE}={prefix}", *CLI_LIMITS,
+                 "-v", f"{volume}:/data"]
+    return [[*run_flags, "--name", first, "redis"],
+            ["exec", first, "redis-cli", "set", "mykey", CHALLENGE_VALUE],
+            ["stop", first], ["rm", first],
+            [*run_flags, "--name", second, "redis"],
+            ["exec", second, "redis-cli", "get", "mykey"]]
+
+
+def challenge_requests(session: bench.BenchSession, tutor: Tutor, prefix: str) -> None:
+    """Engine requests of each line of the Immortal Database challenge: tutor against CLI.
+
+    The tutor's are counted by its own meter (:mod:`bot.sandbox.engine.request_counts`, what the
+    operators' log shows), on the challenge step, so its checks and looks count too;
+    the CLI's by a logging proxy on a unix socket in front of the same engine
+    (:class:`bench.engine_proxy.RequestLog`). A ``redis-cli`` line the CLI must re-type
+    while Redis starts is counted once (its last, answered try); the tutor waits itself.
+    """
+    learner = Person("bench", "challenger")
+    to_challenge(tutor, learner)
+    tutor_lines: list[Counter[str]] = []
+    for line in CHALLENGE_SOLUTION:
+        with count_engine_requests() as made:
+            tutor.handle(learner, line)
+        tutor_lines.append(made)
+    cli_lines: list[Counter[str]] = []
+    volume = f"{prefix}-cli-data"  # `-v` makes it without the label purge_prefix finds
+    with RequestLog() as log:
+        env = {**os.environ, "DOCKER_HOST": log.docker_host}
+        for argv in _cli_challenge(prefix):
+            while True:
+                log.take()
+                result = subprocess.run(["docker", *argv], capture_output=True, text=True,
+                                        env=env, timeout=60, check=False)
+                time.sleep(0.1)  # the proxy counts as the bytes pass: let the last one land
+                if "redis-cli" in argv and not_ready(result.stdout + result.stderr):
+                    continue
+                break
+            cli_lines.append(log.take())
+    _cli("rm", "-f", "-v", f"{prefix}-cli-redis-2")
+    _cli("volume", "rm", volume)
+    tutor_total = sum(sum(c.values()) for c in tutor_lines)
+    cli_total = sum(sum(c.values()) for c in cli_lines)
+    session.note(f"engine requests of the challenge's six lines: tutor {tutor_total}, docker CLI "
+                 f"{cli_total}, ratio {tutor_total / max(1, cli_total):.2f} (aim <= 1.3)")
+    for line, mine, theirs in zip(CHALLENGE_SOLUTION, tutor_lines, cli_lines, strict=True):
+        extra = mine - theirs
+        missing = theirs - mine
+        session.note(f"`{line}`: tutor {sum(mine.values())}, CLI {sum(theirs.values())}"
+                     + (f"; the tutor's own: {summary(extra)}" if extra else "")
+                     + (f"; the CLI's own: {summary(missing)}" if missing else ""))

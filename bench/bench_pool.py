@@ -21,6 +21,9 @@ Measured four ways on the same engines, one after the other:
   on each with two), the same commands with ``--network none`` and the tutor's limits; a
   user is *confirmed* when ``GET`` printed the value.
 
+The engines run with debug logs, which list every request they answer: the class's
+engine requests are counted there, by kind, the same way for the tutor and the CLI.
+
 Both kinds of user re-type a ``redis-cli`` command while Redis is still starting (the tutor
 first waits up to 5 s itself); a command's latency is from its first attempt to the answer
 that counts. Errors are commands that failed (non-zero exit, a refusal, an exception).
@@ -32,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import resource
 import secrets
 import statistics
@@ -39,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,6 +56,7 @@ from bot.config import Limits, Settings
 from bot.errors import TutorError
 from bot.identity import Person
 from bot.reply import Code, Event, Reply
+from bot.sandbox.engine.request_counts import kind, summary
 from bot.sandbox.pool.janitor import purge_prefix
 from bot.sandbox.pool.sandbox_pool import SandboxPool
 from bot.sandbox.redis.cli import not_ready
@@ -122,6 +128,8 @@ class ClassRun:
         client_cpu: CPU seconds of the client side from the start line to the end: the
             tutor's process (every thread), or the ``docker`` CLI processes.
         engine_cpu: CPU seconds of the engines' ``dockerd`` processes over the class.
+        requests: The engine requests of the class by kind, as the engines' debug logs
+            list them (:class:`RequestLogs`): the same count for the tutor and the CLI.
     """
 
     setup: str
@@ -129,6 +137,7 @@ class ClassRun:
     wall: float
     client_cpu: float = 0.0
     engine_cpu: float = 0.0
+    requests: Counter[str] = field(default_factory=Counter)
 
     def in_flight(self) -> tuple[float, int]:
         """Commands in flight at once: the mean over the wall time, and the peak.
@@ -194,7 +203,9 @@ def rows(run: ClassRun, suite: str) -> list[bench.Measurement]:
                           notes=f"p50 = median; p95 {p95:.0f} ms over {len(latencies)} commands; "
                                 f"{summary}"),
         bench.Measurement(suite, f"{run.setup}: whole class wall time", [run.wall],
-                          notes=f"{len(run.learners)} learners at once; {summary}"),
+                          notes=f"{len(run.learners)} learners at once; {summary}; "
+                                f"{sum(run.requests.values())} engine requests, dockerd CPU "
+                                f"{run.engine_cpu:.1f} s"),
     ]
 
 
@@ -220,6 +231,10 @@ def note(run: ClassRun) -> str:
     mean, peak = run.in_flight()
     line += (f"; commands in flight mean {mean:.1f} peak {peak}; CPU s: client {run.client_cpu:.1f}, "
              f"dockerd {run.engine_cpu:.1f}")
+    total = sum(run.requests.values())
+    if total:
+        line += (f"; engine requests {total} ({total / max(1, len(run.learners)):.1f} a learner: "
+                 f"{summary(run.requests)})")
     steps = by_step(run)
     if steps:
         line += "; p50 by command: " + ", ".join(f"{name} {statistics.median(values) * 1000:.0f}"
@@ -281,6 +296,36 @@ def children_cpu() -> float:
     """CPU seconds of this process's finished children (the ``docker`` CLI processes)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+_CALLING = re.compile(r'msg="Calling (\S+) (\S+)"')
+
+
+class RequestLogs:
+    """The requests the engines answered, read from their debug logs (``"debug": true``).
+
+    ``mark()`` notes where each log ends; ``since()`` counts, by kind
+    (:func:`bot.sandbox.engine.request_counts.kind`), the ``Calling METHOD PATH`` lines written after
+    the mark: every request a client made, whatever the client (tutor or CLI).
+    """
+
+    def __init__(self, engines: Sequence[Engine]) -> None:
+        self.engines = list(engines)
+        self.offsets = [0] * len(self.engines)
+
+    def mark(self) -> None:
+        """Count from the logs' current ends."""
+        self.offsets = [engine.log.stat().st_size for engine in self.engines]
+
+    def since(self) -> Counter[str]:
+        """The requests logged since :meth:`mark`, by kind."""
+        found: Counter[str] = Counter()
+        for engine, offset in zip(self.engines, self.offsets, strict=True):
+            with engine.log.open("rb") as log:
+                log.seek(offset)
+                text = log.read().decode("utf-8", "replace")
+            found.update(kind(m.group(1), m.group(2)) for m in _CALLING.finditer(text))
+        return found
 
 
 @contextlib.contextmanager
@@ -356,10 +401,15 @@ def tutor_class(session: bench.BenchSession, engines: Sequence[Engine], learners
             return run
 
         cpu: list[float] = []  # at the start line, after the untimed walk
-        runs, wall = together(learners, learner,
-                              lambda: cpu.extend((time.process_time(), engines_cpu(engines))))
+        logs = RequestLogs(engines)
+
+        def release() -> None:
+            logs.mark()
+            cpu.extend((time.process_time(), engines_cpu(engines)))
+
+        runs, wall = together(learners, learner, release)
         return ClassRun(setup, runs, wall, client_cpu=time.process_time() - cpu[0],
-                        engine_cpu=engines_cpu(engines) - cpu[1])
+                        engine_cpu=engines_cpu(engines) - cpu[1], requests=logs.since())
     finally:
         tutor.close()
         for engine in engines:
@@ -418,9 +468,10 @@ def cli_class(engines: Sequence[Engine], learners: int) -> ClassRun:
 
     try:
         cpu, engine_cpu = children_cpu(), engines_cpu(engines)
-        runs, wall = together(learners, user)
+        logs = RequestLogs(engines)
+        runs, wall = together(learners, user, logs.mark)
         return ClassRun(setup, runs, wall, client_cpu=children_cpu() - cpu,
-                        engine_cpu=engines_cpu(engines) - engine_cpu)
+                        engine_cpu=engines_cpu(engines) - engine_cpu, requests=logs.since())
     finally:
         for engine in engines:
             with tidy(engine) as client:
@@ -434,7 +485,9 @@ def cli_class(engines: Sequence[Engine], learners: int) -> ClassRun:
 # -- the suite ------------------------------------------------------------------------------
 
 
-OPTIONS = (EngineOptions(label="bpool1", runsc=False), EngineOptions(label="bpool2", runsc=False))
+OPTIONS = (EngineOptions(label="bpool1", runsc=False, extra={"debug": True}),
+           EngineOptions(label="bpool2", runsc=False, extra={"debug": True}))
+"""Debug logs list every request the engines answer (:class:`RequestLogs`)."""
 
 
 def start_engines(session: bench.BenchSession) -> list[Engine]:
@@ -484,9 +537,11 @@ def comparison(runs: Sequence[ClassRun]) -> str | None:
         tutor, cli = by_setup.get(f"tutor, {engines}"), by_setup.get(f"CLI, {engines}")
         if tutor is None or cli is None or not cli.wall or not cli.engine_cpu:
             continue
+        asked = sum(tutor.requests.values()), sum(cli.requests.values())
         parts.append(f"{engines}: wall {tutor.wall / cli.wall:.2f}x, dockerd CPU "
-                     f"{tutor.engine_cpu / cli.engine_cpu:.2f}x, commands in flight "
-                     f"{tutor.in_flight()[0]:.1f} vs {cli.in_flight()[0]:.1f}")
+                     f"{tutor.engine_cpu / cli.engine_cpu:.2f}x, engine requests "
+                     f"{asked[0]} vs {asked[1]} ({asked[0] / max(1, asked[1]):.2f}x), commands "
+                     f"in flight {tutor.in_flight()[0]:.1f} vs {cli.in_flight()[0]:.1f}")
     return "Tutor / CLI: " + "; ".join(parts) if parts else None
 
 

@@ -6,8 +6,8 @@ whether a volume was created by the learner's command or was there before. The t
 looks at those itself, inside the learner's serialised turn (``Tutor._serial``), so no
 learner command can come between the event and the look:
 
-* :func:`before_command` notes the learner's volumes before a command that may create
-  one (``run``, ``volume create``);
+* :func:`before_command` notes the learner's volumes before ``volume create`` (``run``
+  names the volumes it created in its own facts, under the same key);
 * :func:`after_command` returns facts to add to the command's log entry: the volumes it
   created (``created_volumes``), how the containers it stopped ended (``ended``: exit
   code, OOM kill, the cause their log gives), the containers it started (``started_views``, for
@@ -64,8 +64,8 @@ def before_command(sandbox: EngineReader, person: Person, command: Command) -> f
     Raises:
         CommandRefused: The policy refuses the command.
     """
-    if command.verb not in ("run", "volume create"):
-        return None
+    if command.verb != "volume create":
+        return None  # `run` says itself which volumes it created (its facts' CREATED_VOLUMES)
     sandbox.vet(person, command)
     return frozenset(v.uid for v in sandbox.volumes(person))
 

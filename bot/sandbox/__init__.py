@@ -9,6 +9,9 @@ enforces both):
 * what it hands out: :class:`Outcome`, :class:`ContainerView`, :class:`VolumeView`,
   :class:`MountView`, :class:`NetworkView`, :class:`WitnessReport`, and :class:`Namespace`;
 * the learner's line parsed: :func:`parse` into a :class:`Command`;
+* for the operators' log: :func:`learner_line` around each learner line (its engine
+  requests by kind, and the scope of the sandbox's per-line reads), and
+  :func:`count_engine_requests` (:mod:`bot.sandbox.engine.request_counts`);
 * for housekeeping: :class:`Janitor`, :class:`EngineObject`, :func:`learner_hash`;
 * for the operators' command line: :func:`ensure_images`, :func:`fill_in_background`,
   :func:`engine_rows` (under :data:`ENGINES_HEADER`), :func:`drain`, :func:`undrain`.
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.sandbox.engine.request_counts import counting as count_engine_requests
+from bot.sandbox.engine.request_counts import learner_line
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command, parse
 from bot.sandbox.protocol import LearnerSandbox
@@ -60,11 +65,13 @@ __all__ = [
     "SandboxPool",
     "VolumeView",
     "WitnessReport",
+    "count_engine_requests",
     "drain",
     "engine_rows",
     "ensure_images",
     "fill_in_background",
     "learner_hash",
+    "learner_line",
     "parse",
     "undrain",
 ]

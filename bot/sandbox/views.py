@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+CREATED_VOLUMES = "created_volumes"
+"""The facts key of the volumes a ``run`` created (``[{"name", "uid"}]``); the checks'
+observer (:mod:`bot.checks.observe`) reads the same key."""
+
 
 @dataclass(frozen=True)
 class MountView:

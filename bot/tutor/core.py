@@ -37,7 +37,7 @@ from bot.reply import (
     Tone,
     code_span,
 )
-from bot.sandbox import LearnerSandbox, Namespace
+from bot.sandbox import LearnerSandbox, Namespace, learner_line
 from bot.sandbox.policy import clean_path, suggest
 from bot.service import LessonCard, Stoppable
 from bot.tutor.course import CourseWalk
@@ -177,7 +177,7 @@ class Tutor(InstructorDesk):
         text = text.strip()
         trace = LineTrace(time.monotonic())
         try:
-            with self._serial(person):
+            with self._serial(person), learner_line(trace.requests):
                 if text == "docker" or text.startswith(("docker ", "docker\t")):
                     return self.hands_on.docker(person, text, trace)  # touches them too
                 self.store.touch(person)  # last activity: the reaper spares active learners

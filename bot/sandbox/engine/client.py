@@ -28,8 +28,10 @@ from bot.errors import EngineUnavailable, QuotaExceeded
 from bot.identity import Person
 from bot.sandbox.disk.storage import LayerLimit
 from bot.sandbox.disk.watch import DiskWatch
+from bot.sandbox.engine import request_counts as meter
 from bot.sandbox.engine.limits import CAPABILITIES, host_limits, pids_limit
 from bot.sandbox.engine.overtime import Overtime
+from bot.sandbox.engine.recall import ImageFacts, LineLooks, SafeTargets
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
 from bot.sandbox.engine.vetting import Plan, vet_command
@@ -88,6 +90,9 @@ class SandboxBase:
         self._overtime = Overtime()
         self._disk_watch = DiskWatch(self)
         self._layer_limit = LayerLimit(settings.namespace, self.limits.disk_bytes)
+        self._image_facts = ImageFacts()  # what `run` reads of images (bot.sandbox.engine.recall)
+        self._safe_targets = SafeTargets()
+        self._looks = LineLooks()  # the tutor's reads, once per line (bot.sandbox.engine.recall)
 
     # -- notes for a learner's next command -------------------------------------------------
 
@@ -125,6 +130,7 @@ class SandboxBase:
                     # process environment names (HTTPS_PROXY for Slack, say); and requests
                     # then skips re-reading the environment on every request (~0.25 ms).
                     self._client.api.trust_env = False
+                    meter.install(self._client)  # engine requests per line (operators' log)
                 except docker.errors.DockerException as exc:
                     raise EngineUnavailable(f"{UNREACHABLE} Try again in a moment.") from exc
             return self._client
@@ -278,6 +284,19 @@ class SandboxBase:
                 return self._inspect_owned(ns, matches[0])
         return None
 
+    def _looked_up(self, ns: Namespace, name: str) -> Container | None:
+        """The learner's container named ``name`` for the tutor's own reads, once per line.
+
+        See :mod:`bot.sandbox.engine.recall`; outside a learner line it reads the engine.
+        """
+        engine_name = ns.engine_name(name)
+        known, found = self._looks.named(ns.learner, engine_name)
+        if known:
+            return found if found is None or learner_name(ns, found) == name else None
+        found = self._find_container(ns, name, by_id=False)
+        self._looks.keep_named(ns.learner, engine_name, found)
+        return found
+
     def _volumes(self, ns: Namespace) -> list[Volume]:
         """The learner's volumes."""
         with engine_calls():
@@ -413,6 +432,11 @@ class SandboxBase:
             m.get("Name", "") for m in container.attrs.get("Mounts", [])
             if m.get("Type") == "volume"
         ]
+        # The container's own record of its volumes (written at creation; a volume's labels
+        # never change) says which are named ones: those need no volume list to be kept.
+        recorded = volume_records(container.labels)
+        anonymous = [n for n in anonymous
+                     if n not in recorded or recorded[n].get(LABEL_ANONYMOUS) == "1"]
         container.remove(force=force, v=True)
         self._remove_anonymous(ns, anonymous)
 

@@ -90,6 +90,7 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
         plan = self.vet(person, command)
         ns = self.namespace(person)
         handler = VERBS[command.verb]
+        self._looks.forget(ns.learner)  # the tutor's reads of this line predate the command
         deadline = None if command.verb in SELF_TIMED else self._line_deadline()
         try:
             with engine_calls(), line_budget.under(self.client.api, deadline):
@@ -104,6 +105,8 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
             prefix = "docker: " if command.verb == "run" else ""
             outcome = Outcome(125 if command.verb == "run" else 1,
                               f"{prefix}Error response from daemon: {message}\n")
+        finally:
+            self._looks.settle(ns.learner)  # nor what it read; only what it says it left
         if command.verb == "run" and outcome.exit_code == 125 and outcome.output.startswith(
                 "docker: ") and not outcome.output.endswith(RUN_HELP):
             outcome.output += "\n" + RUN_HELP

@@ -32,6 +32,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from bot.sandbox.engine.recall import SafeTargets
 from bot.sandbox.policy.naming import LABEL_NAME
 
 SYMLINK_BIT = 1 << 27
@@ -100,17 +101,30 @@ def mount_targets(attrs: dict[str, Any]) -> list[str]:
     return [t for t in targets if t.startswith("/")]
 
 
-def start_refusal(api: docker.APIClient, container: Container) -> str | None:
+def start_refusal(api: docker.APIClient, container: Container,
+                  fresh: SafeTargets | None = None) -> str | None:
     """The refusal for a container that is not running, or ``None`` when it may start.
 
     Its mounts are checked in its own files (the engine's path stat, links not
-    followed); a stopped container's files cannot change until it starts.
+    followed); a stopped container's files cannot change until it starts. ``fresh``:
+    the container was just created from its image and never ran, so top-level targets
+    already found safe in that image are not asked again (:class:`SafeTargets`).
     """
-    bad = linked_targets(api, container.id, mount_targets(container.attrs))
-    if not bad:
-        return None
+    targets = mount_targets(container.attrs)
+    image_id = str(container.attrs.get("Image") or "")
+    if fresh is None or not image_id:
+        bad = linked_targets(api, container.id, targets)
+    else:
+        top = SafeTargets.top_level(targets)
+        bad = linked_targets(api, container.id, fresh.unknown(image_id, targets))
+        fresh.remember(image_id, [t for t in top if t not in bad])
+    return link_refusal(container, bad[0]) if bad else None
+
+
+def link_refusal(container: Container, target: str) -> str:
+    """The refusal of a container whose mount ``target`` lies behind a symbolic link."""
     return (
-        f"Error: {container.labels.get(LABEL_NAME, '')}: the mount target `{bad[0]}` lies "
+        f"Error: {container.labels.get(LABEL_NAME, '')}: the mount target `{target}` lies "
         "behind a symbolic link in the container's own files (it could land on the "
         "kernel's folders), so the sandbox will not start it. Remove the container and "
         "run a new one."

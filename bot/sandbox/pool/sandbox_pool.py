@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 import docker
 import docker.errors
 import requests.exceptions
+from docker.constants import MINIMUM_DOCKER_API_VERSION
 
 from bot.config import Settings
 from bot.errors import EngineDown, EngineUnavailable
@@ -156,6 +157,9 @@ class SandboxPool:
         self._health: dict[str, _Health] = {}
         self._health_lock = threading.Lock()
         self._stocked: set[str] = set()  # engines seen holding every lesson image
+        # One health ping or image check per engine at a time: a class arriving at once
+        # waits for the one in flight instead of sending fifty (single flight).
+        self._probing = {address: threading.Lock() for address in self.engines}
         self._routed: dict[str, str] = {}  # learner key -> the engine their last call went to
         # Calls run on a bounded set of threads per engine, so that a hung engine holds at
         # most its own threads (until docker-py's timeout), never a caller or other engines'.
@@ -189,8 +193,14 @@ class SandboxPool:
             fresh = True  # it accepts connections again: ask it now
         if not fresh and seen is not None and self._clock() - seen.at < HEALTH_SECONDS:
             return seen.answers
-        answers = self._ping(address)
-        self._remember(address, answers)
+        asked = self._clock()
+        with self._probing[address]:
+            with self._health_lock:
+                seen = self._health.get(address)
+            if seen is not None and seen.at >= asked:  # pinged while this call waited
+                return seen.answers
+            answers = self._ping(address)
+            self._remember(address, answers)
         return answers
 
     def _remember(self, address: str, answers: bool) -> None:
@@ -201,7 +211,8 @@ class SandboxPool:
         """One health ping with a short timeout, on a client of its own."""
         settings = replace(self.settings, docker_host=address)
         try:
-            client = docker.from_env(timeout=PING_TIMEOUT,
+            # A stated API version: a client of its own would otherwise ask `/version` first.
+            client = docker.from_env(timeout=PING_TIMEOUT, version=MINIMUM_DOCKER_API_VERSION,
                                      environment=engine_environment(settings, os.environ))
         except docker.errors.DockerException:
             return False
@@ -225,7 +236,9 @@ class SandboxPool:
         if self.allowed_images is None or address in self._stocked:
             return True
         try:
-            with engine_reads():
+            with self._probing[address], engine_reads():
+                if address in self._stocked:  # checked while this call waited
+                    return True
                 missing = missing_tags(self.engines[address].client,
                                        lesson_tags(self.allowed_images))
         except EngineUnavailable:

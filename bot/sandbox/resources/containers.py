@@ -16,6 +16,7 @@ from contextlib import suppress
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 from docker.models.containers import Container
 
 from bot.identity import Person
@@ -41,7 +42,7 @@ class ContainersMixin(SandboxBase):
             EngineUnavailable: The engine could not be reached or failed.
         """
         ns = self.namespace(person)
-        found = self._find_container(ns, name, by_id=False)
+        found = self._looked_up(ns, name)  # once per line (bot.sandbox.engine.recall)
         return None if found is None else self._view(ns, found)
 
     @boundary
@@ -52,7 +53,20 @@ class ContainersMixin(SandboxBase):
             EngineUnavailable: The engine could not be reached or failed.
         """
         ns = self.namespace(person)
-        return [self._view(ns, c) for c in self._containers(ns)]
+        names = self._looks.names(ns.learner)  # once per line (bot.sandbox.engine.recall)
+        if names is None:
+            found = self._containers(ns)
+            self._looks.keep_listing(ns.learner, found)
+            return [self._view(ns, c) for c in found]
+        views = []
+        for engine_name in names:  # this line knows the names: only the unread are inspected
+            known, container = self._looks.named(ns.learner, engine_name)
+            if not known:
+                container = self._inspect_owned(ns, engine_name)
+                self._looks.keep_named(ns.learner, engine_name, container)
+            if container is not None:
+                views.append(self._view(ns, container))
+        return views
 
     @boundary
     def remove_all(self, person: Person) -> tuple[int, int]:
@@ -65,6 +79,7 @@ class ContainersMixin(SandboxBase):
             EngineUnavailable: The engine could not be reached or failed.
         """
         ns = self.namespace(person)
+        self._looks.forget(ns.learner)
         with engine_calls():
             containers = self._summaries(ns)
             for container in containers:
@@ -82,17 +97,14 @@ class ContainersMixin(SandboxBase):
     def _gone_with_auto_remove(self, ns: Namespace, container: Container) -> None:
         """Once a ``run --rm -d`` container stopped, wait for the engine to remove it.
 
-        A few seconds at most; then its anonymous volumes go, as with ``docker``.
+        A few seconds at most; then its anonymous volumes go, as with ``docker``. One
+        request that the engine answers when the container is gone (``wait`` with the
+        ``removed`` condition), not an inspect every 50 ms.
         """
         anonymous = [m.get("Name", "") for m in container.attrs.get("Mounts", [])
                      if m.get("Type") == "volume"]
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline:
-            try:
-                self.client.api.inspect_container(container.id)
-            except docker.errors.NotFound:
-                break
-            time.sleep(0.05)
+        with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+            self.client.api.wait(container.id, timeout=5, condition="removed")
         self._remove_anonymous(ns, anonymous)
 
     def _each_container(
@@ -154,6 +166,7 @@ class ContainersMixin(SandboxBase):
                 )
             fact = self._view(ns, container).as_fact()
             self._remove(ns, container, force=force)
+            self._looks.after_command(ns.learner, gone=(str(container.name),))  # known gone
             removed.append({**fact, "was_running": running, "force": force})
             return None
 

@@ -44,6 +44,15 @@ class ExecMixin(SandboxBase):
         """Facts about what ``argv`` did, for checks and the command log."""
         return {}
 
+    def _exec_keeps_container(self, argv: list[str], facts: dict[str, Any]) -> bool:
+        """Whether ``argv``, run and done, surely left its container as it found it.
+
+        Then what the exec read of the container before it ran still holds after it,
+        and serves the tutor's reads of the line (:class:`~bot.sandbox.engine.recall.
+        LineLooks`). ``False`` unless a program's hook knows better.
+        """
+        return False
+
     # -- exec ----------------------------------------------------------------------------
 
     @boundary
@@ -63,7 +72,7 @@ class ExecMixin(SandboxBase):
 
     def _running(self, person: Person, name: str) -> Container | None:
         """The person's container called ``name`` if it runs now, else ``None``."""
-        container = self._find_container(self.namespace(person), name, by_id=False)
+        container = self._looked_up(self.namespace(person), name)  # once per line
         return container if container is not None and container.status == "running" else None
 
     def _capture(
@@ -215,4 +224,6 @@ class ExecMixin(SandboxBase):
         if timed_out:
             facts["timed_out"] = True
         facts.update(self._exec_facts(argv))
+        if code == 0 and not command.flag("detach") and self._exec_keeps_container(argv, facts):
+            self._looks.keep_after(ns.learner, str(container.name), container)
         return Outcome(code, output, cut=cut, notes=notes, facts=facts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -86,11 +87,14 @@ def test_rows_and_notes_render_as_well_formed_table_lines(tmp_path: Path) -> Non
 
 def test_comparison_gives_tutor_to_cli_ratios_per_engine_count() -> None:
     """The ratios line pairs each tutor setup with the CLI on as many engines, and skips a lone one."""
-    tutor = ClassRun("tutor, 1 engine", [learner("a")], wall=4.2, engine_cpu=3.0)
-    cli = ClassRun("CLI, 1 engine", [learner("a")], wall=2.1, engine_cpu=1.0)
+    tutor = ClassRun("tutor, 1 engine", [learner("a")], wall=4.2, engine_cpu=3.0,
+                     requests=Counter({"GET /containers/{id}/json": 30}))
+    cli = ClassRun("CLI, 1 engine", [learner("a")], wall=2.1, engine_cpu=1.0,
+                   requests=Counter({"HEAD /_ping": 20}))
     alone = ClassRun("tutor, 2 engines", [learner("a")], wall=2.1, engine_cpu=1.0)
     assert comparison([tutor, cli, alone]) == (
-        "Tutor / CLI: 1 engine: wall 2.00x, dockerd CPU 3.00x, commands in flight 0.5 vs 1.0")
+        "Tutor / CLI: 1 engine: wall 2.00x, dockerd CPU 3.00x, engine requests 30 vs 20 (1.50x), "
+        "commands in flight 0.5 vs 1.0")
     assert comparison([alone]) is None
 
 
@@ -123,3 +127,39 @@ def test_quick_run_measures_every_setup_and_leaves_no_engine(tmp_path: Path) -> 
     assert text.count("learners per engine [3, 3]") == 2
     assert "quick mode" in text and f"this machine's {os.cpu_count()} cores" in text
     assert set(PARENT.glob(f"{PREFIX}bpool*")) == before
+
+
+def test_request_logs_count_the_engines_debug_lines_after_the_mark(tmp_path: Path) -> None:
+    """Only `Calling` lines written after mark() count, by kind, over every engine's log."""
+    from types import SimpleNamespace
+
+    from bench.bench_pool import RequestLogs
+
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    logs[0].write_text('level=debug msg="Calling HEAD /_ping"\n', encoding="utf-8")
+    logs[1].write_text("", encoding="utf-8")
+    counted = RequestLogs([SimpleNamespace(log=path) for path in logs])  # type: ignore[misc]
+    counted.mark()
+    with logs[0].open("a", encoding="utf-8") as log:
+        log.write('level=debug msg="Calling GET /v1.41/containers/abc/json"\nother line\n')
+    with logs[1].open("a", encoding="utf-8") as log:
+        log.write('level=debug msg="Calling GET /v1.41/containers/def/json"\n'
+                  'level=debug msg="Calling POST /v1.41/containers/create?name=x"\n')
+    assert counted.since() == {"GET /containers/{id}/json": 2, "POST /containers/create": 1}
+
+
+@pytest.mark.docker
+def test_the_logging_proxy_counts_the_clis_requests_by_kind() -> None:
+    """`docker ps` through the proxy shows the CLI's ping and its list, and answers as usual."""
+    import subprocess
+
+    from bench.engine_proxy import RequestLog
+
+    with RequestLog() as log:
+        result = subprocess.run(["docker", "ps", "-q", "--filter", "label=none-such"],
+                                env={**os.environ, "DOCKER_HOST": log.docker_host},
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        counted = log.take()
+    assert counted["GET /containers/json"] == 1
+    assert set(counted) <= {"HEAD /_ping", "GET /_ping", "GET /containers/json"}

@@ -199,7 +199,8 @@ def test_the_engine_verb_parts_build_on_the_base_alone() -> None:
                 owners.setdefault(name, []).append(cls.__name__)
     shadowed = {name: found for name, found in owners.items() if len(found) > 1}
     assert shadowed == {"_exec_retry": ["RedisMixin", "ExecMixin"],  # the hooks Redis fills
-                        "_exec_facts": ["RedisMixin", "ExecMixin"]}
+                        "_exec_facts": ["RedisMixin", "ExecMixin"],
+                        "_exec_keeps_container": ["RedisMixin", "ExecMixin"]}
 
 
 def test_the_architecture_page_states_the_rules_the_graph_checks() -> None:

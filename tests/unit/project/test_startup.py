@@ -239,7 +239,9 @@ def test_each_learner_line_is_one_structured_log_line(
     assert all(f["engine"] == NO_ENGINE and f["ms"] >= 0 for f in fields)
     messages = [r.getMessage() for r in records]
     millis = fields[0]["ms"]
-    assert messages[0] == f"command learner={learner} verb=start exit=0 ms={millis} engine={NO_ENGINE}"
+    assert messages[0] == (f"command learner={learner} verb=start exit=0 ms={millis} "
+                           f"engine={NO_ENGINE} requests=0")
+    assert fields[0]["requests_by_kind"] == {}
     assert 'verb="docker ps"' in messages[3]
     for text in messages:
         assert "ada" not in text and "password" not in text and "privileged" not in text

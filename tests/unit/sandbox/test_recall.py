@@ -1,0 +1,47 @@
+"""What the sandbox remembers between engine requests: image facts and link-free mount targets."""
+
+from __future__ import annotations
+
+from bot.sandbox.engine.recall import IMAGE_SECONDS, ImageFact, ImageFacts, SafeTargets
+
+
+def test_image_facts_are_read_once_then_again_after_a_while_or_when_forgotten() -> None:
+    """An image's facts are asked once per IMAGE_SECONDS; a forgotten or missing image is asked again."""
+    now = [0.0]
+    facts = ImageFacts(clock=lambda: now[0])
+    reads: list[str] = []
+
+    def read() -> ImageFact:
+        reads.append("redis")
+        return ImageFact("sha256:1", ("/data",))
+
+    assert facts.get("redis", read) == ImageFact("sha256:1", ("/data",))
+    assert facts.get("redis", read).volumes == ("/data",)
+    assert len(reads) == 1
+    now[0] = IMAGE_SECONDS + 1
+    facts.get("redis", read)
+    assert len(reads) == 2
+    facts.forget("redis")
+    facts.get("redis", read)
+    assert len(reads) == 3
+    assert facts.get("nope", lambda: None) is None
+    assert facts.get("nope", lambda: None) is None  # a missing image is never remembered
+
+
+def test_only_top_level_targets_found_safe_are_remembered_per_image() -> None:
+    """A target below another mount is always checked; a safe one is per image id."""
+    assert SafeTargets.top_level(["/data", "/data/sub", "/srv", "/tmp/"]) == {"/data", "/srv", "/tmp"}
+    assert SafeTargets.top_level(["/", "/data"]) == {"/"}
+    safe = SafeTargets()
+    assert safe.unknown("img1", ["/data", "/data/sub"]) == ["/data", "/data/sub"]
+    safe.remember("img1", ["/data"])
+    assert safe.unknown("img1", ["/data", "/data/sub"]) == ["/data/sub"]
+    assert safe.unknown("img2", ["/data"]) == ["/data"]
+
+
+def test_run_names_its_created_volumes_under_the_key_the_observer_reads() -> None:
+    """The sandbox's facts key for the volumes a run created is the checks' key."""
+    from bot.checks.observe import CREATED_VOLUMES as OBSERVED_KEY
+    from bot.sandbox.views import CREATED_VOLUMES
+
+    assert CREATED_VOLUMES == OBSERVED_KEY
