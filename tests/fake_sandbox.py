@@ -31,8 +31,10 @@ from bot.sandbox import (
     LearnerSandbox,
     MountView,
     Namespace,
+    NetworkView,
     Outcome,
     VolumeView,
+    WitnessReport,
     parse,
 )
 from bot.sandbox.engine.vetting import Plan, vet_command
@@ -70,6 +72,9 @@ class Learner:
     volumes: dict[str, VolumeView] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     redis: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> keys
+    networks: dict[str, NetworkView] = field(default_factory=dict)
+    witnessed: dict[tuple[str, str, str], WitnessReport] = field(default_factory=dict)
+    # (network, host, "http:PORT:PATH" or "redis:KEY") -> what the witness sees
     images: dict[str, ImageView] = field(default_factory=dict)  # name -> its view
     image_files: dict[str, set[str]] = field(default_factory=dict)  # name -> paths in it
     image_output: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> a run
@@ -302,6 +307,28 @@ class FakeSandbox:
             return False, None
         return True, self.learner(person).redis.get(name, {}).get(key)
 
+    def network(self, person: Person, name: str) -> NetworkView | None:
+        """The person's network called ``name`` (:attr:`Learner.networks`), or ``None``."""
+        self._engine()
+        return self.learner(person).networks.get(name)
+
+    def witness_http(self, person: Person, network: str, host: str, port: int,
+                     path: str = "/") -> WitnessReport | None:
+        """What :attr:`Learner.witnessed` says a GET of ``path`` from ``host:port`` sees."""
+        return self._witnessed(person, network, host, f"http:{port}:{path}")
+
+    def witness_redis(self, person: Person, network: str, host: str,
+                      key: str) -> WitnessReport | None:
+        """What :attr:`Learner.witnessed` says a Redis read of ``key`` from ``host`` sees."""
+        return self._witnessed(person, network, host, f"redis:{key}")
+
+    def _witnessed(self, person: Person, network: str, host: str,
+                   request: str) -> WitnessReport | None:
+        self._engine()
+        me = self.learner(person)
+        if network not in me.networks:
+            return None
+        return me.witnessed.get((network, host, request), WitnessReport(1, "nc: bad address\n"))
     def image(self, person: Person, name: str) -> ImageView | None:
         """The learner's image ``name`` (:attr:`Learner.images`)."""
         self._engine()

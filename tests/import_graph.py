@@ -59,7 +59,8 @@ SANDBOX_FACES = frozenset({"bot.sandbox", "bot.sandbox.policy"})
 loads docker-py only when an engine class is first asked for) and the docker-free command
 side (the lessons' validator and the checks reason about commands with it, no engine)."""
 
-DOCKER_FREE = ("bot.sandbox.policy",)
+DOCKER_FREE = ("bot.sandbox.policy", "bot.sandbox.compose.spec", "bot.sandbox.compose.keys",
+               "bot.sandbox.compose.reading")
 """Packages that import no ``docker`` (nor ``requests``), not even for type hints, and
 nothing of the sandbox outside themselves: the command side refuses before the engine."""
 

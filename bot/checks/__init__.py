@@ -22,6 +22,7 @@ from bot.checks.primitives import containers as _containers  # noqa: F401  isort
 from bot.checks.primitives import files as _files  # noqa: F401  isort: skip
 from bot.checks import history as _history  # noqa: F401  isort: skip
 from bot.checks.primitives import images as _images  # noqa: F401  isort: skip
+from bot.checks.primitives import networks as _networks  # noqa: F401  isort: skip
 from bot.checks import quiz as _quiz  # noqa: F401  isort: skip
 from bot.checks.primitives import redis_keys as _redis_keys  # noqa: F401  isort: skip
 from bot.checks.primitives import volumes as _volumes  # noqa: F401  isort: skip

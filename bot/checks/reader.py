@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bot.identity import Person
-from bot.sandbox import Command, ContainerView, ImageView, VolumeView
+from bot.sandbox import Command, ContainerView, ImageView, NetworkView, VolumeView, WitnessReport
 
 
 class EngineReader(Protocol):
@@ -44,6 +44,23 @@ class EngineReader(Protocol):
 
     def redis_get(self, person: Person, name: str, key: str) -> tuple[bool, str | None]:
         """Read ``key`` from the Redis in the person's container: (reachable, value)."""
+
+    def network(self, person: Person, name: str) -> NetworkView | None:
+        """The person's network called ``name`` (its members and their names there), or ``None``."""
+
+    def witness_http(self, person: Person, network: str, host: str, port: int,
+                     path: str = "/") -> WitnessReport | None:
+        """The tutor's own container on the person's ``network`` GETs ``path`` from ``host:port``.
+
+        ``None`` when the person has no such network.
+        """
+
+    def witness_redis(self, person: Person, network: str, host: str,
+                      key: str) -> WitnessReport | None:
+        """The tutor's own container on the person's ``network`` reads ``key`` from ``host``'s Redis.
+
+        ``None`` when the person has no such network.
+        """
 
     def redis_witness(self, person: Person, name: str, key: str, target: str,
                       options: Mapping[str, str], *, wait: float = ...) -> dict[str, Any]:

@@ -7,7 +7,7 @@ enforces both):
 * the seam: :class:`LearnerSandbox`, which :class:`Sandbox` (one engine) and
   :class:`SandboxPool` (several) satisfy;
 * what it hands out: :class:`Outcome`, :class:`ContainerView`, :class:`VolumeView`,
-  :class:`MountView`, and :class:`Namespace`;
+  :class:`MountView`, :class:`NetworkView`, :class:`WitnessReport`, and :class:`Namespace`;
 * the learner's line parsed: :func:`parse` into a :class:`Command`;
 * for the operators' log: :func:`learner_line` around each learner line (its engine
   requests by kind, and the scope of the sandbox's per-line reads), and
@@ -29,7 +29,15 @@ from bot.sandbox.engine.request_counts import learner_line
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command, parse
 from bot.sandbox.protocol import LearnerSandbox
-from bot.sandbox.views import ContainerView, ImageView, MountView, Outcome, VolumeView
+from bot.sandbox.views import (
+    ContainerView,
+    ImageView,
+    MountView,
+    NetworkView,
+    Outcome,
+    VolumeView,
+    WitnessReport,
+)
 
 if TYPE_CHECKING:
     from bot.sandbox.engine.sandbox import Sandbox
@@ -51,10 +59,12 @@ __all__ = [
     "LearnerSandbox",
     "MountView",
     "Namespace",
+    "NetworkView",
     "Outcome",
     "Sandbox",
     "SandboxPool",
     "VolumeView",
+    "WitnessReport",
     "count_engine_requests",
     "drain",
     "engine_rows",

@@ -92,6 +92,35 @@ class VolumeView:
     anonymous: bool = False
 
 
+@dataclass(frozen=True)
+class NetworkView:
+    """A learner's network: its members under their learner names, and its own labels.
+
+    Attributes:
+        name: The learner's name for it (``appnet``, ``app_default``).
+        members: Each container on it (learner name) to the names it answers to there
+            (its own name and its aliases).
+        labels: Its labels other than the sandbox's own (Compose's, for a project network).
+    """
+
+    name: str
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WitnessReport:
+    """What the tutor's own container saw when it asked a learner's service itself.
+
+    Attributes:
+        exit_code: The witness's exit status (non-zero: it could not reach the service).
+        output: What it printed (the page, or the value Redis answered), capped.
+    """
+
+    exit_code: int
+    output: str
+
+
 @dataclass
 class Outcome:
     """What one learner command produced.

@@ -417,9 +417,10 @@ class SandboxBase:
                 hint="Remove one you no longer need: `docker volume ls`, then `docker volume rm`.",
             )
 
-    def _create_volume(self, ns: Namespace, name: str, *, anonymous: bool) -> Volume:
+    def _create_volume(self, ns: Namespace, name: str, *, anonymous: bool,
+                       labels: dict[str, str] | None = None) -> Volume:
         """Create the learner's volume ``name`` (the caller checked the quota)."""
-        labels = ns.labels(name, **{LABEL_UID: naming.new_uid()})
+        labels = {**(labels or {}), **ns.labels(name, **{LABEL_UID: naming.new_uid()})}
         if anonymous:
             labels[LABEL_ANONYMOUS] = "1"
         volume: Volume = self.client.volumes.create(name=ns.engine_name(name), labels=labels)

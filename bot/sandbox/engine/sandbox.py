@@ -16,7 +16,11 @@ never on another part and never through ``super()``:
 * :mod:`~bot.sandbox.resources.networks`: ``network ...``;
 * :mod:`~bot.sandbox.resources.images`: ``images``, ``tag``, ``image rm/prune/inspect``, ``history``;
 * :mod:`~bot.sandbox.resources.build`: ``build``;
-* :mod:`~bot.sandbox.resources.witness`: the tutor's own runs of an image.
+* :mod:`~bot.sandbox.resources.witness`: the tutor's own runs of an image;
+* :mod:`~bot.sandbox.resources.compose`: ``compose up/down/ps/...``, through the other
+  verbs (:meth:`Sandbox._dispatch`);
+* :mod:`~bot.sandbox.resources.network_witness`: the tutor's own requests to a learner's
+  service, from inside their network.
 
 :data:`VERBS` maps every verb of the allow-list to its handler.
 
@@ -43,11 +47,13 @@ from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
 from bot.sandbox.redis.hooks import RedisMixin
 from bot.sandbox.resources.build import BuildMixin
+from bot.sandbox.resources.compose import ComposeMixin
 from bot.sandbox.resources.containers import ContainersMixin
 from bot.sandbox.resources.execs import ExecMixin
 from bot.sandbox.resources.images import ImagesMixin
 from bot.sandbox.resources.inspection import InspectionMixin
 from bot.sandbox.resources.listing import ListingMixin
+from bot.sandbox.resources.network_witness import NetworkWitnessMixin
 from bot.sandbox.resources.networks import NetworksMixin
 from bot.sandbox.resources.run import RunMixin
 from bot.sandbox.resources.volumes import VolumesMixin
@@ -63,7 +69,8 @@ runs under the line's deadline."""
 
 
 class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin, InspectionMixin,
-              NetworksMixin, ImagesMixin, BuildMixin, ImageWitnessMixin):
+              NetworksMixin, ImagesMixin, BuildMixin, ImageWitnessMixin, ComposeMixin,
+              NetworkWitnessMixin):
     """Learners' docker commands, confined to each learner's own namespace.
 
     Args:
@@ -111,6 +118,10 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
         outcome.facts.setdefault("verb", command.verb)
         return outcome
 
+    def _dispatch(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
+        """Run one verb of :data:`VERBS` (how ``docker compose`` reaches the other parts)."""
+        return VERBS[command.verb](self, person, ns, command, plan)
+
     def janitors(self) -> list[Janitor]:
         """What housekeeping lists and removes on this engine (one janitor)."""
         return [Janitor(self)]
@@ -152,6 +163,16 @@ VERBS: dict[str, Handler] = {
     "network connect": NetworksMixin._do_network_connect,
     "network disconnect": NetworksMixin._do_network_disconnect,
     "network prune": NetworksMixin._do_network_prune,
+    "compose up": ComposeMixin._do_compose_up,
+    "compose down": ComposeMixin._do_compose_down,
+    "compose ps": ComposeMixin._do_compose_ps,
+    "compose logs": ComposeMixin._do_compose_logs,
+    "compose config": ComposeMixin._do_compose_config,
+    "compose exec": ComposeMixin._do_compose_exec,
+    "compose restart": ComposeMixin._do_compose_restart,
+    "compose stop": ComposeMixin._do_compose_stop,
+    "compose start": ComposeMixin._do_compose_start,
+    "compose build": ComposeMixin._do_compose_build,
 }
 """Every verb the parser accepts (``volume create`` and friends included), to its handler."""
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from bot.errors import CommandRefused
 from bot.printable import one_line
+from bot.sandbox.compose.keys import BUILD_REFUSED
+from bot.sandbox.compose.spec import check_project_name
 from bot.sandbox.policy import mounts, naming
 from bot.sandbox.policy import rules as policy
 from bot.sandbox.policy import values as option_values
@@ -37,6 +39,9 @@ class Plan:
         tail: ``--tail`` for ``logs``.
         network: For ``run``: the learner's network to join (``None``: no network).
         aliases: For ``run`` and ``network connect``: extra names on that network.
+        labels: Extra labels for what ``run``, ``network create`` or ``volume create``
+            makes: never from the learner's line (``--label`` is refused), only from
+            ``docker compose`` (the labels the real Compose sets).
     """
 
     image_name: str = ""
@@ -53,6 +58,7 @@ class Plan:
     tail: int | str = "all"
     network: str | None = None
     aliases: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def vet_command(command: Command, allowed_images: frozenset[str] | None) -> Plan:
@@ -109,6 +115,10 @@ def vet_command(command: Command, allowed_images: frozenset[str] | None) -> Plan
         if driver not in (None, "bridge"):
             raise CommandRefused(f"`--driver {one_line(driver)}` is refused: networks here "
                                  "use the `bridge` driver.", option="--driver")
+    elif verb == "compose build":
+        raise CommandRefused(BUILD_REFUSED, option="compose build")
+    elif verb.startswith("compose ") and command.value("project") is not None:
+        check_project_name(str(command.value("project")), "-p")
     elif verb == "network connect":
         option_values.check_network(command.args[0])
         plan.aliases = option_values.check_aliases(command.values("alias"), "--alias")

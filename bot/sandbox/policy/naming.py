@@ -19,6 +19,9 @@ LABEL_LEARNER = "docker-tutor.learner"
 LABEL_NAME = "docker-tutor.name"
 LABEL_UID = "docker-tutor.uid"
 LABEL_ANONYMOUS = "docker-tutor.anonymous"
+LABEL_WITNESS = "docker-tutor.witness"
+"""On a witness container (the tutor's own, on a learner's network): the learner hash,
+instead of the learner label, so no learner verb sees it; housekeeping removes it."""
 LABEL_VOLUMES = "docker-tutor.volumes"
 """On a container: the learner's names and uids of the volumes it mounts (JSON), recorded
 at creation, so that reading the container needs no list of volumes."""

@@ -282,10 +282,37 @@ def _check_format(command: Command) -> None:
         )
 
 
+_COMPOSE_GLOBALS = ("-p", "--project-name", "-f", "--file")
+
+
+def _compose_verb(tokens: list[str]) -> tuple[str, list[str]]:
+    """``compose [-p NAME] [-f FILE] VERB ...``: the verb, with the global options moved after it."""
+    globals_: list[str] = []
+    i = 1
+    while i < len(tokens) and tokens[i].startswith("-"):
+        name = tokens[i].partition("=")[0]
+        if name not in _COMPOSE_GLOBALS:
+            raise policy.refuse_option("compose", name)
+        globals_.append(tokens[i])
+        if "=" not in tokens[i] and i + 1 < len(tokens):
+            i += 1
+            globals_.append(tokens[i])
+        i += 1
+    if i >= len(tokens):
+        raise CommandRefused("`docker compose` needs a subcommand, for example "
+                             "`docker compose up -d`.", option="compose")
+    sub = tokens[i]
+    if sub not in policy.SUBCOMMANDS["compose"]:
+        raise policy.refuse_verb(f"compose {sub}", tokens[i + 1:])
+    return f"compose {sub}", [*globals_, *tokens[i + 1:]]
+
+
 def _verb(tokens: list[str]) -> tuple[str, list[str]]:
     head = tokens[0]
     if head.startswith("-"):
         raise policy.refuse_option("", head)
+    if head == "compose":
+        return _compose_verb(tokens)
     if head in {"container", "image", "volume", "network"}:
         if len(tokens) < 2:
             raise CommandRefused(
@@ -304,7 +331,7 @@ def _verb(tokens: list[str]) -> tuple[str, list[str]]:
         if head == "image" and sub in IMAGE_SUBCOMMANDS:
             return f"image {sub}", tokens[2:]
         raise policy.refuse_verb(f"{head} {sub}", tokens[2:])
-    if head not in policy.VERBS_ALLOWED or head in ("volume", "network"):
+    if head not in policy.VERBS_ALLOWED or head in ("volume", "network", "compose"):
         raise policy.refuse_verb(head, tokens[1:])
     return TOP_ALIASES.get(head, head), tokens[1:]
 

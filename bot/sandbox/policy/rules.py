@@ -19,7 +19,7 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 VERBS_ALLOWED = (
     "run", "exec", "ps", "rm", "stop", "start", "restart", "logs", "inspect", "volume", "images",
-    "kill", "rename", "diff", "top", "network", "build", "tag", "rmi", "history",
+    "kill", "rename", "diff", "top", "network", "build", "tag", "rmi", "history", "compose",
 )
 """Top-level verbs on the allow-list (``container X`` and ``image ls`` are aliases)."""
 
@@ -128,7 +128,6 @@ VERB_REASONS: dict[str, str] = {
     "export": "`docker export` is not available: it writes files on the host.",
     "import": "`docker import` is not available: images are provided by the lesson.",
     "attach": "`docker attach` is not available: use `docker logs` or `docker exec`.",
-    "compose": "`docker compose` is not available in the sandbox.",
     "context": "`docker context` is not available in the sandbox.",
     "events": "`docker events` is not available: it watches the whole engine.",
     "info": "`docker info` is not available: it describes the whole engine.",
@@ -175,6 +174,8 @@ SUBCOMMANDS: dict[str, tuple[str, ...]] = {
     "container": ("run", "exec", "ps", "ls", "list", "rm", "remove", "stop", "start", "restart",
                   "logs", "inspect", "kill", "rename", "diff", "top", "prune"),
     "image": ("ls", "list", "build", "tag", "rm", "remove", "prune", "history", "inspect"),
+    "compose": ("up", "down", "ps", "logs", "config", "exec", "restart", "stop", "start",
+                "build"),
 }
 """What each management command (``docker volume X``) accepts as ``X``."""
 

@@ -37,6 +37,16 @@ def _o(*names: str, key: str, value: bool = False, repeat: bool = False) -> Opt:
 
 _TTY = (_o("-i", "--interactive", key="interactive"), _o("-t", "--tty", key="tty"))
 _ENV = _o("-e", "--env", key="env", value=True, repeat=True)
+_COMPOSE_GLOBAL = (_o("-p", "--project-name", key="project", value=True),
+                   _o("-f", "--file", key="file", value=True))
+"""Options of every ``docker compose`` verb (given before or after the verb)."""
+
+COMPOSE_VERBS = ("up", "down", "ps", "logs", "config", "exec", "restart", "stop", "start",
+                 "build")
+"""The ``docker compose`` subcommands the sandbox knows (``compose build`` refuses itself)."""
+
+MAX_SERVICES = 8
+"""The most services one ``compose.yaml`` may declare (each costs a container)."""
 
 VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
     "run": (
@@ -124,6 +134,20 @@ VERB_OPTIONS: dict[str, tuple[Opt, ...]] = {
     "network connect": (_o("--alias", key="alias", value=True, repeat=True),),
     "network disconnect": (_o("-f", "--force", key="force"),),
     "network prune": (_o("-f", "--force", key="force"),),
+    **{f"compose {sub}": (*_COMPOSE_GLOBAL, *opts) for sub, opts in {
+        "up": (_o("-d", "--detach", key="detach"),),
+        "down": (_o("-v", "--volumes", key="volumes"),),
+        "ps": (_o("-a", "--all", key="all"), _o("-q", "--quiet", key="quiet")),
+        "logs": (_o("-n", "--tail", key="tail", value=True),),
+        "config": (_o("-q", "--quiet", key="quiet"),),
+        "exec": (_o("-T", "--no-TTY", key="no_tty"), _ENV,
+                 _o("-w", "--workdir", key="workdir", value=True),
+                 _o("-u", "--user", key="user", value=True)),
+        "restart": (_o("-t", "--timeout", key="time", value=True),),
+        "stop": (_o("-t", "--timeout", key="time", value=True),),
+        "start": (),
+        "build": (),
+    }.items()},
 }
 """The options each verb accepts (``volume create`` and friends are verbs of their own)."""
 
@@ -195,10 +219,20 @@ POSITIONALS: dict[str, tuple[int, int | None]] = {
     "network connect": (2, 2),
     "network disconnect": (2, 2),
     "network prune": (0, 0),
+    "compose up": (0, MAX_SERVICES),
+    "compose down": (0, 0),
+    "compose ps": (0, MAX_SERVICES),
+    "compose logs": (0, MAX_SERVICES),
+    "compose config": (0, 0),
+    "compose exec": (2, None),
+    "compose restart": (0, MAX_SERVICES),
+    "compose stop": (0, MAX_SERVICES),
+    "compose start": (0, MAX_SERVICES),
+    "compose build": (0, MAX_SERVICES),
 }
 """How many positional arguments a verb takes: (minimum, maximum or ``None`` for the rest)."""
 
-STOP_AT = {"run": 1, "exec": 2}
+STOP_AT = {"run": 1, "exec": 2, "compose exec": 2}
 """Verbs whose n-th positional starts the container's own command line: options after
 it belong to that command, not to docker."""
 
@@ -238,5 +272,15 @@ USAGE: dict[str, str] = {
     "network connect": "docker network connect [--alias ALIAS] NETWORK CONTAINER",
     "network disconnect": "docker network disconnect [-f] NETWORK CONTAINER",
     "network prune": "docker network prune [-f]",
+    "compose up": "docker compose [-p PROJECT] up [-d] [SERVICE...]",
+    "compose down": "docker compose down [-v]",
+    "compose ps": "docker compose ps [-a] [-q] [SERVICE...]",
+    "compose logs": "docker compose logs [--tail N] [SERVICE...]",
+    "compose config": "docker compose config [-q]",
+    "compose exec": "docker compose exec [-T] [-e K=V] SERVICE COMMAND [ARG...]",
+    "compose restart": "docker compose restart [SERVICE...]",
+    "compose stop": "docker compose stop [SERVICE...]",
+    "compose start": "docker compose start [SERVICE...]",
+    "compose build": "docker compose build [SERVICE...]",
 }
 """The usage line shown for each verb's ``--help`` and for wrong arguments."""

@@ -30,6 +30,7 @@ from bot.sandbox.policy.naming import (
     LABEL_MANAGED,
     LABEL_NAME,
     LABEL_NAMESPACE,
+    LABEL_WITNESS,
     Namespace,
 )
 from bot.sandbox.workspace.names import LABEL_HELPER, LABEL_WORKSPACE
@@ -116,13 +117,15 @@ class Janitor:
         :data:`LABEL_WORKSPACE` and a workspace helper container :data:`LABEL_HELPER`
         instead (hidden from the learner's views), and are cleaned up the same way: a
         workspace goes with the learner's volumes, a helper (created, never started)
-        as an unstarted container.
+        as an unstarted container; a witness container (:data:`LABEL_WITNESS`, the tutor's
+        own on a learner's network) goes with the learner's containers.
         """
         labels = labels or {}
         if labels.get(LABEL_MANAGED) != "1" or labels.get(LABEL_NAMESPACE) != self.prefix:
             return ""
         hidden = LABEL_HELPER if kind == "container" else LABEL_WORKSPACE
-        return labels.get(LABEL_LEARNER) or labels.get(hidden) or ""
+        witness = labels.get(LABEL_WITNESS, "") if kind == "container" else ""
+        return labels.get(LABEL_LEARNER) or labels.get(hidden) or witness
 
     def inventory(self) -> list[EngineObject]:
         """Every container and volume of the deployment, with what cleanup needs to know.

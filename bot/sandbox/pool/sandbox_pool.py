@@ -49,7 +49,14 @@ from bot.sandbox.pool.addresses import engine_environment, socket_accepts
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
 from bot.sandbox.resources.witness import WITNESS_SECONDS
-from bot.sandbox.views import ContainerView, ImageView, Outcome, VolumeView
+from bot.sandbox.views import (
+    ContainerView,
+    ImageView,
+    NetworkView,
+    Outcome,
+    VolumeView,
+    WitnessReport,
+)
 
 mend()  # docker-py's unix connect closes its socket when it fails (see unix_socket)
 
@@ -354,6 +361,19 @@ class SandboxPool:
         """Read ``key`` from the Redis in the person's container, on their engine."""
         return self._on(person, lambda s: s.redis_get(person, name, key))
 
+    def network(self, person: Person, name: str) -> NetworkView | None:
+        """The person's network called ``name``, on their engine."""
+        return self._on(person, lambda s: s.network(person, name))
+
+    def witness_http(self, person: Person, network: str, host: str, port: int,
+                     path: str = "/") -> WitnessReport | None:
+        """The tutor's own HTTP request on the person's network, on their engine."""
+        return self._on(person, lambda s: s.witness_http(person, network, host, port, path))
+
+    def witness_redis(self, person: Person, network: str, host: str,
+                      key: str) -> WitnessReport | None:
+        """The tutor's own Redis read on the person's network, on their engine."""
+        return self._on(person, lambda s: s.witness_redis(person, network, host, key))
     def redis_witness(self, person: Person, name: str, key: str, target: str,
                       options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
         """What the person's Redis container finds of ``key`` on its volume, by the witness."""

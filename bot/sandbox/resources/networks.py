@@ -16,6 +16,7 @@ The default stays ``--network none``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from docker.models.containers import Container
@@ -24,11 +25,14 @@ from docker.models.networks import Network
 from bot.errors import QuotaExceeded
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase, learner_name
-from bot.sandbox.engine.translate import engine_calls
+from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.output import formatting, templates
 from bot.sandbox.policy.naming import LABEL_NAME, Namespace
 from bot.sandbox.policy.parser import Command
-from bot.sandbox.views import Outcome
+from bot.sandbox.views import NetworkView, Outcome
+
+_HEX_ID = re.compile(r"^[0-9a-f]{12,64}$")
+"""A container id among a member's DNS names (the engine adds its short id)."""
 
 ISOLATION = {
     "com.docker.network.bridge.inhibit_ipv4": "true",
@@ -68,14 +72,43 @@ class NetworksMixin(SandboxBase):
                 "the sandbox allows.", option="quota:networks",
                 hint="Remove one you no longer need: `docker network ls`, then `docker network rm`.")
 
-    def _create_network(self, ns: Namespace, name: str) -> Network:
+    def _create_network(self, ns: Namespace, name: str,
+                        labels: dict[str, str] | None = None) -> Network:
         """Create the learner's network ``name`` (internal, isolated, labelled)."""
         self._check_quota_networks(ns)
         with engine_calls():
             network: Network = self.client.networks.create(
-                ns.engine_name(name), driver="bridge", internal=True, labels=ns.labels(name),
+                ns.engine_name(name), driver="bridge", internal=True,
+                labels={**(labels or {}), **ns.labels(name)},
                 options=ISOLATION, check_duplicate=True)
         return network
+
+    @boundary
+    def network(self, person: Person, name: str) -> NetworkView | None:
+        """The person's network called ``name``: its members and the names they answer to.
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        ns = self.namespace(person)
+        network = next((n for n in self._networks(ns) if network_name(ns, n) == name), None)
+        if network is None:
+            return None
+        members: dict[str, tuple[str, ...]] = {}
+        for cid in self._network_members(network):
+            container = self._inspect_owned(ns, cid)
+            if container is None:
+                continue
+            learner = learner_name(ns, container)
+            settings = ((container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+            endpoint = settings.get(network.name) or {}
+            names = [learner, *(endpoint.get("Aliases") or []), *(endpoint.get("DNSNames") or [])]
+            members[learner] = tuple(dict.fromkeys(
+                n for n in names if n and not _HEX_ID.match(n)
+                and not n.startswith(f"{ns.prefix}-{ns.learner}-")))
+        labels = {k: v for k, v in (network.attrs.get("Labels") or {}).items()
+                  if not k.startswith("docker-tutor.")}
+        return NetworkView(name, members, labels)
 
     # -- verbs ----------------------------------------------------------------------------
 
@@ -84,7 +117,7 @@ class NetworksMixin(SandboxBase):
         if self._find_network(ns, plan.name) is not None:
             return Outcome(1, f"Error response from daemon: network with name {plan.name} "
                               "already exists\n")
-        network = self._create_network(ns, plan.name)
+        network = self._create_network(ns, plan.name, plan.labels)
         return Outcome(0, f"{network.id}\n", facts={"network": {"name": plan.name}})
 
     def _do_network_ls(self, person: Person, ns: Namespace, command: Command,

@@ -113,7 +113,7 @@ class RunMixin(SandboxBase):
             else:
                 engine_mounts.append(Mount(request.target, volumes[request.target].name,
                                            type="volume", read_only=request.read_only))
-        labels = ns.labels(name, **{"docker-tutor.image": image_name})
+        labels = {**plan.labels, **ns.labels(name, **{"docker-tutor.image": image_name})}
         if volumes:
             labels[LABEL_VOLUMES] = record_volumes(
                 {v.name: v.attrs.get("Labels") or {} for v in volumes.values()})

@@ -52,13 +52,14 @@ class VolumesMixin(SandboxBase):
         """
         return [_volume_view(volume) for volume in self._volumes(self.namespace(person))]
 
-    def _ensure_volume(self, ns: Namespace, name: str, *, anonymous: bool = False) -> Volume:
+    def _ensure_volume(self, ns: Namespace, name: str, *, anonymous: bool = False,
+                       labels: dict[str, str] | None = None) -> Volume:
         """The learner's volume ``name``, created (within the quota) if it does not exist."""
         existing = None if anonymous else self._find_volume(ns, name)
         if existing is not None:
             return existing
         self._check_quota_volumes(ns)
-        return self._create_volume(ns, name, anonymous=anonymous)
+        return self._create_volume(ns, name, anonymous=anonymous, labels=labels)
 
     def _volume_users(self, ns: Namespace, volume: Volume) -> list[str]:
         """The ids of the learner's containers (running or not) that mount ``volume``."""
@@ -71,7 +72,7 @@ class VolumesMixin(SandboxBase):
         self, person: Person, ns: Namespace, command: Command, plan: Plan
     ) -> Outcome:
         name = plan.name or anonymous_name()
-        volume = self._ensure_volume(ns, name)
+        volume = self._ensure_volume(ns, name, labels=plan.labels)
         uid = (volume.attrs.get("Labels") or {}).get(LABEL_UID, "")
         return Outcome(0, name + "\n", facts={"volume": {"name": name, "uid": uid}})
 

@@ -12,7 +12,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.lessons.model import Catalog, load_lesson
 from bot.lessons.selftest import SelftestReport, run_selftest
-from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_NAMESPACE, Namespace
+from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_NAMESPACE, LABEL_WITNESS, Namespace
 from tests.conftest import NO_ENGINE
 from tests.paths import TEST_DATA
 
@@ -147,3 +147,27 @@ def test_the_containers_lesson_proves_every_check(
     assert challenge.after is not None and "restarted `phoenix` by itself" in challenge.after.message
     assert sum(s.claims for s in hands_on) >= 15
     assert leftovers(docker_client, settings, report) == 0
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("lesson", "steps"), [
+    ("networking", ["user-networks", "aliases", "isolation", "connect", "quiz", "challenge",
+                    "cleanup"]),
+    ("compose", ["first-project", "environment", "volumes", "quiz", "challenge", "cleanup"]),
+])
+def test_the_networking_and_compose_lessons_prove_every_check(
+    settings: Settings, catalog: Catalog, docker_client: docker.DockerClient, lesson: str,
+    steps: list[str],
+) -> None:
+    """Lessons 03 and 05 pass their selftests on the real engine (witness included), leaving nothing."""
+    report = run_selftest(settings, catalog.get(lesson))
+    assert report.ok, report.render()
+    hands_on = [s for s in report.steps if s.hands_on]
+    assert [s.step_id for s in hands_on] == steps
+    assert all(s.completed and s.before is not None and not s.before.passed for s in hands_on)
+    assert leftovers(docker_client, settings, report) == 0
+    ns = Namespace.for_key(settings.namespace, report.learner.key)
+    selector = {"label": [f"{LABEL_NAMESPACE}={ns.prefix}", f"{LABEL_LEARNER}={ns.learner}"]}
+    assert docker_client.networks.list(filters=selector) == []
+    witnesses = {"label": [f"{LABEL_NAMESPACE}={ns.prefix}", f"{LABEL_WITNESS}={ns.learner}"]}
+    assert docker_client.containers.list(all=True, filters=witnesses) == []

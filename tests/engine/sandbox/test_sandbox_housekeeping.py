@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from bot import cli
 from bot.config import Settings
 from bot.identity import Person
 from bot.sandbox.engine.sandbox import Sandbox
-from bot.sandbox.policy.naming import LABEL_NAMESPACE, Namespace
+from bot.sandbox.policy.naming import LABEL_NAMESPACE, LABEL_WITNESS, Namespace
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.pool.janitor import Janitor
 from bot.tutor.core import Tutor
@@ -215,3 +216,25 @@ def test_every_object_the_tests_made_is_labelled_for_the_purge(
     selector = {"label": [f"{LABEL_NAMESPACE}={settings.namespace}"]}
     assert len(docker_client.containers.list(all=True, filters=selector)) == 1
     assert len(docker_client.volumes.list(filters=selector)) == 2
+
+
+def test_a_witness_a_crash_left_is_the_learners_for_housekeeping(
+    tutor: Tutor, sandbox: Sandbox
+) -> None:
+    """A tutor's witness container left behind is counted as its learner's and reconciled away."""
+    stranger = Person("slack", "UNKNOWN-WITNESS")  # never talked to this tutor's database
+    ns = sandbox.namespace(stranger)
+    left = sandbox.client.containers.create(
+        "redis:latest", command=["true"], network_mode="none",
+        labels={"docker-tutor.managed": "1", LABEL_NAMESPACE: ns.prefix,
+                LABEL_WITNESS: ns.learner})
+    try:
+        owned = [o for o in Janitor(sandbox).inventory() if o.ref == left.id]
+        assert [(o.kind, o.learner) for o in owned] == [("container", ns.learner)]
+        assert sandbox.containers(stranger) == []  # never one of the learner's own views
+        reconcile(Janitor(sandbox), tutor.store, grace=timedelta(0))
+        with pytest.raises(docker.errors.NotFound):
+            sandbox.client.containers.get(left.id)
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            left.remove(force=True, v=True)

@@ -71,7 +71,7 @@ def test_slack_help_keeps_slack_words(tutor_no_engine: Tutor) -> None:
 
 def test_the_intro_section_speaks_each_front_ends_words(catalog: Catalog) -> None:
     """The lesson's first section: how to type commands, said for the terminal and for Slack."""
-    lesson = catalog.first()
+    lesson = catalog.get("data-persistence")
     console = render(view.section(lesson, lesson.steps[0], front=FrontEnd.CONSOLE))
     assert ("\u2022 Type real Docker commands. Type them at the prompt as you would in a "
             "terminal, for example `docker ps`.") in console

@@ -42,11 +42,24 @@ def test_the_shipped_course_orders_the_lessons_and_lists_those_to_come(catalog: 
     assert course_problems(LESSONS) == []
 
 
-def test_a_lesson_still_to_come_cannot_be_started(tutor_no_engine: Tutor, alice: Person) -> None:
-    """`start networking` says the lesson is coming, in one line, and starts nothing."""
-    with pytest.raises(UsageError, match=r"03 Networking .* is coming"):
-        tutor_no_engine.handle(alice, "start networking")
-    assert tutor_no_engine.store.current_lesson(alice) is None
+def test_a_lesson_still_to_come_cannot_be_started(
+        settings: Settings, store: ProgressStore, tmp_path: Path, alice: Person) -> None:
+    """`start later` says the lesson is coming, in one line, and starts nothing."""
+    _lesson(tmp_path / "01-a", "alpha", 1)
+    (tmp_path / "course.toml").write_text(
+        '[[lessons]]\nid = "alpha"\nnumber = 1\ntitle = "A"\nfolder = "01-a"\n\n'
+        '[[lessons]]\nid = "later"\nnumber = 2\ntitle = "Later"\nfolder = "02-later"\n'
+        'requires = ["alpha"]\n', encoding="utf-8")
+    offline = replace(settings, lessons_dir=tmp_path)
+    catalog = Catalog(tmp_path)
+    box = Sandbox(offline, allowed_images=catalog.images)
+    tutor = Tutor(offline, store, box, catalog)
+    try:
+        with pytest.raises(UsageError, match=r"02 Later .* is coming"):
+            tutor.handle(alice, "start later")
+        assert tutor.store.current_lesson(alice) is None
+    finally:
+        box.close()
 
 
 def _lesson(folder: Path, lesson_id: str, number: int) -> None:

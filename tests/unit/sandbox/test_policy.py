@@ -197,7 +197,7 @@ def test_limit_options_are_refused(text: str, option: str) -> None:
         ("docker container attach r", "attach"),
         ("docker events", "events"),
         ("docker info", "info"),
-        ("docker compose up", "compose"),
+        ("docker compose push", "push"),
         ("docker context use x", "context"),
         ("docker frobnicate", "frobnicate"),
     ],
