@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from tests.background import BackgroundServer
+from bot.dashboard.background import BackgroundServer
 
 API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"

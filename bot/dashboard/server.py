@@ -9,12 +9,12 @@ to show the class to instructors over the network, use ``serve``'s signed links.
 from __future__ import annotations
 
 import logging
-import threading
 from socketserver import ThreadingMixIn
-from typing import Any, Self
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bot.dashboard.app import PREFIX, DashboardApp
+from bot.dashboard.background import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("dashboard: " + format, *args)
 
 
-class DashboardServer:
+class DashboardServer(BackgroundServer):
     """The dashboard app on a threaded WSGI server; a context manager for tests.
 
     Args:
@@ -38,41 +38,19 @@ class DashboardServer:
         port: The port (0 picks a free one).
     """
 
+    thread_name = "dashboard"
+
     def __init__(self, app: DashboardApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = make_server(host, port, app, server_class=_ThreadingServer,
-                                   handler_class=_QuietHandler)
-        self._thread: threading.Thread | None = None
+        self._wsgi = make_server(host, port, app, server_class=_ThreadingServer,
+                                 handler_class=_QuietHandler)
+        self._server = self._wsgi
 
     @property
     def url(self) -> str:
         """The page's address."""
-        host, port = self._server.server_address[:2]
+        host, port = self._wsgi.server_address[:2]
         shown = host.decode() if isinstance(host, bytes) else host
         return f"http://{shown}:{port}{PREFIX}/"
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until :meth:`stop` is called from another one."""
-        self._server.serve_forever(poll_interval=0.25)
-
-    def start(self) -> Self:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.serve_forever, name="dashboard", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 __all__ = ["DashboardServer"]

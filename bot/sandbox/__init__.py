@@ -28,7 +28,7 @@ from bot.sandbox.engine.request_counts import counting as count_engine_requests
 from bot.sandbox.engine.request_counts import learner_line
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command, parse
-from bot.sandbox.protocol import LearnerSandbox
+from bot.sandbox.protocol import EngineReader, LearnerSandbox
 from bot.sandbox.views import (
     ContainerView,
     ImageView,
@@ -54,6 +54,7 @@ __all__ = [
     "Command",
     "ContainerView",
     "EngineObject",
+    "EngineReader",
     "ImageView",
     "Janitor",
     "LearnerSandbox",

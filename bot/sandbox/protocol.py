@@ -39,10 +39,13 @@ if TYPE_CHECKING:
     from bot.sandbox.pool.janitor import Janitor
 
 
-class LearnerSandbox(Protocol):
-    """Where learners' docker commands run, and what the tutor reads and changes there."""
+class EngineReader(Protocol):
+    """What the tutor and the checks read of a learner's corner of the engine; nothing changes.
 
-    # -- the learner's commands -----------------------------------------------------------
+    Checks depend on this, never on a sandbox class: every :class:`LearnerSandbox` is one,
+    and so is anything else that answers the same reads (a fake engine in a test). Each
+    method may raise :class:`~bot.errors.EngineUnavailable`.
+    """
 
     def vet(self, person: Person, command: Command) -> object:
         """Check every value of ``command`` against the policy; no engine is asked.
@@ -50,17 +53,6 @@ class LearnerSandbox(Protocol):
         Raises:
             CommandRefused: The policy refuses it (with a one-line reason).
         """
-
-    def run_command(self, person: Person, command: Command) -> Outcome:
-        """Run a parsed learner command and return what the docker CLI would show.
-
-        Raises:
-            CommandRefused: The policy refused it (nothing reached the engine).
-            QuotaExceeded: A quota would be exceeded.
-            EngineUnavailable: The engine could not be reached.
-        """
-
-    # -- what the tutor and the checks read -----------------------------------------------
 
     def container(self, person: Person, name: str) -> ContainerView | None:
         """The person's container called ``name`` (their own name for it), or ``None``."""
@@ -136,6 +128,22 @@ class LearnerSandbox(Protocol):
     def image_path(self, person: Person, name: str, path: str) -> bool | None:
         """Whether ``path`` exists in the person's image (``None``: no such image)."""
 
+
+
+class LearnerSandbox(EngineReader, Protocol):
+    """Where learners' docker commands run, and what the tutor reads and changes there."""
+
+    # -- the learner's commands -----------------------------------------------------------
+
+    def run_command(self, person: Person, command: Command) -> Outcome:
+        """Run a parsed learner command and return what the docker CLI would show.
+
+        Raises:
+            CommandRefused: The policy refused it (nothing reached the engine).
+            QuotaExceeded: A quota would be exceeded.
+            EngineUnavailable: The engine could not be reached.
+        """
+
     # -- what the tutor changes besides commands ------------------------------------------
 
     def write_workspace_file(self, person: Person, path: str, text: str) -> int:
@@ -166,4 +174,4 @@ class LearnerSandbox(Protocol):
         """Close the engine connections."""
 
 
-__all__ = ["LearnerSandbox"]
+__all__ = ["EngineReader", "LearnerSandbox"]

@@ -29,7 +29,7 @@ from bot.identity import Person
 from bot.service import StuckAlert, TutorService
 from handlers.inbound import slack_person
 from handlers.render.mrkdwn import escape
-from handlers.runtime import Conversation, Respond, Runtime, open_dm
+from handlers.runtime import Conversation, Respond, Runtime, delivering, open_dm
 
 log = logging.getLogger(__name__)
 
@@ -144,45 +144,62 @@ def _learner(key: str) -> Person | None:
 def register(app: App, runtime: Runtime) -> None:
     """Listen to the three buttons of a stuck alert."""
 
+    def tell(respond: Respond, text: str) -> None:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+
     def allowed(body: dict[str, Any], respond: Respond) -> Person | None:
         user = body.get("user") or {}
         person = slack_person(str(user.get("id", "")), user.get("username") or user.get("name"))
         if runtime.tutor.is_instructor(person):
             return person
-        respond(text="These buttons are for the class's instructors.", response_type="ephemeral",
-                replace_original=False)
+        tell(respond, "These buttons are for the class's instructors.")
         return None
+
+    def parties(body: dict[str, Any], action: dict[str, Any],
+                respond: Respond) -> tuple[Person, Person] | None:
+        """The instructor who clicked and the learner the alert names (``None``: neither)."""
+        instructor, target = allowed(body, respond), _target(action)
+        learner = _learner(target[0]) if target else None
+        return None if instructor is None or learner is None else (instructor, learner)
 
     @app.action(THREAD)
     def open_thread(ack: Ack, body: dict[str, Any], action: dict[str, Any],
                     respond: Respond) -> None:
         ack()
-        instructor, target = allowed(body, respond), _target(action)
-        learner = _learner(target[0]) if target else None
-        if instructor is None or learner is None:
+        found = parties(body, action, respond)
+        if found is None:
             return
-        response = runtime.client.conversations_open(users=f"{instructor.user_id},{learner.user_id}")
-        channel = str(response["channel"]["id"])
-        runtime.client.chat_postMessage(channel=channel, text=(
-            f"Hi <@{learner.user_id}>, <@{instructor.user_id}> is here to help with where "
-            "you are in the lesson. Tell us what you tried, right here."))
-        respond(text=f"Opened a conversation with <@{learner.user_id}>.", response_type="ephemeral",
-                replace_original=False)
+        instructor, learner = found
+        try:
+            with delivering("conversations.open"):
+                response = runtime.client.conversations_open(
+                    users=f"{instructor.user_id},{learner.user_id}")
+            with delivering("chat.postMessage"):
+                runtime.client.chat_postMessage(channel=str(response["channel"]["id"]), text=(
+                    f"Hi <@{learner.user_id}>, <@{instructor.user_id}> is here to help with "
+                    "where you are in the lesson. Tell us what you tried, right here."))
+        except TutorError as error:
+            tell(respond, f"Slack refused the conversation: {error}")
+            return
+        tell(respond, f"Opened a conversation with <@{learner.user_id}>.")
 
     @app.action(HINT)
     def send_hint(ack: Ack, body: dict[str, Any], action: dict[str, Any],
                   respond: Respond) -> None:
         ack()
-        instructor, target = allowed(body, respond), _target(action)
-        learner = _learner(target[0]) if target else None
-        if instructor is None or learner is None:
+        found = parties(body, action, respond)
+        if found is None:
             return
+        instructor, learner = found
         destination = Conversation(runtime.client, learner.user_id)
-        runtime.client.chat_postMessage(channel=destination.channel(), text=(
-            f"<@{instructor.user_id}> sent you a hint for the step you are on:"))
-        runtime.run_line(learner, "hint", destination)
-        respond(text=f"Sent <@{learner.user_id}> their next hint.", response_type="ephemeral",
-                replace_original=False)
+        try:
+            destination.send({"text": f"<@{instructor.user_id}> sent you a hint for the step "
+                                      "you are on:", "blocks": []}, ephemeral=False)
+            runtime.run_line(learner, "hint", destination)
+        except TutorError as error:
+            tell(respond, f"The hint could not be sent: {error}")
+            return
+        tell(respond, f"Sent <@{learner.user_id}> their next hint.")
 
     @app.action(MUTE)
     def mute(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -193,10 +210,10 @@ def register(app: App, runtime: Runtime) -> None:
         try:
             fresh = runtime.tutor.mute_alerts(instructor, *target)
         except TutorError as error:
-            respond(text=str(error), response_type="ephemeral", replace_original=False)
+            tell(respond, str(error))
             return
-        respond(text="Muted: no more alerts about this learner in this lesson." if fresh
-                else "Already muted.", response_type="ephemeral", replace_original=False)
+        tell(respond, "Muted: no more alerts about this learner in this lesson." if fresh
+             else "Already muted.")
 
 
 __all__ = ["HINT", "MUTE", "THREAD", "AlertLoop", "alert_blocks", "register"]
