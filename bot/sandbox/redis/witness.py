@@ -248,16 +248,20 @@ class RedisWitnessMixin(ExecMixin):
         comes from the volume alone.
         """
         deadline = time.monotonic() + wait
+        pause = _POLL_SECONDS
         while time.monotonic() < deadline:
             try:
                 with engine_calls():
                     tail = container.logs(stdout=True, stderr=True, tail=50)
-                    container.reload()
+                    if b"Ready to accept connections" in tail:
+                        return
+                    container.reload()  # only when the log does not say it yet
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 return
-            if b"Ready to accept connections" in tail or container.status != "running":
+            if container.status != "running":
                 return
-            time.sleep(_POLL_SECONDS * 2)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 1.0)  # a Redis that loads fast is seen fast; a slow one costs few looks
 
     def _run_redis_witness(self, owner: tuple[str, str], image: str, args: list[str], *, wait: float,
                  volume: str | None = None, network: str = "none",

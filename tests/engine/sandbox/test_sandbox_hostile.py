@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -88,10 +89,25 @@ def world(
 
 @pytest.fixture
 def calls(mocker: MockerFixture, world: World) -> Calls:
-    """Counts of engine API requests (GET, POST, PUT, DELETE) made since the fixture began."""
+    """Counts of engine API requests (GET, POST, PUT, DELETE) this test's lines made.
+
+    Only requests made on the test's own thread count: the tutor's background threads (the
+    disk watcher's look, its lease) share the client and are not the learner's doing.
+    """
     assert world.sandbox.client.ping()  # connect first: the connection itself is not counted
-    spies = {name: mocker.spy(APIClient, name) for name in ("_get", *MUTATING)}
-    return lambda: {name: spy.call_count for name, spy in spies.items()}
+    here = threading.get_ident()
+    counts = dict.fromkeys(("_get", *MUTATING), 0)
+    for name in counts:
+        original = getattr(APIClient, name)
+
+        def counted(self: APIClient, *args: Any, _name: str = name, _original: Any = original,
+                    **kwargs: Any) -> Any:
+            if threading.get_ident() == here:
+                counts[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        mocker.patch.object(APIClient, name, counted)
+    return lambda: dict(counts)
 
 
 def learner(name: str) -> Person:

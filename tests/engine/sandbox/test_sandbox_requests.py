@@ -161,11 +161,14 @@ def test_the_tutors_reads_of_a_name_are_made_once_per_line(tutor: Tutor, alice: 
     assert outside["GET /containers/{id}/json"] == 2
 
 
-def test_the_challenge_path_costs_at_most_33_engine_requests(tutor: Tutor, alice: Person) -> None:
-    """The six lines of the Immortal Database challenge, checks and the tutor's look included.
+def test_the_challenge_path_costs_at_most_64_engine_requests(tutor: Tutor, alice: Person) -> None:
+    """The six lines of the Immortal Database challenge, checks and the tutor's witnesses included.
 
-    The docker CLI sends 22 for them (measured through a logging proxy, bench/engine_proxy.py):
-    what the tutor adds is named in bench/results.md.
+    The docker CLI sends 22 for them (measured through a logging proxy, bench/engine_proxy.py).
+    Before the challenge was read by the tutor's own witness (issue 19, F4) the tutor sent
+    31-33; each witness is a container of the tutor's own (create, start, wait, logs,
+    remove) plus the reads that wait for the learner's Redis to load, so 61 now: a
+    regression guard, with the gap to the CLI named in the README.
     """
     from bot.reply import Event
     from bot.sandbox import count_engine_requests
@@ -175,11 +178,11 @@ def test_the_challenge_path_costs_at_most_33_engine_requests(tutor: Tutor, alice
     with count_engine_requests() as made:
         replies = [tutor.handle(alice, line) for line in CHALLENGE_SOLUTION]
     assert Event.CHALLENGE_COMPLETED in replies[-1].events
-    assert sum(made.values()) <= 33, made
+    assert sum(made.values()) <= 64, made
     assert made["GET /images/{name}/json"] == 1  # the second run reuses the image's facts
     assert made["HEAD /containers/{id}/archive"] == 1  # and its link-free /data
     assert made["GET /volumes"] == 2  # one list per run: no look before, none at rm
-    assert made["GET /containers/json"] == 2  # one per run: its quota, and the line's reads
+    assert made["GET /containers/json"] <= 3  # one per run (its quota, the line's reads), the rm's look
 
 
 def test_a_redis_data_command_lends_its_read_to_the_line_and_a_shutdown_does_not(
