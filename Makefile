@@ -52,8 +52,10 @@ lint: setup
 test: images
 	$(BIN)/python -m pytest
 
+# The engine-less tests on both cores (pytest-xdist): each worker has its own database
+# template and temporary folders; the engine tests (make test) stay in one process.
 test-fast: setup
-	$(BIN)/python -m pytest -m "not docker"
+	$(BIN)/python -m pytest -m "not docker" -n 2
 
 # The lower bounds of pyproject.toml, tested: a venv with the oldest allowed version of every
 # direct dependency (uv's lowest-direct resolution), then the whole suite.
