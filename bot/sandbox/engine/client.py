@@ -20,7 +20,6 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
-from docker.models.networks import Network
 from docker.models.volumes import Volume
 
 from bot.config import Settings
@@ -309,33 +308,6 @@ class SandboxBase:
             if (volume.attrs.get("Labels") or {}).get(LABEL_NAME) == name:
                 return volume
         return None
-
-    def _networks(self, ns: Namespace) -> list[Network]:
-        """The learner's networks (one list request; ``attrs`` hold labels, not containers)."""
-        with engine_calls():
-            found: list[Network] = self.client.networks.list(filters=ns.filters())
-        return [n for n in found if owned(n.attrs.get("Labels") or {}, ns)]
-
-    def _find_network(self, ns: Namespace, name: str) -> Network | None:
-        """The learner's network called ``name`` (or with an id starting so), or ``None``."""
-        mine = self._networks(ns)
-        for network in mine:
-            if (network.attrs.get("Labels") or {}).get(LABEL_NAME) == name:
-                return network
-        by_id = [n for n in mine if len(name) >= 3 and str(n.id).startswith(name)]
-        return by_id[0] if len(by_id) == 1 else None
-
-    def _remove_networks(self, ns: Namespace) -> int:
-        """Remove every network of the learner (their containers are gone); how many."""
-        removed = 0
-        for network in self._networks(ns):
-            try:
-                with engine_calls():
-                    network.remove()
-                removed += 1
-            except docker.errors.NotFound:
-                continue
-        return removed
 
     def _volume_labels(self, ns: Namespace, container: Container) -> dict[str, dict[str, str]]:
         """The labels of the learner's volumes that ``container`` mounts, by engine name.

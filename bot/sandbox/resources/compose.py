@@ -22,6 +22,7 @@ from bot.identity import Person
 from bot.sandbox.compose import spec
 from bot.sandbox.compose.keys import BUILD_REFUSED
 from bot.sandbox.engine.client import Plan, SandboxBase
+from bot.sandbox.engine.network_lookups import find_network, own_networks
 from bot.sandbox.output import formatting
 from bot.sandbox.policy import values as option_values
 from bot.sandbox.policy.naming import Namespace
@@ -116,7 +117,7 @@ class ComposeMixin(SandboxBase):
         facts: dict[str, Any] = {"project": project.name, "containers": [], "created": []}
         for network in project.networks:
             name = project.network(network)
-            if self._find_network(ns, name) is None:
+            if find_network(self.client, ns, name) is None:
                 done = self._act(person, ns, Command("network create", args=[name]),
                                  {spec.LABEL_PROJECT: project.name, spec.LABEL_NETWORK: network})
                 if done.exit_code:
@@ -201,7 +202,7 @@ class ComposeMixin(SandboxBase):
                 return Outcome(1, done.output)
             removed.extend(done.facts.get("removed") or [])
             out.extend(_line("Container", n, "Removed") for n in names)
-        for network in self._networks(ns):
+        for network in own_networks(self.client, ns):
             labels = network.attrs.get("Labels") or {}
             if labels.get(spec.LABEL_PROJECT) == name:
                 learner = str(labels.get("docker-tutor.name", ""))

@@ -22,6 +22,7 @@ from docker.models.containers import Container
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.image_lookups import remove_images
+from bot.sandbox.engine.network_lookups import remove_networks
 from bot.sandbox.engine.targets import start_refusal
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy import rules as policy
@@ -90,7 +91,7 @@ class ContainersMixin(SandboxBase):
                 with suppress(docker.errors.NotFound):
                     volume.remove(force=True)
             self._workspace(ns).remove()  # no container is left to use it
-            self._remove_networks(ns)
+            remove_networks(self.client, ns)
             remove_images(self.client, ns.prefix, ns.learner)  # their builds, cache included
         return len(containers), len(volumes)
 

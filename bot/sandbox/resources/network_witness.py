@@ -23,6 +23,7 @@ from docker.models.containers import Container
 from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.sandbox.engine.client import SandboxBase
+from bot.sandbox.engine.network_lookups import own_networks
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import (
     LABEL_MANAGED,
@@ -95,7 +96,7 @@ class NetworkWitnessMixin(SandboxBase):
 
     def _witness(self, ns: Namespace, name: str, argv: list[str],
                  env: dict[str, str]) -> WitnessReport | None:
-        network = next((n for n in self._networks(ns)
+        network = next((n for n in own_networks(self.client, ns)
                         if (n.attrs.get("Labels") or {}).get(LABEL_NAME) == name), None)
         if network is None:
             return None

@@ -25,6 +25,7 @@ from docker.models.networks import Network
 from bot.errors import QuotaExceeded
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase, learner_name
+from bot.sandbox.engine.network_lookups import find_network, own_networks
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.output import formatting, templates
 from bot.sandbox.policy.naming import LABEL_NAME, Namespace
@@ -66,7 +67,7 @@ class NetworksMixin(SandboxBase):
             network.connect(container, aliases=list(dict.fromkeys(n for n in names if n)))
 
     def _check_quota_networks(self, ns: Namespace) -> None:
-        if len(self._networks(ns)) >= self.limits.max_networks:
+        if len(own_networks(self.client, ns)) >= self.limits.max_networks:
             raise QuotaExceeded(
                 f"That would give you more than {self.limits.max_networks} networks, the most "
                 "the sandbox allows.", option="quota:networks",
@@ -91,7 +92,7 @@ class NetworksMixin(SandboxBase):
             EngineUnavailable: The engine could not be reached or failed.
         """
         ns = self.namespace(person)
-        network = next((n for n in self._networks(ns) if network_name(ns, n) == name), None)
+        network = next((n for n in own_networks(self.client, ns) if network_name(ns, n) == name), None)
         if network is None:
             return None
         members: dict[str, tuple[str, ...]] = {}
@@ -114,7 +115,7 @@ class NetworksMixin(SandboxBase):
 
     def _do_network_create(self, person: Person, ns: Namespace, command: Command,
                            plan: Plan) -> Outcome:
-        if self._find_network(ns, plan.name) is not None:
+        if find_network(self.client, ns, plan.name) is not None:
             return Outcome(1, f"Error response from daemon: network with name {plan.name} "
                               "already exists\n")
         network = self._create_network(ns, plan.name, plan.labels)
@@ -122,7 +123,7 @@ class NetworksMixin(SandboxBase):
 
     def _do_network_ls(self, person: Person, ns: Namespace, command: Command,
                        plan: Plan) -> Outcome:
-        rows = [(str(n.id), network_name(ns, n)) for n in self._networks(ns)]
+        rows = [(str(n.id), network_name(ns, n)) for n in own_networks(self.client, ns)]
         rows.sort(key=lambda row: row[1])
         full = command.flag("no_trunc")
         if command.flag("quiet"):
@@ -157,7 +158,7 @@ class NetworksMixin(SandboxBase):
                             plan: Plan) -> Outcome:
         objects, errors = [], []
         for name in command.args:
-            network = self._find_network(ns, name)
+            network = find_network(self.client, ns, name)
             if network is None:
                 errors.append(name)
             else:
@@ -168,7 +169,7 @@ class NetworksMixin(SandboxBase):
                        plan: Plan) -> Outcome:
         out, code = [], 0
         for name in command.args:
-            network = self._find_network(ns, name)
+            network = find_network(self.client, ns, name)
             if network is None:
                 if not command.flag("force"):
                     out.append(f"Error response from daemon: network {name} not found\n")
@@ -188,7 +189,7 @@ class NetworksMixin(SandboxBase):
     def _do_network_prune(self, person: Person, ns: Namespace, command: Command,
                           plan: Plan) -> Outcome:
         removed = []
-        for network in self._networks(ns):
+        for network in own_networks(self.client, ns):
             if self._network_members(network):
                 continue
             with engine_calls():
@@ -200,7 +201,7 @@ class NetworksMixin(SandboxBase):
 
     def _connect_target(self, ns: Namespace, command: Command) -> tuple[Network, Container] | Outcome:
         net_ref, ref = command.args
-        network = self._find_network(ns, net_ref)
+        network = find_network(self.client, ns, net_ref)
         if network is None:
             return Outcome(1, f"Error response from daemon: network {net_ref} not found\n")
         container = self._find_container(ns, ref)

@@ -20,6 +20,7 @@ from bot.sandbox.engine.client import (  # noqa: F401  (CAPABILITIES: re-exporte
     SandboxBase,
 )
 from bot.sandbox.engine.image_lookups import find_image
+from bot.sandbox.engine.network_lookups import find_network
 from bot.sandbox.engine.recall import ImageFact, SafeTargets
 from bot.sandbox.engine.streams import read_stream
 from bot.sandbox.engine.targets import link_refusal, linked_targets, start_refusal
@@ -121,7 +122,7 @@ class RunMixin(SandboxBase):
         network = None
         limits = {**self._host_limits(), **_restart_policy(command)}
         if plan.network is not None:
-            network = self._find_network(ns, plan.network)
+            network = find_network(self.client, ns, plan.network)
             if network is None:
                 return Outcome(125, f"docker: Error response from daemon: network {plan.network} "
                                     "not found.\n",
