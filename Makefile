@@ -49,8 +49,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# PYTEST_ARGS: more pytest arguments (.ci/run's PostgreSQL pass leaves out the sandbox's own tests).
 test: images
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The engine-less tests on both cores (pytest-xdist): each worker has its own database
 # template and temporary folders; the engine tests (make test) stay in one process.
