@@ -32,7 +32,18 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, Subquery, and_, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    ScalarSelect,
+    Select,
+    Subquery,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, outerjoin
 
 from bot.progress.figures import (
@@ -116,6 +127,28 @@ def _unfinished(done: Subquery | None) -> ColumnElement[bool]:
     return and_(condition, done.c.done_at.is_(None))
 
 
+def _logged_on_current_step(first: ColumnElement[bool],
+                            *rest: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """Count the learner's log entries on their current step since the lesson (re)start.
+
+    ``first`` stands before the time range and ``rest`` after it, so each count is a range
+    of ``ix_command_log_attempts`` (learner, lesson, step, kind, at, exit status).
+    """
+    return (
+        select(func.count())
+        .select_from(CommandLog)
+        .where(
+            CommandLog.learner_id == LessonProgress.learner_id,
+            CommandLog.lesson_id == LessonProgress.lesson_id,
+            CommandLog.step_id == LessonProgress.current_step,
+            first,
+            CommandLog.at >= LessonProgress.started_at,
+            *rest,
+        )
+        .scalar_subquery()
+    )
+
+
 def _rows_query(outline: LessonOutline, done: Subquery | None) -> Select[*tuple[Any, ...]]:
     """One row per learner in the lesson, every figure computed in SQL.
 
@@ -146,33 +179,11 @@ def _rows_query(outline: LessonOutline, done: Subquery | None) -> Select[*tuple[
         .where(mine, StepProgress.step_id == LessonProgress.current_step)
         .scalar_subquery()
     )
-    failed_commands = (
-        select(func.count())
-        .select_from(CommandLog)
-        .where(
-            CommandLog.learner_id == LessonProgress.learner_id,
-            CommandLog.lesson_id == LessonProgress.lesson_id,
-            CommandLog.step_id == LessonProgress.current_step,
-            CommandLog.kind.in_(FAILED_KINDS),
-            CommandLog.at >= LessonProgress.started_at,
-            CommandLog.exit_status != 0,
-        )
-        .scalar_subquery()
-    )
-    failed_diagnoses = (  # traps and lost keys after a command that itself succeeded
-        select(func.count())
-        .select_from(CommandLog)
-        .where(
-            CommandLog.learner_id == LessonProgress.learner_id,
-            CommandLog.lesson_id == LessonProgress.lesson_id,
-            CommandLog.step_id == LessonProgress.current_step,
-            CommandLog.diagnosis.in_(FAILED_DIAGNOSES),
-            CommandLog.at >= LessonProgress.started_at,
-            CommandLog.kind == FAILED_KIND,
-            CommandLog.exit_status == 0,
-        )
-        .scalar_subquery()
-    )
+    failed_commands = _logged_on_current_step(
+        CommandLog.kind.in_(FAILED_KINDS), CommandLog.exit_status != 0)
+    failed_diagnoses = _logged_on_current_step(  # traps and lost keys after a command that worked
+        CommandLog.diagnosis.in_(FAILED_DIAGNOSES), CommandLog.kind == FAILED_KIND,
+        CommandLog.exit_status == 0)
     # The columns are LearnerRow's fields, in order: rows become LearnerRow(*row).
     return (
         select(
