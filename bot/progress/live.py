@@ -236,6 +236,20 @@ def _order(item: LiveLearner) -> tuple[Any, ...]:
     return (not item.stuck, item.row.finished, item.row.name.casefold(), item.row.key)
 
 
+def live_learners(store: ProgressStore, outline: LessonOutline, *, now: datetime,
+                  rules: StuckRules) -> tuple[LiveLearner, ...]:
+    """Every learner of a lesson as the live view shows them: stuck ones first, then by name."""
+    side = _side_facts(store, outline.lesson_id)
+    last = _last_lines(store, outline.lesson_id)
+    learners = []
+    for row in learner_rows(store, outline):
+        since, hints = side.get(row.key, (row.started_at, 0))
+        learners.append(LiveLearner(row, since, hints, last.get(row.key),
+                                    row.stuck_reasons(now, rules)))
+    learners.sort(key=_order)
+    return tuple(learners)
+
+
 def lesson_live(
     store: ProgressStore,
     outline: LessonOutline,
@@ -247,16 +261,9 @@ def lesson_live(
     now = now or utcnow()
     rules = rules or StuckRules()
     summary = lesson_summary(store, outline, now=now, rules=rules)
-    side = _side_facts(store, outline.lesson_id)
-    last = _last_lines(store, outline.lesson_id)
-    learners = []
-    for row in learner_rows(store, outline):
-        since, hints = side.get(row.key, (row.started_at, 0))
-        learners.append(LiveLearner(row, since, hints, last.get(row.key),
-                                    row.stuck_reasons(now, rules)))
-    learners.sort(key=_order)
-    return LessonLive(summary, tuple(learners), mistakes(store, outline.lesson_id),
-                      step_times(store, outline), quiz_rates(store, outline.lesson_id))
+    return LessonLive(summary, live_learners(store, outline, now=now, rules=rules),
+                      mistakes(store, outline.lesson_id), step_times(store, outline),
+                      quiz_rates(store, outline.lesson_id))
 
 
 def class_live(
@@ -280,6 +287,7 @@ __all__ = [
     "StepTime",
     "class_live",
     "lesson_live",
+    "live_learners",
     "mistakes",
     "quiz_rates",
     "step_times",

@@ -20,7 +20,7 @@ from bot.lessons.model import Catalog
 from bot.progress import ProgressStore
 from bot.progress.alerts import AlertKey
 from bot.progress.figures import StuckRules
-from bot.progress.live import LiveLearner, lesson_live
+from bot.progress.live import LiveLearner, live_learners
 from bot.progress.records import utcnow
 from bot.reports.exports import LessonInfo, lesson_infos
 from bot.service import StuckAlert
@@ -84,7 +84,7 @@ def new_stuck_alerts(store: ProgressStore, catalog: Catalog, rules: AlertRules,
     stuck_rules = StuckRules(timedelta(minutes=rules.idle_minutes), rules.failed_attempts)
     found: list[tuple[LessonInfo, LiveLearner, AlertKey]] = []
     for info in lesson_infos(catalog):
-        for learner in lesson_live(store, info.outline, now=now, rules=stuck_rules).learners:
+        for learner in live_learners(store, info.outline, now=now, rules=stuck_rules):
             why = why_stuck(learner, now, rules)
             if why is not None:
                 found.append((info, learner, AlertKey(learner.row.key, info.id,
