@@ -23,10 +23,12 @@ Learners are shown by their pseudonymous hash, as on their engine objects and in
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 import docker
@@ -243,8 +245,7 @@ def _move_one(move: _Move, key: str, ns: Namespace) -> LearnerDrain:
     except (TutorError, docker.errors.DockerException,
             requests.exceptions.RequestException) as exc:
         for name in made:
-            with suppress(docker.errors.DockerException, requests.exceptions.RequestException):
-                destination.api.remove_volume(name, force=True)
+            _removed(partial(destination.api.remove_volume, name, force=True))
         return LearnerDrain(ns.learner, "failed", target=target,
                             reason=f"copy to {target} failed: {exc}; left on {address}")
     _clear_source(source, containers, volumes, entry)
@@ -308,8 +309,25 @@ def _helper(client: docker.DockerClient, ns: Namespace, volume: str, *,
     try:
         yield str(helper.id)
     finally:
-        with suppress(docker.errors.DockerException, requests.exceptions.RequestException):
-            helper.remove(force=True, v=False)
+        _removed(lambda: helper.remove(force=True, v=False))
+
+
+def _removed(remove: Callable[[], object], tries: int = 3) -> bool:
+    """Run a removal, again after a pause when a busy engine refuses it; whether it went.
+
+    A failed copy must leave nothing on the target: a helper or a volume the engine is
+    still releasing (409 in use, a timeout under load) is asked again, not forgotten.
+    """
+    for attempt in range(tries):
+        try:
+            remove()
+            return True
+        except docker.errors.NotFound:
+            return True
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            if attempt + 1 < tries:
+                time.sleep(0.5 * (attempt + 1))
+    return False
 
 
 def _clear_source(source: docker.DockerClient, containers: Sequence[dict[str, Any]],
