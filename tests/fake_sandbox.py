@@ -277,6 +277,10 @@ class FakeSandbox:
         self._engine()
         return [c.view() for c in self.learner(person).containers.values()]
 
+    def container_names(self, person: Person) -> list[str]:
+        """The names of the person's containers, sorted."""
+        return sorted(c.name for c in self.containers(person))
+
     def volume(self, person: Person, name: str) -> VolumeView | None:
         """The person's volume called ``name``, or ``None``."""
         self._engine()

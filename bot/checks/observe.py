@@ -31,13 +31,16 @@ if TYPE_CHECKING:
     from bot.sandbox import Command
 
 CREATED_VOLUMES = "created_volumes"
+FRESH_VOLUMES = "fresh_volumes"
 STARTED_VIEWS = "started_views"
 ENDED = "ended"
 OBSERVED = "observed"
 
 Observer = Callable[["EngineReader", Person, dict[str, Any], list[dict[str, Any]]], list[dict[str, Any]]]
 """Takes the sandbox, the learner, the check's parameters and the containers a command
-started (as facts, each with ``how``: ``run``, ``start`` or ``restart``); returns records."""
+started (as facts, each with ``how``: ``run``, ``start`` or ``restart``; a ``run``'s also
+with ``fresh``: the unique ids of the volumes it created that started empty, the sandbox's
+``fresh_volumes`` fact); returns records."""
 
 OBSERVERS: dict[str, Observer] = {}
 """Observers by primitive name."""
@@ -102,7 +105,7 @@ def _started(sandbox: EngineReader, person: Person, facts: dict[str, Any]) -> li
     if verb == "run":
         container = facts.get("container")
         if isinstance(container, dict) and facts.get("detach"):
-            return [{**container, "how": "run"}]
+            return [{**container, "how": "run", "fresh": list(facts.get(FRESH_VOLUMES) or [])}]
         return []
     key = {"start": "started", "restart": "restarted"}.get(str(verb))
     if key is None:

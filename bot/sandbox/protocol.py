@@ -60,6 +60,9 @@ class EngineReader(Protocol):
     def containers(self, person: Person) -> list[ContainerView]:
         """Every container of the person, running or not."""
 
+    def container_names(self, person: Person) -> list[str]:
+        """The names of every container of the person, sorted (no container is read)."""
+
     def volume(self, person: Person, name: str) -> VolumeView | None:
         """The person's volume called ``name``, or ``None``."""
 

@@ -12,6 +12,11 @@ CREATED_VOLUMES = "created_volumes"
 """The facts key of the volumes a ``run`` created (``[{"name", "uid"}]``); the checks'
 observer (:mod:`bot.checks.observe`) reads the same key."""
 
+FRESH_VOLUMES = "fresh_volumes"
+"""The facts key of the unique ids of the volumes a ``run -d`` created that were still
+empty as its container started: the image holds nothing at their targets, so the engine
+copied nothing into them (``[uid]``). The checks' observer reads the same key."""
+
 
 @dataclass(frozen=True)
 class MountView:

@@ -44,7 +44,8 @@ def observe_reader(sandbox: EngineReader, person: Person, params: dict[str, Any]
     """Read ``key`` in every Redis container a command started with a volume at ``target``.
 
     Any name counts (the check decides which container matters). A container whose own
-    command is not a plain ``redis-server`` is recorded without a reading.
+    command is not a plain ``redis-server`` is recorded without a reading; one on a volume
+    its own ``run`` created empty is recorded as holding nothing, without a witness.
     """
     key, target = str(params["key"]), str(params["target"])
     records: list[dict[str, Any]] = []
@@ -65,7 +66,12 @@ def observe_reader(sandbox: EngineReader, person: Person, params: dict[str, Any]
             "uid": mount.get("uid", ""), "server": server.kind, "existing": existing,
             "reachable": False,
         }
-        if server.kind == "redis":  # read by the tutor's witness, never in the container
+        if server.kind == "redis" and mount.get("uid") in (container.get("fresh") or []):
+            # A volume this `run` created, empty as it started (the image holds nothing
+            # there: the sandbox asked the engine): its Redis loaded nothing. No witness.
+            aof = server.options.get("appendonly", "no").lower() == "yes"
+            record.update(reachable=True, values={}, others={}, aof=aof, fresh=True)
+        elif server.kind == "redis":  # read by the tutor's witness, never in the container
             record.update(sandbox.redis_witness(person, str(container.get("name", "")), key,
                                                 target, server.options))
         records.append(record)

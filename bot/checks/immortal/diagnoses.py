@@ -56,7 +56,10 @@ def diagnose(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult:
     current = ctx.sandbox.container(ctx.person, writer)
     if current is not None:
         return _writer_alive(trail, current, n)
-    view = ctx.sandbox.container(ctx.person, reader)
+    # The names first: right after `docker rm`, no reader yet is the usual answer, and the
+    # same list serves the advice's names (routes.existing).
+    view = ctx.sandbox.container(ctx.person, reader) \
+        if reader in ctx.sandbox.container_names(ctx.person) else None
     if view is None:
         return routes.other_names(ctx, trail, n) or _no_reader(ctx, trail, n)
     mount = view.mount_at(target)

@@ -140,5 +140,5 @@ def misplaced(ctx: CheckContext, trail: Trail, n: dict[str, str]) -> CheckResult
 
 def existing(ctx: CheckContext, names: list[str]) -> list[str]:
     """Of ``names``, those of containers the learner has now (advice never names others)."""
-    have = {view.name for view in ctx.sandbox.containers(ctx.person)}
+    have = set(ctx.sandbox.container_names(ctx.person))
     return [name for name in dict.fromkeys(names) if name in have]

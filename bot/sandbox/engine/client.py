@@ -30,7 +30,7 @@ from bot.sandbox.disk.watch import DiskWatch
 from bot.sandbox.engine import request_counts as meter
 from bot.sandbox.engine.limits import CAPABILITIES, host_limits, pids_limit
 from bot.sandbox.engine.overtime import Overtime
-from bot.sandbox.engine.recall import ImageFacts, LineLooks, SafeTargets
+from bot.sandbox.engine.recall import EmptyTargets, ImageFacts, LineLooks, SafeTargets
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
 from bot.sandbox.engine.vetting import Plan, vet_command
@@ -91,6 +91,7 @@ class SandboxBase:
         self._layer_limit = LayerLimit(settings.namespace, self.limits.disk_bytes)
         self._image_facts = ImageFacts()  # what `run` reads of images (bot.sandbox.engine.recall)
         self._safe_targets = SafeTargets()
+        self._empty_targets = EmptyTargets()
         self._looks = LineLooks()  # the tutor's reads, once per line (bot.sandbox.engine.recall)
 
     # -- notes for a learner's next command -------------------------------------------------

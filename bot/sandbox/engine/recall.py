@@ -13,6 +13,9 @@
   content; ``run -d`` creates from that very id), so ``(image id, target)`` found safe
   stays safe, for a target with no other mount above it (below another mount, the path runs through that
   mount's files, which learners write: always checked). Bounded; holds no learner data.
+* :class:`EmptyTargets`: whether an image's own files hold anything at a path (a new
+  volume mounted there starts empty: the engine copies nothing into it). Same reasoning:
+  an image id's files never change.
 
 :class:`LineLooks`: the tutor's own reads of a learner's containers, once per line.
 After a learner's command, the tutor reads their containers several times over: the
@@ -129,6 +132,32 @@ class SafeTargets:
                 self._safe.popitem(last=False)
 
 
+class EmptyTargets:
+    """Whether an image's own files hold anything at a path, by ``(image id, path)``.
+
+    An image's files never change (its id is its content), so the answer holds for
+    every container new from that id. Bounded; holds no learner data.
+    """
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def empty(self, image_id: str, path: str, read: Callable[[], bool]) -> bool:
+        """Whether ``path`` is empty in ``image_id``; ``read`` asks the engine the first time."""
+        key = (image_id, path)
+        with self._lock:
+            if key in self._known:
+                self._known.move_to_end(key)
+                return self._known[key]
+        found = read()
+        with self._lock:
+            self._known[key] = found
+            while len(self._known) > MAX_ENTRIES:
+                self._known.popitem(last=False)
+        return found
+
+
 # -- the tutor's reads of one learner line ----------------------------------------
 
 MAX_LEARNERS = 1024
@@ -199,6 +228,13 @@ class LineLooks:
                 look.names = [str(c.name) for c in containers]
                 look.named.update({str(c.name): c for c in containers})
 
+    def keep_names(self, learner: str, names: list[str]) -> None:
+        """Keep this line's list of the engine names of all the learner's containers."""
+        with self._lock:
+            look = self._look(learner)
+            if look is not None:
+                look.names = list(names)
+
     def after_command(self, learner: str, names: list[str] | None = None,
                       gone: tuple[str, ...] = ()) -> None:
         """What the running command knows the learner's containers will be once it is done.
@@ -241,5 +277,5 @@ class LineLooks:
                 self._looks[learner] = pending
 
 
-__all__ = ["IMAGE_SECONDS", "MAX_ENTRIES", "MAX_LEARNERS", "ImageFact", "ImageFacts", "LineLooks",
-           "SafeTargets"]
+__all__ = ["IMAGE_SECONDS", "MAX_ENTRIES", "MAX_LEARNERS", "EmptyTargets", "ImageFact",
+           "ImageFacts", "LineLooks", "SafeTargets"]

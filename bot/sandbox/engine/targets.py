@@ -34,9 +34,13 @@ from docker.models.containers import Container
 
 from bot.sandbox.engine.recall import SafeTargets
 from bot.sandbox.policy.naming import LABEL_NAME
+from bot.sandbox.workspace.archives import close_stream, entries
 
 SYMLINK_BIT = 1 << 27
 """Go's ``os.ModeSymlink`` in the engine's path stat."""
+
+DIR_BIT = 1 << 31
+"""Go's ``os.ModeDir`` in the engine's path stat."""
 
 
 def path_stat(api: docker.APIClient, container_id: str, path: str) -> dict[str, Any] | None:
@@ -92,6 +96,31 @@ def linked_targets(api: docker.APIClient, container_id: str,
                 bad.append(target)
                 break
     return bad
+
+
+EMPTY_READ_LIMIT = 64 * 1024
+"""The most of a folder's archive read to tell whether it is empty (more: it is not)."""
+
+
+def folder_empty(api: docker.APIClient, container_id: str, path: str) -> bool:
+    """Whether ``path`` in a container's own files holds nothing (a missing path: yes).
+
+    Read through the engine's archive endpoint (nothing runs in the container): empty
+    when the archive holds the folder alone. A file, a link, or a folder whose archive
+    passes :data:`EMPTY_READ_LIMIT` bytes is not empty.
+
+    Raises:
+        docker.errors.APIError: The engine refused for another reason than a missing path.
+    """
+    try:
+        chunks, stat = api.get_archive(container_id, path)
+    except docker.errors.NotFound:
+        return True
+    if stat.get("linkTarget") or not int(stat.get("mode", 0)) & DIR_BIT:
+        close_stream(chunks)
+        return False
+    found, complete = entries(chunks, EMPTY_READ_LIMIT)
+    return complete and not found
 
 
 def mount_targets(attrs: dict[str, Any]) -> list[str]:

@@ -344,6 +344,10 @@ class SandboxPool:
         """Every container of the person, on their engine."""
         return self._on(person, lambda s: s.containers(person))
 
+    def container_names(self, person: Person) -> list[str]:
+        """The names of the person's containers, on their engine."""
+        return self._on(person, lambda s: s.container_names(person))
+
     def volume(self, person: Person, name: str) -> VolumeView | None:
         """The person's volume called ``name``, on their engine."""
         return self._on(person, lambda s: s.volume(person, name))

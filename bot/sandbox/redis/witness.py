@@ -28,7 +28,6 @@ record the check logs: ``{"reachable", "values", "others", "aof"}``.
 
 from __future__ import annotations
 
-import contextlib
 import posixpath
 import re
 import secrets
@@ -42,8 +41,10 @@ from docker.models.containers import Container
 from docker.types import Mount
 
 from bot.identity import Person
+from bot.sandbox.engine.logs import container_logs
+from bot.sandbox.engine.oneshot import run_once
 from bot.sandbox.engine.translate import boundary, engine_calls
-from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE, owned
+from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
 from bot.sandbox.redis.answers import NO_ANSWER, parse_answer, parse_key
 from bot.sandbox.resources.execs import ExecMixin
 from bot.sandbox.workspace.archives import first_file
@@ -148,7 +149,7 @@ class RedisWitnessMixin(ExecMixin):
             EngineUnavailable: The engine could not be reached or failed.
         """
         ns = self.namespace(person)
-        container = self._find_container(ns, name, by_id=False)
+        container = self._looked_up(ns, name)  # the line's read: `run` read it as it started
         if container is None:
             return {"reachable": False, "why": "no container"}
         attrs = container.attrs
@@ -156,13 +157,19 @@ class RedisWitnessMixin(ExecMixin):
                       if m.get("Destination") == target and m.get("Type") == "volume"), None)
         if mount is None:
             return {"reachable": False, "why": "no volume"}
-        with engine_calls():
-            volume = self.client.volumes.get(str(mount.get("Name", "")))
-        if not owned(volume.attrs.get("Labels") or {}, ns):
+        volume = str(mount.get("Name", ""))
+        # The learner's volumes this container mounts, as the tutor recorded them on the
+        # container it created after vetting them (a mounted volume cannot be removed, and
+        # its labels never change): no request. An older container: one list of the
+        # learner's own volumes.
+        if volume not in self._volume_labels(ns, container):
             return {"reachable": False, "why": "not the learner's volume"}
         source = _source(target, str((attrs.get("Config") or {}).get("WorkingDir") or "/"),
                          options.get("dir", ""))
-        self._await_ready(container, wait)
+        if options.get("appendonly", "no").lower() == "yes":
+            # Only an append-only Redis writes Redis' files as it starts (its new
+            # append-only file): wait for it to have done so before copying them.
+            self._await_ready(container, wait)
         args = [source, key, str(max(1, round(wait / _POLL_SECONDS))),
                 options.get("dbfilename") or "dump.rdb",
                 options.get("appenddirname") or "appendonlydir"]
@@ -170,7 +177,7 @@ class RedisWitnessMixin(ExecMixin):
             if option in LOADED_OPTIONS:
                 args += [f"--{option}", *value.split()]
         output = self._run_redis_witness((ns.prefix, ns.learner), str(attrs.get("Image", "")), args,
-                               wait=wait, volume=volume.name)
+                               wait=wait, volume=volume)
         return {**parse_answer(output), "witness": True} if output is not None \
             else dict(NO_ANSWER)
 
@@ -181,7 +188,7 @@ class RedisWitnessMixin(ExecMixin):
         Raises:
             EngineUnavailable: The engine could not be reached or failed.
         """
-        container = self._find_container(self.namespace(person), name, by_id=False)
+        container = self._looked_up(self.namespace(person), name)  # `stop` read it stopped
         if container is None:
             return None
         with engine_calls():
@@ -251,10 +258,9 @@ class RedisWitnessMixin(ExecMixin):
         pause = _POLL_SECONDS
         while time.monotonic() < deadline:
             try:
+                if b"Ready to accept connections" in container_logs(container, tail=50):
+                    return
                 with engine_calls():
-                    tail = container.logs(stdout=True, stderr=True, tail=50)
-                    if b"Ready to accept connections" in tail:
-                        return
                     container.reload()  # only when the log does not say it yet
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 return
@@ -281,39 +287,25 @@ class RedisWitnessMixin(ExecMixin):
         }
         labels = {LABEL_MANAGED: "1", LABEL_NAMESPACE: prefix, LABEL_HELPER: learner,
                   LABEL_WITNESS: "1"}
-        with engine_calls():
-            try:
-                witness: Container = self.client.containers.create(
-                    image, entrypoint=["/bin/sh", "-c", script, "witness"], command=args,
-                    name=f"{prefix}-{learner}-.witness-{secrets.token_hex(4)}",
-                    labels=labels, user="redis",
-                    environment=[f"PATH={WITNESS_PATH}", "HOME=/w", "LANG=C"],
-                    network_mode=network, read_only=True, cap_drop=["ALL"],
-                    security_opt=["no-new-privileges"], privileged=False, ipc_mode="private",
-                    cgroupns="private",
-                    init=True, tmpfs={"/w": "size=96m,mode=1777", "/data": "size=1m"},
-                    mounts=[Mount(SOURCE, volume, type="volume", read_only=True, no_copy=True)]
-                    if volume else [],
-                    log_config={"type": "json-file", "config": {"max-size": "1m"}},
-                    restart_policy={"Name": "no"}, **settings,
-                )
-            except docker.errors.ImageNotFound:
-                return None
+        settings.update(
+            entrypoint=["/bin/sh", "-c", script, "witness"], command=args,
+            name=f"{prefix}-{learner}-.witness-{secrets.token_hex(4)}",
+            labels=labels, user="redis",
+            environment=[f"PATH={WITNESS_PATH}", "HOME=/w", "LANG=C"],
+            network_mode=network, read_only=True, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], privileged=False, ipc_mode="private",
+            cgroupns="private", init=True, tmpfs={"/w": "size=96m,mode=1777", "/data": "size=1m"},
+            mounts=[Mount(SOURCE, volume, type="volume", read_only=True, no_copy=True)]
+            if volume else [],
+            log_config={"type": "json-file", "config": {"max-size": "1m"}},
+            restart_policy={"Name": "no"},
+        )
         try:
-            with engine_calls():
-                witness.start()
-                try:
-                    witness.wait(timeout=wait + 10)
-                except requests.exceptions.RequestException:
-                    witness.kill()
-                raw: bytes = witness.logs(stdout=True, stderr=False)
-            return raw[:READ_LIMIT].decode("utf-8", "replace")
-        except docker.errors.APIError:
+            done = run_once(self.client.api, image, settings, seconds=wait + 10,
+                            limit=READ_LIMIT, stderr=False)
+        except docker.errors.APIError:  # no such image, or the engine refused it
             return None
-        finally:
-            with engine_calls(), contextlib.suppress(docker.errors.NotFound):
-                witness.remove(force=True, v=True)
-
+        return done.output.decode("utf-8", "replace")
 
 CAUSES = re.compile(
     r"Permission denied|Out of memory|OOM|No space left|Can't save|Failed opening|"
@@ -327,7 +319,7 @@ def ending_of(container: Container) -> dict[str, Any]:
     The log is the learner's program's own words: it explains, it proves nothing.
     """
     state = container.attrs.get("State") or {}
-    raw: bytes = container.logs(stdout=True, stderr=True, tail=40)
+    raw = container_logs(container, tail=40)
     lines = raw.decode("utf-8", "replace").splitlines()
     cause = next((line.strip() for line in lines if CAUSES.search(line)), "")
     return {"exit": int(state.get("ExitCode") or 0), "oom": bool(state.get("OOMKilled")),

@@ -47,6 +47,23 @@ class ContainersMixin(SandboxBase):
         return None if found is None else self._view(ns, found)
 
     @boundary
+    def container_names(self, person: Person) -> list[str]:
+        """The names of the person's containers, sorted: one list, no container inspected.
+
+        Once per line (bot.sandbox.engine.recall): the names serve the line's later
+        reads too (a name not among them is known absent).
+
+        Raises:
+            EngineUnavailable: The engine could not be reached or failed.
+        """
+        ns = self.namespace(person)
+        names = self._looks.names(ns.learner)
+        if names is None:
+            names = [str((c.get("Names") or ["/"])[0])[1:] for c in self._summaries(ns)]
+            self._looks.keep_names(ns.learner, names)
+        return sorted(n for n in (ns.learner_name(e) for e in names) if n)
+
+    @boundary
     def containers(self, person: Person) -> list[ContainerView]:
         """Every container of the person, running or not.
 
@@ -188,6 +205,11 @@ class ContainersMixin(SandboxBase):
             container.stop(timeout=wait)
             if _auto_remove(container):  # `run --rm -d`: stopped means gone, as in docker
                 self._gone_with_auto_remove(ns, container)
+                self._looks.after_command(ns.learner, gone=(str(container.name),))
+            else:  # read once, stopped: how it ended serves the tutor's reads of the line
+                with suppress(docker.errors.NotFound):
+                    container.reload()
+                    self._looks.keep_after(ns.learner, str(container.name), container)
             stopped.append({"id": container.id, "name": container.labels.get(LABEL_NAME, ""),
                             "was_running": was_running})
             return None

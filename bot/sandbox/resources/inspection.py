@@ -11,6 +11,7 @@ from docker.models.containers import Container
 
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
+from bot.sandbox.engine.logs import container_logs
 from bot.sandbox.engine.streams import READ_LIMIT
 from bot.sandbox.output import formatting
 from bot.sandbox.output.inspect_doc import container_document
@@ -72,8 +73,7 @@ class InspectionMixin(SandboxBase):
         container = self._find_container(ns, ref)
         if container is None:
             return Outcome(1, NOT_FOUND.format(ref))
-        raw = container.logs(stdout=True, stderr=True, tail=plan.tail,
-                             timestamps=command.flag("timestamps"))
+        raw = container_logs(container, tail=plan.tail, timestamps=command.flag("timestamps"))
         return Outcome(0, raw[-READ_LIMIT:].decode("utf-8", "replace").replace("\r\n", "\n"),
                        cut=max(0, len(raw) - READ_LIMIT),
                        facts={"container": {"id": container.id, "name": ref}})

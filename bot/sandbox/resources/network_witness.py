@@ -14,17 +14,13 @@ soon as it has answered.
 from __future__ import annotations
 
 import re
-from contextlib import suppress
-
-import docker.errors
-import requests.exceptions
-from docker.models.containers import Container
 
 from bot.errors import CommandRefused
 from bot.identity import Person
 from bot.sandbox.engine.client import SandboxBase
 from bot.sandbox.engine.network_lookups import own_networks
-from bot.sandbox.engine.translate import boundary, engine_calls
+from bot.sandbox.engine.oneshot import run_once
+from bot.sandbox.engine.translate import boundary
 from bot.sandbox.policy.naming import (
     LABEL_MANAGED,
     LABEL_NAME,
@@ -103,25 +99,12 @@ class NetworkWitnessMixin(SandboxBase):
         limits = self._host_limits()
         del limits["network_mode"]
         labels = {LABEL_MANAGED: "1", LABEL_NAMESPACE: ns.prefix, LABEL_WITNESS: ns.learner}
-        with engine_calls():
-            container: Container = self.client.containers.create(
-                WITNESS_IMAGE, entrypoint=argv[:1], command=argv[1:], environment=env,
-                user=WITNESS_USER, labels=labels, network=network.name, detach=True,
-                tmpfs={"/data": "size=1m"},  # the image's VOLUME: no anonymous volume made
-                **limits)
-        try:
-            with engine_calls():
-                container.start()
-            try:
-                code = int(container.wait(timeout=WITNESS_SECONDS).get("StatusCode", 1))
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                code = 124
-            with engine_calls():
-                raw = container.logs(stdout=True, stderr=True, tail=200)
-            return WitnessReport(code, raw[-8192:].decode("utf-8", "replace").replace("\r\n", "\n"))
-        finally:
-            with suppress(docker.errors.APIError):
-                container.remove(force=True, v=True)
-
+        done = run_once(self.client.api, WITNESS_IMAGE, {
+            "entrypoint": argv[:1], "command": argv[1:], "environment": env,
+            "user": WITNESS_USER, "labels": labels, "network": network.name,
+            "tmpfs": {"/data": "size=1m"},  # the image's VOLUME: no anonymous volume made
+            **limits}, seconds=WITNESS_SECONDS, limit=8192, exit_code=True)
+        code = 124 if done.timed_out or done.code is None else done.code
+        return WitnessReport(code, done.output.decode("utf-8", "replace").replace("\r\n", "\n"))
 
 __all__ = ["WITNESS_IMAGE", "NetworkWitnessMixin"]

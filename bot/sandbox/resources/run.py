@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import suppress
+from functools import partial
 from typing import Any
 
 import docker.errors
@@ -23,7 +24,7 @@ from bot.sandbox.engine.image_lookups import find_image
 from bot.sandbox.engine.network_lookups import find_network
 from bot.sandbox.engine.recall import ImageFact, SafeTargets
 from bot.sandbox.engine.streams import read_stream
-from bot.sandbox.engine.targets import link_refusal, linked_targets, start_refusal
+from bot.sandbox.engine.targets import folder_empty, link_refusal, linked_targets, start_refusal
 from bot.sandbox.policy import mounts
 from bot.sandbox.policy import values as option_values
 from bot.sandbox.policy.mounts import MountRequest
@@ -36,7 +37,7 @@ from bot.sandbox.policy.naming import (
     record_volumes,
 )
 from bot.sandbox.policy.parser import Command
-from bot.sandbox.views import CREATED_VOLUMES, Outcome
+from bot.sandbox.views import CREATED_VOLUMES, FRESH_VOLUMES, Outcome
 
 
 class RunMixin(SandboxBase):
@@ -155,8 +156,10 @@ class RunMixin(SandboxBase):
             facts[CREATED_VOLUMES] = made
         if detach and not command.flag("rm"):
             targets = [str(m["Target"]) for m in engine_mounts] + list(tmpfs)
+            new = {target: (volume.attrs.get("Labels") or {}).get(LABEL_UID, "")
+                   for target, volume in volumes.items() if volume in created}
             return self._run_detached(ns, tag, image, settings=settings, targets=targets,
-                                      mine=mine, facts=facts)
+                                      mine=mine, facts=facts, new=new)
         try:
             container: Container = self.client.containers.create(tag, **settings)
         except docker.errors.ImageNotFound:
@@ -187,7 +190,7 @@ class RunMixin(SandboxBase):
 
     def _run_detached(self, ns: Namespace, tag: str, image: ImageFact, *,
                       settings: dict[str, Any], targets: list[str], mine: list[dict[str, Any]],
-                      facts: dict[str, Any]) -> Outcome:
+                      facts: dict[str, Any], new: dict[str, str]) -> Outcome:
         """``run -d``: create from the image's id, check the targets, start, read it once.
 
         Created from the id the image's facts name (:class:`ImageFacts`), so the targets
@@ -195,6 +198,10 @@ class RunMixin(SandboxBase):
         container is read once, started: that read makes its facts and serves the
         tutor's reads of the line (:mod:`bot.sandbox.engine.recall`) with the learner's
         names (those listed for the quota, and this one).
+
+        ``new`` maps the target of each volume this run created to its unique id: those
+        the image holds nothing at (:class:`EmptyTargets`, asked once per image) start
+        empty, and the facts say so (:data:`FRESH_VOLUMES`).
         """
         api = self.client.api
         settings = {**settings, "image": image.id or tag, "version": api._version}
@@ -212,6 +219,11 @@ class RunMixin(SandboxBase):
                 container.reload()
                 self._remove(ns, container, force=True)
                 return Outcome(125, f"docker: {link_refusal(container, bad[0])}\n")
+            fresh = [uid for target, uid in new.items()
+                     if uid and image.id and self._empty_targets.empty(
+                         image.id, target, partial(folder_empty, api, container.id, target))]
+            if fresh:
+                facts[FRESH_VOLUMES] = fresh
             self._disk_watch.ensure_running()
             container.start()
         except docker.errors.APIError:

@@ -14,14 +14,20 @@ from contextlib import suppress
 from typing import Any
 
 import docker.errors
-import requests.exceptions
 
 from bot.identity import Person
 from bot.sandbox.engine.client import SandboxBase
 from bot.sandbox.engine.image_lookups import HIDDEN_STEP, find_image, own_tags
+from bot.sandbox.engine.oneshot import run_once
 from bot.sandbox.engine.targets import path_stat
 from bot.sandbox.engine.translate import boundary
-from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE
+from bot.sandbox.policy.naming import (
+    LABEL_LEARNER,
+    LABEL_MANAGED,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    Namespace,
+)
 from bot.sandbox.views import ImageView
 
 LABEL_WITNESS = "docker-tutor.witness"
@@ -55,12 +61,16 @@ class ImageWitnessMixin(SandboxBase):
             entrypoint=tuple(config.get("Entrypoint") or ()), env=tuple(config.get("Env") or ()),
             workdir=str(config.get("WorkingDir") or ""), history=history)
 
+    @staticmethod
+    def _witness_labels(ns: Namespace) -> dict[str, str]:
+        """A witness's labels: the learner's in :data:`LABEL_WITNESS`, none a learner view lists."""
+        return {LABEL_MANAGED: "1", LABEL_NAMESPACE: ns.prefix, LABEL_LEARNER: "",
+                LABEL_NAME: "", LABEL_WITNESS: ns.learner}
+
     def _run_image_witness(self, person: Person, image_id: str, command: list[str] | None) -> Any:
         ns = self.namespace(person)
-        labels = {LABEL_MANAGED: "1", LABEL_NAMESPACE: ns.prefix, LABEL_LEARNER: "",
-                  LABEL_NAME: "", LABEL_WITNESS: ns.learner}
         return self.client.containers.create(
-            image_id, command=command or None, labels=labels, detach=True,
+            image_id, command=command or None, labels=self._witness_labels(ns), detach=True,
             name=f"{ns.prefix}-{ns.learner}-.witness-{secrets.token_hex(4)}",
             **self._host_limits())
 
@@ -78,20 +88,13 @@ class ImageWitnessMixin(SandboxBase):
         found = find_image(self.client, self.namespace(person), name)
         if found is None:
             return None
-        container = self._run_image_witness(person, str(found["Id"]), argv)
-        try:
-            container.start()
-            try:
-                code = int(container.wait(timeout=timeout).get("StatusCode", 0))
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                with suppress(docker.errors.APIError):
-                    container.kill()
-                code = 137
-            raw = container.logs(stdout=True, stderr=True, tail=200)
-            return code, raw[-self._kept_bytes():].decode("utf-8", "replace")
-        finally:
-            with suppress(docker.errors.APIError):
-                container.remove(force=True, v=True)
+        ns = self.namespace(person)
+        done = run_once(self.client.api, str(found["Id"]), {
+            "command": argv or None, "labels": self._witness_labels(ns),
+            "name": f"{ns.prefix}-{ns.learner}-.witness-{secrets.token_hex(4)}",
+            **self._host_limits()}, seconds=timeout, limit=self._kept_bytes(), exit_code=True)
+        code = 137 if done.code is None else done.code
+        return code, done.output.decode("utf-8", "replace")
 
     @boundary
     def image_path(self, person: Person, name: str, path: str) -> bool | None:

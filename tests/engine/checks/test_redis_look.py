@@ -15,6 +15,7 @@ import pytest
 from bot.identity import Person
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.redis.witness import LABEL_WITNESS, parse_answer
+from bot.sandbox.workspace.names import LABEL_HELPER
 from bot.tutor.core import Tutor
 from tests.check_helpers import completed, do, printed, to_challenge
 
@@ -61,7 +62,8 @@ def test_the_witness_leaves_nothing_and_is_never_the_learners(
     sandbox.exec_capture(alice, "r", ["redis-cli", "set", "k", "v"])
     sandbox.exec_capture(alice, "r", ["redis-cli", "save"])
     assert sandbox.redis_witness(alice, "r", "k", "/data", {})["values"] == {"0": "v"}
-    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_WITNESS}=1"}) == []
+    mine = [f"{LABEL_WITNESS}=1", f"{LABEL_HELPER}={sandbox.namespace(alice).learner}"]
+    assert docker_client.containers.list(all=True, filters={"label": mine}) == []  # this test's
     assert ".witness" not in tutor.handle(alice, "docker ps -a").text()
 
 
@@ -92,3 +94,41 @@ def test_an_answer_that_is_not_whole_is_no_reading() -> None:
         assert parse_answer(output)["reachable"] is False
     assert parse_answer("@@copyfailed\n")["why"] == "files too large to copy"
     assert parse_answer("@@noanswer\n@@log Permission denied\n")["log"] == ["Permission denied"]
+
+
+@pytest.mark.docker
+def test_a_volume_a_run_made_empty_needs_no_witness_and_one_with_files_is_not_fresh(
+        tutor: Tutor, alice: Person) -> None:
+    """`run -d` names the volumes it made that started empty; the image's files decide, not its name."""
+    from bot.sandbox import parse
+    from bot.sandbox.views import CREATED_VOLUMES, FRESH_VOLUMES
+
+    sandbox = tutor.sandbox
+    made = sandbox.run_command(alice, parse("docker run -d --name e -v fresh-data:/data redis"))
+    full = sandbox.run_command(alice, parse("docker run -d --name f -v etc-copy:/etc busybox sleep 60"))
+    again = sandbox.run_command(alice, parse("docker run -d --name g -v fresh-data:/data redis"))
+    (created,) = made.facts[CREATED_VOLUMES]
+    assert made.facts[FRESH_VOLUMES] == [created["uid"]]  # redis' /data holds nothing
+    assert CREATED_VOLUMES in full.facts and FRESH_VOLUMES not in full.facts  # busybox' /etc: files
+    assert CREATED_VOLUMES not in again.facts and FRESH_VOLUMES not in again.facts  # not new
+
+
+@pytest.mark.docker
+def test_the_writers_run_on_a_new_volume_is_recorded_empty_without_a_witness(
+        tutor: Tutor, alice: Person) -> None:
+    """On the challenge, `redis-1` on a new volume is recorded as loading nothing, and no witness runs."""
+    from bot.sandbox import count_engine_requests
+
+    to_challenge(tutor, alice)
+    with count_engine_requests() as made:
+        tutor.handle(alice, "docker run -d --name redis-1 -v my-redis-data:/data redis")
+    assert made["POST /containers/{id}/attach"] == 0  # no witness ran
+    (entry,) = [e for e in tutor.store.history(alice, limit=5) if e.text.startswith("docker run")]
+    (record,) = entry.facts["observed"]
+    assert (record["name"], record["fresh"], record["reachable"], record["values"]) == (
+        "redis-1", True, True, {})
+    with count_engine_requests() as made:
+        do(tutor, alice, 'docker exec redis-1 redis-cli set mykey "Hello Persistence"',
+           "docker stop redis-1", "docker rm redis-1",
+           "docker run -d --name redis-2 -v my-redis-data:/data redis")
+    assert made["POST /containers/{id}/attach"] == 1  # the witness of what redis-2 loaded

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bot.sandbox.engine.recall import IMAGE_SECONDS, ImageFact, ImageFacts, SafeTargets
+from bot.sandbox.engine.recall import (
+    IMAGE_SECONDS,
+    MAX_ENTRIES,
+    EmptyTargets,
+    ImageFact,
+    ImageFacts,
+    SafeTargets,
+)
 
 
 def test_image_facts_are_read_once_then_again_after_a_while_or_when_forgotten() -> None:
@@ -42,6 +49,28 @@ def test_only_top_level_targets_found_safe_are_remembered_per_image() -> None:
 def test_run_names_its_created_volumes_under_the_key_the_observer_reads() -> None:
     """The sandbox's facts key for the volumes a run created is the checks' key."""
     from bot.checks.observe import CREATED_VOLUMES as OBSERVED_KEY
-    from bot.sandbox.views import CREATED_VOLUMES
+    from bot.checks.observe import FRESH_VOLUMES as OBSERVED_FRESH
+    from bot.sandbox.views import CREATED_VOLUMES, FRESH_VOLUMES
 
     assert CREATED_VOLUMES == OBSERVED_KEY
+    assert FRESH_VOLUMES == OBSERVED_FRESH
+
+
+def test_an_images_empty_paths_are_asked_once_per_image_and_path_and_stay_bounded() -> None:
+    """Whether an image holds anything at a path is read once per (image id, path); the memory is bounded."""
+    known = EmptyTargets()
+    reads: list[tuple[str, str]] = []
+
+    def read(image: str, path: str, answer: bool) -> bool:
+        reads.append((image, path))
+        return answer
+
+    assert known.empty("sha256:1", "/data", lambda: read("sha256:1", "/data", True)) is True
+    assert known.empty("sha256:1", "/data", lambda: read("sha256:1", "/data", False)) is True
+    assert known.empty("sha256:1", "/etc", lambda: read("sha256:1", "/etc", False)) is False
+    assert known.empty("sha256:2", "/data", lambda: read("sha256:2", "/data", False)) is False
+    assert reads == [("sha256:1", "/data"), ("sha256:1", "/etc"), ("sha256:2", "/data")]
+    for index in range(MAX_ENTRIES + 10):
+        known.empty(f"sha256:x{index}", "/data", lambda: True)
+    assert len(known._known) == MAX_ENTRIES
+    assert known.empty("sha256:1", "/data", lambda: read("sha256:1", "/data", False)) is False
