@@ -236,8 +236,9 @@ def purge_prefix(client: docker.DockerClient, prefix: str) -> tuple[int, int]:
         How many containers and volumes were removed.
     """
     selector = {"label": [f"{LABEL_NAMESPACE}={prefix}"]}
-    containers = client.containers.list(all=True, filters=selector)
-    own = client.containers.list(all=True, filters={"label": [f"{LABEL_OWN}={prefix}"]})
+    containers = client.containers.list(all=True, filters=selector, ignore_removed=True)
+    own = client.containers.list(all=True, filters={"label": [f"{LABEL_OWN}={prefix}"]},
+                                 ignore_removed=True)
     for container in [*containers, *own]:
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)

@@ -316,14 +316,18 @@ CAUSES = re.compile(
 def ending_of(container: Container) -> dict[str, Any]:
     """How a stopped container ended: exit code, OOM kill, and the cause its log gives.
 
-    The log is the learner's program's own words: it explains, it proves nothing.
+    The log is the learner's program's own words: it explains, it proves nothing. It is
+    read only for an ending that needs explaining (a non-zero exit code, an OOM kill): a
+    Redis that could not save as it was stopped does not exit cleanly (it refuses to
+    exit, and ``docker stop`` kills it), so a clean exit has nothing to explain.
     """
     state = container.attrs.get("State") or {}
-    raw = container_logs(container, tail=40)
-    lines = raw.decode("utf-8", "replace").splitlines()
-    cause = next((line.strip() for line in lines if CAUSES.search(line)), "")
-    return {"exit": int(state.get("ExitCode") or 0), "oom": bool(state.get("OOMKilled")),
-            "cause": cause[:300], "running": bool(state.get("Running"))}
+    code, oom = int(state.get("ExitCode") or 0), bool(state.get("OOMKilled"))
+    cause = ""
+    if code or oom:
+        lines = container_logs(container, tail=40).decode("utf-8", "replace").splitlines()
+        cause = next((line.strip() for line in lines if CAUSES.search(line)), "")
+    return {"exit": code, "oom": oom, "cause": cause[:300], "running": bool(state.get("Running"))}
 
 
 def _source(target: str, workdir: str, folder: str) -> str:

@@ -132,3 +132,25 @@ def test_the_writers_run_on_a_new_volume_is_recorded_empty_without_a_witness(
            "docker stop redis-1", "docker rm redis-1",
            "docker run -d --name redis-2 -v my-redis-data:/data redis")
     assert made["POST /containers/{id}/attach"] == 1  # the witness of what redis-2 loaded
+
+
+@pytest.mark.docker
+def test_how_a_container_ended_reads_its_log_only_when_the_ending_needs_explaining(
+        tutor: Tutor, alice: Person) -> None:
+    """A clean exit: its code and no log read; a stopped or failed one: the cause its log names."""
+    from bot.sandbox import count_engine_requests
+
+    do(tutor, alice, "docker run -d --name stopped busybox sh -c 'echo Permission denied; sleep 60'",
+       "docker run --name failed busybox sh -c 'echo Permission denied here; exit 3'",
+       "docker run --name done busybox true", "docker stop -t 0 stopped")
+    sandbox = tutor.sandbox
+    stopped = sandbox.ending(alice, "stopped")
+    assert stopped is not None and stopped["exit"] in (137, 143)  # killed, or TERM'd by the init
+    assert (stopped["cause"], stopped["running"]) == ("Permission denied", False)
+    assert sandbox.ending(alice, "failed") == {"exit": 3, "oom": False,
+                                               "cause": "Permission denied here", "running": False}
+    with count_engine_requests() as made:
+        assert sandbox.ending(alice, "done") == {"exit": 0, "oom": False, "cause": "",
+                                                 "running": False}
+    assert dict(made) == {"GET /containers/{id}/json": 1}  # no log read
+    assert sandbox.ending(alice, "nothing-here") is None
