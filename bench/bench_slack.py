@@ -1,9 +1,10 @@
 """The Slack front end under a class's load, against a real ``docker-tutor serve`` process.
 
 * ack latency: 200 signed slash commands posted at once over HTTP; the time until each
-  HTTP answer (Slack's 3-second limit is about this), alone and again while the class
-  below is running (acks only store a job: they must not wait behind the engine work).
-* a class of 50 simulated learners doing the whole Immortal Database challenge at once,
+  HTTP answer (Slack's 3-second limit is about this), idle and again while the class
+  below is running (acks only store a job: they must not wait behind the engine work),
+  three bursts each;
+* a class of 30 simulated learners doing the whole Immortal Database challenge at once,
   each waiting for the tutor's answer before typing the next line, as a person would:
   wall time, errors, per-command latency (post to answer on the ``response_url``), and
   the serve process's peak memory.
@@ -97,13 +98,17 @@ def _serve(session: bench.BenchSession, fake: FakeSlack, namespace: str,
     raise RuntimeError("serve did not start")
 
 
-def _acks(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack, count: int,
-          *, during: str = "") -> None:
-    # Requests are built and signed before the clock starts: the figure is the server's.
+def _acks(sender: SlackSender, fake: FakeSlack, count: int, tag: str,
+          *, drain: bool = True) -> tuple[float, float, int, list[str]]:
+    """One burst of ``count`` signed slash commands at once: p50, p99, failures, answer URLs.
+
+    Requests are built and signed before the clock starts: the figure is the server's.
+    With ``drain``, waits for the queued work to be answered before returning.
+    """
     target = urllib.parse.urlsplit(sender.events_url)
     prepared = []
     for n in range(count):
-        body, url = sender.command_body("/docker", "ps", user=f"U0ACK{n:04d}{during[:1]}")
+        body, url = sender.command_body("/docker", "ps", user=f"U0ACK{n:04d}{tag}")
         headers = {"Content-Type": "application/x-www-form-urlencoded",
                    **sign(body, SECRET)}
         prepared.append((body.encode(), headers, url))
@@ -111,7 +116,8 @@ def _acks(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack, cou
 
     def one(n: int) -> tuple[float, int, str]:
         body, headers, url = prepared[n]
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        connection = http.client.HTTPConnection(str(target.hostname), target.port, timeout=30)
+        connection.connect()
         barrier.wait()
         start = time.perf_counter()
         try:
@@ -127,17 +133,31 @@ def _acks(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack, cou
         results = list(pool.map(one, range(count)))
     latencies = [r[0] for r in results]
     failures = sum(1 for r in results if r[1] != 200)
-    for _, _, url in results:  # let the queued work drain before the next measurement
-        fake.wait_for_response(url, timeout=300)
-    p50, p99 = statistics.median(latencies), _percentile(latencies, 0.99)
-    what = f"ack, {count} concurrent slash commands{during}"
+    urls = [url for _, _, url in results]
+    if drain:
+        _drain(fake, urls)
+    return statistics.median(latencies), _percentile(latencies, 0.99), failures, urls
+
+
+def _drain(fake: FakeSlack, urls: list[str]) -> None:
+    """Wait until every queued command has been answered (before the next measurement)."""
+    for url in urls:
+        fake.wait_for_response(url, timeout=600)
+
+
+def _record_acks(session: bench.BenchSession, what: str,
+                 rounds: list[tuple[float, float, int, list[str]]]) -> tuple[float, float]:
+    p50 = statistics.median(r[0] for r in rounds)
+    p99 = statistics.median(r[1] for r in rounds)
+    failures = sum(r[2] for r in rounds)
     session.results.append(bench.Measurement(
-        session.suite, f"{what}: p50", [p50], notes=f"{failures} non-200"))
+        session.suite, f"{what}: p50", [r[0] for r in rounds],
+        notes=f"median of {len(rounds)} bursts; {failures} non-200"))
     session.results.append(bench.Measurement(
-        session.suite, f"{what}: p99", [p99], target_ms=50,
-        notes=f"max {max(latencies) * 1000:.0f} ms"))
-    session.note(f"{what}: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
-                 f"{failures} errors")
+        session.suite, f"{what}: p99", [r[1] for r in rounds], notes="median of the bursts' p99"))
+    session.note(f"{what}: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (median of "
+                 f"{len(rounds)} bursts), {failures} errors")
+    return p50, p99
 
 
 def _learner(sender: SlackSender, fake: FakeSlack, user: str,
@@ -189,8 +209,20 @@ def _class(session: bench.BenchSession, sender: SlackSender, fake: FakeSlack,
                  f"{p95 * 1000:.0f} ms, serve process peak RSS {peak:.0f} MiB")
 
 
+ROUNDS = 3
+"""Bursts of acks idle, and again during the class (each figure is their median)."""
+
+BURST_GAP = 2.0
+"""Seconds between the bursts sent during the class."""
+
+
 def run(session: bench.BenchSession) -> None:
-    """Start a serve process, measure acks, then a class doing the challenge."""
+    """Start a serve process, measure acks idle, then again during a class doing the challenge.
+
+    The acks' class is 30 learners (the issue's figure: the ack p99 during a class within
+    1.5x its idle figure); the class's own figures (wall time, latencies) are the class
+    of 30's, with the bursts' 600 extra ``docker ps`` lines queued among its commands.
+    """
     namespace = "dtbs" + secrets.token_hex(2)
     session.note(f"load average {os.getloadavg()[0]:.1f} on this machine at the start "
                  "(figures from a busy shared machine are not comparable)")
@@ -198,17 +230,28 @@ def run(session: bench.BenchSession) -> None:
     with FakeSlack() as fake:
         process, url = _serve(session, fake, namespace)
         sender = SlackSender(url, fake)
-        acks, size = (40, 5) if session.quick else (200, 50)
+        acks, size, rounds = (40, 5, 1) if session.quick else (200, 30, ROUNDS)
         try:
-            _acks(session, sender, fake, acks)
-            # The same burst again while a class works through the challenge on the engine.
+            _acks(sender, fake, 20, "W")  # warm-up
+            idle = [_acks(sender, fake, acks, f"I{r}") for r in range(rounds)]
+            _, idle99 = _record_acks(session, f"ack, {acks} concurrent slash commands, idle", idle)
             klass = threading.Thread(target=_class, args=(session, sender, fake, process, size))
             klass.start()
-            time.sleep(CLASS_HEAD_START)
+            during = []
             try:
-                _acks(session, sender, fake, acks, during=f" while a class of {size} runs")
+                time.sleep(CLASS_HEAD_START)
+                for r in range(rounds):
+                    during.append(_acks(sender, fake, acks, f"D{r}", drain=False))
+                    time.sleep(BURST_GAP)
             finally:
                 klass.join()
+                for burst in during:
+                    _drain(fake, burst[3])
+            _, during99 = _record_acks(
+                session, f"ack, {acks} concurrent slash commands while a class of {size} runs",
+                during)
+            session.note(f"ack p99 during the class / idle: {during99 / idle99:.2f} "
+                         "(aim <= 1.5)")
         finally:
             process.send_signal(signal.SIGTERM)
             try:
