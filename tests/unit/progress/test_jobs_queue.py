@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pytest_mock import MockerFixture
 
 from bot.jobs.durable import Job
 from bot.progress.queue import SqlJobQueue
@@ -157,3 +158,71 @@ def test_done_jobs_are_pruned_after_a_day_and_only_then(queue: SqlJobQueue) -> N
     assert queue.prune() == 0  # finished just now: kept (its key still dedupes)
     assert queue.prune(keep=timedelta(0)) == 1
     assert [state for state, _ in queue.outcomes().values()] == ["queued"]
+
+
+def test_on_sqlite_the_queue_has_a_file_of_its_own_beside_the_progress_database() -> None:
+    """A SQLite file's queue is its sibling `-queue` file; memory and PostgreSQL keep one database."""
+    from bot.progress.queue import queue_url
+
+    assert queue_url("sqlite:////var/lib/tutor/tutor.db") == "sqlite:////var/lib/tutor/tutor-queue.db"
+    assert queue_url("sqlite:///data/tutor") == "sqlite:///data/tutor-queue"
+    assert queue_url("sqlite:///a.b/tutor") == "sqlite:///a.b/tutor-queue"
+    assert queue_url("sqlite:///:memory:") == "sqlite:///:memory:"
+    assert queue_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_acks_at_once_commit_together_each_with_its_own_answer(queue: SqlJobQueue) -> None:
+    """Forty threads enqueue at once: every one gets its id (a repeated key None), in few commits."""
+    from sqlalchemy import event
+
+    if queue.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's (PostgreSQL inserts row by row)")
+    commits: list[int] = []
+    event.listen(queue.engine, "commit", lambda _connection: commits.append(1))
+    start = threading.Barrier(40)
+    answers: dict[int, int | None] = {}
+
+    def ack(n: int) -> None:
+        start.wait()
+        key = f"command:U{n % 30}:t"  # ten keys repeat
+        answers[n] = queue.enqueue(f"slack:U{n}", "docker ps", {"n": n}, request_key=key)
+
+    threads = [threading.Thread(target=ack, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    ids = [i for i in answers.values() if i is not None]
+    assert len(answers) == 40 and len(ids) == 30 and len(set(ids)) == 30
+    assert queue.pending() == 30
+    assert len(commits) < 40  # a burst shares transactions
+
+
+def test_a_failed_group_commit_answers_every_ack_in_it_with_an_error(
+        queue: SqlJobQueue, mocker: MockerFixture) -> None:
+    """The database refuses the batch: each waiting ack gets the store's error, none hangs or gets an id."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.errors import StoreError
+
+    if queue.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's")
+    mocker.patch.object(queue.engine, "begin",
+                        side_effect=OperationalError("INSERT", {}, Exception("disk I/O error")))
+    start = threading.Barrier(5)
+    raised: list[str] = []
+
+    def ack(n: int) -> None:
+        start.wait()
+        try:
+            queue.enqueue(f"slack:U{n}", "docker ps", {"n": n})
+        except StoreError as error:
+            raised.append(error.message)
+
+    threads = [threading.Thread(target=ack, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert len(raised) == 5 and all("not answering" in m for m in raised)
