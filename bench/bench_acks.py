@@ -17,7 +17,6 @@ p50 and p99, and their ratio (goal: tutor <= anchor).
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -27,13 +26,13 @@ import sys
 import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 import bench
+from bench.burst import burst_process
 from bot.config import Settings
 from handlers.web.asgi import SlackASGI
 from handlers.web.server import start_http, stop_http
@@ -85,35 +84,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def burst(port: int, fake: FakeSlack, count: int, tag: str) -> list[float]:
-    """``count`` signed ``/docker ps`` posted at once; each answer's latency (non-200 raises)."""
-    sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", fake)
+    """``count`` signed ``/docker ps`` posted at once; each answer's latency (non-200 raises).
+
+    Built and signed before the clock starts, posted by the light client of
+    :mod:`bench.burst` in a process of its own (the same client for both sides).
+    """
+    url = f"http://127.0.0.1:{port}/slack/events"
+    sender = SlackSender(url, fake)
     prepared = []
     for n in range(count):
         body, _ = sender.command_body("/docker", "ps", user=f"U0{tag}{n:04d}")
-        prepared.append((body.encode(), {"Content-Type": "application/x-www-form-urlencoded",
-                                         **sign(body, SECRET)}))
-    barrier = threading.Barrier(count)
-
-    def one(n: int) -> tuple[float, int]:
-        body, headers = prepared[n]
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.connect()
-        barrier.wait()
-        start = time.perf_counter()
-        try:
-            connection.request("POST", "/slack/events", body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            return time.perf_counter() - start, response.status
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        results = list(pool.map(one, range(count)))
-    failed = [s for _, s in results if s != 200]
+        prepared.append((body, {"Content-Type": "application/x-www-form-urlencoded",
+                                **sign(body, SECRET)}))
+    latencies, statuses = burst_process(url, prepared)
+    failed = [s for s in statuses if s != 200]
     if failed:
         raise RuntimeError(f"{len(failed)} of {count} acks failed: {sorted(set(failed))}")
-    return [seconds for seconds, _ in results]
+    return latencies
 
 
 def run(session: bench.BenchSession) -> None:

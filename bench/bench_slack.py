@@ -15,7 +15,6 @@ worker processes run the jobs.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import secrets
@@ -24,7 +23,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -35,6 +33,7 @@ from pathlib import Path
 import docker
 
 import bench
+from bench.burst import burst_process
 from bot.sandbox.pool.janitor import purge_prefix
 from tests.fake_slack import FakeSlack, sign
 from tests.slack_helpers import SECRET, TOKEN, SlackSender
@@ -105,56 +104,22 @@ def _acks(sender: SlackSender, fake: FakeSlack, count: int, tag: str,
     """One burst of ``count`` signed slash commands at once: p50, p99, failures, answer URLs.
 
     The requests are built and signed here, before the clock starts, and posted by a
-    client process of their own (:func:`burst_client`), so the figure is the server's,
-    not this process's threads (the class's learners, the fake Slack) fighting over the
-    GIL. With ``drain``, waits for the queued work to be answered before returning.
+    light client in a process of its own (:mod:`bench.burst`), so the figure is the
+    server's, not a client's threads fighting for the two cores. With ``drain``, waits
+    for the queued work to be answered before returning.
     """
     prepared = []
     urls = []
     for n in range(count):
         body, url = sender.command_body("/docker", "ps", user=f"U0ACK{n:04d}{tag}")
-        prepared.append([body, {"Content-Type": "application/x-www-form-urlencoded",
-                                **sign(body, SECRET)}])
+        prepared.append((body, {"Content-Type": "application/x-www-form-urlencoded",
+                                **sign(body, SECRET)}))
         urls.append(url)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump({"url": sender.events_url, "requests": prepared}, handle)
-    try:
-        done = subprocess.run([sys.executable, "-m", "bench.bench_slack", "burst", handle.name],
-                              capture_output=True, text=True, timeout=300, check=True)
-    finally:
-        os.unlink(handle.name)
-    results = json.loads(done.stdout)
-    latencies = [float(x) for x in results["latencies"]]
-    failures = sum(1 for status in results["statuses"] if status != 200)
+    latencies, statuses = burst_process(sender.events_url, prepared)
+    failures = sum(1 for status in statuses if status != 200)
     if drain:
         _drain(fake, urls)
     return statistics.median(latencies), _percentile(latencies, 0.99), failures, urls
-
-
-def burst_client(path: str) -> None:
-    """Post the prepared requests in ``path`` at once (one connection each); print latencies."""
-    spec = json.loads(Path(path).read_text())
-    target = urllib.parse.urlsplit(spec["url"])
-    prepared = spec["requests"]
-    barrier = threading.Barrier(len(prepared))
-
-    def one(n: int) -> tuple[float, int]:
-        body, headers = prepared[n]
-        connection = http.client.HTTPConnection(str(target.hostname), target.port, timeout=30)
-        connection.connect()
-        barrier.wait()
-        start = time.perf_counter()
-        try:
-            connection.request("POST", target.path, body=body.encode(), headers=headers)
-            response = connection.getresponse()
-            response.read()
-            return time.perf_counter() - start, response.status
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(prepared)) as pool:
-        results = list(pool.map(one, range(len(prepared))))
-    print(json.dumps({"latencies": [r[0] for r in results], "statuses": [r[1] for r in results]}))
 
 
 def _drain(fake: FakeSlack, urls: list[str]) -> None:
@@ -309,7 +274,5 @@ def run(session: bench.BenchSession) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["burst"]:
-        burst_client(sys.argv[2])
-    elif sys.argv[1:2] == ["class"]:
+    if sys.argv[1:2] == ["class"]:
         class_driver(sys.argv[2], int(sys.argv[3]))
