@@ -48,12 +48,13 @@ def test_a_one_shot_costs_four_requests_and_leaves_nothing(
 
 def test_a_one_shot_gives_its_exit_code_and_both_streams_in_five(
         api: docker.APIClient, docker_client: docker.DockerClient, namespace_prefix: str) -> None:
-    """With its exit code: a `wait` more; stdout and stderr in order; nothing left."""
+    """With its exit code: a `wait` more; stdout and stderr both read; nothing left."""
     with count_engine_requests() as made:
         done = run_once(api, "busybox", {"entrypoint": ["sh", "-c", SCRIPT],
                                          "labels": _labels(namespace_prefix)},
                         seconds=10, limit=1000, exit_code=True)
-    assert (done.output, done.code, done.size) == (b"out\nerr\n", 3, 8)
+    assert sorted(done.output.splitlines()) == [b"err", b"out"]  # two pipes: either order
+    assert (done.code, done.size) == (3, 8)
     assert made["POST /containers/{id}/wait"] == 1 and sum(made.values()) == 5, made
     assert _left(docker_client) == []
 
@@ -94,7 +95,8 @@ def test_a_log_in_one_request_is_docker_pys_log(
         assert sum(made.values()) == 2
         assert mine == container.logs(stdout=True, stderr=True)
         assert tail == container.logs(stdout=True, stderr=False, tail=1)
-        assert b"one" in mine and b"two" in mine and tail.strip() == b"three"
+        assert sorted(mine.split()) == [b"one", b"three", b"two"]
+        assert len(tail.splitlines()) <= 1  # the log's last line, if it was stdout's
     finally:
         container.remove(force=True, v=True)
 
