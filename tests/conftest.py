@@ -42,6 +42,7 @@ from bot.progress import ProgressStore
 from bot.sandbox.engine.sandbox import Sandbox
 from bot.sandbox.pool.janitor import purge_prefix
 from bot.tutor.core import Tutor
+from tests.engines.probe import engine_fault
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,7 +137,15 @@ class SessionVolumes:
 
 @pytest.fixture(scope="session")
 def docker_client(namespace_prefix: str) -> Iterator[docker.DockerClient]:
-    """A docker-py client on the real engine; at the session's end it removes the session's objects."""
+    """A docker-py client on the real engine; at the session's end it removes the session's objects.
+
+    The engine is probed first (:func:`tests.engines.probe.engine_fault`): an engine that
+    cannot run a container ends the session at once, naming why, instead of letting every
+    test wait out its client's timeout.
+    """
+    fault = engine_fault()
+    if fault is not None:
+        pytest.exit(f"the Docker engine cannot run containers: {fault}", returncode=3)
     client = docker.from_env()
     before = {v.name for v in client.volumes.list()}
     session = SessionVolumes(client)

@@ -1,4 +1,4 @@
-"""``python -m tests.engines start|stop|run|sweep|measure``: extra engines from a shell."""
+"""``python -m tests.engines start|stop|run|sweep|measure|probe``: extra engines from a shell."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.engines import (
     start_engine,
     sweep,
 )
+from tests.engines.probe import engine_fault
 
 # -- measurements ---------------------------------------------------------------------------
 
@@ -117,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.choices["run"].add_argument("command_line", nargs=argparse.REMAINDER)
     stop = commands.add_parser("stop")
     stop.add_argument("root", type=Path)
+    probe = commands.add_parser("probe", help="exit 0 when the engine runs busybox true")
+    probe.add_argument("--timeout", type=float, default=45.0)
     commands.add_parser("sweep").add_argument(
         "--all", action="store_true", help="also engines started from the command line")
     args = parser.parse_args(argv)
@@ -130,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "sweep":
             for root in sweep(everything=args.all):
                 print(f"stopped {root}")
+        elif args.command == "probe":
+            fault = engine_fault(args.timeout)
+            if fault is not None:
+                print(f"engine fault: {fault}", file=sys.stderr)
+                return 1
         elif args.command == "measure":
             for name, value in measure(_options(args)).items():
                 print(f"{name:32} {value:10.1f}")

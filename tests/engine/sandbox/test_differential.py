@@ -212,8 +212,9 @@ def mask(text: str, *, numbers: bool = False) -> str:
 class CliSide:
     """The same commands through the real ``docker`` binary, on objects of its own."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, data_root: str = "/var/lib/docker") -> None:
         self.names = f"{prefix}-cli{secrets.token_hex(2)}-"
+        self.data_root = data_root
         self.tag = secrets.token_hex(6)
         self.labels = ["--label", f"{LABEL_NAMESPACE}={prefix}",
                        "--label", f"docker-tutor.diff={self.tag}"]
@@ -245,7 +246,10 @@ class CliSide:
             ["docker", *self.words(text)], capture_output=True, text=True, timeout=60,
             stdin=subprocess.DEVNULL, check=False,
         )
-        return Answer(done.returncode, (done.stdout + done.stderr).replace(self.names, ""))
+        output = (done.stdout + done.stderr).replace(self.names, "")
+        # The sandbox shows every engine's storage at the usual place (it never tells a
+        # learner the host's paths); a private test engine keeps its own elsewhere.
+        return Answer(done.returncode, output.replace(self.data_root, "/var/lib/docker"))
 
     def wait_redis(self, name: str) -> None:
         """Wait until the Redis in the CLI's container ``name`` answers."""
@@ -278,7 +282,7 @@ def wait_sandbox_redis(sandbox: Sandbox, person: Person, name: str) -> None:
 @pytest.fixture
 def cli_side(namespace_prefix: str, docker_client: docker.DockerClient) -> Iterator[CliSide]:
     """The CLI's side; its objects are removed afterwards (and by the session's cleanup)."""
-    side = CliSide(namespace_prefix)
+    side = CliSide(namespace_prefix, str(docker_client.info()["DockerRootDir"]))
     before = {v["Name"] for v in docker_client.api.volumes().get("Volumes") or []}
     yield side
     for container in docker_client.containers.list(
