@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot.identity import Person
 from bot.printable import printable
 from bot.progress.models import CommandLog, Learner
+from bot.progress.recent import RecentHistory
 from bot.progress.records import CommandEntry
 
 OUTPUT_KEEP = 500
@@ -30,6 +31,7 @@ class CommandLogMixin:
     session: Callable[[], AbstractContextManager[Session]]
     connection: Callable[[], AbstractContextManager[Connection]]
     _learner: Callable[[Session, Person], Learner]
+    _recent: RecentHistory
 
     def log(
         self,
@@ -93,29 +95,45 @@ class CommandLogMixin:
         self, learner_key: str, *, kind: str | None = None, limit: int | None = None,
         since: datetime | None = None, lesson_id: str | None = None,
     ) -> list[CommandEntry]:
-        """:meth:`history` by store key, optionally in one lesson (for instructors' views)."""
-        with self.connection() as connection:
-            query = (
-                select(CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
-                       CommandLog.kind, CommandLog.text, CommandLog.exit_status,
-                       CommandLog.duration_ms, CommandLog.output, CommandLog.facts,
-                       CommandLog.diagnosis)
-                .join(Learner, Learner.id == CommandLog.learner_id)
-                .where(Learner.key == learner_key)
-            )
-            if lesson_id is not None:
-                query = query.where(CommandLog.lesson_id == lesson_id)
-            if kind is not None:
-                query = query.where(CommandLog.kind == kind)
-            if since is not None:
-                query = query.where(CommandLog.at >= since)
-            query = query.order_by(CommandLog.id.desc())
-            if limit is not None:
-                query = query.limit(limit)
-            rows = list(_entries(connection.execute(query)))
+        """:meth:`history` by store key, optionally in one lesson (for instructors' views).
+
+        The history of a lesson (``since`` and ``limit``, every kind: what a step's checks
+        read after each line) reads only the rows new since the last read
+        (:class:`~bot.progress.recent.RecentHistory`).
+        """
+        query = (
+            select(CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
+                   CommandLog.kind, CommandLog.text, CommandLog.exit_status,
+                   CommandLog.duration_ms, CommandLog.output, CommandLog.facts,
+                   CommandLog.diagnosis)
+            .join(Learner, Learner.id == CommandLog.learner_id)
+            .where(Learner.key == learner_key)
+        )
+        if lesson_id is not None:
+            query = query.where(CommandLog.lesson_id == lesson_id)
+        if kind is not None:
+            query = query.where(CommandLog.kind == kind)
+        if since is not None:
+            query = query.where(CommandLog.at >= since)
+
+        def whole(last: int | None) -> list[CommandEntry]:
+            ordered = query.order_by(CommandLog.id.desc())
+            if last is not None:
+                ordered = ordered.limit(last)
+            with self.connection() as connection:
+                rows = list(_entries(connection.execute(ordered)))
             rows.reverse()
             return rows
 
+        if since is None or limit is None or kind is not None or lesson_id is not None:
+            return whole(limit)
+
+        def newer(first_id: int) -> list[CommandEntry]:
+            with self.connection() as connection:
+                return list(_entries(connection.execute(
+                    query.where(CommandLog.id >= first_id).order_by(CommandLog.id))))
+
+        return self._recent.read(learner_key, since, limit, whole, newer)
 
     def note_diagnosis(self, entry_id: int, *, found: str, diagnosis: str | None = None,
                        said: str = "") -> None:

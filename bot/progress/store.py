@@ -42,6 +42,7 @@ from bot.progress.models import (
     StepProgress,
 )
 from bot.progress.placement import PlacementMixin
+from bot.progress.recent import RecentHistory
 from bot.progress.records import LessonState, Position, StepState, utcnow
 
 
@@ -118,6 +119,7 @@ class ProgressStore(PlacementMixin, CommandLogMixin, AlertsMixin):
                     if isinstance(exc, ImportError) and url.startswith("postgresql") else "")
             raise StoreError(f"Cannot open the progress database {where}: {reason}{hint}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._recent = RecentHistory()
 
     def close(self) -> None:
         """Release every database connection."""
