@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.identity import Person
 from bot.printable import printable
 from bot.progress.models import CommandLog, Learner
-from bot.progress.recent import RecentHistory
+from bot.progress.recent import RecentHistory, WrittenFacts
 from bot.progress.records import CommandEntry
 
 OUTPUT_KEEP = 500
@@ -32,6 +32,7 @@ class CommandLogMixin:
     connection: Callable[[], AbstractContextManager[Connection]]
     _learner: Callable[[Session, Person], Learner]
     _recent: RecentHistory
+    _written: WrittenFacts
 
     def log(
         self,
@@ -70,9 +71,12 @@ class CommandLogMixin:
         if learner_id is None:
             with self.session() as session:
                 values["learner_id"] = self._learner(session, person).id
-                return _append(session.connection(), values)
-        with self.connection() as connection:
-            return _append(connection, {**values, "learner_id": learner_id})
+                entry = _append(session.connection(), values)
+        else:
+            with self.connection() as connection:
+                entry = _append(connection, {**values, "learner_id": learner_id})
+        self._written.keep(entry, facts)
+        return entry
 
     def set_diagnosis(self, entry_id: int, diagnosis: str) -> None:
         """Record on a logged line the diagnosis the tutor gave after it (its stable id)."""
@@ -146,15 +150,19 @@ class CommandLogMixin:
             said: The words the learner was shown (kept, cut, in the line's facts).
         """
         with self.connection() as connection:
-            facts = connection.execute(
-                select(CommandLog.facts).where(CommandLog.id == entry_id)).scalar_one_or_none()
+            known, facts = self._written.facts(entry_id)  # written by this process: no read
+            if not known:
+                facts = connection.execute(select(CommandLog.facts).where(
+                    CommandLog.id == entry_id)).scalar_one_or_none()
             added: dict[str, Any] = {"found": found}
             values: dict[str, Any] = {}
             if diagnosis is not None:
                 added["said"] = printable(said[:OUTPUT_KEEP])
                 values["diagnosis"] = diagnosis
+            merged = {**(facts or {}), **added}
             connection.execute(update(CommandLog).where(CommandLog.id == entry_id).values(
-                facts={**(facts or {}), **added}, **values))
+                facts=merged, **values))
+        self._written.keep(entry_id, merged)
 
 
 _APPEND = insert(CommandLog).returning(CommandLog.id)

@@ -28,11 +28,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.progress.records import CommandEntry
 
 MAX_ROWS = 20_000
 """The most log rows kept, over all learners."""
+
+WRITTEN_ROWS = 1024
+"""How many of the rows this process wrote last :class:`WrittenFacts` remembers."""
 
 
 @dataclass
@@ -129,4 +133,34 @@ class RecentHistory:
             self._size -= len(oldest.rows)
 
 
-__all__ = ["MAX_ROWS", "RecentHistory"]
+class WrittenFacts:
+    """The facts of the log rows this process wrote last, as it wrote them.
+
+    ``note_diagnosis`` adds to a row's facts in the line that wrote it; knowing what was
+    written, it need not read the row first. Only this process changes a row it just wrote
+    (the rest of its line runs here, under the learner's lock), so what is kept is what
+    the database holds. Bounded: the newest :data:`WRITTEN_ROWS` rows.
+    """
+
+    def __init__(self, max_rows: int = WRITTEN_ROWS) -> None:
+        self._max_rows = max_rows
+        self._facts: OrderedDict[int, dict[str, Any] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, entry_id: int, facts: dict[str, Any] | None) -> None:
+        """Remember the facts row ``entry_id`` now holds (a copy: callers keep theirs)."""
+        with self._lock:
+            self._facts[entry_id] = None if facts is None else dict(facts)
+            self._facts.move_to_end(entry_id)
+            while len(self._facts) > self._max_rows:
+                self._facts.popitem(last=False)
+
+    def facts(self, entry_id: int) -> tuple[bool, dict[str, Any] | None]:
+        """``(known, facts)`` of row ``entry_id``; ``known`` is ``False`` for a row not kept."""
+        with self._lock:
+            if entry_id not in self._facts:
+                return False, None
+            return True, self._facts[entry_id]
+
+
+__all__ = ["MAX_ROWS", "WRITTEN_ROWS", "RecentHistory", "WrittenFacts"]

@@ -42,7 +42,7 @@ from bot.progress.models import (
     StepProgress,
 )
 from bot.progress.placement import PlacementMixin
-from bot.progress.recent import RecentHistory
+from bot.progress.recent import RecentHistory, WrittenFacts
 from bot.progress.records import LessonState, Position, StepState, utcnow
 
 
@@ -120,6 +120,7 @@ class ProgressStore(PlacementMixin, CommandLogMixin, AlertsMixin):
             raise StoreError(f"Cannot open the progress database {where}: {reason}{hint}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._recent = RecentHistory()
+        self._written = WrittenFacts()
 
     def close(self) -> None:
         """Release every database connection."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy
+
 from bot.identity import Person
 from bot.progress import ProgressStore
 from bot.progress.recent import RecentHistory
@@ -131,5 +133,41 @@ def test_a_second_replica_sees_every_line_and_diagnosis_of_the_first(database_ur
             assert (seen[-1].facts or {}).get("found") == "state"
             assert seen == store.history_of(ALICE.key, limit=2000, since=since, kind="docker")
         assert store._recent.size > 0 and other._recent.size > 0  # both read from memory
+    finally:
+        other.close()
+
+
+def _statements(store: ProgressStore) -> list[str]:
+    seen: list[str] = []
+    sqlalchemy.event.listen(store.engine, "before_cursor_execute",
+                            lambda *args: seen.append(str(args[2]).split()[0].upper()))
+    return seen
+
+
+def test_noting_a_diagnosis_on_a_row_this_process_wrote_reads_nothing(
+        database_url: str, store: ProgressStore) -> None:
+    """The line's own row is updated in one statement, its facts kept and added to."""
+    entry = _log(store, ALICE, "docker ps")
+    seen = _statements(store)
+    store.note_diagnosis(entry, found="no-volume", diagnosis="no-volume", said="Start over")
+    assert seen == ["UPDATE"]
+    store.note_diagnosis(entry, found="again")
+    assert seen == ["UPDATE", "UPDATE"]
+    (row,) = store.history(ALICE)
+    assert row.facts == {"verb": "ps", "found": "again", "said": "Start over"}
+    assert row.diagnosis == "no-volume"
+
+
+def test_noting_a_diagnosis_on_another_processs_row_reads_it_first(
+        database_url: str, store: ProgressStore) -> None:
+    """A row another store wrote is read before its facts are added to, so none are lost."""
+    other = ProgressStore(database_url)
+    try:
+        entry = _log(other, ALICE, "docker ps")
+        seen = _statements(store)
+        store.note_diagnosis(entry, found="x")
+        assert seen == ["SELECT", "UPDATE"]
+        (row,) = other.history(ALICE)
+        assert row.facts == {"verb": "ps", "found": "x"}
     finally:
         other.close()
