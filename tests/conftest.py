@@ -92,7 +92,8 @@ class SessionVolumes:
     """The volumes this test session's own containers mounted (finding 9: others share the engine).
 
     Containers are recognised by id: every ``create_container`` this process makes through
-    docker-py (the sandbox's and the tests' own) is noted; the engine's ``volume mount``
+    docker-py (the sandbox's and the tests' own) is noted, and must name its network (no
+    container of the session may use the engine's default bridge); the engine's ``volume mount``
     events, followed on a thread for the session, name the container that mounted each
     volume. Only volumes mounted by a noted container are this session's: what other
     clients of the engine create is never counted, nor removed.
@@ -105,6 +106,11 @@ class SessionVolumes:
         noted = self.containers
 
         def create_container(api: ContainerApiMixin, *args: Any, **kwargs: Any) -> Any:
+            network = (kwargs.get("host_config") or {}).get("NetworkMode")
+            assert network, (  # the engine's default bridge: not for learners, maybe not there
+                "a container was created on the engine's default network; give it "
+                "network_mode='none' (or a network of its own): learner containers get no "
+                "network, and CI's engine may have no default bridge at all")
             created = self._original(api, *args, **kwargs)
             noted.add(str(created.get("Id", "")))
             return created

@@ -39,7 +39,8 @@ def test_a_one_shot_costs_four_requests_and_leaves_nothing(
     """Without its exit code: create, attach, start, remove; stdout only when asked; nothing left."""
     with count_engine_requests() as made:
         done = run_once(api, "busybox", {"entrypoint": ["sh", "-c", SCRIPT],
-                                         "labels": _labels(namespace_prefix)},
+                                         "labels": _labels(namespace_prefix),
+                                         "network_mode": "none"},
                         seconds=10, limit=1000, stderr=False)
     assert (done.output, done.code, done.timed_out) == (b"out\n", None, False)
     assert sum(made.values()) == 4, made
@@ -51,7 +52,8 @@ def test_a_one_shot_gives_its_exit_code_and_both_streams_in_five(
     """With its exit code: a `wait` more; stdout and stderr both read; nothing left."""
     with count_engine_requests() as made:
         done = run_once(api, "busybox", {"entrypoint": ["sh", "-c", SCRIPT],
-                                         "labels": _labels(namespace_prefix)},
+                                         "labels": _labels(namespace_prefix),
+                                         "network_mode": "none"},
                         seconds=10, limit=1000, exit_code=True)
     assert sorted(done.output.splitlines()) == [b"err", b"out"]  # two pipes: either order
     assert (done.code, done.size) == (3, 8)
@@ -64,7 +66,8 @@ def test_a_one_shot_past_its_deadline_is_removed_and_its_output_cut(
     """A container that outlives its time is removed by force; only `limit` bytes are kept."""
     done = run_once(api, "busybox", {
         "entrypoint": ["sh", "-c", "echo 0123456789; sleep 30"],
-        "labels": _labels(namespace_prefix)}, seconds=1.0, limit=4, exit_code=True)
+        "labels": _labels(namespace_prefix), "network_mode": "none"}, seconds=1.0, limit=4,
+        exit_code=True)
     assert (done.timed_out, done.code, done.output, done.size) == (True, None, b"0123", 11)
     assert _left(docker_client) == []
 
@@ -73,7 +76,8 @@ def test_a_one_shot_of_a_missing_image_raises_and_leaves_nothing(
         api: docker.APIClient, docker_client: docker.DockerClient, namespace_prefix: str) -> None:
     """No such image: the engine's ImageNotFound, and no container."""
     with pytest.raises(docker.errors.ImageNotFound):
-        run_once(api, "no-such-image-here:1", {"labels": _labels(namespace_prefix)},
+        run_once(api, "no-such-image-here:1", {"labels": _labels(namespace_prefix),
+                                               "network_mode": "none"},
                  seconds=5, limit=10)
     assert _left(docker_client) == []
 
@@ -85,7 +89,7 @@ def test_a_log_in_one_request_is_docker_pys_log(
     """With or without a TTY, the one-request log equals docker-py's (which asks twice)."""
     container = docker_client.containers.run(
         "busybox", ["sh", "-c", "echo one; echo two >&2; echo three"], tty=tty, detach=True,
-        labels=_labels(namespace_prefix))
+        labels=_labels(namespace_prefix), network_mode="none")
     try:
         container.wait(timeout=10)
         container.reload()
@@ -106,7 +110,7 @@ def test_an_image_folder_is_empty_or_not_as_its_files_say(
     """The Redis image's /data is empty, its /etc is not, a missing path is, a file is not."""
     created = api.create_container(**_create_container_args({
         "image": "redis", "version": api._version, "labels": _labels(namespace_prefix),
-        "command": ["true"]}))
+        "command": ["true"], "network_mode": "none"}))
     try:
         assert folder_empty(api, created["Id"], "/data") is True
         assert folder_empty(api, created["Id"], "/etc") is False
