@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0008"
+HEAD = "0009"
 """The newest revision shipped (``migrations/versions``); a test keeps it equal to Alembic's head."""
 _LOCK_ID = 0x646F636B  # "dock": the advisory lock key of schema upgrades
 

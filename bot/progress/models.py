@@ -50,6 +50,12 @@ class Learner(Base):
     current_lesson: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_active_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    line_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many command lines the learner has begun (:meth:`ProgressStore.enter` adds one).
+
+    Lines of one learner run one at a time under their lock, on whichever replica, so a
+    replica that finds the count one above the last it set knows no other line ran between.
+    """
 
 
 class LessonProgress(Base):

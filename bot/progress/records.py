@@ -86,11 +86,14 @@ class Position:
         learner_id: The learner's row, for writes later in the same turn.
         lesson_id: The lesson they are working on, if any.
         state: Their state in that lesson (``None`` when there is none, or it was reset).
+        line_seq: Which of the learner's lines this is (1, 2, ...: each ``enter`` adds one,
+            whichever replica runs it).
     """
 
     learner_id: int
     lesson_id: str | None
     state: LessonState | None
+    line_seq: int = 0
 
 
 __all__ = ["CommandEntry", "LessonState", "Position", "StepState", "utcnow"]

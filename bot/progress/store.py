@@ -70,8 +70,8 @@ def make_engine(url: str) -> Engine:
 
 
 _TOUCH = (update(Learner).where(Learner.key == bindparam("learner_key"))
-          .values(last_active_at=bindparam("active_at"))
-          .returning(Learner.id, Learner.current_lesson, Learner.display_name))
+          .values(last_active_at=bindparam("active_at"), line_seq=Learner.line_seq + 1)
+          .returning(Learner.id, Learner.current_lesson, Learner.display_name, Learner.line_seq))
 """What :meth:`ProgressStore.enter` runs first, built once (each learner command runs it)."""
 
 _POSITION = (select(LessonProgress.lesson_id, LessonProgress.current_step,
@@ -179,13 +179,14 @@ class ProgressStore(PlacementMixin, CommandLogMixin, AlertsMixin):
                 lesson_id: str | None = row.current_lesson
                 progress = self._progress_row(connection, row.id, lesson_id) if lesson_id else None
                 state = None if progress is None else self._state(connection, row.id, progress)
-                return Position(row.id, lesson_id, state)
+                return Position(row.id, lesson_id, state, row.line_seq)
         with self.session() as session:  # new (or renamed): made and updated through the ORM
             learner = self._learner(session, person)
+            learner.line_seq = (learner.line_seq or 0) + 1
             lesson_id = learner.current_lesson
             progress = self._progress(session, learner, lesson_id) if lesson_id else None
             state = None if progress is None else self._state(session, learner.id, progress)
-            return Position(learner.id, lesson_id, state)
+            return Position(learner.id, lesson_id, state, learner.line_seq)
 
     # -- coordination between replicas ---------------------------------------------------
 

@@ -10,7 +10,9 @@ enforces both):
   :class:`MountView`, :class:`NetworkView`, :class:`WitnessReport`, and :class:`Namespace`;
 * the learner's line parsed: :func:`parse` into a :class:`Command`;
 * for the operators' log: :func:`learner_line` around each learner line (its engine
-  requests by kind, and the scope of the sandbox's per-line reads), and
+  requests by kind, and the scope of the sandbox's per-line reads), :func:`note_line_seq`
+  (which of the learner's lines it is, as the store counts them: what lets the sandbox
+  keep a container's unchanging facts from one line to the next), and
   :func:`count_engine_requests` (:mod:`bot.sandbox.engine.request_counts`);
 * for housekeeping: :class:`Janitor`, :class:`EngineObject`, :func:`learner_hash`;
 * for the operators' command line: :func:`ensure_images`, :func:`fill_in_background`,
@@ -25,7 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.engine.request_counts import counting as count_engine_requests
-from bot.sandbox.engine.request_counts import learner_line
+from bot.sandbox.engine.request_counts import learner_line, note_line_seq
 from bot.sandbox.policy.naming import Namespace
 from bot.sandbox.policy.parser import Command, parse
 from bot.sandbox.protocol import EngineReader, LearnerSandbox
@@ -73,6 +75,7 @@ __all__ = [
     "fill_in_background",
     "learner_hash",
     "learner_line",
+    "note_line_seq",
     "parse",
     "undrain",
 ]

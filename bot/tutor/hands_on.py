@@ -30,7 +30,7 @@ from bot.lessons import view
 from bot.lessons.model import Catalog, Lesson, Step
 from bot.progress import CommandEntry, LessonState
 from bot.reply import Actions, Context, Event, Heading, Notice, Reply, Tone
-from bot.sandbox import LearnerSandbox, parse
+from bot.sandbox import LearnerSandbox, note_line_seq, parse
 from bot.tutor import steps
 from bot.tutor.cli_client import answered_locally
 from bot.tutor.oplog import LineTrace
@@ -67,6 +67,7 @@ class HandsOn:
                 per-minute limit was reached.
         """
         position = self.store.enter(person)  # last activity, and where they are: one read
+        note_line_seq(position.line_seq)  # the sandbox may use what the learner's last line read
         lesson_id = position.lesson_id
         lesson = self.catalog.get(lesson_id) if lesson_id else None
         state = position.state if lesson else None

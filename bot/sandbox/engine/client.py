@@ -30,7 +30,13 @@ from bot.sandbox.disk.watch import DiskWatch
 from bot.sandbox.engine import request_counts as meter
 from bot.sandbox.engine.limits import CAPABILITIES, host_limits, pids_limit
 from bot.sandbox.engine.overtime import Overtime
-from bot.sandbox.engine.recall import EmptyTargets, ImageFacts, LineLooks, SafeTargets
+from bot.sandbox.engine.recall import (
+    EmptyTargets,
+    Identities,
+    ImageFacts,
+    LineLooks,
+    SafeTargets,
+)
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
 from bot.sandbox.engine.vetting import Plan, vet_command
@@ -93,6 +99,7 @@ class SandboxBase:
         self._safe_targets = SafeTargets()
         self._empty_targets = EmptyTargets()
         self._looks = LineLooks()  # the tutor's reads, once per line (bot.sandbox.engine.recall)
+        self._identities = Identities()  # containers' unchanging facts, line to line (same)
 
     # -- notes for a learner's next command -------------------------------------------------
 
@@ -257,13 +264,34 @@ class SandboxBase:
         return [c for c in found if owned(c.get("Labels") or {}, ns)]
 
     def _inspect_owned(self, ns: Namespace, ref: str) -> Container | None:
-        """The container the engine knows as ``ref``, if its labels say it is the learner's."""
+        """The container the engine knows as ``ref``, if its labels say it is the learner's.
+
+        What never changes about it is kept for the learner's next line (:class:`Identities`).
+        """
         try:
             with engine_calls():
                 container: Container = self.client.containers.get(ref)
         except docker.errors.NotFound:
             return None
-        return container if owned(container.labels, ns) else None
+        if not owned(container.labels, ns):
+            return None
+        self._identities.remember(ns.learner, str(container.name), container.attrs)
+        return container
+
+    def _known_named(self, ns: Namespace, ref: str) -> Container | None:
+        """The learner's container named ``ref`` as :class:`Identities` kept it, without a request.
+
+        Its state is unknown (``status`` is ``unknown``): for verbs that act by id and let
+        the engine answer for the state (``stop``, ``rm`` without ``-f``). ``None`` when
+        nothing may be used (not a name, not kept, or not the learner's last line here).
+        """
+        if not policy.NAME_RE.match(ref):
+            return None
+        attrs = self._identities.recall(ns.learner, ns.engine_name(ref))
+        if attrs is None:
+            return None
+        container: Container = self.client.containers.prepare_model(attrs)
+        return container
 
     def _find_container(self, ns: Namespace, ref: str, *, by_id: bool = True) -> Container | None:
         """The learner's container named ``ref``, or (``by_id``) whose id starts with ``ref``.

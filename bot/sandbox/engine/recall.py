@@ -38,6 +38,24 @@ learner_line`, under the learner's lock) the first read is kept and the others r
 
 A container that exits on its own between two reads of one line is seen as it was at
 the first (milliseconds earlier), as it would be by checks that read all at once.
+
+:class:`Identities`: what never changes about a learner's container (its id, labels,
+configuration and mounts), by engine name, kept from one of the learner's lines to the
+next, so that ``stop NAME`` and ``rm NAME`` act by id without reading the container first
+(as the CLI does). Why what it hands out is true:
+
+* an id names one container for ever, and its labels, configuration and mounts never
+  change (no ``docker update`` for learners); its state is never kept;
+* the name-to-id pairing changes only by a learner's ``run``, ``rm``, ``rename``,
+  ``compose``, ``container prune`` or reset: every line whose verb is not in
+  :data:`KEEPS_NAMES` forgets the learner's pairs after it runs, and a reset forgets them;
+* those lines may run on another replica: the store counts each learner's lines
+  (``learners.line_seq``, one more per line, under the learner's lock on every replica),
+  and the pairs are used only in the line right after the one that kept them, as that
+  count proves. A line with no count (tests of the sandbox alone, housekeeping) uses none;
+* what removes containers behind a learner's back (housekeeping, the disk watcher,
+  ``--rm``) leaves an id that the engine answers 404 for: the caller then forgets the pair
+  and looks the name up afresh.
 """
 
 from __future__ import annotations
@@ -47,10 +65,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from docker.models.containers import Container
 
-from bot.sandbox.engine.request_counts import current_line
+from bot.sandbox.engine.request_counts import current_line, line_seq
 
 IMAGE_SECONDS = 30.0
 """How long an image's facts are reused before the engine is asked again."""
@@ -277,5 +296,100 @@ class LineLooks:
                 self._looks[learner] = pending
 
 
-__all__ = ["IMAGE_SECONDS", "MAX_ENTRIES", "MAX_LEARNERS", "EmptyTargets", "ImageFact",
-           "ImageFacts", "LineLooks", "SafeTargets"]
+KEEPS_NAMES = frozenset({
+    "exec", "stop", "start", "restart", "kill", "logs", "inspect", "ps", "top", "diff",
+    "images", "volume create", "volume ls", "volume inspect", "volume rm", "volume prune",
+    "network ls", "network inspect", "network create", "network rm", "network prune",
+    "network connect", "network disconnect",
+})
+"""Verbs that never create, remove or rename a container: after any other verb the
+learner's name-to-id pairs are forgotten (``--rm`` containers that a ``stop`` or ``kill``
+ends leave an id the engine answers 404 for)."""
+
+IMMUTABLE = ("Id", "Created", "Path", "Args", "Image", "Config", "HostConfig", "Mounts")
+"""The parts of an inspected container that never change for its id."""
+
+LITE = "docker-tutor.lite"
+"""Marks the attributes of a container rebuilt from :class:`Identities` (no state)."""
+
+NAMES_PER_LEARNER = 64
+"""The most engine names kept per learner."""
+
+
+@dataclass
+class _Pairs:
+    seq: int
+    attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Identities:
+    """Learners' containers' unchanging facts by engine name, between their lines.
+
+    See the module docstring for why they hold.
+    """
+
+    def __init__(self) -> None:
+        self._pairs: OrderedDict[str, _Pairs] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def begin(self, learner: str) -> None:
+        """A command of the learner begins: keep the pairs only if the last line was theirs here."""
+        seq = line_seq()
+        with self._lock:
+            pairs = self._pairs.get(learner)
+            if seq is None:
+                self._pairs.pop(learner, None)
+                return
+            if pairs is None or seq not in (pairs.seq, pairs.seq + 1):
+                pairs = self._pairs[learner] = _Pairs(seq)
+            pairs.seq = seq
+            self._pairs.move_to_end(learner)
+            while len(self._pairs) > MAX_LEARNERS:
+                self._pairs.popitem(last=False)
+
+    def remember(self, learner: str, engine_name: str, attrs: dict[str, Any]) -> None:
+        """Keep the unchanging parts of a container the learner owns, read in this line."""
+        seq = line_seq()
+        kept = {part: attrs[part] for part in IMMUTABLE if part in attrs}
+        kept["Name"] = "/" + engine_name
+        kept["State"] = {"Status": "unknown"}  # never kept: ask the engine
+        kept[LITE] = True
+        with self._lock:
+            pairs = self._pairs.get(learner)
+            if pairs is None or seq is None or pairs.seq != seq:
+                return
+            pairs.attrs.pop(engine_name, None)
+            pairs.attrs[engine_name] = kept
+            while len(pairs.attrs) > NAMES_PER_LEARNER:
+                pairs.attrs.pop(next(iter(pairs.attrs)))
+
+    def recall(self, learner: str, engine_name: str) -> dict[str, Any] | None:
+        """The kept facts of the learner's container ``engine_name`` (a copy), if this line may use them."""
+        seq = line_seq()
+        with self._lock:
+            pairs = self._pairs.get(learner)
+            if pairs is None or seq is None or pairs.seq != seq:
+                return None
+            kept = pairs.attrs.get(engine_name)
+            return None if kept is None else dict(kept)
+
+    def forget(self, learner: str, engine_name: str | None = None) -> None:
+        """Forget one engine name of the learner, or (``None``) all of them."""
+        with self._lock:
+            pairs = self._pairs.get(learner)
+            if pairs is None:
+                return
+            if engine_name is None:
+                pairs.attrs.clear()
+            else:
+                pairs.attrs.pop(engine_name, None)
+
+
+def is_lite(container: Container) -> bool:
+    """Whether ``container`` was rebuilt from :class:`Identities` (its state is unknown)."""
+    return bool(container.attrs.get(LITE))
+
+
+__all__ = ["IMAGE_SECONDS", "IMMUTABLE", "KEEPS_NAMES", "LITE", "MAX_ENTRIES", "MAX_LEARNERS",
+           "EmptyTargets", "Identities", "ImageFact", "ImageFacts", "LineLooks", "SafeTargets",
+           "is_lite"]

@@ -93,6 +93,20 @@ def counting(counter: Counter[str] | None = None) -> Iterator[Counter[str]]:
         _line.reset(token)
 
 
+class Line:
+    """The scope of one learner line (:func:`current_line`).
+
+    Attributes:
+        seq: Which of the learner's lines it is, as the progress store counted it
+            (:func:`note_line_seq`); ``None`` until the tutor says.
+    """
+
+    __slots__ = ("seq",)
+
+    def __init__(self) -> None:
+        self.seq: int | None = None
+
+
 @contextmanager
 def learner_line(counter: Counter[str] | None = None) -> Iterator[Counter[str]]:
     """One learner line: its engine requests counted (:func:`counting`), and a scope of its own.
@@ -100,7 +114,7 @@ def learner_line(counter: Counter[str] | None = None) -> Iterator[Counter[str]]:
     The scope (:func:`current_line`) is what the sandbox's per-line reads are kept for
     (:mod:`bot.sandbox.engine.recall`): a new line never sees what an earlier one read.
     """
-    token = _line_token.set(object())
+    token = _line_token.set(Line())
     try:
         with counting(counter) as counted:
             yield counted
@@ -111,6 +125,22 @@ def learner_line(counter: Counter[str] | None = None) -> Iterator[Counter[str]]:
 def current_line() -> object | None:
     """The token of the learner line being answered in this context, ``None`` outside one."""
     return _line_token.get()
+
+
+def note_line_seq(seq: int) -> None:
+    """Say which of the learner's lines the current one is (the store's count; see :class:`Line`).
+
+    Outside a learner line it does nothing.
+    """
+    line = _line_token.get()
+    if isinstance(line, Line):
+        line.seq = seq
+
+
+def line_seq() -> int | None:
+    """The current line's :attr:`Line.seq`: ``None`` outside a line or before it is noted."""
+    line = _line_token.get()
+    return line.seq if isinstance(line, Line) else None
 
 
 def totals() -> Counter[str]:
@@ -124,4 +154,5 @@ def summary(counter: Counter[str]) -> str:
     return ", ".join(f"{n} {name}" for name, n in counter.most_common())
 
 
-__all__ = ["counting", "current_line", "install", "kind", "learner_line", "summary", "totals"]
+__all__ = ["Line", "counting", "current_line", "install", "kind", "learner_line", "line_seq",
+           "note_line_seq", "summary", "totals"]

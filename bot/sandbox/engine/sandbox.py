@@ -38,6 +38,7 @@ import docker.errors
 from bot.identity import Person
 from bot.sandbox.engine import line_budget
 from bot.sandbox.engine.client import Plan
+from bot.sandbox.engine.recall import KEEPS_NAMES
 from bot.sandbox.engine.streams import cap_output
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import Namespace
@@ -92,6 +93,7 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
         ns = self.namespace(person)
         handler = VERBS[command.verb]
         self._looks.forget(ns.learner)  # the tutor's reads of this line predate the command
+        self._identities.begin(ns.learner)  # kept from the learner's last line, if it was here
         deadline = None if command.verb in SELF_TIMED else self._line_deadline()
         try:
             with engine_calls(), line_budget.under(self.client.api, deadline):
@@ -108,6 +110,8 @@ class Sandbox(RunMixin, ContainersMixin, ListingMixin, RedisMixin, VolumesMixin,
                               f"{prefix}Error response from daemon: {message}\n")
         finally:
             self._looks.settle(ns.learner)  # nor what it read; only what it says it left
+            if command.verb not in KEEPS_NAMES:  # names may now pair with other ids
+                self._identities.forget(ns.learner)
         if command.verb == "run" and outcome.exit_code == 125 and outcome.output.startswith(
                 "docker: ") and not outcome.output.endswith(RUN_HELP):
             outcome.output += "\n" + RUN_HELP

@@ -20,9 +20,11 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from bot.identity import Person
+from bot.sandbox.engine.acts import stop_container
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.image_lookups import remove_images
 from bot.sandbox.engine.network_lookups import remove_networks
+from bot.sandbox.engine.recall import is_lite
 from bot.sandbox.engine.targets import start_refusal
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy import rules as policy
@@ -98,6 +100,7 @@ class ContainersMixin(SandboxBase):
         """
         ns = self.namespace(person)
         self._looks.forget(ns.learner)
+        self._identities.forget(ns.learner)
         with engine_calls():
             containers = self._summaries(ns)
             for container in containers:
@@ -130,9 +133,12 @@ class ContainersMixin(SandboxBase):
         ns: Namespace,
         refs: list[str],
         act: Callable[[Container], str | None],
+        *,
+        known: bool = False,
     ) -> tuple[int, str]:
         """Apply ``act`` to each referenced container; the CLI's output and exit code."""
-        return self._each_container_timed(ns, refs, lambda container, _wait: act(container), 0)
+        return self._each_container_timed(ns, refs, lambda container, _wait: act(container), 0,
+                                          known=known)
 
     def _each_container_timed(
         self,
@@ -140,6 +146,8 @@ class ContainersMixin(SandboxBase):
         refs: list[str],
         act: Callable[[Container, int], str | None],
         seconds: int,
+        *,
+        known: bool = False,
     ) -> tuple[int, str]:
         """Like :meth:`_each_container`, for verbs that wait (``stop -t``, ``restart -t``).
 
@@ -147,18 +155,36 @@ class ContainersMixin(SandboxBase):
         ``seconds``, but never more than an equal share of what is left of the line's
         budget (:meth:`_line_deadline`). So ``restart -t 60 h h ...`` ends within the
         foreground limit and a little engine time per name, whatever the names.
+
+        With ``known``, a name the learner's last line read is not read again
+        (:meth:`_known_named`: ``act`` must then not need its state, see
+        :func:`~bot.sandbox.engine.recall.is_lite`); if the engine no longer has that id,
+        the name is forgotten and looked up afresh.
         """
         out, code = [], 0
         deadline = self._line_deadline()
         for index, ref in enumerate(refs):
-            container = self._find_container(ns, ref)
+            container = self._known_named(ns, ref) if known else None
+            if container is None:
+                container = self._find_container(ns, ref)
             if container is None:
                 out.append(NOT_FOUND.format(ref))
                 code = 1
                 continue
             share = max(0.0, deadline - time.monotonic()) / (len(refs) - index)
             try:
-                error = act(container, min(seconds, int(share)))
+                try:
+                    error = act(container, min(seconds, int(share)))
+                except docker.errors.NotFound:
+                    if not is_lite(container):
+                        raise
+                    self._identities.forget(ns.learner, ns.engine_name(ref))  # gone meanwhile
+                    container = self._find_container(ns, ref)
+                    if container is None:
+                        out.append(NOT_FOUND.format(ref))
+                        code = 1
+                        continue
+                    error = act(container, min(seconds, int(share)))
             except docker.errors.APIError as exc:
                 error = f"Error response from daemon: {self._rewrite(ns, str(exc.explanation))}"
             if error:
@@ -175,7 +201,9 @@ class ContainersMixin(SandboxBase):
         removed: list[dict[str, Any]] = []
 
         def act(container: Container) -> str | None:
-            running = container.status == "running"
+            # Known from the last line (no state): without -f the engine refuses a running
+            # container itself, so a removal that succeeds was of one not running.
+            running = not is_lite(container) and container.status == "running"
             if running and not force:
                 return (
                     f"Error response from daemon: You cannot remove a running container "
@@ -184,11 +212,13 @@ class ContainersMixin(SandboxBase):
                 )
             fact = self._view(ns, container).as_fact()
             self._remove(ns, container, force=force)
+            self._identities.forget(ns.learner, str(container.name))
             self._looks.after_command(ns.learner, gone=(str(container.name),))  # known gone
             removed.append({**fact, "was_running": running, "force": force})
             return None
 
-        code, output = self._each_container(ns, command.args, act)
+        # `rm -f` reads the container first: whether it was running is a fact the checks need.
+        code, output = self._each_container(ns, command.args, act, known=not force)
         if force and code:  # the CLI's exit status: `-f` of a missing container is no failure
             errors = [line for line in output.splitlines()
                       if line.startswith("Error") and "No such container" not in line]
@@ -201,20 +231,26 @@ class ContainersMixin(SandboxBase):
         stopped: list[dict[str, Any]] = []
 
         def act(container: Container, wait: int) -> str | None:
-            was_running = container.status == "running"
-            container.stop(timeout=wait)
+            if is_lite(container):  # the engine says whether it was running: 204, or 304
+                was_running = stop_container(self.client.api, container.id, wait)
+            else:
+                was_running = container.status == "running"
+                container.stop(timeout=wait)
             if _auto_remove(container):  # `run --rm -d`: stopped means gone, as in docker
                 self._gone_with_auto_remove(ns, container)
+                self._identities.forget(ns.learner, str(container.name))
                 self._looks.after_command(ns.learner, gone=(str(container.name),))
             else:  # read once, stopped: how it ended serves the tutor's reads of the line
                 with suppress(docker.errors.NotFound):
                     container.reload()
+                    self._identities.remember(ns.learner, str(container.name), container.attrs)
                     self._looks.keep_after(ns.learner, str(container.name), container)
             stopped.append({"id": container.id, "name": container.labels.get(LABEL_NAME, ""),
                             "was_running": was_running})
             return None
 
-        code, output = self._each_container_timed(ns, command.args, act, plan.seconds)
+        code, output = self._each_container_timed(ns, command.args, act, plan.seconds,
+                                                  known=True)
         return Outcome(code, output, facts={"stopped": stopped})
 
     def _do_start(

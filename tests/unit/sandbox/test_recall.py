@@ -1,15 +1,21 @@
-"""What the sandbox remembers between engine requests: image facts and link-free mount targets."""
+"""What the sandbox remembers between engine requests: image facts, link-free targets, identities."""
 
 from __future__ import annotations
 
+import contextlib
+
 from bot.sandbox.engine.recall import (
     IMAGE_SECONDS,
+    IMMUTABLE,
+    LITE,
     MAX_ENTRIES,
     EmptyTargets,
+    Identities,
     ImageFact,
     ImageFacts,
     SafeTargets,
 )
+from bot.sandbox.engine.request_counts import learner_line, note_line_seq
 
 
 def test_image_facts_are_read_once_then_again_after_a_while_or_when_forgotten() -> None:
@@ -74,3 +80,56 @@ def test_an_images_empty_paths_are_asked_once_per_image_and_path_and_stay_bounde
         known.empty(f"sha256:x{index}", "/data", lambda: True)
     assert len(known._known) == MAX_ENTRIES
     assert known.empty("sha256:1", "/data", lambda: read("sha256:1", "/data", False)) is False
+
+
+def _in_line(seq: int | None) -> contextlib.AbstractContextManager[object]:
+    """A learner line whose store count is ``seq`` (``None``: never said)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(learner_line())
+    if seq is not None:
+        note_line_seq(seq)
+    return stack
+
+
+ATTRS = {"Id": "abc", "Name": "/old", "Config": {"Labels": {"x": "1"}}, "Mounts": [],
+         "State": {"Status": "running", "ExitCode": 0}, "RestartCount": 2,
+         "HostConfig": {"AutoRemove": False}}
+
+
+def test_identities_serve_only_the_line_right_after_the_one_that_kept_them() -> None:
+    """Kept in line 5, used in line 6; a line 8 (another replica ran 7) or no count uses nothing."""
+    ids = Identities()
+    with _in_line(5):
+        ids.begin("alice")
+        ids.remember("alice", "p-alice-c", ATTRS)
+        assert ids.recall("alice", "p-alice-c") is not None  # later in the same line, too
+    with _in_line(6):
+        ids.begin("alice")
+        kept = ids.recall("alice", "p-alice-c")
+        assert kept is not None and kept["Id"] == "abc" and kept["Name"] == "/p-alice-c"
+        assert ids.recall("bob", "p-alice-c") is None  # never another learner's
+    with _in_line(8):
+        ids.begin("alice")
+        assert ids.recall("alice", "p-alice-c") is None
+    with _in_line(None):
+        ids.begin("alice")
+        ids.remember("alice", "p-alice-c", ATTRS)
+        assert ids.recall("alice", "p-alice-c") is None
+    assert ids.recall("alice", "p-alice-c") is None  # outside any line
+
+
+def test_identities_keep_no_state_and_forget_on_demand() -> None:
+    """What is kept has no state, restart count or network; forget drops one name or all."""
+    ids = Identities()
+    with _in_line(1):
+        ids.begin("alice")
+        ids.remember("alice", "a", ATTRS)
+        ids.remember("alice", "b", ATTRS)
+        kept = ids.recall("alice", "a")
+        assert kept is not None
+        assert kept["State"] == {"Status": "unknown"} and "RestartCount" not in kept
+        assert kept[LITE] is True and set(kept) <= {*IMMUTABLE, "Name", "State", LITE}
+        ids.forget("alice", "a")
+        assert ids.recall("alice", "a") is None and ids.recall("alice", "b") is not None
+        ids.forget("alice")
+        assert ids.recall("alice", "b") is None
