@@ -9,6 +9,7 @@ curly quotes and em dashes reverted).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -20,6 +21,9 @@ from handlers.listeners.editor import edit_alone, open_editor
 from handlers.render.blocks import context
 from handlers.render.mrkdwn import escape
 from handlers.runtime import Respond, ResponseUrl, Runtime
+
+SLASH_COMMANDS = re.compile(r"^/(?:docker|tutor)$")
+"""The two slash commands, matched by one listener."""
 
 ACK_PREVIEW = 200
 """Characters of a docker command echoed in the immediate acknowledgement."""
@@ -51,7 +55,6 @@ def not_queued_note(line: str, error: TutorError) -> dict[str, Any]:
 def register(app: App, runtime: Runtime) -> None:
     """Listen to ``/tutor`` and ``/docker``."""
 
-    @app.command("/tutor")
     def tutor_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         person, destination = _person_and_destination(command, respond)
         line = command_text(command.get("text", ""))
@@ -71,7 +74,6 @@ def register(app: App, runtime: Runtime) -> None:
             return
         ack()
 
-    @app.command("/docker")
     def docker_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         person, destination = _person_and_destination(command, respond)
         args = docker_line(command_text(unlink(command.get("text", ""))))
@@ -82,6 +84,15 @@ def register(app: App, runtime: Runtime) -> None:
             ack(**not_queued_note(line, error))
             return
         ack(**running_note(line))
+
+    # One listener for both: Bolt matches each request against the listeners in turn, and
+    # each match costs an argument injection; one pattern costs one whatever the command.
+    @app.command(SLASH_COMMANDS)
+    def slash_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        if command.get("command") == "/docker":
+            docker_command(ack, command, respond)
+        else:
+            tutor_command(ack, command, respond)
 
 
 __all__ = ["not_queued_note", "register", "running_note"]

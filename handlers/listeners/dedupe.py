@@ -36,6 +36,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 log = logging.getLogger("docker_tutor.slack")
 
@@ -119,24 +120,34 @@ def _retry_number(request: BoltRequest) -> str | None:
     return None if attempt in (None, 0) else str(attempt)
 
 
-def register(app: App, cache: SeenCache | None = None) -> SeenCache:
-    """Install the deduplicating middleware; returns the cache it uses."""
-    seen = cache if cache is not None else SeenCache()
+class Deduplicate(Middleware):
+    """The global middleware: a request seen before is acknowledged and not run again.
 
-    def deduplicate(request: BoltRequest, next_: Callable[[], None]) -> BoltResponse | None:
-        key = dedupe_key(request.body)
+    A :class:`~slack_bolt.middleware.Middleware` of its own (not a function Bolt wraps):
+    Bolt calls it with the request directly, without working out which arguments a
+    function wants on every request (that injection costs more than the dedupe itself).
+    """
+
+    def __init__(self, seen: SeenCache) -> None:
+        self.seen = seen
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        """Let a request through the first time its key is seen; answer a repeat at once."""
+        key = dedupe_key(req.body)
         # Bolt runs the listeners after the middleware chain returns, in this same thread
         # (process_before_response): set the key for them; every request sets it afresh.
         current_key.set(key)
-        if key is None or seen.first_time(key):
-            next_()
+        if key is None or self.seen.first_time(key):
+            next()
             return None
         log.info("repeat of %s (retry %s): acknowledged, not run again",
-                 key, _retry_number(request) or "-")
+                 key, _retry_number(req) or "-")
         return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
 
-    app.middleware(deduplicate)
+
+def register(app: App, cache: SeenCache | None = None) -> SeenCache:
+    """Install the deduplicating middleware; returns the cache it uses."""
+    seen = cache if cache is not None else SeenCache()
+    app.middleware(Deduplicate(seen))
     return seen
-
-
-__all__ = ["SeenCache", "current_key", "dedupe_key", "register"]

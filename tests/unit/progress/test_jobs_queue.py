@@ -201,14 +201,14 @@ def test_acks_at_once_commit_together_each_with_its_own_answer(queue: SqlJobQueu
 def test_a_failed_group_commit_answers_every_ack_in_it_with_an_error(
         queue: SqlJobQueue, mocker: MockerFixture) -> None:
     """The database refuses the batch: each waiting ack gets the store's error, none hangs or gets an id."""
-    from sqlalchemy.exc import OperationalError
+    import sqlite3
 
     from bot.errors import StoreError
 
     if queue.engine.dialect.name != "sqlite":
         pytest.skip("group commit is SQLite's")
-    mocker.patch.object(queue.engine, "begin",
-                        side_effect=OperationalError("INSERT", {}, Exception("disk I/O error")))
+    mocker.patch.object(queue.engine, "raw_connection",
+                        side_effect=sqlite3.OperationalError("disk I/O error"))
     start = threading.Barrier(5)
     raised: list[str] = []
 
@@ -226,3 +226,61 @@ def test_a_failed_group_commit_answers_every_ack_in_it_with_an_error(
         thread.join(10)
     assert not any(t.is_alive() for t in threads)
     assert len(raised) == 5 and all("not answering" in m for m in raised)
+
+
+def test_the_group_commits_rows_are_the_core_inserts_rows(queue: SqlJobQueue) -> None:
+    """Every column the SQLite writer stores reads back as a Core insert's does (JSON, times, NULLs)."""
+    from sqlalchemy import select
+
+    from bot.progress.models import QueuedJob
+    from bot.progress.queue import _ENQUEUE, ENQUEUED
+    from bot.progress.records import utcnow
+
+    if queue.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's")
+    reply_to = {"response_url": "http://127.0.0.1:1/r", "nested": {"a": [1, "é"]}}
+    fast = queue.enqueue("slack:U1", "docker ps", reply_to, request_key="fast")
+    with queue.engine.begin() as connection:
+        core = connection.execute(_ENQUEUE, {
+            "request_key": "core", "learner_key": "slack:U1", "line": "docker ps",
+            "reply_to": reply_to, "state": "queued", "posts": 0,
+            "created_at": utcnow(),
+        }).scalar_one()
+    with queue.engine.connect() as connection:
+        rows = {r.id: r for r in connection.execute(select(QueuedJob.__table__)).all()}
+    mine, theirs = rows[fast]._asdict(), rows[core]._asdict()
+    for column in ("id", "request_key", "created_at"):
+        mine.pop(column), theirs.pop(column)
+    assert mine == theirs and mine["reply_to"] == reply_to
+    assert rows[fast].created_at.tzinfo == rows[core].created_at.tzinfo
+    assert {name for name, _ in queue._insert_params} == set(ENQUEUED)
+
+
+def test_a_writer_connection_that_failed_is_replaced(queue: SqlJobQueue,
+                                                     mocker: MockerFixture) -> None:
+    """A commit that fails drops the writer's connection; the next ack gets a new one and works."""
+    import sqlite3
+
+    from bot.errors import StoreError
+
+    if queue.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's")
+    assert queue.enqueue("slack:U1", "docker ps", {}) is not None
+    broken = queue._writer
+    assert broken is not None
+    real = broken.driver_connection
+    proxy = mocker.MagicMock(wraps=real)
+    proxy.commit.side_effect = sqlite3.OperationalError("disk I/O error")
+    mocker.patch.object(type(broken), "driver_connection", new=proxy)
+    with pytest.raises(StoreError):
+        queue.enqueue("slack:U1", "docker ps 2", {})
+    mocker.stopall()
+    assert queue._writer is None
+    assert queue.enqueue("slack:U1", "docker ps 3", {}) is not None
+    from sqlalchemy import select
+
+    from bot.progress.models import QueuedJob
+
+    with queue.engine.connect() as connection:  # the failed batch was rolled back
+        lines = connection.execute(select(QueuedJob.line).order_by(QueuedJob.id)).scalars().all()
+    assert lines == ["docker ps", "docker ps 3"]

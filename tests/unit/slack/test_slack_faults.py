@@ -48,10 +48,12 @@ def test_sqlite_down_at_ack_time_says_it_did_not_run(
     """Every command acknowledged while the queue's database fails says so in the ack."""
     with FakeSlack(token=TOKEN) as fake, queued_stack(settings, tutor_no_engine, fake) as stack:
         down = OperationalError("INSERT", {}, Exception("disk I/O error"))
+        assert stack.queue._writer is None  # no ack yet: the group commit's connection is new
         for part in ("engine", "_sessions"):  # every way the queue reaches its database
             broken = mocker.patch.object(stack.queue, part)
             broken.begin.side_effect = down
             broken.connect.side_effect = down
+            broken.raw_connection.side_effect = down
         for command, text in (("/docker", "ps"), ("/tutor", "status"), ("/tutor", "next")):
             _refused_at_ack(stack, command, text)
         mocker.stopall()
