@@ -46,6 +46,10 @@ from tests.engines.probe import engine_fault
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Every Immortal Database trail built from a learner's kept one is checked against the
+# trail of their whole history (bot/checks/immortal/survival.py): a difference fails.
+os.environ.setdefault("TUTOR_VERIFY_TRAILS", "1")
+
 NO_ENGINE = "tcp://127.0.0.1:1"
 """An engine address that cannot answer: tests without an engine point their sandbox here.
 

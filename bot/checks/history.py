@@ -91,10 +91,15 @@ class Event:
         return self.verb in ("run", "exec") and bool(self.container_id)
 
 
-def events(ctx: CheckContext) -> list[Event]:
-    """Every logged command of the check's history that the sandbox ran, oldest first."""
+def events(ctx: CheckContext, start: int = 0, stop: int | None = None) -> list[Event]:
+    """Every logged command of the check's history that the sandbox ran, oldest first.
+
+    ``start`` and ``stop`` take a slice of the history (indexes stay the history's own).
+    """
     found = []
-    for i, entry in enumerate(ctx.history):
+    stop = len(ctx.history) if stop is None else stop
+    for i in range(start, stop):
+        entry = ctx.history[i]
         facts = entry.facts or {}
         if entry.kind == "docker":
             if entry.exit_status == -1 or "verb" not in facts:

@@ -19,8 +19,12 @@ tutor saw holding the writer's value as it started, on a volume nobody else wrot
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.checks.framework import CheckContext
@@ -28,6 +32,7 @@ from bot.checks.history import Event, events
 from bot.checks.immortal import redis_ops as ops
 from bot.checks.observe import CREATED_VOLUMES, OBSERVED, STARTED_VIEWS
 from bot.errors import CommandRefused
+from bot.progress import CommandEntry
 from bot.sandbox import parse
 
 CHECK = "redis_key_survived"
@@ -169,7 +174,7 @@ class Trail:
     def __init__(self, ctx: CheckContext, writer: str, volume: str, target: str,
                  key: str) -> None:
         self.writer, self.volume, self.target, self.key = writer, volume, target, key
-        self.events = events(ctx)
+        self.events: list[Event] = []
         self.boxes: dict[str, Box] = {}
         self.writes: list[Write] = []
         self.opaque: list[Event] = []
@@ -178,12 +183,67 @@ class Trail:
         self.created: dict[str, int] = {}
         self._calls: dict[int, ops.RedisCall] = {}
         self._taints: dict[str, list[Taint]] = {}
-        self.lost: list[tuple[int, str]] = [
-            (i, e.text) for i, e in enumerate(ctx.history)
-            if e.kind == "docker" and e.exit_status == -2
-        ]
-        for event in self.events:
+        self.lost: list[tuple[int, str]] = []
+        history = ctx.history
+        memo = (ctx.person.key, writer, volume, target, key)
+        done = self._resume(memo, history)
+        if len(history) - 1 > done:  # all but the newest row (the only one that may change)
+            self._read(ctx, done, len(history) - 1)
+            done = len(history) - 1
+            _keep(memo, tuple(history[:done]), self._copy())
+        self._read(ctx, done, len(history))
+        if os.environ.get(VERIFY_ENV) == "1":
+            _verify(self, ctx)
+
+    def _resume(self, memo: tuple[str, ...], history: Sequence[CommandEntry]) -> int:
+        """Start from the kept trail of the learner's history so far, if it still is a prefix.
+
+        Returns how many rows of ``history`` the trail now covers (0: none kept).
+        """
+        with _kept_lock:
+            kept = _kept.get(memo)
+            if kept is not None:
+                _kept.move_to_end(memo)
+        if kept is None:
+            return 0
+        rows, state = kept
+        if len(rows) > len(history) or any(row is not history[i] for i, row in enumerate(rows)):
+            return 0  # another lesson start, a history cut at its limit, rows read afresh
+        state._copy_into(self)
+        return len(rows)
+
+    def _read(self, ctx: CheckContext, start: int, stop: int) -> None:
+        """Register the history's rows ``start`` to ``stop`` (indexes are the history's)."""
+        self.lost += [(i, ctx.history[i].text) for i in range(start, stop)
+                      if ctx.history[i].kind == "docker" and ctx.history[i].exit_status == -2]
+        fresh = events(ctx, start, stop)
+        self.events += fresh
+        for event in fresh:
             self._register(event)
+
+    def _copy(self) -> Trail:
+        """A copy of what was registered (never changed once kept: see :func:`_keep`)."""
+        other = object.__new__(Trail)
+        other.writer, other.volume, other.target, other.key = (
+            self.writer, self.volume, self.target, self.key)
+        self._copy_into(other)
+        return other
+
+    def _copy_into(self, other: Trail) -> None:
+        other.events = list(self.events)
+        other.boxes = {k: replace(b, names=list(b.names), mounts=list(b.mounts),
+                                  command=None if b.command is None else list(b.command))
+                       for k, b in self.boxes.items()}
+        other.writes, other.opaque = list(self.writes), list(self.opaque)
+        other.looks, other.reads = list(self.looks), list(self.reads)
+        other.created, other._calls = dict(self.created), dict(self._calls)
+        other._taints = {}  # over every event: worked out afresh for each trail
+        other.lost = list(self.lost)
+
+    def _state(self) -> tuple[Any, ...]:
+        """Everything registered, comparable (for :func:`_verify`)."""
+        return (self.events, self.boxes, self.writes, self.opaque, self.looks, self.reads,
+                self.created, self._calls, self.lost)
 
     # -- reading the history ----------------------------------------------------------------
 
@@ -412,8 +472,53 @@ class Trail:
         return Proof(read, look, matching[-1], value)
 
 
+MEMO_TRAILS = 1024
+"""How many learners' trails are kept between their lines (least recently used go first)."""
+
+VERIFY_ENV = "TUTOR_VERIFY_TRAILS"
+"""Set to ``1`` (the test suite does): each trail built from a kept one is checked against
+the same trail built from the whole history, and a difference fails loudly."""
+
+_kept: OrderedDict[tuple[str, ...], tuple[tuple[CommandEntry, ...], Trail]] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _keep(memo: tuple[str, ...], rows: tuple[CommandEntry, ...], state: Trail) -> None:
+    """Keep a learner's trail over ``rows`` for their next line.
+
+    Kept: the registering of each row is a fold that only adds, so the trail of a history
+    is the trail of its first rows with the rest registered after. The rows are compared by
+    identity (:class:`~bot.progress.recent.RecentHistory` hands out the same row objects
+    from line to line; a row read afresh, or a history cut at its limit, starts over). The
+    newest row is never kept (its diagnosis is still being noted); the kept state is never
+    changed, each trail copies it.
+    """
+    with _kept_lock:
+        _kept[memo] = (rows, state)
+        _kept.move_to_end(memo)
+        while len(_kept) > MEMO_TRAILS:
+            _kept.popitem(last=False)
+
+
+def _verify(trail: Trail, ctx: CheckContext) -> None:
+    """Fail if ``trail`` differs from the trail of the whole history (see :data:`VERIFY_ENV`)."""
+    whole = object.__new__(Trail)
+    whole.writer, whole.volume, whole.target, whole.key = (
+        trail.writer, trail.volume, trail.target, trail.key)
+    Trail._copy_into(_EMPTY, whole)
+    whole._read(ctx, 0, len(ctx.history))
+    if whole._state() != trail._state():
+        raise AssertionError("a trail resumed from a kept one differs from the whole history's")
+
+
 def _flag(text: str, key: str) -> bool:
     try:
         return parse(text).flag(key)
     except CommandRefused:
         return False
+
+
+_EMPTY = object.__new__(Trail)
+_EMPTY.events, _EMPTY.boxes, _EMPTY.writes, _EMPTY.opaque = [], {}, [], []
+_EMPTY.looks, _EMPTY.reads, _EMPTY.created, _EMPTY._calls = [], [], {}, {}
+_EMPTY._taints, _EMPTY.lost = {}, []

@@ -7,10 +7,16 @@ of possible writes.
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
+from pytest_mock import MockerFixture
+
 from bot.checks.framework import CheckContext
+from bot.checks.immortal import survival
 from bot.checks.immortal.survival import Trail
 from bot.identity import Person
 from bot.progress import CommandEntry
@@ -101,3 +107,74 @@ def test_a_container_whose_own_command_can_write_is_a_taint() -> None:
     found = trail(run(sleeper), run(copier), run(socket))
     assert [(t.name, t.why) for t in found.taints("u1")] == [("copier", "command"),
                                                              ("sock", "command")]
+
+
+def _whole(entries: list[CommandEntry]) -> Trail:
+    """The trail built from every row (a learner seen for the first time: nothing kept)."""
+    person = Person("console", f"whole-{next(_FRESH)}", "W")
+    return Trail(CheckContext(person, cast(Sandbox, None), list(entries)), "redis-1",
+                 "my-redis-data", "/data", "mykey")
+
+
+_FRESH = itertools.count()
+
+
+def _challenge_lines() -> list[CommandEntry]:
+    return [run(W, **CREATED), exec_(W, "redis-cli", "set", "mykey", "v"),
+            exec_(W, "redis-cli", "save"), entry("docker rm -f redis-1", {
+                "verb": "rm", "removed": [{**W, "was_running": True, "force": True}]}),
+            run(R), exec_(R, "redis-cli", "get", "mykey")]
+
+
+def test_a_learners_trail_is_resumed_from_their_last_line_not_rebuilt(
+        monkeypatch: pytest.MonkeyPatch, mocker: MockerFixture) -> None:
+    """Line after line, each row is registered about twice in all, not once per line after it."""
+    monkeypatch.delenv(survival.VERIFY_ENV, raising=False)
+    person = Person("console", f"memo-{id(monkeypatch)}", "M")
+    lines = _challenge_lines() * 10
+    registered = mocker.spy(Trail, "_register")
+    history: list[CommandEntry] = []
+    trails = []
+    for line in lines:
+        history.append(line)
+        trails.append(Trail(CheckContext(person, cast(Sandbox, None), list(history)),
+                            "redis-1", "my-redis-data", "/data", "mykey"))
+    assert registered.call_count <= 2 * len(lines)  # rebuilt each line: 1 + 2 + ... + 60
+    mocker.stopall()
+    for k, resumed in enumerate(trails, start=1):
+        assert resumed._state() == _whole(lines[:k])._state()
+
+
+def test_a_row_read_afresh_or_a_new_lesson_start_is_not_resumed_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows that are not the very objects kept (re-read, another start) rebuild the trail."""
+    monkeypatch.setenv(survival.VERIFY_ENV, "1")
+    person = Person("console", f"fresh-{id(monkeypatch)}", "F")
+    lines = _challenge_lines()
+    for k in range(1, len(lines) + 1):
+        Trail(CheckContext(person, cast(Sandbox, None), lines[:k]), "redis-1", "my-redis-data",
+              "/data", "mykey")
+    copies = [replace(line) for line in lines]  # equal rows, other objects
+    again = Trail(CheckContext(person, cast(Sandbox, None), copies), "redis-1",
+                  "my-redis-data", "/data", "mykey")
+    assert again._state() == _whole(lines)._state()
+    shorter = Trail(CheckContext(person, cast(Sandbox, None), lines[:2]), "redis-1",
+                    "my-redis-data", "/data", "mykey")
+    assert shorter._state() == _whole(lines[:2])._state()
+
+
+def test_the_verification_fails_loudly_on_a_kept_trail_that_went_wrong(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept trail changed behind the memo's back is caught when the test suite verifies."""
+    monkeypatch.setenv(survival.VERIFY_ENV, "1")
+    person = Person("console", f"wrong-{id(monkeypatch)}", "W")
+    lines = _challenge_lines()
+    for k in range(1, 4):
+        Trail(CheckContext(person, cast(Sandbox, None), lines[:k]), "redis-1", "my-redis-data",
+              "/data", "mykey")
+    memo = (person.key, "redis-1", "my-redis-data", "/data", "mykey")
+    _, kept = survival._kept[memo]
+    kept.writes.append(survival.Write(0, "x", "u1", 0, "forged"))
+    with pytest.raises(AssertionError, match="differs from the whole history"):
+        Trail(CheckContext(person, cast(Sandbox, None), lines[:4]), "redis-1",
+              "my-redis-data", "/data", "mykey")
