@@ -74,17 +74,40 @@ _TOUCH = (update(Learner).where(Learner.key == bindparam("learner_key"))
           .returning(Learner.id, Learner.current_lesson, Learner.display_name, Learner.line_seq))
 """What :meth:`ProgressStore.enter` runs first, built once (each learner command runs it)."""
 
-_POSITION = (select(LessonProgress.lesson_id, LessonProgress.current_step,
-                    LessonProgress.started_at, LessonProgress.completed_at)
-             .where(LessonProgress.learner_id == bindparam("learner_id"),
-                    LessonProgress.lesson_id == bindparam("lesson_id")))
-"""A learner's position in a lesson, as the columns a :class:`LessonState` needs."""
+_POSITION_AND_STEPS = (
+    select(LessonProgress.lesson_id, LessonProgress.current_step, LessonProgress.started_at,
+           LessonProgress.completed_at, StepProgress.step_id,
+           StepProgress.completed_at.label("step_completed_at"), StepProgress.hints_shown,
+           StepProgress.check_attempts, StepProgress.failed_checks)
+    .outerjoin(StepProgress, (StepProgress.learner_id == LessonProgress.learner_id)
+               & (StepProgress.lesson_id == LessonProgress.lesson_id))
+    .where(LessonProgress.learner_id == bindparam("learner_id"),
+           LessonProgress.lesson_id == bindparam("lesson_id")))
+"""A learner's position in a lesson and their step states in it, in one read (one row per
+step, or one row with no step)."""
 
 _STEPS = (select(StepProgress.step_id, StepProgress.completed_at, StepProgress.hints_shown,
                  StepProgress.check_attempts, StepProgress.failed_checks)
           .where(StepProgress.learner_id == bindparam("learner_id"),
                  StepProgress.lesson_id == bindparam("lesson_id")))
 """A learner's step states in a lesson."""
+
+
+def _lesson_state(connection: Connection, learner_id: int, lesson_id: str) -> LessonState | None:
+    """The learner's state in a lesson, read in one statement (``None``: never started)."""
+    rows = connection.execute(_POSITION_AND_STEPS, {"learner_id": learner_id,
+                                                    "lesson_id": lesson_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return LessonState(
+        lesson_id=first.lesson_id, current_step=first.current_step,
+        started_at=first.started_at, completed_at=first.completed_at,
+        steps={r.step_id: StepState(step_id=r.step_id, completed_at=r.step_completed_at,
+                                    hints_shown=r.hints_shown, check_attempts=r.check_attempts,
+                                    failed_checks=r.failed_checks)
+               for r in rows if r.step_id is not None},
+    )
 
 
 @contextmanager
@@ -177,8 +200,7 @@ class ProgressStore(PlacementMixin, CommandLogMixin, AlertsMixin):
                 row.display_name != person.display_name
             if row is not None and not renamed:
                 lesson_id: str | None = row.current_lesson
-                progress = self._progress_row(connection, row.id, lesson_id) if lesson_id else None
-                state = None if progress is None else self._state(connection, row.id, progress)
+                state = _lesson_state(connection, row.id, lesson_id) if lesson_id else None
                 return Position(row.id, lesson_id, state, row.line_seq)
         with self.session() as session:  # new (or renamed): made and updated through the ORM
             learner = self._learner(session, person)
@@ -328,12 +350,6 @@ class ProgressStore(PlacementMixin, CommandLogMixin, AlertsMixin):
                 .order_by(LessonProgress.started_at)
             ).all()
             return [self._state(session, learner.id, row) for row in rows]
-
-    @staticmethod
-    def _progress_row(connection: Connection, learner_id: int, lesson_id: str) -> Any:
-        """The learner's position in a lesson as a plain row (the columns :meth:`_state` reads)."""
-        return connection.execute(_POSITION, {"learner_id": learner_id,
-                                              "lesson_id": lesson_id}).one_or_none()
 
     def _state(self, db: Session | Connection, learner_id: int, progress: Any) -> LessonState:
         """The state from a position (a :class:`LessonProgress` or a row of its columns)."""

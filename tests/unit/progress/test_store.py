@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_mock import MockerFixture
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.errors import StoreError
 from bot.identity import Person
@@ -82,10 +83,20 @@ def test_enter_records_activity_and_reads_the_position(store: ProgressStore) -> 
     store.start_lesson(person, "l", "a")
     store.complete_step(person, "l", "a")
     store.move_to(person, "l", "b")
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]).split()[0].upper())
+
+    event.listen(store.engine, "before_cursor_execute", seen)
     position = store.enter(person)
+    event.remove(store.engine, "before_cursor_execute", seen)
+    assert statements == ["UPDATE", "SELECT"]  # touched and counted, then the lesson: one read
     assert position.learner_id == fresh.learner_id
     assert position.lesson_id == "l" and position.state is not None
     assert position.state.current_step == "b" and position.state.completed("a")
+    assert position.state == store.lesson_state(person, "l")
+    assert position.line_seq == fresh.line_seq + 1
     assert store.learner_activity()[person.key] > first_seen
     store.reset_lesson(person, "l")  # the lesson stays current, its progress is gone
     assert store.enter(person).state is None
