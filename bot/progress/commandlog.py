@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.identity import Person
@@ -105,27 +105,20 @@ class CommandLogMixin:
         read after each line) reads only the rows new since the last read
         (:class:`~bot.progress.recent.RecentHistory`).
         """
-        query = (
-            select(CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
-                   CommandLog.kind, CommandLog.text, CommandLog.exit_status,
-                   CommandLog.duration_ms, CommandLog.output, CommandLog.facts,
-                   CommandLog.diagnosis)
-            .join(Learner, Learner.id == CommandLog.learner_id)
-            .where(Learner.key == learner_key)
-        )
-        if lesson_id is not None:
-            query = query.where(CommandLog.lesson_id == lesson_id)
-        if kind is not None:
-            query = query.where(CommandLog.kind == kind)
-        if since is not None:
-            query = query.where(CommandLog.at >= since)
-
         def whole(last: int | None) -> list[CommandEntry]:
-            ordered = query.order_by(CommandLog.id.desc())
+            query = (select(*_COLUMNS).join(Learner, Learner.id == CommandLog.learner_id)
+                     .where(Learner.key == learner_key))
+            if lesson_id is not None:
+                query = query.where(CommandLog.lesson_id == lesson_id)
+            if kind is not None:
+                query = query.where(CommandLog.kind == kind)
+            if since is not None:
+                query = query.where(CommandLog.at >= since)
+            query = query.order_by(CommandLog.id.desc())
             if last is not None:
-                ordered = ordered.limit(last)
+                query = query.limit(last)
             with self.connection() as connection:
-                rows = list(_entries(connection.execute(ordered)))
+                rows = list(_entries(connection.execute(query)))
             rows.reverse()
             return rows
 
@@ -134,8 +127,8 @@ class CommandLogMixin:
 
         def newer(first_id: int) -> list[CommandEntry]:
             with self.connection() as connection:
-                return list(_entries(connection.execute(
-                    query.where(CommandLog.id >= first_id).order_by(CommandLog.id))))
+                return list(_entries(connection.execute(_NEWER, {
+                    "learner_key": learner_key, "since": since, "first_id": first_id})))
 
         return self._recent.read(learner_key, since, limit, whole, newer)
 
@@ -160,10 +153,28 @@ class CommandLogMixin:
                 added["said"] = printable(said[:OUTPUT_KEEP])
                 values["diagnosis"] = diagnosis
             merged = {**(facts or {}), **added}
-            connection.execute(update(CommandLog).where(CommandLog.id == entry_id).values(
-                facts=merged, **values))
+            connection.execute(_NOTE_SAID if values else _NOTE, {
+                "entry_id": entry_id, "facts": merged, **values})
         self._written.keep(entry_id, merged)
 
+
+_COLUMNS = (CommandLog.id, CommandLog.at, CommandLog.lesson_id, CommandLog.step_id,
+            CommandLog.kind, CommandLog.text, CommandLog.exit_status, CommandLog.duration_ms,
+            CommandLog.output, CommandLog.facts, CommandLog.diagnosis)
+
+_NEWER = (select(*_COLUMNS)
+          .where(CommandLog.learner_id == select(Learner.id).where(
+              Learner.key == bindparam("learner_key")).scalar_subquery(),
+                 CommandLog.id >= bindparam("first_id"), CommandLog.at >= bindparam("since"))
+          .order_by(CommandLog.id))
+"""A learner's rows from one id on (what :class:`RecentHistory` asks after each line), built
+once. The learner is a subquery, so the engine walks the log from that id (its primary key)
+rather than all the learner's rows of the lesson."""
+
+_NOTE = (update(CommandLog).where(CommandLog.id == bindparam("entry_id"))
+         .values(facts=bindparam("facts")))
+_NOTE_SAID = _NOTE.values(diagnosis=bindparam("diagnosis"))
+"""What a check found after a line (and the diagnosis said), noted on its row: built once."""
 
 _APPEND = insert(CommandLog).returning(CommandLog.id)
 """The log's insert, built once: each entry only binds its values."""
