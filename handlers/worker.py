@@ -251,6 +251,78 @@ class JobRunner:
                 self.stop.wait(0.5 * (attempt + 1))
 
 
+class QueueOnThread:
+    """The worker's queue, every call made on one thread that keeps the process's priority.
+
+    A worker runs at a lower CPU priority than the acknowledging processes (:data:`NICE`),
+    but its queue writes take the same SQLite write lock as their acks: a worker thread
+    preempted while holding it would hold every ack up (priority inversion). On Linux a
+    priority belongs to a thread, and threads inherit their creator's: this thread is made
+    before the process lowers its own (:func:`run_worker`), so the lock is only ever held at
+    the acks' priority. Elsewhere it is niced with the rest, as before. Errors raised by a
+    call are raised to its caller.
+    """
+
+    def __init__(self, jobs: JobQueue) -> None:
+        self._jobs = jobs
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="job-queue")
+        self.native_id: int = self._thread.submit(threading.get_native_id).result()
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._thread.submit(getattr(self._jobs, method), *args, **kwargs).result()
+
+    def enqueue(self, learner_key: str, line: str, reply_to: dict[str, Any], *,
+                request_key: str | None = None) -> int | None:
+        """See :meth:`JobQueue.enqueue`."""
+        return self._call("enqueue", learner_key, line, reply_to,  # type: ignore[no-any-return]
+                          request_key=request_key)
+
+    def claim(self, owner: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Job | None:
+        """See :meth:`JobQueue.claim`."""
+        return self._call("claim", owner, lease_seconds=lease_seconds)  # type: ignore[no-any-return]
+
+    def start(self, job_id: int, owner: str) -> bool:
+        """See :meth:`JobQueue.start`."""
+        return bool(self._call("start", job_id, owner))
+
+    def heartbeat(self, owner: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
+        """See :meth:`JobQueue.heartbeat`."""
+        return int(self._call("heartbeat", owner, lease_seconds=lease_seconds))
+
+    def finish(self, job_id: int, owner: str, outcome: str) -> bool:
+        """See :meth:`JobQueue.finish`."""
+        return bool(self._call("finish", job_id, owner, outcome))
+
+    def count_post(self, job_id: int) -> int:
+        """See :meth:`JobQueue.count_post`."""
+        return int(self._call("count_post", job_id))
+
+    def pending(self) -> int:
+        """See :meth:`JobQueue.pending`."""
+        return int(self._call("pending"))
+
+    def ping(self) -> None:
+        """See :meth:`JobQueue.ping`."""
+        self._call("ping")
+
+    def close(self) -> None:
+        """Close the queue, then stop the thread."""
+        try:
+            self._call("close")
+        finally:
+            self._thread.shutdown(wait=True)
+
+
+def thread_nice(native_id: int) -> int | None:
+    """The nice value of one of this process's threads (Linux), or ``None`` when unknown."""
+    try:
+        with open(f"/proc/self/task/{native_id}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[16])  # the 19th field of stat; the first two are before ")"
+
+
 def _lower_priority() -> None:
     try:
         nice = int(os.environ.get("TUTOR_WORKER_NICE", NICE))
@@ -274,11 +346,11 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None,
     from bot.jobs.ordered import KeyedExecutor
 
     check_settings(settings)
-    _lower_priority()
+    jobs = QueueOnThread(build_queue(settings))  # its thread keeps the acks' priority
+    _lower_priority()  # this thread, and every thread it starts from now on
     stop = stop if stop is not None else threading.Event()
     restore = stop_on_signals(stop)
     tutor = build_service(settings)
-    jobs = build_queue(settings)
     executor = KeyedExecutor(2, thread_name_prefix="worker-misc")
     keeper = tutor.start_housekeeping() if housekeeping else None
     runtime = Runtime(tutor=tutor, client=web_client(settings), executor=executor)
@@ -299,5 +371,5 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None,
     return 0
 
 
-__all__ = ["INTERRUPTED", "JobRunner", "LimitedResponseUrl", "destination", "lease_seconds",
-           "run_worker"]
+__all__ = ["INTERRUPTED", "JobRunner", "LimitedResponseUrl", "QueueOnThread", "destination",
+           "lease_seconds", "run_worker", "thread_nice"]

@@ -264,6 +264,36 @@ def shared_port(host: str, port: int) -> socket.socket:
     return sock
 
 
+HTTP_NICE = -10
+"""The CPU priority the acknowledging processes ask for (``TUTOR_HTTP_NICE``; ``0``: as
+started). An ack is a signature check and one insert, due within Slack's 3 seconds;
+during a class the engine's own processes (dockerd, containerd, runc) want the same
+cores, and the workers already run below them (``TUTOR_WORKER_NICE``)."""
+
+
+def raise_priority() -> int:
+    """Give this process :data:`HTTP_NICE` when the system allows it; the nice value it has.
+
+    A negative nice needs ``CAP_SYS_NICE`` (root) or an ``RLIMIT_NICE`` that allows it
+    (docker-compose.yml gives the unprivileged bot ``ulimits: nice: 30``, enough for -10).
+    Without either the process keeps its priority, and says so once in the log.
+    """
+    try:
+        wanted = int(os.environ.get("TUTOR_HTTP_NICE", HTTP_NICE))
+    except ValueError:
+        wanted = HTTP_NICE
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if wanted >= current:
+        return current
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, wanted)
+    except OSError:
+        log.info("acks keep nice %d: %d needs CAP_SYS_NICE or a nice limit (ulimit -e)",
+                 current, wanted)
+        return current
+    return wanted
+
+
 def run_http(settings: Settings, host: str, port: int,
              build: Callable[[Settings], SlackASGI] = build_asgi) -> None:
     """Serve HTTP until SIGTERM/SIGINT (call from a process's main thread).
@@ -275,6 +305,7 @@ def run_http(settings: Settings, host: str, port: int,
         build: Makes the app (the bench passes a bare Bolt app's).
     """
     logging.basicConfig(level=logging.INFO)
+    raise_priority()
     sock = shared_port(host, port)
     asgi = build(settings)
     try:
