@@ -485,8 +485,14 @@ def cli_class(engines: Sequence[Engine], learners: int) -> ClassRun:
 # -- the suite ------------------------------------------------------------------------------
 
 
-OPTIONS = (EngineOptions(label="bpool1", runsc=False, extra={"debug": True}),
-           EngineOptions(label="bpool2", runsc=False, extra={"debug": True}))
+STORAGE = os.environ.get("BENCH_POOL_STORAGE") or "vfs"
+"""The engines' storage (``BENCH_POOL_STORAGE``: ``vfs``, the default, as in earlier runs, or
+``btrfs``). vfs copies a whole image for every container it creates, which the tutor's
+witness containers pay; btrfs is copy-on-write like a production engine's overlay2, but
+its loop file's writes load this machine's disk."""
+
+OPTIONS = (EngineOptions(label="bpool1", runsc=False, extra={"debug": True}, storage=STORAGE),
+           EngineOptions(label="bpool2", runsc=False, extra={"debug": True}, storage=STORAGE))
 """Debug logs list every request the engines answer (:class:`RequestLogs`)."""
 
 
@@ -587,7 +593,8 @@ def run(session: bench.BenchSession) -> None:
         session.note(ratios)
     session.note(f"{learners} learners, each: {'; '.join(f'`{c}`' for c in CHALLENGE)}. Tutor "
                  f"learners first walk to the challenge step ({CHALLENGE_LESSON}), untimed.")
-    session.note("Engines: tests.engines launcher, hardened profile (vfs, no bridge, userns-remap), "
+    session.note(f"Engines: tests.engines launcher, hardened profile ({STORAGE}, no bridge, "
+                 "userns-remap), "
                  "runc; CLI users get the tutor's limits (`" + " ".join(CLI_FLAGS) + "`).")
     for problem in problems:
         session.note(f"clean-up problem: {problem}")
