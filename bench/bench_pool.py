@@ -395,6 +395,13 @@ def tutor_class(session: bench.BenchSession, engines: Sequence[Engine], learners
             run.errors += [f"{entry.text}: exit {entry.exit_status}: {entry.output.strip()[:120]}"
                            for entry in final.values() if entry.exit_status > 0]
             run.confirmed = run.confirmed and completed(tutor, person)
+            if not run.confirmed:  # why, from the log: each line, its status and diagnosis
+                trail = "; ".join(
+                    f"{entry.text} -> {entry.exit_status}"
+                    f" [{(entry.facts or {}).get('found') or entry.diagnosis or ''}]"
+                    f" {entry.output.strip()[:60]!r}"
+                    for entry in tutor.store.history(person, kind="docker", limit=attempts))
+                run.errors.append(f"not confirmed: {trail}")
             sandbox = tutor.sandbox
             run.engine = (sandbox.engine_for(person) if isinstance(sandbox, SandboxPool)
                           else engines[0].docker_host)
