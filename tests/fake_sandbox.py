@@ -352,7 +352,7 @@ class FakeSandbox:
         return None if name not in mine.images else path in mine.image_files.get(name, set())
 
     def redis_witness(self, person: Person, name: str, key: str, target: str,
-                      options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
+                      options: Mapping[str, str], *, wait: float = 10.0) -> dict[str, Any]:
         """What a witness would load: ``key`` from the container's Redis keys, database 0."""
         self._engine()
         container = self.learner(person).containers.get(name)

@@ -48,6 +48,7 @@ from bot.sandbox.policy.parser import Command
 from bot.sandbox.pool.addresses import engine_environment, socket_accepts
 from bot.sandbox.pool.janitor import Janitor
 from bot.sandbox.protocol import LearnerSandbox
+from bot.sandbox.redis.witness import LOAD_SECONDS
 from bot.sandbox.resources.witness import WITNESS_SECONDS
 from bot.sandbox.views import (
     ContainerView,
@@ -379,7 +380,8 @@ class SandboxPool:
         """The tutor's own Redis read on the person's network, on their engine."""
         return self._on(person, lambda s: s.witness_redis(person, network, host, key))
     def redis_witness(self, person: Person, name: str, key: str, target: str,
-                      options: Mapping[str, str], *, wait: float = 5.0) -> dict[str, Any]:
+                      options: Mapping[str, str], *,
+                      wait: float = LOAD_SECONDS) -> dict[str, Any]:
         """What the person's Redis container finds of ``key`` on its volume, by the witness."""
         return self._on(person, lambda s: s.redis_witness(person, name, key, target, options,
                                                           wait=wait))

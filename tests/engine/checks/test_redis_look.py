@@ -154,3 +154,23 @@ def test_how_a_container_ended_reads_its_log_only_when_the_ending_needs_explaini
                                                  "running": False}
     assert dict(made) == {"GET /containers/{id}/json": 1}  # no log read
     assert sandbox.ending(alice, "nothing-here") is None
+
+
+@pytest.mark.docker
+def test_files_redis_cannot_load_end_the_witness_at_once_with_the_servers_words(
+        tutor: Tutor, alice: Person) -> None:
+    """A dump.rdb that is not one: the witness's Redis exits, and the witness says so at once."""
+    import time
+
+    tutor.handle(alice, "docker run -d --name w -v data:/data busybox sh -c "
+                        "'echo not-a-snapshot > /data/dump.rdb; sleep 300'")
+    tutor.handle(alice, "docker run -d --name r -v data:/data redis")
+    sandbox = tutor.sandbox
+    assert isinstance(sandbox, Sandbox)
+    began = time.monotonic()
+    record = sandbox.redis_witness(alice, "r", "k", "/data", {}, wait=60.0)
+    took = time.monotonic() - began
+    assert record["reachable"] is False
+    assert any("Bad file format" in line or "Wrong signature" in line
+               for line in record.get("log", [])), record
+    assert took < 30, f"the witness waited {took:.1f} s of 60 for a server that had exited"
