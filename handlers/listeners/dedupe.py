@@ -151,3 +151,6 @@ def register(app: App, cache: SeenCache | None = None) -> SeenCache:
     seen = cache if cache is not None else SeenCache()
     app.middleware(Deduplicate(seen))
     return seen
+
+
+__all__ = ["Deduplicate", "SeenCache", "current_key", "dedupe_key", "register"]
