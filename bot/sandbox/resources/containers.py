@@ -164,35 +164,41 @@ class ContainersMixin(SandboxBase):
         out, code = [], 0
         deadline = self._line_deadline()
         for index, ref in enumerate(refs):
-            container = self._known_named(ns, ref) if known else None
-            if container is None:
-                container = self._find_container(ns, ref)
-            if container is None:
+            share = max(0.0, deadline - time.monotonic()) / (len(refs) - index)
+            try:
+                found, error = self._act_on(ns, ref, act, min(seconds, int(share)), known=known)
+            except docker.errors.APIError as exc:
+                found = True
+                error = f"Error response from daemon: {self._rewrite(ns, str(exc.explanation))}"
+            if not found:
                 out.append(NOT_FOUND.format(ref))
                 code = 1
                 continue
-            share = max(0.0, deadline - time.monotonic()) / (len(refs) - index)
-            try:
-                try:
-                    error = act(container, min(seconds, int(share)))
-                except docker.errors.NotFound:
-                    if not is_lite(container):
-                        raise
-                    self._identities.forget(ns.learner, ns.engine_name(ref))  # gone meanwhile
-                    container = self._find_container(ns, ref)
-                    if container is None:
-                        out.append(NOT_FOUND.format(ref))
-                        code = 1
-                        continue
-                    error = act(container, min(seconds, int(share)))
-            except docker.errors.APIError as exc:
-                error = f"Error response from daemon: {self._rewrite(ns, str(exc.explanation))}"
             if error:
                 out.append(error + "\n")
                 code = 1
             else:
                 out.append(ref + "\n")
         return code, "".join(out)
+
+    def _act_on(self, ns: Namespace, ref: str, act: Callable[[Container, int], str | None],
+                wait: int, *, known: bool) -> tuple[bool, str | None]:
+        """``act`` on the learner's container ``ref``: ``(found, act's error)``.
+
+        With ``known``, first on the container the learner's last line read
+        (:meth:`_known_named`); if the engine no longer has that id, the name is forgotten
+        and looked up afresh, as without ``known``.
+        """
+        kept = self._known_named(ns, ref) if known else None
+        if kept is not None:
+            try:
+                return True, act(kept, wait)
+            except docker.errors.NotFound:
+                self._identities.forget(ns.learner, ns.engine_name(ref))  # gone meanwhile
+        container = self._find_container(ns, ref)
+        if container is None:
+            return False, None
+        return True, act(container, wait)
 
     def _do_rm(
         self, person: Person, ns: Namespace, command: Command, plan: Plan
