@@ -19,6 +19,7 @@ tutor saw holding the writer's value as it started, on a volume nobody else wrot
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections import OrderedDict
@@ -172,7 +173,7 @@ class Trail:
     """
 
     def __init__(self, ctx: CheckContext, writer: str, volume: str, target: str,
-                 key: str) -> None:
+                 key: str, *, resume: bool = True) -> None:
         self.writer, self.volume, self.target, self.key = writer, volume, target, key
         self.events: list[Event] = []
         self.boxes: dict[str, Box] = {}
@@ -185,6 +186,9 @@ class Trail:
         self._taints: dict[str, list[Taint]] = {}
         self.lost: list[tuple[int, str]] = []
         history = ctx.history
+        if not resume:  # the whole history, nothing kept (what _verify compares with)
+            self._read(ctx, 0, len(history))
+            return
         memo = (ctx.person.key, writer, volume, target, key)
         done = self._resume(memo, history)
         if len(history) - 1 > done:  # all but the newest row (the only one that may change)
@@ -223,9 +227,7 @@ class Trail:
 
     def _copy(self) -> Trail:
         """A copy of what was registered (never changed once kept: see :func:`_keep`)."""
-        other = object.__new__(Trail)
-        other.writer, other.volume, other.target, other.key = (
-            self.writer, self.volume, self.target, self.key)
+        other = copy.copy(self)
         self._copy_into(other)
         return other
 
@@ -502,11 +504,7 @@ def _keep(memo: tuple[str, ...], rows: tuple[CommandEntry, ...], state: Trail) -
 
 def _verify(trail: Trail, ctx: CheckContext) -> None:
     """Fail if ``trail`` differs from the trail of the whole history (see :data:`VERIFY_ENV`)."""
-    whole = object.__new__(Trail)
-    whole.writer, whole.volume, whole.target, whole.key = (
-        trail.writer, trail.volume, trail.target, trail.key)
-    Trail._copy_into(_EMPTY, whole)
-    whole._read(ctx, 0, len(ctx.history))
+    whole = Trail(ctx, trail.writer, trail.volume, trail.target, trail.key, resume=False)
     if whole._state() != trail._state():
         raise AssertionError("a trail resumed from a kept one differs from the whole history's")
 
@@ -517,8 +515,3 @@ def _flag(text: str, key: str) -> bool:
     except CommandRefused:
         return False
 
-
-_EMPTY = object.__new__(Trail)
-_EMPTY.events, _EMPTY.boxes, _EMPTY.writes, _EMPTY.opaque = [], {}, [], []
-_EMPTY.looks, _EMPTY.reads, _EMPTY.created, _EMPTY._calls = [], [], {}, {}
-_EMPTY._taints, _EMPTY.lost = {}, []

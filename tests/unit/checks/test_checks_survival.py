@@ -7,7 +7,6 @@ of possible writes.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -110,13 +109,10 @@ def test_a_container_whose_own_command_can_write_is_a_taint() -> None:
 
 
 def _whole(entries: list[CommandEntry]) -> Trail:
-    """The trail built from every row (a learner seen for the first time: nothing kept)."""
-    person = Person("console", f"whole-{next(_FRESH)}", "W")
-    return Trail(CheckContext(person, cast(Sandbox, None), list(entries)), "redis-1",
-                 "my-redis-data", "/data", "mykey")
-
-
-_FRESH = itertools.count()
+    """The trail built from every row, nothing kept used."""
+    return Trail(CheckContext(Person("console", "whole", "W"), cast(Sandbox, None),
+                              list(entries)), "redis-1", "my-redis-data", "/data", "mykey",
+                 resume=False)
 
 
 def _challenge_lines() -> list[CommandEntry]:
