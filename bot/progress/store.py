@@ -206,8 +206,8 @@ class ProgressStore(PlacementMixin, CommandLogMixin, AlertsMixin):
             learner = self._learner(session, person)
             learner.line_seq = (learner.line_seq or 0) + 1
             lesson_id = learner.current_lesson
-            progress = self._progress(session, learner, lesson_id) if lesson_id else None
-            state = None if progress is None else self._state(session, learner.id, progress)
+            state = (_lesson_state(session.connection(), learner.id, lesson_id)
+                     if lesson_id else None)
             return Position(learner.id, lesson_id, state, learner.line_seq)
 
     # -- coordination between replicas ---------------------------------------------------
