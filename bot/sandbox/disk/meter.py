@@ -108,11 +108,16 @@ for a in "$@"; do
   esac
 done
 run
+echo END
 """
 """The measurement, run by ``sh -c`` in the meter; arguments: cap, seconds, driver, then
 per learner ``@<learner>`` followed by ``v:<volume>``, ``u:<container id>`` (layer) and
 ``p:<container id>`` (processes of a running container). Names are engine names
-(``[A-Za-z0-9_.-]``) and hex ids: nothing needs quoting."""
+(``[A-Za-z0-9_.-]``) and hex ids: nothing needs quoting. Its last line is ``END``: output
+without it is not a measurement (the exec never ran, or was killed part way)."""
+
+END = "END"
+"""The script's last line (see :data:`SCRIPT`)."""
 
 
 @dataclass
@@ -183,6 +188,10 @@ class MeterRefused(RuntimeError):
     """The engine will not create or start the meter (a host path, ``pid=host`` refused...)."""
 
 
+class MeterFailed(RuntimeError):
+    """A look whose script did not finish: its output is not a measurement, the next look tries again."""
+
+
 class Meter:
     """The meter container of one engine and namespace, created on first use.
 
@@ -242,6 +251,35 @@ class Meter:
         self._id = cid
         return cid
 
+    def _run(self, command: list[str]) -> str:
+        """The standard output of the script ``command`` run in the meter (started if needed).
+
+        The engine reports a container that exits around an exec three ways: 409 on the
+        create, 500 on the start, or an output that is the runtime's complaint. Only an
+        output ending in :data:`END` is the script's.
+
+        Raises:
+            docker.errors.APIError: The engine refused the exec.
+            MeterFailed: The script did not finish.
+        """
+        api = self.client.api
+        execution = api.exec_create(self.ensure(), command, stdout=True, stderr=False)
+        output = api.exec_start(execution["Id"])
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        lines = text.rstrip("\n").rsplit("\n", 1)
+        if lines[-1].strip() != END:
+            raise MeterFailed(f"the look did not finish: {lines[-1].strip()[:200]!r}")
+        return text
+
+    def _running(self) -> bool:
+        """Whether the meter the last exec went to still runs (it may exit between any two requests)."""
+        if self._id is None:
+            return False
+        try:
+            return bool(self.client.api.inspect_container(self._id)["State"]["Running"])
+        except docker.errors.NotFound:
+            return False
+
     def _host_config(self) -> dict[str, Any]:
         api = self.client.api
         root = str(api.info().get("DockerRootDir") or "/var/lib/docker")
@@ -293,16 +331,19 @@ class Meter:
         for learner, parts in sorted(items.items()):
             argv += [f"@{learner}", *parts]
         began = time.monotonic()
-        api = self.client.api
         command = ["sh", "-c", SCRIPT, "meter", *argv]
         try:
-            execution = api.exec_create(self.ensure(), command, stdout=True, stderr=False)
-        except docker.errors.APIError as exc:
-            if exc.status_code not in (404, 409):  # 404 gone, 409 not running: make it again
-                raise
-            self._id = None
-            execution = api.exec_create(self.ensure(), command, stdout=True, stderr=False)
-        output = api.exec_start(execution["Id"])
+            text = self._run(command)
+        except (docker.errors.APIError, MeterFailed):
+            if self._running():
+                raise  # the meter runs: the engine was busy, the caller looks again later
+            self._id = None  # gone or stopped (by an operator, a prune): make it again, once
+            try:
+                text = self._run(command)
+            except (docker.errors.APIError, MeterFailed) as exc:
+                if self._running():
+                    raise
+                reason = exc.explanation if isinstance(exc, docker.errors.APIError) else exc
+                raise MeterRefused(f"it does not stay running: {reason or exc}") from exc
         found.seconds = time.monotonic() - began
-        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
         return parse(text, found)

@@ -49,6 +49,7 @@ from bot.sandbox.disk.meter import (
     LEARNER_SECONDS,
     Measure,
     Meter,
+    MeterFailed,
     MeterRefused,
 )
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAME, LABEL_NAMESPACE, Namespace, own_image_bytes
@@ -141,7 +142,8 @@ class DiskWatch:
         while not self._stop.wait(wait):
             try:
                 wait = self.step()
-            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            except (docker.errors.DockerException, requests.exceptions.RequestException,
+                    MeterFailed) as exc:
                 wait = self.max_interval
                 report(exc)
             except Exception:  # never let the thread die silently: the operators' log
@@ -338,6 +340,8 @@ def report(exc: Exception) -> None:
         log.info("the disk watcher found the engine busy; it looks again later")
     elif isinstance(exc, docker.errors.APIError):
         log.warning("the disk watcher's look failed: %s", exc.explanation or exc)
+    elif isinstance(exc, MeterFailed):
+        log.warning("the disk meter's look failed: %s", exc)
     else:
         log.warning("the disk watcher could not reach the engine: %s", exc)
     log.debug("the disk watcher's failure", exc_info=exc)

@@ -11,16 +11,26 @@ where the kernel caps each container's layer (see also ``test_disk_btrfs.py``).
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 import docker
 import pytest
 from docker.models.containers import Container
+from pytest_mock import MockerFixture
 
 from bot.config import Settings
 from bot.console.render import render
 from bot.identity import Person
-from bot.sandbox.disk.meter import ENTRY_CAP, LEARNER_SECONDS, Meter
+from bot.sandbox.disk.meter import (
+    ENTRY_CAP,
+    LABEL_OWN,
+    LEARNER_SECONDS,
+    Meter,
+    MeterFailed,
+    MeterRefused,
+)
 from bot.tutor.core import Tutor
 from tests.conftest import LimitedTutor
 
@@ -214,3 +224,67 @@ def test_an_engine_that_refuses_the_meter_is_measured_with_its_own_df(
     found = watch.measure()
     assert watch._df_only and found is not None
     assert found.by_learner[small.sandbox.namespace(alice).learner] >= 3 * 2**20
+
+
+
+@pytest.fixture
+def meter_prefix(settings: Settings, docker_client: docker.DockerClient,
+                 request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace of the test's own for a meter (its container removed afterwards)."""
+    prefix = f"{settings.namespace}-{request.node.name[-12:].strip('_')}"
+    yield prefix
+    with contextlib.suppress(docker.errors.NotFound):
+        docker_client.api.remove_container(f"{prefix}-disk-meter", force=True)
+
+_ONE_RUNNING = [{"Id": "0" * 64, "State": "running", "Labels": {}}]
+"""A learner's running container, as ``GET /containers/json`` lists it, for the meter to look at."""
+
+
+def test_a_meter_that_exits_at_once_is_refused_whenever_it_exits(
+    meter_prefix: str, docker_client: docker.DockerClient
+) -> None:
+    """A meter whose command ends is refused, whether it exits before the exec is made or after."""
+    docker_client.containers.create("busybox", ["true"], name=f"{meter_prefix}-disk-meter",
+                                    network_mode="none", labels={LABEL_OWN: meter_prefix})
+    meter = Meter(docker_client, meter_prefix)
+    for _ in range(5):  # each try races the exit differently; every one must end the same way
+        with pytest.raises(MeterRefused, match="does not stay running"):
+            meter.measure(_ONE_RUNNING, [], lambda labels, hidden: "l1", seconds=1)
+        meter._id = None
+
+
+def test_an_exec_that_fails_in_a_running_meter_is_the_engine_busy_not_a_refusal(
+    meter_prefix: str, docker_client: docker.DockerClient, mocker: MockerFixture
+) -> None:
+    """The engine failing an exec while the meter runs raises its own error: the next look tries again."""
+    meter = Meter(docker_client, meter_prefix)
+    cid = meter.ensure()
+    api = docker_client.api
+    busy = docker.errors.APIError("500 Server Error", explanation="context deadline exceeded")
+    mocker.patch.object(api, "exec_start", side_effect=busy)
+    with pytest.raises(docker.errors.APIError, match="500"):
+        meter.measure(_ONE_RUNNING, [], lambda labels, hidden: "l1", seconds=1)
+    assert docker_client.containers.get(cid).status == "running"
+
+
+def test_a_meter_stopped_between_two_looks_is_started_again(
+    meter_prefix: str, docker_client: docker.DockerClient
+) -> None:
+    """A meter stopped by an operator is started again by the next look, which measures."""
+    meter = Meter(docker_client, meter_prefix)
+    cid = meter.ensure()
+    docker_client.containers.get(cid).kill()
+    found = meter.measure(_ONE_RUNNING, [], lambda labels, hidden: "l1", seconds=1)
+    assert docker_client.containers.get(cid).status == "running"
+    assert found.seconds > 0
+
+
+def test_a_look_cut_short_in_a_running_meter_is_not_a_measurement(
+    meter_prefix: str, docker_client: docker.DockerClient, mocker: MockerFixture
+) -> None:
+    """Output without the script's last line (killed part way) is a failed look, never a small one."""
+    meter = Meter(docker_client, meter_prefix)
+    meter.ensure()
+    mocker.patch.object(docker_client.api, "exec_start", return_value=b"V l1 v ok 0 4\n")
+    with pytest.raises(MeterFailed, match="did not finish"):
+        meter.measure(_ONE_RUNNING, [], lambda labels, hidden: "l1", seconds=1)
