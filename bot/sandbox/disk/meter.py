@@ -271,10 +271,13 @@ class Meter:
             raise MeterFailed(f"the look did not finish: {lines[-1].strip()[:200]!r}")
         return text
 
-    def _running(self) -> bool:
-        """Whether the meter the last exec went to still runs (it may exit between any two requests)."""
+    def _engines_fault(self) -> bool:
+        """Whether a failed look is the engine's: the meter was never reached, or it still runs.
+
+        Otherwise the meter is gone or stopped (it may exit between any two requests).
+        """
         if self._id is None:
-            return False
+            return True
         try:
             return bool(self.client.api.inspect_container(self._id)["State"]["Running"])
         except docker.errors.NotFound:
@@ -335,13 +338,13 @@ class Meter:
         try:
             text = self._run(command)
         except (docker.errors.APIError, MeterFailed):
-            if self._running():
-                raise  # the meter runs: the engine was busy, the caller looks again later
+            if self._engines_fault():
+                raise  # the engine was busy: the next look tries again
             self._id = None  # gone or stopped (by an operator, a prune): make it again, once
             try:
                 text = self._run(command)
             except (docker.errors.APIError, MeterFailed) as exc:
-                if self._running():
+                if self._engines_fault():
                     raise
                 reason = exc.explanation if isinstance(exc, docker.errors.APIError) else exc
                 raise MeterRefused(f"it does not stay running: {reason or exc}") from exc

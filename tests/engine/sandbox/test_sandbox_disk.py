@@ -288,3 +288,14 @@ def test_a_look_cut_short_in_a_running_meter_is_not_a_measurement(
     mocker.patch.object(docker_client.api, "exec_start", return_value=b"V l1 v ok 0 4\n")
     with pytest.raises(MeterFailed, match="did not finish"):
         meter.measure(_ONE_RUNNING, [], lambda labels, hidden: "l1", seconds=1)
+
+
+def test_an_engine_busy_as_the_meter_is_made_is_not_a_refusal(
+    meter_prefix: str, docker_client: docker.DockerClient, mocker: MockerFixture
+) -> None:
+    """An engine that fails the look before the meter has an id raises its error; the meter is kept."""
+    meter = Meter(docker_client, meter_prefix)
+    busy = docker.errors.APIError("500 Server Error", explanation="context deadline exceeded")
+    mocker.patch.object(docker_client.api, "inspect_container", side_effect=busy)
+    with pytest.raises(docker.errors.APIError, match="500"):
+        meter.measure(_ONE_RUNNING, [], lambda labels, hidden: "l1", seconds=1)
