@@ -86,6 +86,8 @@ PREFIX = "dte-"
 STATE = "engine.json"
 LESSON_IMAGES = ("redis", "busybox")
 RUNSC_ARGS = ("--platform=ptrace", "--network=none")
+STORAGES = ("vfs", "fuse-overlayfs", "btrfs")
+"""The storage drivers a private engine can use (see :class:`EngineOptions`)."""
 PROFILE = Path(__file__).resolve().parents[2] / "deploy" / "sandbox" / "daemon.json"
 _ENV_TO_DROP = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 
@@ -114,10 +116,13 @@ class EngineOptions:
         source_host: The engine images come from; ``None``: the caller's ``DOCKER_HOST``
             (or the default socket) at start time.
         timeout: Seconds to wait for the daemon to answer.
-        storage: ``vfs`` (any folder) or ``btrfs``: the data root is a btrfs file system
-            in a sparse loop file of ``storage_gib`` inside the engine's folder, and the
-            kernel bounds each container's layer (``--storage-opt size``); needs
-            ``mkfs.btrfs`` (Debian: btrfs-progs, ``.ci/engine.sh install``).
+        storage: ``vfs`` (any folder; each container a whole copy of its image),
+            ``fuse-overlayfs`` (copy-on-write like a production overlay2, in any folder;
+            needs the ``fuse-overlayfs`` binary and ``/dev/fuse``) or ``btrfs``: the data
+            root is a btrfs file system in a sparse loop file of ``storage_gib`` inside the
+            engine's folder, and the kernel bounds each container's layer
+            (``--storage-opt size``); needs ``mkfs.btrfs`` (Debian: btrfs-progs,
+            ``.ci/engine.sh install``).
         storage_gib: The loop file's size for ``btrfs``.
         extra: More ``daemon.json`` settings (they override the profile's).
         own_network: Run the daemon in a network namespace of its own (``unshare --net``):
@@ -319,8 +324,11 @@ def missing(options: EngineOptions) -> str | None:
         return "gVisor's runsc is not installed (.ci/engine.sh install, or apt-get install runsc)"
     if options.storage == "btrfs" and shutil.which("mkfs.btrfs") is None:
         return "mkfs.btrfs is not installed (.ci/engine.sh install, or apt-get install btrfs-progs)"
-    if options.storage not in ("vfs", "btrfs"):
-        return f"unknown storage {options.storage!r} (vfs or btrfs)"
+    if options.storage == "fuse-overlayfs" and (
+            shutil.which("fuse-overlayfs") is None or not os.path.exists("/dev/fuse")):
+        return "fuse-overlayfs storage needs the fuse-overlayfs binary and /dev/fuse"
+    if options.storage not in STORAGES:
+        return f"unknown storage {options.storage!r} ({', '.join(STORAGES)})"
     if options.userns_remap and shutil.which("useradd") is None and not _has_subid("dockremap"):
         return "userns-remap needs useradd (or a dockremap user with /etc/subuid ranges)"
     return None

@@ -14,6 +14,7 @@ import tests.engines
 from tests.engines import (
     LESSON_IMAGES,
     STATE,
+    STORAGES,
     Engine,
     EngineError,
     EngineOptions,
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--timeout", type=float, default=60.0)
         sub.add_argument("--own-network", action="store_true",
                          help="run the daemon in a network namespace of its own")
-        sub.add_argument("--storage", choices=("vfs", "btrfs"), default="vfs",
+        sub.add_argument("--storage", choices=STORAGES, default="vfs",
                          help="btrfs: a loop-mounted btrfs data root; the kernel bounds layers")
         starters.append(sub)
     commands.choices["run"].add_argument("command_line", nargs=argparse.REMAINDER)
