@@ -24,6 +24,14 @@ The witness is a container of the tutor's own, never the learner's:
 
 What it prints (``frame`` lines, as the exec look printed them) is parsed here into the
 record the check logs: ``{"reachable", "values", "others", "aof"}``.
+
+Most looks need no process at all. A Redis started without ``--appendonly yes`` loads
+only its snapshot file, and a plain snapshot is read from its bytes
+(:mod:`bot.sandbox.redis.rdb`) through a container of the tutor's own that mounts the
+volume read-only and is never started (``"read": "file"`` in the record). Anything that
+module cannot vouch for (an append-only setup, an unknown Redis release, a link, a large
+or unusual file) goes to the started witness above. A started witness costs the engine
+about what the learner's own container did; the file look about a quarter of it.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from __future__ import annotations
 import posixpath
 import re
 import secrets
+import tarfile
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -46,9 +55,11 @@ from bot.sandbox.engine.oneshot import run_once
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
 from bot.sandbox.redis.answers import NO_ANSWER, parse_answer, parse_key
+from bot.sandbox.redis.rdb import FILE_LIMIT, highest_rdb_version, read_key
 from bot.sandbox.resources.execs import ExecMixin
-from bot.sandbox.workspace.archives import first_file
+from bot.sandbox.workspace.archives import first_file, folder_file
 from bot.sandbox.workspace.names import LABEL_HELPER
+from bot.sandbox.workspace.tar_ids import remap_base
 from bot.sandbox.workspace.volume import MODE_TYPE
 
 LABEL_WITNESS = "docker-tutor.witness"
@@ -129,6 +140,14 @@ namespace (its loopback only): ``exists`` then ``get`` of the key ``$1``."""
 
 _POLL_SECONDS = 0.05
 
+MAX_DATABASES = 1_000_000
+"""The most ``databases`` a learner's Redis may ask for and still be read from its file."""
+
+_IMAGE_FACTS: dict[tuple[str, str], tuple[int, int, int] | None] = {}
+"""(image id, engine address) -> the highest RDB version the image's Redis loads and its
+``redis`` user's uid and gid in the engine's archives (``None``: not read from files). An
+image id names its bytes: this never goes stale."""
+
 LOAD_SECONDS = 10.0
 """How long the witness's Redis may take to load the volume's files and answer. A few
 milliseconds on a quiet engine; on two cores starting a class of 50 (and within the
@@ -176,18 +195,24 @@ class RedisWitnessMixin(ExecMixin):
             return {"reachable": False, "why": "not the learner's volume"}
         source = _source(target, str((attrs.get("Config") or {}).get("WorkingDir") or "/"),
                          options.get("dir", ""))
+        owner = (ns.prefix, ns.learner)
+        image = str(attrs.get("Image", ""))
         if options.get("appendonly", "no").lower() == "yes":
             # Only an append-only Redis writes Redis' files as it starts (its new
             # append-only file): wait for it to have done so before copying them.
             self._await_ready(container, wait)
+        else:  # a snapshot only: read from the file itself when it is a plain one
+            read = self._file_look(owner, image, volume, source=source, key=key, options=options)
+            if read is not None:
+                return {"reachable": True, **read, "aof": False, "witness": True,
+                        "read": "file"}
         args = [source, key, str(max(1, round(wait / _POLL_SECONDS))),
                 options.get("dbfilename") or "dump.rdb",
                 options.get("appenddirname") or "appendonlydir"]
         for option, value in sorted(options.items()):
             if option in LOADED_OPTIONS:
                 args += [f"--{option}", *value.split()]
-        output = self._run_redis_witness((ns.prefix, ns.learner), str(attrs.get("Image", "")), args,
-                               wait=wait, volume=volume)
+        output = self._run_redis_witness(owner, image, args, wait=wait, volume=volume)
         return {**parse_answer(output), "witness": True} if output is not None \
             else dict(NO_ANSWER)
 
@@ -256,6 +281,84 @@ class RedisWitnessMixin(ExecMixin):
                 return True, None
             raw = first_file(chunks, READ_LIMIT)
         return True, None if raw is None else raw.decode("utf-8", "replace")
+
+    def _file_look(self, owner: tuple[str, str], image: str, volume: str, *, source: str,
+                   key: str, options: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
+        """``{"values", "others"}`` of ``key`` read from the volume's RDB file, or ``None``.
+
+        The volume's top folder is read through a container of the tutor's own that
+        mounts it read-only and is never started (one create, one archive read, one
+        removal: no process runs); the snapshot in it is walked by
+        :func:`~bot.sandbox.redis.rdb.read_key`. The started witness's ``redis`` user
+        must surely be able to reach and read the file, as it must to copy it. ``None``
+        whenever the look cannot vouch for what that witness would find (an unknown Redis
+        release, Redis' folder below the volume's top, a link, a large or unusual file, a
+        mode that depends on groups...): the caller starts the witness.
+        """
+        dbfilename = options.get("dbfilename") or "dump.rdb"
+        databases = options.get("databases", "16")
+        if "/" in dbfilename or not databases.isdigit() \
+                or not 1 <= int(databases) <= MAX_DATABASES:
+            return None
+        if not source:  # Redis' folder is not in the volume: it loads nothing from it
+            return {"values": {}, "others": {}}
+        facts = self._redis_release(owner, image) if source == SOURCE else None
+        if facts is None:
+            return None
+        highest, uid, gid = facts
+        prefix, learner = owner
+        api = self.client.api
+        with engine_calls():
+            helper = api.create_container(
+                image, command=["true"], name=f"{prefix}-{learner}-.witness-{secrets.token_hex(4)}",
+                labels={LABEL_MANAGED: "1", LABEL_NAMESPACE: prefix, LABEL_HELPER: learner,
+                        LABEL_WITNESS: "1"},
+                network_disabled=True, host_config=api.create_host_config(
+                    network_mode="none", read_only=True, cap_drop=["ALL"],
+                    security_opt=["no-new-privileges"], restart_policy={"Name": "no"},
+                    tmpfs={"/data": "size=1m"},  # the image's VOLUME: no anonymous volume
+                    mounts=[Mount(SOURCE, volume, type="volume", read_only=True,
+                                  no_copy=True)]))["Id"]
+            try:
+                chunks, _ = api.get_archive(helper, SOURCE)
+                found = folder_file(chunks, dbfilename, FILE_LIMIT)
+            finally:
+                api.remove_container(helper, v=True, force=True)
+        if found is None or not surely_may(found.folder, uid, gid, 0o1):
+            return None
+        if found.file is None:
+            return {"values": {}, "others": {}}  # no snapshot: Redis starts empty
+        if found.data is None or not surely_may(found.file, uid, gid, 0o4):
+            return None
+        look = read_key(found.data, key.encode("utf-8"), highest_version=highest,
+                        databases=int(databases), now_ms=int(time.time() * 1000))
+        return None if look is None else {"values": look.values, "others": look.others}
+
+    def _redis_release(self, owner: tuple[str, str], image: str) -> tuple[int, int, int] | None:
+        """The highest RDB version ``image``'s Redis loads, and its ``redis`` user's ids.
+
+        The ids are as this engine's archives show them: an engine that remaps user
+        namespaces hands archives out with the host's ids (:func:`~bot.sandbox.workspace.
+        tar_ids.remap_base`). Asked once per image id and engine by a started witness
+        (``None``: not read from files).
+        """
+        cached = (image, str(self.client.api.base_url))
+        if cached in _IMAGE_FACTS:
+            return _IMAGE_FACTS[cached]
+        output = self._run_redis_witness(owner, image, [], wait=5.0,
+                                         script="redis-server --version && id -u && id -g")
+        if output is None:
+            return None  # asked again next time
+        lines = output.split()
+        highest = highest_rdb_version(output)
+        facts = None
+        if highest is not None and len(lines) >= 2 and lines[-1].isdigit() \
+                and lines[-2].isdigit():
+            with engine_calls():
+                base_uid, base_gid = remap_base(self.client)
+            facts = (highest, int(lines[-2]) + base_uid, int(lines[-1]) + base_gid)
+        _IMAGE_FACTS[cached] = facts
+        return facts
 
     def _await_ready(self, container: Container, wait: float) -> None:
         """Wait (at most ``wait`` s) for the learner's Redis to say it has loaded its files.
@@ -338,6 +441,21 @@ def ending_of(container: Container) -> dict[str, Any]:
         lines = container_logs(container, tail=40).decode("utf-8", "replace").splitlines()
         cause = next((line.strip() for line in lines if CAUSES.search(line)), "")
     return {"exit": code, "oom": oom, "cause": cause[:300], "running": bool(state.get("Running"))}
+
+
+def surely_may(member: tarfile.TarInfo, uid: int, gid: int, want: int) -> bool:
+    """Whether user ``uid`` (primary group ``gid``) surely has ``want`` (4 read, 1 search) on it.
+
+    POSIX picks one class of bits: the owner's, else the group's, else the others'. The
+    user's other groups are not known, so an owner neither the user nor of its group
+    counts only when the group's bits and the others' both allow it.
+    """
+    mode = member.mode
+    if member.uid == uid:
+        return bool(mode & (want << 6))
+    if member.gid == gid:
+        return bool(mode & (want << 3))
+    return bool(mode & want) and bool(mode & (want << 3))
 
 
 def _source(target: str, workdir: str, folder: str) -> str:

@@ -108,6 +108,51 @@ def first_file(chunks: Iterable[bytes], limit: int) -> bytes | None:
         close_stream(chunks)
 
 
+@dataclass(frozen=True)
+class FolderFile:
+    """A folder's archive header, and the header and bytes of one file directly in it.
+
+    Attributes:
+        folder: The folder's own header (its owner and mode).
+        file: The file's header, ``None`` when the folder holds no such name.
+        data: The file's bytes, ``None`` unless it is a regular file.
+    """
+
+    folder: tarfile.TarInfo
+    file: tarfile.TarInfo | None
+    data: bytes | None
+
+
+def folder_file(chunks: Iterable[bytes], name: str, limit: int) -> FolderFile | None:
+    """Find ``name`` in the archive of a folder (``GET .../archive?path=<folder>``).
+
+    ``None`` when the archive is broken, is not a folder's, or is cut before it tells (the
+    stream is read at most ``limit`` plus 128 KiB far); the file itself must be at most
+    ``limit`` bytes. The stream is closed.
+    """
+    stream = Capped(iter(chunks), limit + 128 * 1024)
+    try:
+        with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
+            folder = tar.next()
+            if folder is None or not folder.isdir():
+                return None
+            wanted = folder.name.rstrip("/") + "/" + name
+            for member in tar:
+                if member.name.rstrip("/") != wanted:
+                    continue
+                if not member.isfile():
+                    return FolderFile(folder, member, None)
+                if member.size > limit:
+                    return None
+                handle = tar.extractfile(member)
+                return FolderFile(folder, member, handle.read() if handle is not None else b"")
+            return None if stream.cut else FolderFile(folder, None, None)
+    except tarfile.TarError:
+        return None
+    finally:
+        close_stream(chunks)
+
+
 def entries(chunks: Iterable[bytes], max_bytes: int) -> tuple[list[Entry], bool]:
     """What an archive of the whole workspace (``<root>/.``) holds, read up to ``max_bytes``.
 
