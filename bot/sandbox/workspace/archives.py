@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,21 @@ def file_archive(path: str, data: bytes, folders: Iterable[str], mtime: float) -
     return archive.getvalue()
 
 
+def _walk(chunks: Iterable[bytes], cap: int, visit: Callable[[tarfile.TarFile, Capped], T]) -> T | None:
+    """``visit`` the archive streamed in ``chunks`` (read at most ``cap`` bytes far).
+
+    ``None`` when the archive is broken; the stream is closed either way.
+    """
+    stream = Capped(iter(chunks), cap)
+    try:
+        with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
+            return visit(tar, stream)
+    except tarfile.TarError:
+        return None
+    finally:
+        close_stream(chunks)
+
+
 def first_file(chunks: Iterable[bytes], limit: int) -> bytes | None:
     """The first ``limit`` bytes of the archive's first member, or ``None``.
 
@@ -94,18 +111,14 @@ def first_file(chunks: Iterable[bytes], limit: int) -> bytes | None:
     is read at most ``limit`` plus 128 KiB far (room for headers, PAX records included,
     and tarfile's read-ahead) and closed.
     """
-    stream = Capped(iter(chunks), limit + 128 * 1024)
-    try:
-        with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
-            member = tar.next()
-            if member is None or not member.isfile():
-                return None
-            handle = tar.extractfile(member)
-            return handle.read(limit) if handle is not None else b""
-    except tarfile.TarError:
-        return None
-    finally:
-        close_stream(chunks)
+    def visit(tar: tarfile.TarFile, _: Capped) -> bytes | None:
+        member = tar.next()
+        if member is None or not member.isfile():
+            return None
+        handle = tar.extractfile(member)
+        return handle.read(limit) if handle is not None else b""
+
+    return _walk(chunks, limit + 128 * 1024, visit)
 
 
 @dataclass(frozen=True)
@@ -130,27 +143,23 @@ def folder_file(chunks: Iterable[bytes], name: str, limit: int) -> FolderFile | 
     stream is read at most ``limit`` plus 128 KiB far); the file itself must be at most
     ``limit`` bytes. The stream is closed.
     """
-    stream = Capped(iter(chunks), limit + 128 * 1024)
-    try:
-        with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
-            folder = tar.next()
-            if folder is None or not folder.isdir():
+    def visit(tar: tarfile.TarFile, stream: Capped) -> FolderFile | None:
+        folder = tar.next()
+        if folder is None or not folder.isdir():
+            return None
+        wanted = folder.name.rstrip("/") + "/" + name
+        for member in tar:
+            if member.name.rstrip("/") != wanted:
+                continue
+            if not member.isfile():
+                return FolderFile(folder, member, None)
+            if member.size > limit:
                 return None
-            wanted = folder.name.rstrip("/") + "/" + name
-            for member in tar:
-                if member.name.rstrip("/") != wanted:
-                    continue
-                if not member.isfile():
-                    return FolderFile(folder, member, None)
-                if member.size > limit:
-                    return None
-                handle = tar.extractfile(member)
-                return FolderFile(folder, member, handle.read() if handle is not None else b"")
-            return None if stream.cut else FolderFile(folder, None, None)
-    except tarfile.TarError:
-        return None
-    finally:
-        close_stream(chunks)
+            handle = tar.extractfile(member)
+            return FolderFile(folder, member, handle.read() if handle is not None else b"")
+        return None if stream.cut else FolderFile(folder, None, None)
+
+    return _walk(chunks, limit + 128 * 1024, visit)
 
 
 def entries(chunks: Iterable[bytes], max_bytes: int) -> tuple[list[Entry], bool]:
