@@ -40,6 +40,7 @@ import posixpath
 import re
 import secrets
 import tarfile
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -147,6 +148,13 @@ _IMAGE_FACTS: dict[tuple[str, str], tuple[int, int, int] | None] = {}
 """(image id, engine address) -> the highest RDB version the image's Redis loads and its
 ``redis`` user's uid and gid in the engine's archives (``None``: not read from files). An
 image id names its bytes: this never goes stale."""
+
+_PROBES: dict[tuple[str, str], threading.Lock] = {}
+_PROBES_LOCK = threading.Lock()
+_PROBE_FAILED: dict[tuple[str, str], float] = {}
+
+PROBE_RETRY_SECONDS = 30.0
+"""How long after a failed probe of an image's Redis release the file look is not tried."""
 
 LOAD_SECONDS = 10.0
 """How long the witness's Redis may take to load the volume's files and answer. A few
@@ -340,25 +348,34 @@ class RedisWitnessMixin(ExecMixin):
         The ids are as this engine's archives show them: an engine that remaps user
         namespaces hands archives out with the host's ids (:func:`~bot.sandbox.workspace.
         tar_ids.remap_base`). Asked once per image id and engine by a started witness
-        (``None``: not read from files).
+        (``None``: not read from files). A class reaching the challenge together asks
+        once: the others wait for that answer (a failed probe is not asked again for
+        :data:`PROBE_RETRY_SECONDS`; meanwhile the started witness answers).
         """
         cached = (image, str(self.client.api.base_url))
-        if cached in _IMAGE_FACTS:
-            return _IMAGE_FACTS[cached]
-        output = self._run_redis_witness(owner, image, [], wait=5.0,
-                                         script="redis-server --version && id -u && id -g")
-        if output is None:
-            return None  # asked again next time
-        lines = output.split()
-        highest = highest_rdb_version(output)
-        facts = None
-        if highest is not None and len(lines) >= 2 and lines[-1].isdigit() \
-                and lines[-2].isdigit():
-            with engine_calls():
-                base_uid, base_gid = remap_base(self.client)
-            facts = (highest, int(lines[-2]) + base_uid, int(lines[-1]) + base_gid)
-        _IMAGE_FACTS[cached] = facts
-        return facts
+        with _PROBES_LOCK:
+            probe = _PROBES.setdefault(cached, threading.Lock())
+        with probe:
+            if cached in _IMAGE_FACTS:
+                return _IMAGE_FACTS[cached]
+            if time.monotonic() - _PROBE_FAILED.get(cached, -PROBE_RETRY_SECONDS) \
+                    < PROBE_RETRY_SECONDS:
+                return None
+            output = self._run_redis_witness(owner, image, [], wait=5.0,
+                                             script="redis-server --version && id -u && id -g")
+            if output is None:
+                _PROBE_FAILED[cached] = time.monotonic()
+                return None
+            lines = output.split()
+            highest = highest_rdb_version(output)
+            facts = None
+            if highest is not None and len(lines) >= 2 and lines[-1].isdigit() \
+                    and lines[-2].isdigit():
+                with engine_calls():
+                    base_uid, base_gid = remap_base(self.client)
+                facts = (highest, int(lines[-2]) + base_uid, int(lines[-1]) + base_gid)
+            _IMAGE_FACTS[cached] = facts
+            return facts
 
     def _await_ready(self, container: Container, wait: float) -> None:
         """Wait (at most ``wait`` s) for the learner's Redis to say it has loaded its files.

@@ -144,3 +144,25 @@ def test_what_the_file_look_cannot_vouch_for_goes_to_the_started_witness(
     fewer = sandbox.redis_witness(alice, "r", "k", "/data",
                                   {"dbfilename": "other.rdb", "databases": "1"})
     assert "read" not in fewer and fewer["reachable"] is False  # Redis refuses database 2
+
+
+def test_a_class_asks_the_images_redis_release_once_and_a_failed_probe_waits(
+        sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, mocker: MockerFixture) -> None:
+    """Eight learners reaching the file look at once start one probe; a failed one is not retried at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.sandbox.redis import witness
+
+    for name in ("_IMAGE_FACTS", "_PROBES", "_PROBE_FAILED"):
+        monkeypatch.setattr(witness, name, {})
+    image = sandbox.client.images.get("redis").id
+    probe = mocker.spy(Sandbox, "_run_redis_witness")
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: sandbox._redis_release(("t", "t"), image), range(8)))
+    assert probe.call_count == 1
+    assert len(set(found)) == 1 and found[0] is not None and found[0][0] >= 10
+    monkeypatch.setattr(witness, "_IMAGE_FACTS", {})
+    failing = mocker.patch.object(Sandbox, "_run_redis_witness", return_value=None)
+    assert sandbox._redis_release(("t", "t"), image) is None
+    assert sandbox._redis_release(("t", "t"), image) is None
+    assert failing.call_count == 1  # the started witness answers meanwhile
