@@ -27,11 +27,14 @@ record the check logs: ``{"reachable", "values", "others", "aof"}``.
 
 Most looks need no process at all. A Redis started without ``--appendonly yes`` loads
 only its snapshot file, and a plain snapshot is read from its bytes
-(:mod:`bot.sandbox.redis.rdb`) through a container of the tutor's own that mounts the
-volume read-only and is never started (``"read": "file"`` in the record). Anything that
-module cannot vouch for (an append-only setup, an unknown Redis release, a link, a large
-or unusual file) goes to the started witness above. A started witness costs the engine
-about what the learner's own container did; the file look about a quarter of it.
+(:mod:`bot.sandbox.redis.rdb`), taken with the engine's archive of the volume's folder in
+the learner's container (``"read": "file"`` in the record): one request, nothing runs,
+nothing is created, and the engine resolves the path within the container's files. The
+file look answers only what the started witness would (the image's Redis release loads
+that format; the witness's ``redis`` user may surely read the file). Anything it cannot
+vouch for (an append-only setup, an unknown Redis release, a link, a large or unusual
+file) goes to the started witness above, which costs the engine about what the learner's
+own container did.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from docker.types import Mount
 from bot.identity import Person
 from bot.sandbox.engine.logs import container_logs
 from bot.sandbox.engine.oneshot import run_once
+from bot.sandbox.engine.targets import mount_targets
 from bot.sandbox.engine.translate import boundary, engine_calls
 from bot.sandbox.policy.naming import LABEL_MANAGED, LABEL_NAMESPACE
 from bot.sandbox.redis.answers import NO_ANSWER, parse_answer, parse_key
@@ -210,7 +214,8 @@ class RedisWitnessMixin(ExecMixin):
             # append-only file): wait for it to have done so before copying them.
             self._await_ready(container, wait)
         else:  # a snapshot only: read from the file itself when it is a plain one
-            read = self._file_look(owner, image, volume, source=source, key=key, options=options)
+            read = self._file_look(owner, container, target=target, source=source, key=key,
+                                   options=options)
             if read is not None:
                 return {"reachable": True, **read, "aof": False, "witness": True,
                         "read": "file"}
@@ -290,18 +295,20 @@ class RedisWitnessMixin(ExecMixin):
             raw = first_file(chunks, READ_LIMIT)
         return True, None if raw is None else raw.decode("utf-8", "replace")
 
-    def _file_look(self, owner: tuple[str, str], image: str, volume: str, *, source: str,
-                   key: str, options: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
+    def _file_look(self, owner: tuple[str, str], container: Container, *, target: str,
+                   source: str, key: str, options: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
         """``{"values", "others"}`` of ``key`` read from the volume's RDB file, or ``None``.
 
-        The volume's top folder is read through a container of the tutor's own that
-        mounts it read-only and is never started (one create, one archive read, one
-        removal: no process runs); the snapshot in it is walked by
-        :func:`~bot.sandbox.redis.rdb.read_key`. The started witness's ``redis`` user
-        must surely be able to reach and read the file, as it must to copy it. ``None``
-        whenever the look cannot vouch for what that witness would find (an unknown Redis
-        release, Redis' folder below the volume's top, a link, a large or unusual file, a
-        mode that depends on groups...): the caller starts the witness.
+        The volume's top folder is read as the engine's archive of ``target`` in the
+        learner's container, which mounts the volume there and nothing below it: one
+        request, no process (nothing of the container runs; the engine resolves the path
+        within the container's files, and a link is not followed). The snapshot in it is
+        walked by :func:`~bot.sandbox.redis.rdb.read_key`, and the started witness's
+        ``redis`` user must surely be able to enter the folder and read the file, as it
+        must to copy it. ``None`` whenever the look cannot vouch for what that witness
+        would find (an unknown Redis release, Redis' folder below the volume's top, a
+        mount inside the volume, a link, a large or unusual file, a mode that depends on
+        groups...): the caller starts the witness.
         """
         dbfilename = options.get("dbfilename") or "dump.rdb"
         databases = options.get("databases", "16")
@@ -310,28 +317,19 @@ class RedisWitnessMixin(ExecMixin):
             return None
         if not source:  # Redis' folder is not in the volume: it loads nothing from it
             return {"values": {}, "others": {}}
-        facts = self._redis_release(owner, image) if source == SOURCE else None
+        inside = target.rstrip("/") + "/"
+        if source != SOURCE or any(t.startswith(inside) for t in mount_targets(container.attrs)):
+            return None
+        facts = self._redis_release(owner, str(container.attrs.get("Image", "")))
         if facts is None:
             return None
         highest, uid, gid = facts
-        prefix, learner = owner
-        api = self.client.api
         with engine_calls():
-            helper = api.create_container(
-                image, command=["true"], name=f"{prefix}-{learner}-.witness-{secrets.token_hex(4)}",
-                labels={LABEL_MANAGED: "1", LABEL_NAMESPACE: prefix, LABEL_HELPER: learner,
-                        LABEL_WITNESS: "1"},
-                network_disabled=True, host_config=api.create_host_config(
-                    network_mode="none", read_only=True, cap_drop=["ALL"],
-                    security_opt=["no-new-privileges"], restart_policy={"Name": "no"},
-                    tmpfs={"/data": "size=1m"},  # the image's VOLUME: no anonymous volume
-                    mounts=[Mount(SOURCE, volume, type="volume", read_only=True,
-                                  no_copy=True)]))["Id"]
             try:
-                chunks, _ = api.get_archive(helper, SOURCE)
-                found = folder_file(chunks, dbfilename, FILE_LIMIT)
-            finally:
-                api.remove_container(helper, v=True, force=True)
+                chunks, _ = self.client.api.get_archive(container.id, target)
+            except docker.errors.NotFound:
+                return None  # removed meanwhile (`--rm`)
+            found = folder_file(chunks, dbfilename, FILE_LIMIT)
         if found is None or not surely_may(found.folder, uid, gid, 0o1):
             return None
         if found.file is None:
