@@ -125,11 +125,11 @@ class ExecMixin(SandboxBase):
         finally:
             sock.close()
             raw.close()
-        code = api.exec_inspect(exec_id).get("ExitCode")
+        code, known = _exit_code(api, exec_id)
         deadline = time.monotonic() + (0.5 if timed_out or size > DRAIN_LIMIT else 2.0)
-        while code is None and time.monotonic() < deadline:
+        while code is None and known and time.monotonic() < deadline:
             time.sleep(0.05)
-            code = api.exec_inspect(exec_id).get("ExitCode")
+            code, known = _exit_code(api, exec_id)
         if code is None:
             code = 137 if timed_out else -1
         if timed_out or code == 137:
@@ -227,3 +227,16 @@ class ExecMixin(SandboxBase):
         if code == 0 and not command.flag("detach") and self._exec_keeps_container(argv, facts):
             self._looks.keep_after(ns.learner, str(container.name), container)
         return Outcome(code, output, cut=cut, notes=notes, facts=facts)
+
+
+def _exit_code(api: docker.APIClient, exec_id: str) -> tuple[int | None, bool]:
+    """The exec's exit code (``None`` while it runs), and whether the engine still knows it.
+
+    An engine may forget a finished exec (seen under gVisor: ``GET /exec/{id}/json``
+    answering 404 right after the output ended); its output stands, its code is unknown.
+    """
+    try:
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    except docker.errors.NotFound:
+        return None, False
+    return (None if code is None else int(code)), True
