@@ -38,7 +38,6 @@ import os
 import re
 import resource
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -69,7 +68,14 @@ from tests.check_helpers import (
     completed,
     to_challenge,
 )
-from tests.engines import Engine, EngineError, EngineOptions, EngineSkip, start_engine
+from tests.engines import (
+    Engine,
+    EngineError,
+    EngineOptions,
+    EngineSkip,
+    fuse_overlayfs_runs,
+    start_engine,
+)
 
 LEARNERS = 50
 QUICK_LEARNERS = 6
@@ -495,9 +501,7 @@ def cli_class(engines: Sequence[Engine], learners: int) -> ClassRun:
 
 def _default_storage() -> str:
     """``fuse-overlayfs`` where it can run here (copy-on-write, as a production overlay2), else ``vfs``."""
-    if shutil.which("fuse-overlayfs") and os.path.exists("/dev/fuse"):
-        return "fuse-overlayfs"
-    return "vfs"
+    return "fuse-overlayfs" if fuse_overlayfs_runs() else "vfs"
 
 
 STORAGE = os.environ.get("BENCH_POOL_STORAGE") or _default_storage()

@@ -75,7 +75,8 @@ mend()  # docker-py's unix connect closes its socket when it fails (see unix_soc
 
 __all__ = [
     "Engine", "EngineError", "EngineOptions", "EngineSkip", "cgroup_dirs", "daemon_config",
-    "engine_or_skip", "missing", "mounts_under", "profile", "start_engine", "sweep",
+    "engine_or_skip", "fuse_overlayfs_runs", "missing", "mounts_under", "profile", "start_engine",
+    "sweep",
 ]
 
 PARENT = Path(os.environ.get("TEST_ENGINES_DIR", "/tmp"))
@@ -324,14 +325,18 @@ def missing(options: EngineOptions) -> str | None:
         return "gVisor's runsc is not installed (.ci/engine.sh install, or apt-get install runsc)"
     if options.storage == "btrfs" and shutil.which("mkfs.btrfs") is None:
         return "mkfs.btrfs is not installed (.ci/engine.sh install, or apt-get install btrfs-progs)"
-    if options.storage == "fuse-overlayfs" and (
-            shutil.which("fuse-overlayfs") is None or not os.path.exists("/dev/fuse")):
+    if options.storage == "fuse-overlayfs" and not fuse_overlayfs_runs():
         return "fuse-overlayfs storage needs the fuse-overlayfs binary and /dev/fuse"
     if options.storage not in STORAGES:
         return f"unknown storage {options.storage!r} ({', '.join(STORAGES)})"
     if options.userns_remap and shutil.which("useradd") is None and not _has_subid("dockremap"):
         return "userns-remap needs useradd (or a dockremap user with /etc/subuid ranges)"
     return None
+
+
+def fuse_overlayfs_runs() -> bool:
+    """Whether a private engine can use ``fuse-overlayfs`` storage here (its binary and ``/dev/fuse``)."""
+    return shutil.which("fuse-overlayfs") is not None and os.path.exists("/dev/fuse")
 
 
 def _has_subid(user: str) -> bool:
