@@ -40,6 +40,7 @@ from bot.sandbox.engine.recall import (
 from bot.sandbox.engine.translate import UNREACHABLE, boundary, engine_calls
 from bot.sandbox.engine.unix_socket import mend
 from bot.sandbox.engine.vetting import Plan, vet_command
+from bot.sandbox.engine.wire import DockerPyCalls, EngineCalls, Wire
 from bot.sandbox.policy import naming
 from bot.sandbox.policy import rules as policy
 from bot.sandbox.policy.naming import (
@@ -89,6 +90,7 @@ class SandboxBase:
         self.limits = settings.limits
         self.allowed_images = frozenset(allowed_images) if allowed_images is not None else None
         self._client: docker.DockerClient | None = None
+        self._calls: EngineCalls | None = None
         self._client_lock = threading.Lock()
         self._later: dict[str, list[str]] = {}
         self._later_lock = threading.Lock()
@@ -142,9 +144,25 @@ class SandboxBase:
                     raise EngineUnavailable(f"{UNREACHABLE} Try again in a moment.") from exc
             return self._client
 
+    @property
+    def calls(self) -> EngineCalls:
+        """The requests of every learner line, sent lean (:mod:`bot.sandbox.engine.wire`).
+
+        Raises:
+            EngineUnavailable: The engine's address or TLS settings are unusable.
+        """
+        api = self.client.api
+        with self._client_lock:
+            if self._calls is None:
+                self._calls = Wire.for_client(api) or DockerPyCalls(api)
+            return self._calls
+
     def close(self) -> None:
         """Close the engine connection (and stop the disk watcher)."""
         self._disk_watch.stop()
+        if isinstance(self._calls, Wire):
+            self._calls.close()
+        self._calls = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -270,9 +288,10 @@ class SandboxBase:
         """
         try:
             with engine_calls():
-                container: Container = self.client.containers.get(ref)
+                attrs = self.calls.inspect_container(ref)
         except docker.errors.NotFound:
             return None
+        container: Container = self.client.containers.prepare_model(attrs)
         if not owned(container.labels, ns):
             return None
         self._identities.remember(ns.learner, str(container.name), container.attrs)

@@ -60,13 +60,18 @@ def kind(method: str, path: str) -> str:
     return f"{method} {path}"
 
 
-def _hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-    request = response.request
-    name = kind(request.method or "?", request.path_url)
+def count(method: str, path: str) -> None:
+    """Count one engine answer to ``method path`` for the current line and the process."""
+    name = kind(method, path)
     for counter in _line.get():
         counter[name] += 1
     with _total_lock:
         _total[name] += 1
+
+
+def _hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    request = response.request
+    count(request.method or "?", request.path_url)
     return response
 
 
@@ -154,5 +159,5 @@ def summary(counter: Counter[str]) -> str:
     return ", ".join(f"{n} {name}" for name, n in counter.most_common())
 
 
-__all__ = ["Line", "counting", "current_line", "install", "kind", "learner_line", "line_seq",
+__all__ = ["Line", "count", "counting", "current_line", "install", "kind", "learner_line", "line_seq",
            "note_line_seq", "summary", "totals"]

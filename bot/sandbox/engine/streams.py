@@ -30,7 +30,7 @@ def cap_output(text: str, limit: int, extra_cut: int = 0) -> tuple[str, int]:
 
 
 def read_stream(
-    raw: socket.socket, *, tty: bool, deadline: float, limit: int
+    raw: socket.socket, *, tty: bool, deadline: float, limit: int, first: bytes = b""
 ) -> tuple[bytes, int, bool]:
     """Read an exec's output until it ends, :data:`DRAIN_LIMIT` bytes are read, or ``deadline``.
 
@@ -39,6 +39,8 @@ def read_stream(
 
     Without a TTY the engine multiplexes stdout and stderr in frames (an 8-byte header
     whose last 4 bytes are the payload length); both streams are kept, in order.
+
+    ``first`` is what was already read from ``raw`` past the engine's answer headers.
 
     Returns:
         The first ``limit`` bytes of output, how many bytes were read in all, and
@@ -54,7 +56,7 @@ def read_stream(
             return bytes(kept), size, True
         raw.settimeout(left)
         try:
-            chunk = raw.recv(65536)
+            chunk, first = (first, b"") if first else (raw.recv(65536), b"")
         except TimeoutError:
             return bytes(kept), size, True
         except OSError:

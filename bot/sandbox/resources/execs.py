@@ -18,6 +18,7 @@ from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.overtime import leftover_pids
 from bot.sandbox.engine.streams import DRAIN_LIMIT, READ_LIMIT, ExecResult, read_stream
 from bot.sandbox.engine.translate import boundary
+from bot.sandbox.engine.wire import EngineCalls
 from bot.sandbox.policy.naming import LABEL_LEARNER, LABEL_NAME, LABEL_NAMESPACE, Namespace
 from bot.sandbox.policy.parser import Command
 from bot.sandbox.views import Outcome
@@ -97,45 +98,56 @@ class ExecMixin(SandboxBase):
         workdir: str | None = None,
         user: str | None = None,
         detach: bool = False,
+        exec_id: str | None = None,
     ) -> ExecResult:
         """Run ``argv`` in ``container`` under a hard time limit.
 
         The command runs under ``timeout -s KILL N`` inside the container; whatever
         happens there (a process that keeps the output open, a replaced ``timeout``),
         the tutor stops reading after ``timeout`` + :data:`EXEC_GRACE` seconds.
+        ``exec_id``: the exec :meth:`_exec_create` made for exactly these arguments.
         """
-        wrapped = ["timeout", "-s", "KILL", str(max(1, round(timeout))), *argv]
-        api = self.client.api
+        calls = self.calls
         begun = time.monotonic()
-        exec_id = api.exec_create(
-            container.id, wrapped, stdout=True, stderr=True, tty=tty, environment=env,
-            workdir=workdir, user=user or "",
-        )["Id"]
-        if detach:
-            api.exec_start(exec_id, detach=True)
+        if exec_id is None:
+            exec_id = self._exec_create(container, argv, timeout=timeout, tty=tty, env=env,
+                                        workdir=workdir, user=user)
+        stream = calls.exec_start(exec_id, tty=tty, detach=detach)
+        if stream is None:
             self._overtime.at(begun + timeout + 1.0, lambda: self._stop_overtime(
                 container, exec_id, begun, "a `docker exec -d`", orphans=False))
             return ExecResult(0, "", 0, timed_out=False)
-        sock = api.exec_start(exec_id, socket=True, tty=tty)
-        raw = getattr(sock, "_sock", sock)
         try:
             data, size, timed_out = read_stream(
-                raw, tty=tty, deadline=time.monotonic() + timeout + EXEC_GRACE, limit=limit
+                stream.sock, tty=tty, deadline=time.monotonic() + timeout + EXEC_GRACE,
+                limit=limit, first=stream.first,
             )
         finally:
-            sock.close()
-            raw.close()
-        code, known = _exit_code(api, exec_id)
+            stream.close()
+        code, known = _exit_code(calls, exec_id)
         deadline = time.monotonic() + (0.5 if timed_out or size > DRAIN_LIMIT else 2.0)
         while code is None and known and time.monotonic() < deadline:
             time.sleep(0.05)
-            code, known = _exit_code(api, exec_id)
+            code, known = _exit_code(calls, exec_id)
         if code is None:
             code = 137 if timed_out else -1
         if timed_out or code == 137:
             self._stop_overtime(container, exec_id, begun, "that command")
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         return ExecResult(code, text, max(0, size - limit), timed_out)
+
+    def _exec_create(self, container: Container, argv: list[str], *, timeout: float, tty: bool,
+                     env: list[str] | None = None, workdir: str | None = None,
+                     user: str | None = None) -> str:
+        """Create (not start) the exec of ``argv`` that :meth:`_exec` runs: its id.
+
+        Raises:
+            docker.errors.APIError: The engine refused: no such container (404), or it is
+                not running, paused or restarting (409). Nothing ran.
+        """
+        wrapped = ["timeout", "-s", "KILL", str(max(1, round(timeout))), *argv]
+        return self.calls.exec_create(container.id, wrapped, tty=tty, env=env, workdir=workdir,
+                                      user=user or "")
 
     def _stop_overtime(self, container: Container, exec_id: str, begun: float,
                        what: str, *, orphans: bool = True) -> None:
@@ -177,6 +189,8 @@ class ExecMixin(SandboxBase):
 
     def _do_exec(self, person: Person, ns: Namespace, command: Command, plan: Plan) -> Outcome:
         ref, argv = command.args[0], command.args[1:]
+        tty = command.flag("tty") or self._exec_tty(argv)
+        timeout = self.limits.foreground_seconds
         container = self._find_container(ns, ref)
         if container is None:
             return Outcome(1, NOT_FOUND.format(ref))
@@ -184,19 +198,20 @@ class ExecMixin(SandboxBase):
             return Outcome(
                 1, f"Error response from daemon: Container {container.id} is not running\n"
             )
-        tty = command.flag("tty") or self._exec_tty(argv)
+        exec_id = None
+        found = container
         self._disk_watch.ensure_running()  # (after a restart of the bot, the first exec starts it)
         started = time.monotonic()
 
-        def run() -> ExecResult:
+        def run(exec_id: str | None = None) -> ExecResult:
             return self._exec(
-                container, argv, timeout=self.limits.foreground_seconds, tty=tty,
-                limit=self._kept_bytes(), env=plan.env, workdir=plan.workdir,
-                user=plan.user, detach=command.flag("detach"),
+                found, argv, timeout=timeout, tty=tty, limit=self._kept_bytes(), env=plan.env,
+                workdir=plan.workdir, user=plan.user, detach=command.flag("detach"),
+                exec_id=exec_id,
             )
 
-        result = run()
-        if result.code != 0 and self._exec_retry(container, argv, result):
+        result = run(exec_id)
+        if result.code != 0 and self._exec_retry(found, argv, result):
             # The server was still starting (the command never reached it): run it again.
             result = run()
         code, output, cut, timed_out = result
@@ -229,14 +244,14 @@ class ExecMixin(SandboxBase):
         return Outcome(code, output, cut=cut, notes=notes, facts=facts)
 
 
-def _exit_code(api: docker.APIClient, exec_id: str) -> tuple[int | None, bool]:
+def _exit_code(calls: EngineCalls, exec_id: str) -> tuple[int | None, bool]:
     """The exec's exit code (``None`` while it runs), and whether the engine still knows it.
 
     An engine may forget a finished exec (seen under gVisor: ``GET /exec/{id}/json``
     answering 404 right after the output ended); its output stands, its code is unknown.
     """
     try:
-        code = api.exec_inspect(exec_id).get("ExitCode")
+        code = calls.exec_inspect(exec_id).get("ExitCode")
     except docker.errors.NotFound:
         return None, False
     return (None if code is None else int(code)), True

@@ -18,7 +18,7 @@ def test_an_exec_the_engine_forgot_keeps_its_output_with_an_unknown_status(
     """`GET /exec/{id}/json` answering 404 after the output: the output, status -1, no engine error."""
     assert sandbox.run_command(alice, parse("docker run -d --name c busybox sleep 60")).exit_code == 0
     gone = docker.errors.NotFound("404 Client Error", explanation="No such exec instance")
-    forgot = mocker.patch.object(sandbox.client.api, "exec_inspect", side_effect=gone)
+    forgot = mocker.patch.object(sandbox.calls, "exec_inspect", side_effect=gone)
     outcome = sandbox.run_command(alice, parse("docker exec c echo still-here"))
     assert outcome.output == "still-here\n"
     assert outcome.exit_code == -1

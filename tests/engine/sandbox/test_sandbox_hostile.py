@@ -17,11 +17,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
-from docker.api.client import APIClient
 from pytest_mock import MockerFixture
 
 from bot.config import Limits, Settings
@@ -38,6 +36,7 @@ from bot.sandbox.workspace.names import volume_name
 from bot.tutor.core import Tutor
 from tests.conftest import ROOT, _purge
 from tests.engine.sandbox.test_engine_workspace import HostFileWatch
+from tests.engine_requests import MUTATING, EngineRequests
 
 pytestmark = pytest.mark.docker
 
@@ -49,7 +48,6 @@ TALLY: dict[str, int] = {
 }
 """What the hostile inputs did, summed over the module (printed by the audit)."""
 
-MUTATING = ("_post", "_put", "_delete")
 
 Calls = Callable[[], dict[str, int]]
 
@@ -95,19 +93,7 @@ def calls(mocker: MockerFixture, world: World) -> Calls:
     disk watcher's look, its lease) share the client and are not the learner's doing.
     """
     assert world.sandbox.client.ping()  # connect first: the connection itself is not counted
-    here = threading.get_ident()
-    counts = dict.fromkeys(("_get", *MUTATING), 0)
-    for name in counts:
-        original = getattr(APIClient, name)
-
-        def counted(self: APIClient, *args: Any, _name: str = name, _original: Any = original,
-                    **kwargs: Any) -> Any:
-            if threading.get_ident() == here:
-                counts[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        mocker.patch.object(APIClient, name, counted)
-    return lambda: dict(counts)
+    return EngineRequests(mocker, this_thread=True).by_method
 
 
 def learner(name: str) -> Person:
@@ -424,7 +410,7 @@ def test_sub_folder_binds_are_refused_before_the_engine_whatever_links_exist(
     say(world, eve, "docker exec w sh -c 'ln -s / /app/escape && ln -s /etc /app/etc2 && "
                     "ln -s ../.. /app/up && ln -s /var/run/docker.sock /app/sock && "
                     "mkdir /app/real && ln -s real /app/link'")
-    spies = {name: mocker.spy(APIClient, name) for name in ("_get", *MUTATING)}
+    spies = EngineRequests(mocker)
     for text in [
         "docker run --rm -v $(pwd)/escape:/x busybox ls /x",
         "docker run --rm -v $(pwd)/escape/etc:/x busybox cat /x/shadow",
@@ -440,7 +426,7 @@ def test_sub_folder_binds_are_refused_before_the_engine_whatever_links_exist(
         error = refused(world, eve, text)
         TALLY["refusal_inputs"] += 1
         assert "only your whole workspace" in error.message and "-w /app/" in error.message
-    made = sum(spy.call_count for spy in spies.values())
+    made = spies()
     TALLY["refusal_engine_calls"] += made
     assert made == 0
     assert not (Path("/etc") / "x").exists()
@@ -585,8 +571,9 @@ def test_another_learner_can_do_nothing_to_alices_objects(
         assert not any(secret in output for secret in hidden), (text, output)
     made = calls()
     TALLY["isolation_probes"] += probes
-    TALLY["isolation_mutating_calls"] += sum(made[m] for m in MUTATING)
-    assert sum(made[m] for m in MUTATING) == 0, made
+    TALLY["isolation_mutating_calls"] += sum(made.get(m, 0) for m in MUTATING)
+    assert sum(made.get(m, 0) for m in MUTATING) == 0, made
+    assert made.get("GET", 0) > 0  # the probes did read the engine: the spy sees what they send
     alice_untouched(world, alice)
 
 
@@ -685,10 +672,10 @@ def test_quota_refusal_creates_nothing(world: World, mocker: MockerFixture) -> N
     quinn = learner("quinn")
     for i in range(6):
         say(world, quinn, f"docker run -d --name q{i} busybox sleep 600")
-    spies = {name: mocker.spy(APIClient, name) for name in MUTATING}
+    spies = EngineRequests(mocker)
     with pytest.raises(QuotaExceeded, match="6 containers"):
         say(world, quinn, "docker run -d --name q6 -v fresh:/x busybox sleep 600")
-    assert sum(spy.call_count for spy in spies.values()) == 0
+    assert spies.mutating() == 0
     assert len(world.sandbox.containers(quinn)) == 6
     assert world.sandbox.volumes(quinn) == []
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import docker
 import pytest
-from docker.api.client import APIClient
 from pytest_mock import MockerFixture
 
 from bot.errors import CommandRefused
@@ -29,6 +28,7 @@ from bot.sandbox.policy.mounts import inside
 from bot.sandbox.policy.naming import LABEL_NAMESPACE
 from bot.tutor.core import Tutor
 from tests.conftest import ROOT
+from tests.engine_requests import EngineRequests
 
 pytestmark = pytest.mark.docker
 
@@ -56,8 +56,7 @@ ATTACKS = [
 
 def spy_engine(mocker: MockerFixture) -> Callable[[], int]:
     """The number of engine API requests made from now on."""
-    spies = [mocker.spy(APIClient, name) for name in ("_get", "_post", "_put", "_delete")]
-    return lambda: sum(spy.call_count for spy in spies)
+    return EngineRequests(mocker)
 
 
 def test_links_planted_in_a_mount_cannot_carry_another_mount_onto_the_kernel(

@@ -1,8 +1,10 @@
 """Engine failures leave the sandbox as the tutor's errors, never as docker-py's.
 
-A fault is injected where docker-py hands a request to ``requests`` (``APIClient.send``):
-a refused connection, a timeout, a docker-py error, or the engine answering 500. No
-engine is needed: the client's version probe is the only thing stubbed besides the fault.
+A fault is injected where a request leaves for the engine: where docker-py hands it to
+``requests`` (``APIClient.send``), and where the sandbox's lean wire sends a line's own
+requests (``Wire.send``, same shape): a refused connection, a timeout, a docker-py error,
+or the engine answering 500. No engine is needed: the client's version probe is the only
+thing stubbed besides the fault.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.config import Settings
 from bot.errors import EngineUnavailable
 from bot.identity import Person
 from bot.sandbox.engine.sandbox import Sandbox
+from bot.sandbox.engine.wire import Wire
 from bot.sandbox.policy.parser import parse
 from bot.sandbox.pool.janitor import EngineObject, Janitor
 
@@ -78,11 +81,25 @@ def box(tmp_path: Path, mocker: MockerFixture) -> Iterator[Sandbox]:
     sandbox.close()
 
 
-def _inject(mocker: MockerFixture, fault: Any) -> Any:
+class _Sends:
+    """The injected senders together: how often the fault was met, through either."""
+
+    def __init__(self, *mocks: Any) -> None:
+        self.mocks = mocks
+
+    @property
+    def call_count(self) -> int:
+        return sum(mock.call_count for mock in self.mocks)
+
+
+def _inject(mocker: MockerFixture, fault: Any) -> _Sends:
     if callable(fault) and not isinstance(fault, BaseException):
-        return mocker.patch.object(APIClient, "send", autospec=True,
-                                   side_effect=lambda self, request, **kw: fault(request, **kw))
-    return mocker.patch.object(APIClient, "send", side_effect=fault)
+        return _Sends(*(mocker.patch.object(
+            owner, "send", autospec=True,
+            side_effect=lambda self, request, **kw: fault(request, **kw))
+            for owner in (APIClient, Wire)))
+    return _Sends(*(mocker.patch.object(owner, "send", side_effect=fault)
+                    for owner in (APIClient, Wire)))
 
 
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=list(FAULTS))
