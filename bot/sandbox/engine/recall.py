@@ -390,6 +390,31 @@ def is_lite(container: Container) -> bool:
     return bool(container.attrs.get(LITE))
 
 
+def restarts_never(container: Container) -> bool:
+    """Whether the engine never restarts ``container`` by itself (restart policy ``no``).
+
+    Then its ``RestartCount`` is 0 for ever: a kept container's view may say so without
+    reading it.
+    """
+    policy = ((container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
+    return policy in (None, "", "no")
+
+
+def known_running(container: Container) -> Container:
+    """A kept (:func:`is_lite`) container the engine just accepted an exec in: running then.
+
+    The engine creates an exec only in a container that runs, is not paused and is not
+    restarting; nothing else of its state (start time, process id) is known, so it stays
+    marked :data:`LITE` and is never kept as a look of the line.
+    """
+    attrs = dict(container.attrs)
+    attrs["State"] = {"Status": "running", "Running": True, "Paused": False,
+                      "Restarting": False, "ExitCode": 0}
+    running: Container = container.client.containers.prepare_model(attrs) \
+        if container.client is not None else Container(attrs)
+    return running
+
+
 __all__ = ["IMAGE_SECONDS", "IMMUTABLE", "KEEPS_NAMES", "LITE", "MAX_ENTRIES", "MAX_LEARNERS",
            "EmptyTargets", "Identities", "ImageFact", "ImageFacts", "LineLooks", "SafeTargets",
-           "is_lite"]
+           "is_lite", "known_running", "restarts_never"]

@@ -7,12 +7,14 @@ for the tutor's checks.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 import docker.errors
 from docker.models.containers import Container
 
+from bot.sandbox.engine.recall import is_lite
 from bot.sandbox.engine.streams import ExecResult
 from bot.sandbox.output import formatting
 from bot.sandbox.redis.cli import inner_argv, not_ready, parse_redis_cli
@@ -69,7 +71,11 @@ class RedisMixin(RedisWitnessMixin):
         Returns:
             Whether Redis answers now (so the learner's command may be run again).
         """
-        started = formatting.parse_time((container.attrs.get("State") or {}).get("StartedAt", ""))
+        state = container.attrs.get("State") or {}
+        if is_lite(container):  # kept from the learner's last line: when it started is not kept
+            with suppress(docker.errors.APIError):
+                state = self.calls.inspect_container(container.id).get("State") or {}
+        started = formatting.parse_time(state.get("StartedAt", ""))
         if started is None or (datetime.now(UTC) - started).total_seconds() > STARTING_SECONDS:
             return False
         # One exec that waits inside the container (an exec costs the engine three

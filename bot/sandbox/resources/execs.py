@@ -16,6 +16,7 @@ from docker.models.containers import Container
 from bot.identity import Person
 from bot.sandbox.engine.client import NOT_FOUND, Plan, SandboxBase
 from bot.sandbox.engine.overtime import leftover_pids
+from bot.sandbox.engine.recall import is_lite, known_running, restarts_never
 from bot.sandbox.engine.streams import DRAIN_LIMIT, READ_LIMIT, ExecResult, read_stream
 from bot.sandbox.engine.translate import boundary
 from bot.sandbox.engine.wire import EngineCalls
@@ -191,14 +192,23 @@ class ExecMixin(SandboxBase):
         ref, argv = command.args[0], command.args[1:]
         tty = command.flag("tty") or self._exec_tty(argv)
         timeout = self.limits.foreground_seconds
-        container = self._find_container(ns, ref)
+        exec_id, container = None, None
+        kept = self._known_named(ns, ref)  # read by the learner's last line: no request
+        if kept is not None and restarts_never(kept):
+            try:  # the engine answers for the state: it refuses an exec it cannot run
+                exec_id = self._exec_create(kept, argv, timeout=timeout, tty=tty,
+                                            env=plan.env, workdir=plan.workdir, user=plan.user)
+                container = known_running(kept)
+            except docker.errors.APIError:  # gone, or not running: nothing ran; read it afresh
+                self._identities.forget(ns.learner, ns.engine_name(ref))
         if container is None:
-            return Outcome(1, NOT_FOUND.format(ref))
-        if container.status != "running":
-            return Outcome(
-                1, f"Error response from daemon: Container {container.id} is not running\n"
-            )
-        exec_id = None
+            container = self._find_container(ns, ref)
+            if container is None:
+                return Outcome(1, NOT_FOUND.format(ref))
+            if container.status != "running":
+                return Outcome(
+                    1, f"Error response from daemon: Container {container.id} is not running\n"
+                )
         found = container
         self._disk_watch.ensure_running()  # (after a restart of the bot, the first exec starts it)
         started = time.monotonic()
@@ -239,7 +249,8 @@ class ExecMixin(SandboxBase):
         if timed_out:
             facts["timed_out"] = True
         facts.update(self._exec_facts(argv))
-        if code == 0 and not command.flag("detach") and self._exec_keeps_container(argv, facts):
+        if code == 0 and not command.flag("detach") and not is_lite(container) \
+                and self._exec_keeps_container(argv, facts):
             self._looks.keep_after(ns.learner, str(container.name), container)
         return Outcome(code, output, cut=cut, notes=notes, facts=facts)
 
