@@ -125,7 +125,8 @@ class SqlJobQueue:
         self._turn: threading.Lock | contextlib.nullcontext[None] = (
             contextlib.nullcontext() if self._skip_locked else threading.Lock())
         self._batch: list[_Pending] = []
-        self._batch_lock = threading.Lock()
+        self._batch_ready = threading.Condition()  # the batch, and whether one is being written
+        self._committing = False
         self._writer: Any = None  # SQLite: the group commit's own connection
         self._insert_sql = ""
         self._insert_params: list[tuple[str, Any]] = []
@@ -171,30 +172,36 @@ class SqlJobQueue:
     def _group_commit(self, values: dict[str, Any]) -> int | None:
         """Insert ``values`` with every other ack of this process waiting, in one transaction.
 
-        Each ack joins the batch, then takes the writer's turn: the first to get it
-        inserts the whole batch (a repeated request key inserts nothing and answers
-        ``None``) and commits once; the others find their row already committed. Nothing
-        is acknowledged before its transaction commits.
+        Each ack joins the batch. If no batch is being written, it takes the whole batch,
+        inserts it (a repeated request key inserts nothing and answers ``None``) and
+        commits once; the others wait on the condition, not on the writer's turn, so an ack
+        whose row a batch just committed returns at once instead of queueing behind the next
+        batch's write. Nothing is acknowledged before its transaction commits.
         """
         mine = _Pending(values)
-        with self._batch_lock:
+        with self._batch_ready:
             self._batch.append(mine)
-        with self._turn:
+            while self._committing and not mine.done:
+                self._batch_ready.wait()
             if mine.done:
                 return mine.result()
-            with self._batch_lock:
-                batch, self._batch = self._batch, []
-            failure: StoreError | None = StoreError("The job was not stored.")
-            try:
+            self._committing = True
+            batch, self._batch = self._batch, []
+        failure: StoreError | None = StoreError("The job was not stored.")
+        try:
+            with self._turn:
                 self._insert_batch(batch)
-                failure = None  # committed
-            except (SQLAlchemyError, sqlite3.Error) as exc:
-                failure = _unavailable(exc)
-                raise failure from exc
-            finally:  # whatever happened, no ack of the batch waits or answers a wrong id
+            failure = None  # committed
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            failure = _unavailable(exc)
+            raise failure from exc
+        finally:  # whatever happened, no ack of the batch waits or answers a wrong id
+            with self._batch_ready:
                 for pending in batch:
                     pending.error = failure
                     pending.done = True
+                self._committing = False
+                self._batch_ready.notify_all()
         return mine.result()
 
     def _insert_batch(self, batch: list[_Pending]) -> None:

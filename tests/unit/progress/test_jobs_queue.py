@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_mock import MockerFixture
@@ -196,6 +197,59 @@ def test_acks_at_once_commit_together_each_with_its_own_answer(queue: SqlJobQueu
     assert len(answers) == 40 and len(ids) == 30 and len(set(ids)) == 30
     assert queue.pending() == 30
     assert len(commits) < 40  # a burst shares transactions
+
+
+def test_an_ack_whose_row_is_committed_does_not_wait_for_the_next_batch(
+        queue: SqlJobQueue, mocker: MockerFixture) -> None:
+    """A and B commit together; B answers while C's later batch is still being written."""
+    if queue.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is SQLite's")
+    original = queue._insert_batch
+    c_may_finish = threading.Event()
+
+    def waiting(count: int) -> None:  # until ``count`` acks wait for the next batch
+        deadline = time.monotonic() + 5
+        while len(queue._batch) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def insert(batch: list[Any]) -> None:
+        learners = sorted(p.values["learner_key"] for p in batch)
+        if learners == ["slack:Z"]:
+            waiting(2)  # A and B join the next batch meanwhile
+        elif learners == ["slack:A", "slack:B"]:
+            waiting(1)  # C joins the batch after it
+        else:
+            assert c_may_finish.wait(10)
+        original(batch)
+
+    mocker.patch.object(queue, "_insert_batch", side_effect=insert)
+    answers: dict[str, int | None] = {}
+
+    def ack(name: str) -> threading.Thread:
+        thread = threading.Thread(
+            target=lambda: answers.__setitem__(name, queue.enqueue(f"slack:{name}", "x", {})))
+        thread.start()
+        return thread
+
+    z = ack("Z")
+    while not queue._committing:
+        time.sleep(0.005)
+    a, b = ack("A"), ack("B")
+    waiting(2)
+    z.join(5)
+    while queue._batch or not queue._committing:  # A's and B's batch is being written
+        time.sleep(0.005)
+    c = ack("C")
+    try:
+        a.join(5)
+        b.join(5)
+        assert not a.is_alive() and not b.is_alive(), "an ack waited for the next batch's write"
+        assert answers["A"] is not None and answers["B"] is not None
+        assert c.is_alive()  # its batch is still being written
+    finally:
+        c_may_finish.set()
+        c.join(5)
+    assert answers["C"] is not None and queue.pending() == 4
 
 
 def test_a_failed_group_commit_answers_every_ack_in_it_with_an_error(
