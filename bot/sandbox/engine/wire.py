@@ -129,15 +129,19 @@ class _Connection(http.client.HTTPConnection):
 
 
 def _dropped(conn: _Connection) -> bool:
-    """Whether a kept connection was closed by the engine (readable while idle: EOF)."""
+    """Whether a kept connection was closed by the engine (readable while idle: EOF).
+
+    ``poll``, not ``select``: a busy process may hold file descriptors past ``select``'s limit.
+    """
     sock = conn.sock
     if sock is None:
         return True
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 class Wire:

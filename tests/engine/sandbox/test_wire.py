@@ -8,6 +8,8 @@ Each case runs both on the same engine objects and compares what callers see.
 from __future__ import annotations
 
 import http.server
+import os
+import resource
 import socketserver
 import threading
 import time
@@ -122,10 +124,11 @@ class _HangingUp(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class _Answer(http.server.BaseHTTPRequestHandler):
-    """Answers every GET with a small JSON body, keeps the connection open, then hangs up."""
+    """Answers every GET with a small JSON body, then hangs up (unless ``keep``)."""
 
     protocol_version = "HTTP/1.1"
     connections: ClassVar[list[int]] = []
+    keep: ClassVar[bool] = False
 
     def setup(self) -> None:
         super().setup()
@@ -139,20 +142,29 @@ class _Answer(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
-        self.close_connection = True  # hang up on a connection the client was told stays open
+        self.close_connection = not self.keep  # hang up on a connection said to stay open
 
     def log_message(self, *args: Any) -> None:
         return
 
 
-def test_a_kept_connection_the_engine_hung_up_is_replaced(tmp_path: Path) -> None:
-    """A fault: the engine closed a kept-alive connection; the next request opens a new one."""
+@pytest.fixture
+def fake_engine(tmp_path: Path) -> Iterator[str]:
+    """A unix-socket HTTP server answering like the engine's ``GET /exec/{id}/json``."""
     path = str(tmp_path / "engine.sock")
     server = _HangingUp(path, _Answer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Answer.connections = []
-    wire = Wire(path, "1.41", 5.0)
+    yield path
+    server.shutdown()
+    server.server_close()
+    _Answer.keep = False
+
+
+def test_a_kept_connection_the_engine_hung_up_is_replaced(fake_engine: str) -> None:
+    """A fault: the engine closed a kept-alive connection; the next request opens a new one."""
+    wire = Wire(fake_engine, "1.41", 5.0)
     try:
         for _ in range(3):
             assert wire.exec_inspect("x") == {"Id": "x", "ExitCode": 0}
@@ -160,5 +172,23 @@ def test_a_kept_connection_the_engine_hung_up_is_replaced(tmp_path: Path) -> Non
         assert len(_Answer.connections) == 3
     finally:
         wire.close()
-        server.shutdown()
-        server.server_close()
+
+
+def test_a_kept_connection_is_reused_whatever_its_descriptor_number(fake_engine: str) -> None:
+    """Three requests, one connection, even past select()'s 1024 descriptors."""
+    _Answer.keep = True
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this process may open at most {hard} files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    wire = Wire(fake_engine, "1.41", 5.0)
+    try:
+        for _ in range(3):
+            assert wire.exec_inspect("x") == {"Id": "x", "ExitCode": 0}
+        assert len(_Answer.connections) == 1
+    finally:
+        wire.close()
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
