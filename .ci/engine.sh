@@ -22,7 +22,7 @@ SECURITY_TESTS=(tests/engine/sandbox/test_sandbox_hostile.py tests/unit/sandbox/
                 tests/engine/sandbox/test_sandbox_disk.py
                 tests/engine/sandbox/test_witness.py tests/engine/sandbox/test_red_team.py
                 tests/engine/sandbox/test_redis_file_look.py tests/engine/sandbox/test_exec_known.py
-                tests/engine/sandbox/test_wire.py)
+                tests/engine/sandbox/test_wire.py tests/engine/sandbox/test_identities.py)
 
 # install_package COMMAND PACKAGE WHAT: apt-get install PACKAGE unless COMMAND exists.
 install_package() {

@@ -15,20 +15,29 @@ import socket
 from docker.transport import unixconn
 
 
-def _connect(self: unixconn.UnixHTTPConnection) -> None:
-    """Connect to the engine's unix socket; on failure close the socket before raising."""
+def connect(path: str, timeout: float | None) -> socket.socket:
+    """A socket connected to the engine's unix socket ``path``; on failure it is closed.
+
+    Raises:
+        OSError: The socket could not be connected (after closing it).
+    """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.settimeout(self.timeout)
-        sock.connect(self.unix_socket)
+        sock.settimeout(timeout)
+        sock.connect(path)
     except BaseException:
         sock.close()
         raise
-    self.sock = sock
+    return sock
+
+
+def _connect(self: unixconn.UnixHTTPConnection) -> None:
+    """Connect to the engine's unix socket; on failure close the socket before raising."""
+    self.sock = connect(self.unix_socket, self.timeout)
 
 
 def mend() -> None:
     """Make docker-py's unix connections close their socket when connecting fails."""
     unixconn.UnixHTTPConnection.connect = _connect
 
-__all__ = ["mend"]
+__all__ = ["connect", "mend"]

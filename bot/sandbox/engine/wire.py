@@ -31,6 +31,8 @@ import json
 import select
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -40,7 +42,7 @@ import requests
 import requests.exceptions
 from docker.transport.unixconn import UnixHTTPAdapter
 
-from bot.sandbox.engine import request_counts
+from bot.sandbox.engine import request_counts, unix_socket
 
 IDLE_CONNECTIONS = 16
 """Kept-alive connections a wire keeps for reuse (more callers at once open more)."""
@@ -118,14 +120,7 @@ class _Connection(http.client.HTTPConnection):
         self._path = path
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self._path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+        self.sock = unix_socket.connect(self._path, self.timeout)
 
 
 def _dropped(conn: _Connection) -> bool:
@@ -220,20 +215,18 @@ class Wire:
         """
         conn, reused = self._take()
         try:
-            try:
-                answer = self._exchange(conn, request)
-            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
-                if not reused:
-                    raise
-                conn.close()  # the engine had hung up on it meanwhile: once more, afresh
-                conn, reused = _Connection(self._path, self._timeout), False
-                answer = self._exchange(conn, request)
-        except TimeoutError as exc:
+            with _as_requests_errors():
+                try:
+                    answer = self._exchange(conn, request)
+                except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                    if not reused:
+                        raise
+                    conn.close()  # the engine had hung up on it meanwhile: once more, afresh
+                    conn = _Connection(self._path, self._timeout)
+                    answer = self._exchange(conn, request)
+        except BaseException:
             conn.close()
-            raise requests.exceptions.ReadTimeout(f"the engine did not answer: {exc}") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise requests.exceptions.ConnectionError(f"the engine hung up: {exc}") from exc
+            raise
         status, reason, headers, content, keep = answer
         if keep:
             self._give_back(conn)
@@ -248,27 +241,24 @@ class Wire:
             docker.errors.APIError: The engine refused (no such exec, container not running).
             requests.exceptions.ConnectionError: The engine could not be reached, or hung up.
         """
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with _as_requests_errors():
+            sock = unix_socket.connect(self._path, self._timeout)
+        body = request.body if isinstance(request.body, bytes) else b""
+        head = bytearray()
         try:
-            sock.settimeout(self._timeout)
-            sock.connect(self._path)
-            body = request.body if isinstance(request.body, bytes) else b""
-            sock.sendall(
-                f"{request.method} {request.path_url} HTTP/1.1\r\nHost: docker\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + body)
-            head = bytearray()
-            while b"\r\n\r\n" not in head:
-                chunk = sock.recv(65536)
-                if not chunk or len(head) > HEADER_LIMIT:
-                    raise ConnectionError("the engine closed the stream before answering")
-                head += chunk
-        except TimeoutError as exc:
+            with _as_requests_errors():
+                sock.sendall(
+                    f"{request.method} {request.path_url} HTTP/1.1\r\nHost: docker\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + body)
+                while b"\r\n\r\n" not in head:
+                    chunk = sock.recv(65536)
+                    if not chunk or len(head) > HEADER_LIMIT:
+                        raise ConnectionError("the engine closed the stream before answering")
+                    head += chunk
+        except BaseException:
             sock.close()
-            raise requests.exceptions.ReadTimeout(f"the engine did not answer: {exc}") from exc
-        except OSError as exc:
-            sock.close()
-            raise requests.exceptions.ConnectionError(f"the engine hung up: {exc}") from exc
+            raise
         request_counts.count(request.method or "POST", request.path_url)
         headers_end = head.index(b"\r\n\r\n") + 4
         status_line = bytes(head[:head.index(b"\r\n")]).decode("latin-1").split(" ", 2)
@@ -329,6 +319,17 @@ class Wire:
         request_counts.count(request.method or "GET", request.path_url)
         return (answer.status, answer.reason, dict(answer.headers.items()), content,
                 not answer.will_close)
+
+
+@contextmanager
+def _as_requests_errors() -> Iterator[None]:
+    """A failure to reach the engine, or its silence, as ``requests``' own exceptions."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(f"the engine did not answer: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise requests.exceptions.ConnectionError(f"the engine hung up: {exc}") from exc
 
 
 def _prepared(method: str, path: str, body: dict[str, Any] | None) -> requests.PreparedRequest:

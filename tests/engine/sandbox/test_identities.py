@@ -1,4 +1,4 @@
-"""`stop` and `rm` by the id the learner's last line read, and why that stays true (recall.Identities)."""
+"""`stop`, `rm` and `exec` by the id the learner's last line read, and why that holds (recall.Identities)."""
 
 from __future__ import annotations
 
@@ -80,22 +80,23 @@ def test_a_container_removed_behind_the_learners_back_is_no_such_container(
     assert "No such container: c" in tutor.handle(alice, "docker rm c").text()
 
 
+@pytest.mark.parametrize("line", ["docker stop -t 0 c", "docker rm c", "docker exec c touch /ran"])
 def test_an_impostor_with_the_learners_engine_name_is_never_acted_on(
         tutor: Tutor, alice: Person, docker_client: docker.DockerClient,
-        namespace_prefix: str) -> None:
+        namespace_prefix: str, line: str) -> None:
     """A container someone else made under the learner's engine name, once theirs is gone, is not theirs."""
     tutor.handle(alice, "docker run -d --name c busybox sleep 300")
-    tutor.handle(alice, "docker exec c true")
+    tutor.handle(alice, "docker exec c true")  # the next line may act by the id it read
     engine_name = tutor.sandbox.namespace(alice).engine_name("c")
     docker_client.containers.get(engine_name).remove(force=True)
     impostor = docker_client.containers.run(
         "busybox", ["sleep", "300"], name=engine_name, detach=True, network_mode="none",
         labels={LABEL_NAMESPACE: namespace_prefix})
     try:
-        assert "No such container: c" in tutor.handle(alice, "docker stop -t 0 c").text()
-        assert "No such container: c" in tutor.handle(alice, "docker rm c").text()
+        assert "No such container: c" in tutor.handle(alice, line).text()
         impostor.reload()
         assert impostor.status == "running"
+        assert impostor.exec_run(["ls", "/ran"]).exit_code != 0
     finally:
         impostor.remove(force=True)
 
