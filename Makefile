@@ -49,7 +49,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# PYTEST_ARGS: more pytest arguments (.ci/run's PostgreSQL pass leaves out the sandbox's own tests).
+# PYTEST_ARGS: more pytest arguments (.ci/run's PostgreSQL pass leaves out the tests of the engine alone).
 test: images
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
